@@ -1,0 +1,254 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/mqtap/mqtap/pcaps"
+	"github.com/mqtap/mqtap/session"
+	"github.com/mqtap/mqtap/session/output"
+)
+
+// outputFlags are the flags every command that prints records shares.
+type outputFlags struct {
+	format      string
+	fields      []string
+	verbose     bool
+	showSecrets bool
+	decodeAs    []string
+}
+
+func (o *outputFlags) register(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVarP(&o.format, "format", "T", "text", "output format: text, json, ndjson or fields")
+	f.StringArrayVarP(&o.fields, "field", "e", nil, "field to print with -T fields (repeatable), e.g. -e frame.number -e mqtt.topic")
+	f.BoolVarP(&o.verbose, "verbose", "V", false, "print the detail tree of every packet")
+	f.BoolVar(&o.showSecrets, "show-secrets", false, "print passwords from CONNECT instead of masking them")
+	f.StringArrayVarP(&o.decodeAs, "decode-as", "d", nil, "decode a TCP port as MQTT, as in tshark: -d tcp.port==N,mqtt (repeatable)")
+	cmd.RegisterFlagCompletionFunc("format", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return []string{"text", "json", "ndjson", "fields"}, cobra.ShellCompDirectiveNoFileComp
+	})
+}
+
+// pipelineOptions turns the -d flags into pipeline options.
+func (o *outputFlags) pipelineOptions() (session.Options, error) {
+	var opts session.Options
+	for _, d := range o.decodeAs {
+		port, err := parseDecodeAs(d)
+		if err != nil {
+			return opts, err
+		}
+		opts.Ports = append(opts.Ports, port)
+	}
+	return opts, nil
+}
+
+// parseDecodeAs parses tshark's "tcp.port==N,mqtt".
+func parseDecodeAs(s string) (uint16, error) {
+	sel, proto, ok := strings.Cut(s, ",")
+	if !ok || !strings.EqualFold(strings.TrimSpace(proto), "mqtt") {
+		return 0, usagef("-d %q: expected tcp.port==PORT,mqtt", s)
+	}
+	field, val, ok := strings.Cut(sel, "==")
+	if !ok {
+		field, val, ok = strings.Cut(sel, ":")
+	}
+	if !ok || strings.TrimSpace(field) != "tcp.port" {
+		return 0, usagef("-d %q: only tcp.port==PORT,mqtt is supported", s)
+	}
+	port, err := strconv.ParseUint(strings.TrimSpace(val), 10, 16)
+	if err != nil || port == 0 {
+		return 0, usagef("-d %q: %q is not a TCP port (1-65535)", s, val)
+	}
+	return uint16(port), nil
+}
+
+func (o *outputFlags) writer(w io.Writer, lineFlush bool) (*output.Writer, error) {
+	out, err := output.New(w, output.Options{
+		Format:      output.Format(o.format),
+		Verbose:     o.verbose,
+		FieldNames:  o.fields,
+		ShowSecrets: o.showSecrets,
+		LineFlush:   lineFlush,
+	})
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return out, nil
+}
+
+func newReadCmd(stdout, stderr io.Writer) *cobra.Command {
+	var (
+		of    outputFlags
+		file  string
+		count int
+	)
+	cmd := &cobra.Command{
+		Use:   "read FILE",
+		Short: "Decode every MQTT control packet of a capture file",
+		Long: `Read a pcap or pcapng capture (gzip-compressed too), reassemble its TCP
+connections and print every MQTT control packet: one line each by default,
+the full detail tree with -V, or JSON (-T json, -T ndjson) and selected fields
+(-T fields -e NAME) under Wireshark's field names.
+
+MQTT is decoded on ports 1883, 1884 and 8883 and detected on any other port
+from a connection's CONNECT, or from a run of well-formed packets in both
+directions when the capture started mid-connection. -d tcp.port==N,mqtt forces
+a port. A packet split over several TCP segments is reported in the frame that
+completes it, as Wireshark does.
+
+A truncated capture prints what could be read and a warning; the exit code is
+0 when at least one frame was read, 1 when none could be.`,
+		Example: `  mqtap read pcaps/samples/mqtt5.pcapng
+  mqtap read -r capture.pcap -V
+  mqtap read capture.pcapng.gz -T ndjson
+  mqtap read capture.pcap -T fields -e frame.number -e mqtt.topic -e mqtt.msg
+  mqtap read capture.pcap -d tcp.port==9001,mqtt`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			switch {
+			case len(args) == 1 && file == "":
+				file = args[0]
+			case len(args) == 0 && file != "":
+			case len(args) == 0:
+				return usagef("read needs a capture file: mqtap read FILE (see 'mqtap read --help')")
+			default:
+				return usagef("read takes one capture file, got %d arguments", len(args)+btoi(file != ""))
+			}
+			return nil
+		},
+		ValidArgsFunction: func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+			return []string{"pcap", "pcapng", "gz", "cap"}, cobra.ShellCompDirectiveFilterFileExt
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts, err := of.pipelineOptions()
+			if err != nil {
+				return err
+			}
+			out, err := of.writer(stdout, false)
+			if err != nil {
+				return err
+			}
+			return readFile(file, opts, out, count, stderr)
+		},
+	}
+	cmd.Flags().StringVarP(&file, "read-file", "r", "", "capture file to read (same as the FILE argument)")
+	cmd.Flags().IntVarP(&count, "count", "c", 0, "stop after this many MQTT control packets")
+	of.register(cmd)
+	return cmd
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// errStop ends a read early once -c packets were printed.
+var errStop = errors.New("count reached")
+
+// readFile runs one capture file through the pipeline into out.
+func readFile(path string, opts session.Options, out *output.Writer, count int, stderr io.Writer) error {
+	r, err := pcaps.Open(path)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	p, err := session.NewPipeline(r.LinkType(), opts, func(rec *session.Record) error {
+		if err := out.Write(rec); err != nil {
+			return err
+		}
+		if count > 0 && out.Count() >= count {
+			return errStop
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	stopProgress := startProgress(r, stderr)
+	var readErr error
+	for {
+		data, ci, err := r.Next()
+		if err != nil {
+			if err != io.EOF {
+				readErr = err
+			}
+			break
+		}
+		if err := p.Frame(data, ci); err != nil {
+			break
+		}
+	}
+	closeErr := p.Close()
+	stopProgress()
+	if err := out.Close(); err != nil {
+		return err
+	}
+	for _, e := range []error{closeErr} {
+		if e != nil && !errors.Is(e, errStop) {
+			return e
+		}
+	}
+	st := p.Stats()
+	if st.Incomplete > 0 {
+		fmt.Fprintf(stderr, "mqtap: %s: %d MQTT packet(s) were cut off by the end of their connection or of the capture and are not shown\n", path, st.Incomplete)
+	}
+	if readErr != nil {
+		if errors.Is(readErr, pcaps.ErrTruncated) {
+			if st.Frames == 0 {
+				return fmt.Errorf("%s: the file is truncated before its first frame; nothing could be read", path)
+			}
+			fmt.Fprintf(stderr, "mqtap: %s: the file is truncated after frame %d; showing what was read\n", path, st.Frames)
+			return nil
+		}
+		return readErr
+	}
+	return nil
+}
+
+// startProgress shows a progress bar on stderr while a large file is read,
+// only when stderr is a terminal. It returns a function that removes it.
+func startProgress(r *pcaps.Reader, stderr io.Writer) func() {
+	f, ok := stderr.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) || r.Size() < 16<<20 {
+		return func() {}
+	}
+	bar := progressbar.NewOptions64(r.Size(),
+		progressbar.OptionSetWriter(stderr),
+		progressbar.OptionSetDescription("reading "+r.Path),
+		progressbar.OptionShowBytes(true),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionClearOnFinish(),
+	)
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				bar.Set64(r.Offset())
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-stopped
+		bar.Finish()
+		bar.Clear()
+	}
+}

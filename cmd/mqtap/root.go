@@ -1,0 +1,36 @@
+package main
+
+import (
+	"io"
+
+	"github.com/spf13/cobra"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func newRoot(stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "mqtap",
+		Short: "Inspect MQTT traffic: decode, follow and audit MQTT 3.1, 3.1.1 and 5.0",
+		Long: `mqtap is a Wireshark-style inspector for MQTT traffic. It reads pcap and
+pcapng captures (plain or gzip-compressed), reassembles TCP, finds MQTT on any
+port, decodes every control packet of MQTT 3.1, 3.1.1 and 5.0 with every field
+and property, checks each against the specification, and prints it as tshark
+does: one line per packet, a detail tree, JSON, NDJSON or selected fields.`,
+		Example: `  mqtap read pcaps/samples/mqtt5.pcapng
+  mqtap read capture.pcap -V
+  mqtap read capture.pcapng -T ndjson | jq .
+  mqtap read capture.pcap -T fields -e frame.number -e mqtt.topic -e mqtt.msg`,
+		Version:       version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usagef("%v (see '%s --help')", err, c.CommandPath())
+	})
+	root.AddCommand(newReadCmd(stdout, stderr))
+	return root
+}

@@ -1,0 +1,112 @@
+// Package decode decodes MQTT control packets (MQTT 3.1, 3.1.1 and 5.0) from
+// raw bytes. It is pure: bytes in, packets out, no I/O and no keys.
+//
+// A decoded Packet keeps a flat, pre-order list of Fields. Every field carries
+// its Wireshark name (mqtt.topic, mqtt.msgid, ...), its typed value and its
+// byte range within the packet, so callers can filter on it, print it as a
+// tree or highlight it in a hex view. Values alias the input bytes: decoding
+// a packet into a reused Packet does not allocate once its slices have grown.
+package decode
+
+// Type is an MQTT control packet type (the high nibble of the first byte).
+type Type uint8
+
+// MQTT control packet types.
+const (
+	Reserved    Type = 0
+	CONNECT     Type = 1
+	CONNACK     Type = 2
+	PUBLISH     Type = 3
+	PUBACK      Type = 4
+	PUBREC      Type = 5
+	PUBREL      Type = 6
+	PUBCOMP     Type = 7
+	SUBSCRIBE   Type = 8
+	SUBACK      Type = 9
+	UNSUBSCRIBE Type = 10
+	UNSUBACK    Type = 11
+	PINGREQ     Type = 12
+	PINGRESP    Type = 13
+	DISCONNECT  Type = 14
+	AUTH        Type = 15
+)
+
+// Protocol levels as carried in CONNECT.
+const (
+	V31  uint8 = 3 // MQTT 3.1, protocol name "MQIsdp"
+	V311 uint8 = 4 // MQTT 3.1.1
+	V5   uint8 = 5 // MQTT 5.0
+)
+
+// Kind is the type of a Field's value.
+type Kind uint8
+
+// Field value kinds.
+const (
+	KindNone   Kind = iota // a subtree heading without a value of its own
+	KindUint               // Field.Uint
+	KindBool               // Field.Uint is 0 or 1
+	KindString             // Field.Bytes holds UTF-8 text
+	KindBytes              // Field.Bytes holds binary data
+)
+
+// Field is one decoded field of a packet.
+type Field struct {
+	Name  string // Wireshark's field name where it has one, else mqtap's (see DESIGN.md)
+	Kind  Kind
+	Depth uint8  // 0 for top-level fields; children follow their parent with Depth+1
+	Uint  uint64 // value of KindUint and KindBool fields
+	Bytes []byte // value of KindString and KindBytes fields; aliases Packet.Raw or connection state
+	Off   int    // byte offset within Packet.Raw
+	Len   int    // byte length within Packet.Raw
+}
+
+// Severity tells a malformed packet from a protocol violation.
+type Severity uint8
+
+// Problem severities.
+const (
+	Malformed Severity = iota + 1 // the packet cannot be parsed as MQTT
+	Violation                     // parsed, but breaks a rule of the specification
+)
+
+// Problem is a malformation or protocol violation found in a packet.
+type Problem struct {
+	Severity Severity
+	Rule     string // normative statement id such as "MQTT-3.1.2-3", or "" when there is none
+	Text     string // one sentence, e.g. "reserved flag bits set in PUBREL fixed header"
+	Off, Len int    // the bytes concerned within Packet.Raw
+}
+
+// Packet is one decoded MQTT control packet.
+type Packet struct {
+	Raw        []byte // the whole control packet: fixed header, variable header, payload
+	Type       Type
+	Flags      uint8 // low nibble of the first byte
+	HeaderLen  int   // length of the fixed header (1 + remaining-length bytes)
+	Remaining  int   // the remaining length field
+	Version    uint8 // protocol level the packet was decoded with (V31, V311 or V5)
+	FromClient bool  // sent by the client (true) or by the broker (false)
+
+	// Values the pipeline needs on every packet, also present in Fields.
+	Dup, Retain bool
+	QoS         uint8
+	PacketID    uint16 // 0 when the packet type has none
+	Topic       []byte // PUBLISH topic, alias resolved; nil for other types
+	TopicAlias  uint16 // MQTT 5 topic alias property, 0 when absent
+	Payload     []byte // PUBLISH application message; nil for other types
+	PayloadOff  int    // offset of Payload within Raw
+
+	Fields   []Field   // every field, pre-order
+	Problems []Problem // malformations and protocol violations, in order found
+}
+
+// Malformed reports the first reason the packet could not be parsed, or "".
+func (p *Packet) Malformed() string {
+	for i := range p.Problems {
+		if p.Problems[i].Severity == Malformed {
+			return p.Problems[i].Text
+		}
+	}
+	return ""
+}

@@ -1,0 +1,252 @@
+package session
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/mqtap/mqtap/decode"
+)
+
+// feed takes the next in-order bytes of direction i of a connection.
+func (p *Pipeline) feed(c *conn, i int, data []byte, ctx *frameCtx) {
+	switch c.kind {
+	case kindMQTT:
+		p.parse(c, i, data, ctx)
+	case kindUnknown:
+		h := &c.halves[i]
+		h.buf = append(h.buf, data...)
+		c.pending = append(c.pending, chunk{half: i, data: append([]byte(nil), data...), ctx: ctx})
+		p.detect(c)
+	}
+}
+
+// parse splits a direction's byte stream into MQTT control packets and
+// delivers each complete one. Incomplete bytes wait in the half's buffer.
+func (p *Pipeline) parse(c *conn, i int, data []byte, ctx *frameCtx) {
+	h := &c.halves[i]
+	b := data
+	if len(h.buf) > 0 {
+		h.buf = append(h.buf, data...)
+		b = h.buf
+	} else if !h.resync && c.client == int8(i) && looksLikeTLS(b) {
+		c.kind = kindOther // TLS on an MQTT port: decrypted by a later stage, never decoded as garbage
+		c.release()
+		return
+	}
+	for len(b) > 0 && p.err == nil && c.kind == kindMQTT {
+		if h.resync {
+			n, ok := resync(b, c.mq.Version())
+			h.skipped += n
+			p.stats.Skipped += n
+			b = b[n:]
+			if !ok {
+				break
+			}
+			h.resync = false
+		}
+		hdr, err := decode.ParseHeader(b)
+		if errors.Is(err, decode.ErrShort) {
+			break
+		}
+		if err != nil {
+			// The packet cannot be delimited: report its first byte and
+			// look for the next packet boundary.
+			p.deliver(c, i, b[:min(len(b), 5)], ctx, err.Error())
+			b = b[1:]
+			h.resync = true
+			continue
+		}
+		total := hdr.Total()
+		if total > len(b) {
+			break
+		}
+		p.deliver(c, i, b[:total], ctx, "")
+		b = b[total:]
+	}
+	if c.kind != kindMQTT {
+		return
+	}
+	switch {
+	case len(b) == 0:
+		h.buf = h.buf[:0]
+		if cap(h.buf) > 1<<20 {
+			h.buf = nil // do not keep a large packet's buffer for the life of the connection
+		}
+	case len(h.buf) > 0 && &b[0] == &h.buf[len(h.buf)-len(b)]:
+		h.buf = h.buf[:copy(h.buf, b)]
+	default:
+		h.buf = append(h.buf[:0], b...)
+	}
+}
+
+// looksLikeTLS reports whether b starts like a TLS handshake record.
+func looksLikeTLS(b []byte) bool {
+	return len(b) >= 3 && b[0] == 0x16 && b[1] == 3 && b[2] <= 4
+}
+
+// resync finds the first offset in b where a plausible MQTT control packet
+// starts and is followed by another plausible one or by the end of the data.
+// It returns ok=false with the offset of a candidate whose packet is not
+// complete yet, or of the bytes too short to judge.
+func resync(b []byte, version uint8) (int, bool) {
+	for i := 0; i < len(b); i++ {
+		hdr, err := decode.ParseHeader(b[i:])
+		if errors.Is(err, decode.ErrShort) {
+			if decode.Plausible(b[i:], version, resyncMax) {
+				return i, false
+			}
+			continue
+		}
+		if err != nil || hdr.Remaining > resyncMax || !decode.Plausible(b[i:], version, resyncMax) {
+			continue
+		}
+		end := i + hdr.Total()
+		if end > len(b) {
+			return i, false
+		}
+		if end == len(b) || decode.Plausible(b[end:], version, maxPacketSize) {
+			return i, true
+		}
+	}
+	return len(b), false
+}
+
+// deliver decodes one complete control packet of direction i and hands it
+// to the handler. A non-empty malformed says why the packet could not even
+// be delimited.
+func (p *Pipeline) deliver(c *conn, i int, raw []byte, ctx *frameCtx, malformed string) {
+	r := &p.rec
+	h := &c.halves[i]
+	r.Frame = ctx.frame
+	r.Time = ctx.ci.Timestamp
+	r.Relative = ctx.ci.Timestamp.Sub(p.first)
+	r.FrameLen = ctx.ci.Length
+	src, dst := c.endpoints(i)
+	r.Src, r.Dst = src.Addr(), dst.Addr()
+	r.SrcPort, r.DstPort = src.Port(), dst.Port()
+	r.Stream = c.stream
+	if h.lastSeen == ctx.frame {
+		h.index++
+	} else {
+		h.lastSeen, h.index = ctx.frame, 0
+	}
+	r.Index = h.index
+	r.FirstSeen = !c.counted
+	if !c.counted {
+		c.counted = true
+		p.stats.MQTTStreams++
+	}
+	if c.client < 0 && len(raw) > 0 && decode.Type(raw[0]>>4) == decode.CONNECT {
+		c.client = int8(i)
+	}
+	fromClient := c.client == int8(i)
+	if c.client < 0 {
+		fromClient = src.Port() > dst.Port() // brokers listen on the lower, well-known port
+	}
+	r.Findings = r.Findings[:0]
+	if malformed != "" {
+		r.Packet = decode.Packet{Raw: raw, Type: decode.Type(raw[0] >> 4), Flags: raw[0] & 15, FromClient: fromClient,
+			Fields: r.Packet.Fields[:0], Problems: append(r.Packet.Problems[:0], decode.Problem{Severity: decode.Malformed, Text: malformed, Len: len(raw)})}
+	} else {
+		c.mq.Decode(raw, fromClient, &r.Packet)
+	}
+	if h.gap > 0 {
+		r.Findings = append(r.Findings, Finding{Code: "tcp.gap", Text: fmt.Sprintf("%d bytes of this direction were not captured before this packet; the stream was resynchronised", h.gap)})
+		h.gap = 0
+	}
+	if h.skipped > 0 {
+		r.Findings = append(r.Findings, Finding{Code: "mqtt.resync", Text: fmt.Sprintf("%d bytes before this packet were not at an MQTT packet boundary and were skipped", h.skipped)})
+		h.skipped = 0
+	}
+	for _, pr := range r.Packet.Problems {
+		code := "mqtt.protocol-violation"
+		if pr.Severity == decode.Malformed {
+			code = "mqtt.malformed"
+		}
+		r.Findings = append(r.Findings, Finding{Code: code, Rule: pr.Rule, Text: pr.Text})
+	}
+	p.stats.Packets++
+	if r.Packet.Malformed() != "" {
+		p.stats.Malformed++
+	}
+	if err := p.emit(r); err != nil && p.err == nil {
+		p.err = err
+	}
+}
+
+// detect decides whether a connection on a port that is not an MQTT port
+// carries MQTT: its client opens with a CONNECT, or, when the capture started
+// mid-stream, both directions begin with a run of well-formed packets. Once
+// decided, the held data is replayed in capture order.
+func (p *Pipeline) detect(c *conn) {
+	verdict := kindUnknown
+	var counts [2]int
+	for i := range c.halves {
+		// A direction whose start was captured: an MQTT client opens with
+		// CONNECT, and a broker never speaks first.
+		h := &c.halves[i]
+		if len(h.buf) == 0 || h.midflow {
+			continue
+		}
+		if decode.Type(h.buf[0]>>4) != decode.CONNECT || !decode.Plausible(h.buf, 0, detectLimit) {
+			verdict = kindOther
+			continue
+		}
+		if hdr, err := decode.ParseHeader(h.buf); err == nil && hdr.Total() <= len(h.buf) {
+			verdict, c.client = kindMQTT, int8(i)
+			break
+		}
+	}
+	for i := range c.halves {
+		h := &c.halves[i]
+		if verdict != kindUnknown || !h.midflow || len(h.buf) == 0 {
+			continue
+		}
+		n, ok := wellFormedRun(h.buf)
+		if !ok {
+			verdict = kindOther
+		}
+		counts[i] = n
+	}
+	if verdict == kindUnknown && counts[0] > 0 && counts[1] > 0 && counts[0]+counts[1] >= 4 {
+		verdict = kindMQTT
+	}
+	if verdict == kindUnknown && (len(c.halves[0].buf) > detectLimit || len(c.halves[1].buf) > detectLimit) {
+		verdict = kindOther
+	}
+	switch verdict {
+	case kindOther:
+		c.kind = kindOther
+		c.release()
+	case kindMQTT:
+		c.kind = kindMQTT
+		held := c.pending
+		c.pending = nil
+		for i := range c.halves {
+			c.halves[i].buf = c.halves[i].buf[:0]
+		}
+		for _, ch := range held {
+			p.parse(c, ch.half, ch.data, ch.ctx)
+		}
+	}
+}
+
+// wellFormedRun counts the complete, well-formed control packets at the
+// start of b. ok is false when b does not start with MQTT.
+func wellFormedRun(b []byte) (n int, ok bool) {
+	for len(b) > 0 {
+		hdr, err := decode.ParseHeader(b)
+		if errors.Is(err, decode.ErrShort) {
+			return n, decode.Plausible(b, 0, detectLimit)
+		}
+		if err != nil || !decode.Plausible(b, 0, detectLimit) {
+			return n, false
+		}
+		if hdr.Total() > len(b) {
+			return n, true
+		}
+		n++
+		b = b[hdr.Total():]
+	}
+	return n, true
+}

@@ -1,0 +1,279 @@
+package output
+
+import (
+	"encoding/hex"
+	"net/netip"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/mqtap/mqtap/decode"
+	"github.com/mqtap/mqtap/session"
+)
+
+// appendSummary appends the one-line summary of a record, tshark style:
+// number, relative time, source → destination, type, frame length, Info.
+func (w *Writer) appendSummary(b []byte, r *session.Record) []byte {
+	var tmp [64]byte
+	b = appendPadLeft(b, strconv.AppendInt(tmp[:0], int64(r.Frame), 10), 5)
+	b = append(b, ' ')
+	b = appendPadLeft(b, strconv.AppendFloat(tmp[:0], r.Relative.Seconds(), 'f', 6, 64), 10)
+	b = append(b, ' ')
+	b = appendPadLeft(b, appendEndpoint(tmp[:0], r.Src, r.SrcPort), 21)
+	b = append(b, " → "...)
+	b = appendPadRight(b, appendEndpoint(tmp[:0], r.Dst, r.DstPort), 21)
+	b = append(b, ' ')
+	b = appendPadRight(b, append(tmp[:0], r.Packet.Type.String()...), 11)
+	b = appendPadLeft(b, strconv.AppendInt(tmp[:0], int64(r.FrameLen), 10), 5)
+	b = append(b, ' ')
+	b = append(b, decode.Info(&r.Packet)...)
+	if m := r.Packet.Malformed(); m != "" {
+		b = append(b, " [Malformed: "...)
+		b = append(b, m...)
+		b = append(b, ']')
+	}
+	return append(b, '\n')
+}
+
+// appendTree appends the detail tree of a record, as tshark -V does.
+func (w *Writer) appendTree(b []byte, r *session.Record) []byte {
+	b = append(b, "Frame "...)
+	b = strconv.AppendInt(b, int64(r.Frame), 10)
+	b = append(b, ": "...)
+	b = strconv.AppendInt(b, int64(r.FrameLen), 10)
+	b = append(b, " bytes on wire, "...)
+	b = append(b, r.Time.UTC().Format("2006-01-02 15:04:05.000000000 UTC")...)
+	b = append(b, ", TCP stream "...)
+	b = strconv.AppendInt(b, int64(r.Stream), 10)
+	b = append(b, "\n    Source: "...)
+	b = appendEndpoint(b, r.Src, r.SrcPort)
+	b = append(b, "\n    Destination: "...)
+	b = appendEndpoint(b, r.Dst, r.DstPort)
+	b = append(b, "\nMQ Telemetry Transport Protocol, "...)
+	b = append(b, decode.Info(&r.Packet)...)
+	b = append(b, '\n')
+	for i := range r.Packet.Fields {
+		f := &r.Packet.Fields[i]
+		b = appendIndent(b, int(f.Depth)+1)
+		if w.secret(f) {
+			b = append(b, "Password: "+mask+" (--show-secrets to print it)"...)
+		} else {
+			b = append(b, decode.Label(&r.Packet, f)...)
+		}
+		b = append(b, '\n')
+	}
+	for _, p := range r.Packet.Problems {
+		b = appendIndent(b, 1)
+		if p.Severity == decode.Malformed {
+			b = append(b, "[Malformed Packet: "...)
+		} else {
+			b = append(b, "[Protocol Violation: "...)
+		}
+		b = append(b, p.Text...)
+		if p.Rule != "" {
+			b = append(b, " ("...)
+			b = append(b, p.Rule...)
+			b = append(b, ')')
+		}
+		b = append(b, "]\n"...)
+	}
+	if len(r.Findings) > 0 {
+		b = append(b, "mqtap\n"...)
+		for _, f := range r.Findings {
+			b = appendIndent(b, 1)
+			b = append(b, "Finding: "...)
+			b = append(b, f.Code...)
+			b = append(b, ": "...)
+			b = append(b, f.Text...)
+			b = append(b, '\n')
+		}
+	}
+	return append(b, '\n')
+}
+
+// appendJSON appends a record as one flat JSON object: each field name once,
+// a name with several values as an array, in the order first seen.
+func (w *Writer) appendJSON(b []byte, r *session.Record) []byte {
+	b = append(b, '{')
+	first := true
+	all := w.all[:0]
+	r.Each(func(f *decode.Field) {
+		if f.Kind != decode.KindNone {
+			all = append(all, f)
+		}
+	})
+	w.all = all
+	for i, f := range all {
+		if seenBefore(all[:i], f.Name) {
+			continue
+		}
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		b = appendJSONString(b, f.Name)
+		b = append(b, ':')
+		n := 0
+		for _, g := range all[i:] {
+			if g.Name == f.Name {
+				n++
+			}
+		}
+		if n == 1 {
+			b = w.appendJSONValue(b, f)
+			continue
+		}
+		b = append(b, '[')
+		k := 0
+		for _, g := range all[i:] {
+			if g.Name != f.Name {
+				continue
+			}
+			if k > 0 {
+				b = append(b, ',')
+			}
+			k++
+			b = w.appendJSONValue(b, g)
+		}
+		b = append(b, ']')
+	}
+	return append(b, '}')
+}
+
+func seenBefore(fs []*decode.Field, name string) bool {
+	for _, f := range fs {
+		if f.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func (w *Writer) appendJSONValue(b []byte, f *decode.Field) []byte {
+	if w.secret(f) {
+		return appendJSONString(b, mask)
+	}
+	switch f.Kind {
+	case decode.KindUint:
+		return strconv.AppendUint(b, f.Uint, 10)
+	case decode.KindBool:
+		return strconv.AppendBool(b, f.Uint != 0)
+	case session.KindNumber:
+		return append(b, f.Bytes...)
+	case decode.KindString:
+		return appendJSONString(b, string(f.Bytes))
+	default:
+		b = append(b, '"')
+		b = hex.AppendEncode(b, f.Bytes)
+		return append(b, '"')
+	}
+}
+
+// appendFields appends the -e fields of a record, tab-separated, several
+// values of one field joined by commas.
+func (w *Writer) appendFields(b []byte, r *session.Record) []byte {
+	for i := range w.cols {
+		w.cols[i] = w.cols[i][:0]
+	}
+	r.Each(func(f *decode.Field) {
+		if f.Kind == decode.KindNone {
+			return
+		}
+		for i, name := range w.opts.FieldNames {
+			if name != f.Name {
+				continue
+			}
+			if len(w.cols[i]) > 0 {
+				w.cols[i] = append(w.cols[i], ',')
+			}
+			w.cols[i] = w.appendPlain(w.cols[i], f)
+		}
+	})
+	for i := range w.cols {
+		if i > 0 {
+			b = append(b, '\t')
+		}
+		b = append(b, w.cols[i]...)
+	}
+	return append(b, '\n')
+}
+
+// appendPlain appends a field value as text, as -T fields prints it.
+func (w *Writer) appendPlain(b []byte, f *decode.Field) []byte {
+	if w.secret(f) {
+		return append(b, mask...)
+	}
+	switch f.Kind {
+	case decode.KindUint:
+		return strconv.AppendUint(b, f.Uint, 10)
+	case decode.KindBool:
+		if f.Uint != 0 {
+			return append(b, "True"...)
+		}
+		return append(b, "False"...)
+	case decode.KindBytes:
+		return hex.AppendEncode(b, f.Bytes)
+	default:
+		return append(b, f.Bytes...)
+	}
+}
+
+// appendJSONString appends s as a JSON string; invalid UTF-8 becomes U+FFFD.
+func appendJSONString(b []byte, s string) []byte {
+	const hexDigits = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				b = append(b, '\\', c)
+			case c == '\n':
+				b = append(b, '\\', 'n')
+			case c == '\r':
+				b = append(b, '\\', 'r')
+			case c == '\t':
+				b = append(b, '\\', 't')
+			case c < 0x20 || c == 0x7f:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&15])
+			default:
+				b = append(b, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, "\ufffd"...)
+		} else {
+			b = append(b, s[i:i+size]...)
+		}
+		i += size
+	}
+	return append(b, '"')
+}
+
+func appendEndpoint(b []byte, a netip.Addr, port uint16) []byte {
+	return netip.AddrPortFrom(a.Unmap(), port).AppendTo(b)
+}
+
+func appendPadLeft(b, s []byte, width int) []byte {
+	for i := len(s); i < width; i++ {
+		b = append(b, ' ')
+	}
+	return append(b, s...)
+}
+
+func appendPadRight(b, s []byte, width int) []byte {
+	b = append(b, s...)
+	for i := len(s); i < width; i++ {
+		b = append(b, ' ')
+	}
+	return b
+}
+
+func appendIndent(b []byte, depth int) []byte {
+	for i := 0; i < depth; i++ {
+		b = append(b, "    "...)
+	}
+	return b
+}

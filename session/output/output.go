@@ -1,0 +1,124 @@
+// Package output prints records as tshark users expect them: one summary
+// line per MQTT control packet, the full detail tree (-V), JSON, NDJSON, or
+// tab-separated fields (-T fields -e NAME).
+package output
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+
+	"github.com/mqtap/mqtap/decode"
+	"github.com/mqtap/mqtap/session"
+)
+
+// Format is an output format, as named by -T.
+type Format string
+
+// Output formats.
+const (
+	Text   Format = "text"
+	JSON   Format = "json"
+	NDJSON Format = "ndjson"
+	Fields Format = "fields"
+)
+
+// Formats lists the formats -T accepts.
+var Formats = []Format{Text, JSON, NDJSON, Fields}
+
+// Options choose what a Writer prints.
+type Options struct {
+	Format      Format
+	Verbose     bool     // -V: the detail tree after (text) each summary line
+	FieldNames  []string // -e NAME, for Fields
+	ShowSecrets bool     // print mqtt.passwd instead of masking it
+	// LineFlush flushes after every record (live captures); files are
+	// written through a large buffer.
+	LineFlush bool
+}
+
+// Writer prints records in one format.
+type Writer struct {
+	opts  Options
+	w     *bufio.Writer
+	buf   []byte
+	count int
+	// fields for -T fields: values collected per name, reused
+	cols [][]byte
+	all  []*decode.Field // fields of the record being written as JSON, reused
+}
+
+// New returns a Writer printing to w. It fails on an unknown format or a
+// -T fields without -e.
+func New(w io.Writer, opts Options) (*Writer, error) {
+	if opts.Format == "" {
+		opts.Format = Text
+	}
+	switch opts.Format {
+	case Text, JSON, NDJSON:
+	case Fields:
+		if len(opts.FieldNames) == 0 {
+			return nil, fmt.Errorf("-T fields needs at least one -e FIELD (for example -e frame.number -e mqtt.topic)")
+		}
+	default:
+		return nil, fmt.Errorf("unknown output format %q: use one of text, json, ndjson, fields", opts.Format)
+	}
+	if opts.Verbose && opts.Format != Text {
+		return nil, fmt.Errorf("-V prints the detail tree as text; it cannot be combined with -T %s", opts.Format)
+	}
+	return &Writer{opts: opts, w: bufio.NewWriterSize(w, 1<<16), cols: make([][]byte, len(opts.FieldNames))}, nil
+}
+
+// Write prints one record.
+func (w *Writer) Write(r *session.Record) error {
+	w.buf = w.buf[:0]
+	switch w.opts.Format {
+	case Text:
+		w.buf = w.appendSummary(w.buf, r)
+		if w.opts.Verbose {
+			w.buf = w.appendTree(w.buf, r)
+		}
+	case JSON:
+		if w.count == 0 {
+			w.buf = append(w.buf, "[\n"...)
+		} else {
+			w.buf = append(w.buf, ",\n"...)
+		}
+		w.buf = w.appendJSON(w.buf, r)
+	case NDJSON:
+		w.buf = w.appendJSON(w.buf, r)
+		w.buf = append(w.buf, '\n')
+	case Fields:
+		w.buf = w.appendFields(w.buf, r)
+	}
+	w.count++
+	if _, err := w.w.Write(w.buf); err != nil {
+		return err
+	}
+	if w.opts.LineFlush {
+		return w.w.Flush()
+	}
+	return nil
+}
+
+// Close ends the output (the closing bracket of a JSON array) and flushes.
+func (w *Writer) Close() error {
+	if w.opts.Format == JSON {
+		if w.count == 0 {
+			w.w.WriteString("[\n]\n")
+		} else {
+			w.w.WriteString("\n]\n")
+		}
+	}
+	return w.w.Flush()
+}
+
+// Count is the number of records written.
+func (w *Writer) Count() int { return w.count }
+
+// secret reports whether a field's value is masked unless ShowSecrets.
+func (w *Writer) secret(f *decode.Field) bool {
+	return !w.opts.ShowSecrets && f.Name == "mqtt.passwd"
+}
+
+const mask = "********"

@@ -1,0 +1,260 @@
+package session
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/reassembly"
+)
+
+// DefaultPorts are the TCP ports decoded as MQTT without detection: MQTT,
+// the secure MQTT lab's port, and MQTT over TLS.
+var DefaultPorts = []uint16{1883, 1884, 8883}
+
+// Options configure a Pipeline.
+type Options struct {
+	// Ports are decoded as MQTT without detection, in addition to
+	// DefaultPorts (tshark's -d tcp.port==N,mqtt).
+	Ports []uint16
+	// MaxBufferedPages caps the out-of-order data the reassembler holds
+	// across all connections, in pages of about 1900 bytes (0: 8192).
+	MaxBufferedPages int
+	// FlushAfter is how long, in capture time, out-of-order data waits for a
+	// missing segment before the gap is skipped (0: 30s).
+	FlushAfter time.Duration
+	// CloseAfter is how long, in capture time, an idle connection is kept
+	// (0: 10 minutes).
+	CloseAfter time.Duration
+}
+
+// Handler receives each MQTT control packet. The Record is reused after the
+// call returns. A non-nil error stops the pipeline and is returned by Frame.
+type Handler func(*Record) error
+
+// Stats counts what a pipeline has seen.
+type Stats struct {
+	Frames      int // frames read
+	TCPSegments int // frames carrying TCP
+	Undecodable int // frames whose link or IP layer could not be decoded
+	Streams     int // TCP connections seen
+	MQTTStreams int // TCP connections carrying MQTT
+	Packets     int // MQTT control packets
+	Malformed   int // MQTT control packets reported malformed
+	GapBytes    int // bytes lost to gaps in the capture
+	Skipped     int // bytes skipped while resynchronising on a packet boundary
+	Incomplete  int // MQTT packets cut off by the end of their connection or capture
+}
+
+// Pipeline turns frames of one link type into MQTT records.
+type Pipeline struct {
+	opts  Options
+	emit  Handler
+	ports [65536 / 64]uint64 // bitmap of MQTT ports
+
+	parser  *gopacket.DecodingLayerParser
+	parser6 *gopacket.DecodingLayerParser // raw IP captures: for IPv6 packets
+	rawIP   bool                          // link type carries bare IPv4 or IPv6 packets
+	eth     layers.Ethernet
+	sll     layers.LinuxSLL
+	sll2    layers.LinuxSLL2
+	loop    layers.Loopback
+	dot1q   layers.Dot1Q
+	ip4     layers.IPv4
+	ip6     layers.IPv6
+	tcp     layers.TCP
+	decoded []gopacket.LayerType
+
+	pool  *reassembly.StreamPool
+	asm   *reassembly.Assembler
+	flows map[flowKey]*conn
+	cur   *conn // connection of the frame being assembled, for StreamFactory.New
+
+	ctxs     []frameCtx // slab of per-frame assembler contexts
+	first    time.Time
+	now      time.Time
+	lastScan time.Time
+
+	rec   Record
+	err   error
+	stats Stats
+}
+
+// NewPipeline returns a pipeline for frames of the given link type, or an
+// error naming the link type when mqtap cannot decode it.
+func NewPipeline(link layers.LinkType, opts Options, h Handler) (*Pipeline, error) {
+	p := &Pipeline{opts: opts, emit: h, flows: make(map[flowKey]*conn)}
+	if p.opts.MaxBufferedPages == 0 {
+		p.opts.MaxBufferedPages = 8192
+	}
+	if p.opts.FlushAfter == 0 {
+		p.opts.FlushAfter = 30 * time.Second
+	}
+	if p.opts.CloseAfter == 0 {
+		p.opts.CloseAfter = 10 * time.Minute
+	}
+	for _, port := range DefaultPorts {
+		p.setPort(port)
+	}
+	for _, port := range opts.Ports {
+		p.setPort(port)
+	}
+	var first gopacket.LayerType
+	switch link {
+	case layers.LinkTypeEthernet:
+		first = layers.LayerTypeEthernet
+	case layers.LinkTypeLinuxSLL:
+		first = layers.LayerTypeLinuxSLL
+	case layers.LinkTypeLinuxSLL2:
+		first = layers.LayerTypeLinuxSLL2
+	case layers.LinkTypeNull, layers.LinkTypeLoop:
+		first = layers.LayerTypeLoopback
+	case layers.LinkTypeRaw, layers.LinkTypeIPv4, layers.LinkTypeIPv6, 12, 14:
+		first = layers.LayerTypeIPv4
+		p.rawIP = true
+	default:
+		return nil, fmt.Errorf("link type %d (%s) is not supported: mqtap reads Ethernet, Linux cooked (SLL, SLL2), BSD loopback/null and raw IP captures", int(link), link)
+	}
+	p.parser = gopacket.NewDecodingLayerParser(first, &p.eth, &p.sll, &p.sll2, &p.loop, &p.dot1q, &p.ip4, &p.ip6, &p.tcp)
+	p.parser.IgnoreUnsupported = true
+	p.parser6 = gopacket.NewDecodingLayerParser(layers.LayerTypeIPv6, &p.ip4, &p.ip6, &p.tcp)
+	p.parser6.IgnoreUnsupported = true
+	p.decoded = make([]gopacket.LayerType, 0, 8)
+
+	p.pool = reassembly.NewStreamPool(factory{p})
+	p.asm = reassembly.NewAssembler(p.pool)
+	p.asm.MaxBufferedPagesTotal = p.opts.MaxBufferedPages
+	p.asm.MaxBufferedPagesPerConnection = p.opts.MaxBufferedPages / 4
+	return p, nil
+}
+
+func (p *Pipeline) setPort(port uint16) { p.ports[port/64] |= 1 << (port % 64) }
+
+// IsMQTTPort reports whether port is decoded as MQTT without detection.
+func (p *Pipeline) IsMQTTPort(port uint16) bool { return p.ports[port/64]&(1<<(port%64)) != 0 }
+
+// Stats returns the counters so far.
+func (p *Pipeline) Stats() Stats { return p.stats }
+
+// Frame processes one captured frame. It returns the handler's error, if
+// any; a frame mqtap cannot decode is counted, not an error.
+func (p *Pipeline) Frame(data []byte, ci gopacket.CaptureInfo) error {
+	if p.err != nil {
+		return p.err
+	}
+	p.stats.Frames++
+	if p.stats.Frames == 1 {
+		p.first = ci.Timestamp
+	}
+	p.now = ci.Timestamp
+	parser := p.parser
+	if p.rawIP && len(data) > 0 && data[0]>>4 == 6 {
+		parser = p.parser6
+	}
+	err := parser.DecodeLayers(data, &p.decoded)
+	var src, dst netip.Addr
+	var netFlow gopacket.Flow
+	hasTCP := false
+	for _, t := range p.decoded {
+		switch t {
+		case layers.LayerTypeIPv4:
+			src, _ = netip.AddrFromSlice(p.ip4.SrcIP)
+			dst, _ = netip.AddrFromSlice(p.ip4.DstIP)
+			netFlow = p.ip4.NetworkFlow()
+			if p.ip4.Flags&layers.IPv4MoreFragments != 0 || p.ip4.FragOffset != 0 {
+				return nil // IP fragments of TCP are not reassembled
+			}
+		case layers.LayerTypeIPv6:
+			src, _ = netip.AddrFromSlice(p.ip6.SrcIP)
+			dst, _ = netip.AddrFromSlice(p.ip6.DstIP)
+			netFlow = p.ip6.NetworkFlow()
+		case layers.LayerTypeTCP:
+			hasTCP = true
+		}
+	}
+	if !hasTCP {
+		if err != nil {
+			var unsupported gopacket.UnsupportedLayerType
+			if !errors.As(err, &unsupported) {
+				p.stats.Undecodable++
+			}
+		}
+		return nil
+	}
+	p.stats.TCPSegments++
+	c := p.lookup(src, dst, &p.tcp, ci.Timestamp)
+	if c.kind == kindOther {
+		return nil
+	}
+	p.cur = c
+	ctx := p.newCtx(ci)
+	p.asm.AssembleWithContext(netFlow, &p.tcp, ctx)
+	p.cur = nil
+	if p.now.Sub(p.lastScan) >= time.Second || p.now.Before(p.lastScan) {
+		p.lastScan = p.now
+		p.expire()
+	}
+	return p.err
+}
+
+// Close delivers what the reassembler still holds and ends every
+// connection. It returns the handler's error, if any.
+func (p *Pipeline) Close() error {
+	if p.err == nil {
+		p.asm.FlushAll()
+	}
+	for _, c := range p.flows {
+		c.flushDetection(p)
+	}
+	return p.err
+}
+
+// expire skips gaps that waited too long and releases idle connections, by
+// capture time.
+func (p *Pipeline) expire() {
+	p.asm.FlushWithOptions(reassembly.FlushOptions{
+		T:  p.now.Add(-p.opts.FlushAfter),
+		TC: p.now.Add(-p.opts.CloseAfter),
+	})
+	limit := p.now.Add(-p.opts.CloseAfter)
+	for k, c := range p.flows {
+		if c.last.Before(limit) {
+			c.flushDetection(p)
+			delete(p.flows, k)
+		}
+	}
+}
+
+// frameCtx is the reassembly context of one frame: its number and capture
+// info, so data delivered later is attributed to the right frame.
+type frameCtx struct {
+	ci    gopacket.CaptureInfo
+	frame int
+}
+
+// GetCaptureInfo implements reassembly.AssemblerContext.
+func (f *frameCtx) GetCaptureInfo() gopacket.CaptureInfo { return f.ci }
+
+// newCtx hands out contexts from a slab, so the per-frame path does not
+// allocate; the reassembler may keep a context as long as it buffers a page.
+func (p *Pipeline) newCtx(ci gopacket.CaptureInfo) *frameCtx {
+	if len(p.ctxs) == cap(p.ctxs) {
+		p.ctxs = make([]frameCtx, 0, 4096)
+	}
+	p.ctxs = append(p.ctxs, frameCtx{ci: gopacket.CaptureInfo{Timestamp: ci.Timestamp, Length: ci.Length, CaptureLength: ci.CaptureLength}, frame: p.stats.Frames})
+	return &p.ctxs[len(p.ctxs)-1]
+}
+
+// factory makes the reassembler's streams: they are the pipeline's
+// connections.
+type factory struct{ p *Pipeline }
+
+// New implements reassembly.StreamFactory.
+func (f factory) New(netFlow, tcpFlow gopacket.Flow, tcp *layers.TCP, ac reassembly.AssemblerContext) reassembly.Stream {
+	c := f.p.cur
+	c.bindDirections(netFlow, tcpFlow)
+	return &stream{p: f.p, c: c}
+}

@@ -1,0 +1,133 @@
+// Package session turns captured frames into MQTT records: it decodes the
+// link, IP and TCP layers, reassembles each TCP direction, finds MQTT on any
+// port, keeps per-connection protocol state and hands every MQTT control
+// packet to a handler as a Record.
+package session
+
+import (
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/mqtap/mqtap/decode"
+)
+
+// KindNumber is a field kind of the record's own fields: a decimal number
+// (possibly with a fraction) held as text in Field.Bytes, written to JSON as a
+// number. The decode package never produces it.
+const KindNumber decode.Kind = 100
+
+// Finding is something mqtap noticed about a packet or the stream around it.
+type Finding struct {
+	Code string // stable code, see DESIGN.md ("mqtt.malformed", "tcp.gap", ...)
+	Rule string // normative statement id, when there is one
+	Text string // one sentence
+}
+
+// Record is one MQTT control packet with where and when it was seen. The
+// pipeline reuses one Record: a handler must copy what it keeps.
+type Record struct {
+	Frame     int           // frame.number of the frame that completed the packet
+	Time      time.Time     // that frame's capture time
+	Relative  time.Duration // time since the first frame of the capture
+	FrameLen  int           // that frame's length on the wire
+	Src, Dst  netip.Addr
+	SrcPort   uint16
+	DstPort   uint16
+	Stream    int  // tcp.stream, numbered as Wireshark does
+	Index     int  // position of this MQTT packet within its frame, from 0
+	FirstSeen bool // first MQTT packet of its TCP connection
+
+	Packet   decode.Packet
+	Findings []Finding
+
+	head []decode.Field
+	tail []decode.Field
+	text []byte
+}
+
+// Head returns the frame, IP and TCP fields of the record under Wireshark's
+// names. The slice is reused by the next call.
+func (r *Record) Head() []decode.Field {
+	r.head = r.head[:0]
+	r.text = r.text[:0]
+	r.head = r.number("frame.number", uint64(r.Frame))
+	r.head = r.decimal("frame.time_epoch", r.Time.UnixNano())
+	r.head = r.decimal("frame.time_relative", int64(r.Relative))
+	r.head = r.number("frame.len", uint64(r.FrameLen))
+	src, dst := "ip.src", "ip.dst"
+	if r.Src.Is6() && !r.Src.Is4In6() {
+		src, dst = "ipv6.src", "ipv6.dst"
+	}
+	r.head = r.addr(src, r.Src)
+	r.head = r.addr(dst, r.Dst)
+	r.head = r.number("tcp.srcport", uint64(r.SrcPort))
+	r.head = r.number("tcp.dstport", uint64(r.DstPort))
+	r.head = r.number("tcp.stream", uint64(r.Stream))
+	return r.head
+}
+
+// Tail returns mqtap's own fields of the record: mqtap.type, mqtap.malformed
+// and mqtap.findings. The slice is reused by the next call.
+func (r *Record) Tail() []decode.Field {
+	r.tail = r.tail[:0]
+	r.tail = append(r.tail, decode.Field{Name: "mqtap.type", Kind: decode.KindString, Bytes: typeNames[r.Packet.Type&15]})
+	if m := r.Packet.Malformed(); m != "" {
+		r.tail = append(r.tail, decode.Field{Name: "mqtap.malformed", Kind: decode.KindString, Bytes: []byte(m)})
+	}
+	for i := range r.Findings {
+		r.tail = append(r.tail, decode.Field{Name: "mqtap.findings", Kind: decode.KindString, Bytes: []byte(r.Findings[i].Code)})
+	}
+	return r.tail
+}
+
+// typeNames holds the packet type names as byte slices, so Tail does not
+// allocate.
+var typeNames = func() (t [16][]byte) {
+	for i := range t {
+		t[i] = []byte(decode.Type(i).String())
+	}
+	return t
+}()
+
+func (r *Record) number(name string, v uint64) []decode.Field {
+	return append(r.head, decode.Field{Name: name, Kind: decode.KindUint, Uint: v})
+}
+
+// decimal appends nanoseconds as seconds with nine decimals.
+func (r *Record) decimal(name string, ns int64) []decode.Field {
+	start := len(r.text)
+	if ns < 0 {
+		r.text = append(r.text, '-')
+		ns = -ns
+	}
+	r.text = strconv.AppendInt(r.text, ns/1e9, 10)
+	r.text = append(r.text, '.')
+	frac := ns % 1e9
+	for d := int64(1e8); d > 0; d /= 10 {
+		r.text = append(r.text, byte('0'+frac/d%10))
+	}
+	return append(r.head, decode.Field{Name: name, Kind: KindNumber, Bytes: r.text[start:len(r.text):len(r.text)]})
+}
+
+func (r *Record) addr(name string, a netip.Addr) []decode.Field {
+	start := len(r.text)
+	r.text = a.Unmap().AppendTo(r.text)
+	return append(r.head, decode.Field{Name: name, Kind: decode.KindString, Bytes: r.text[start:len(r.text):len(r.text)]})
+}
+
+// Each calls fn for every field of the record in order: Head, the MQTT
+// packet's fields, then Tail.
+func (r *Record) Each(fn func(f *decode.Field)) {
+	h := r.Head()
+	for i := range h {
+		fn(&h[i])
+	}
+	for i := range r.Packet.Fields {
+		fn(&r.Packet.Fields[i])
+	}
+	t := r.Tail()
+	for i := range t {
+		fn(&t[i])
+	}
+}
