@@ -76,6 +76,8 @@ type Problem struct {
 	Rule     string // normative statement id such as "MQTT-3.1.2-3", or "" when there is none
 	Text     string // one sentence, e.g. "reserved flag bits set in PUBREL fixed header"
 	Off, Len int    // the bytes concerned within Packet.Raw
+
+	short bool // a field runs past the end of the packet (Wireshark: "[Malformed Packet]")
 }
 
 // Packet is one decoded MQTT control packet.
@@ -105,6 +107,31 @@ type Packet struct {
 func (p *Packet) Malformed() string {
 	for i := range p.Problems {
 		if p.Problems[i].Severity == Malformed {
+			return p.Problems[i].Text
+		}
+	}
+	return ""
+}
+
+// reset clears p for decoding a new packet, keeping the capacity of its slices.
+func (p *Packet) reset() {
+	*p = Packet{Fields: p.Fields[:0], Problems: p.Problems[:0]}
+}
+
+// Field returns the first field named name, or nil.
+func (p *Packet) Field(name string) *Field {
+	for i := range p.Fields {
+		if p.Fields[i].Name == name {
+			return &p.Fields[i]
+		}
+	}
+	return nil
+}
+
+// Violation reports the first protocol violation found in the packet, or "".
+func (p *Packet) Violation() string {
+	for i := range p.Problems {
+		if p.Problems[i].Severity == Violation {
 			return p.Problems[i].Text
 		}
 	}

@@ -193,7 +193,7 @@ func (p *Pipeline) Frame(data []byte, ci gopacket.CaptureInfo) error {
 	ctx := p.newCtx(ci)
 	p.asm.AssembleWithContext(netFlow, &p.tcp, ctx)
 	p.cur = nil
-	if p.now.Sub(p.lastScan) >= time.Second || p.now.Before(p.lastScan) {
+	if d := p.now.Sub(p.lastScan); d >= min(time.Second, p.opts.FlushAfter) || d < 0 {
 		p.lastScan = p.now
 		p.expire()
 	}

@@ -1,0 +1,156 @@
+package session
+
+import (
+	"net"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+)
+
+// segment is one TCP segment of a hand-built conversation.
+type segment struct {
+	fromClient bool
+	flags      string // any of "S", "A", "F", "R"
+	seq        uint32 // relative to the direction's ISN (+1 after SYN)
+	payload    []byte
+}
+
+// conversation builds Ethernet/IPv4/TCP frames between a client and a
+// server port, with real checksums, as a capture would hold them.
+type conversation struct {
+	t          testing.TB
+	clientPort uint16
+	serverPort uint16
+	isn        [2]uint32
+}
+
+func (c *conversation) frame(s segment) []byte {
+	c.t.Helper()
+	cli, srv := net.IPv4(127, 0, 0, 1), net.IPv4(127, 0, 0, 2)
+	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: cli, DstIP: srv}
+	tcp := &layers.TCP{SrcPort: layers.TCPPort(c.clientPort), DstPort: layers.TCPPort(c.serverPort), Window: 65535}
+	dir := 0
+	if !s.fromClient {
+		ip.SrcIP, ip.DstIP = srv, cli
+		tcp.SrcPort, tcp.DstPort = tcp.DstPort, tcp.SrcPort
+		dir = 1
+	}
+	tcp.Seq = c.isn[dir] + s.seq
+	for _, f := range s.flags {
+		switch f {
+		case 'S':
+			tcp.SYN = true
+		case 'A':
+			tcp.ACK = true
+			tcp.Ack = c.isn[1-dir] + 1
+		case 'F':
+			tcp.FIN = true
+		case 'R':
+			tcp.RST = true
+		}
+	}
+	if err := tcp.SetNetworkLayerForChecksum(ip); err != nil {
+		c.t.Fatal(err)
+	}
+	eth := &layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, EthernetType: layers.EthernetTypeIPv4}
+	buf := gopacket.NewSerializeBuffer()
+	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, eth, ip, tcp, gopacket.Payload(s.payload)); err != nil {
+		c.t.Fatal(err)
+	}
+	return append([]byte(nil), buf.Bytes()...)
+}
+
+// run feeds the segments to a pipeline and returns copies of the records.
+func (c *conversation) run(opts Options, segs ...segment) ([]recordCopy, Stats) {
+	c.t.Helper()
+	var got []recordCopy
+	p, err := NewPipeline(layers.LinkTypeEthernet, opts, func(r *Record) error {
+		got = append(got, copyRecord(r))
+		return nil
+	})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	ts := time.Unix(1700000000, 0)
+	for i, s := range segs {
+		data := c.frame(s)
+		ts = ts.Add(time.Millisecond)
+		if err := p.Frame(data, gopacket.CaptureInfo{Timestamp: ts, CaptureLength: len(data), Length: len(data)}); err != nil {
+			c.t.Fatalf("frame %d: %v", i+1, err)
+		}
+	}
+	if err := p.Close(); err != nil {
+		c.t.Fatal(err)
+	}
+	return got, p.Stats()
+}
+
+// recordCopy is what tests keep of a record.
+type recordCopy struct {
+	Frame      int
+	Index      int
+	Type       string
+	FromClient bool
+	Topic      string
+	Payload    string
+	PacketID   uint16
+	Version    uint8
+	Malformed  string
+	Findings   []string
+	SrcPort    uint16
+	Stream     int
+}
+
+func copyRecord(r *Record) recordCopy {
+	rc := recordCopy{
+		Frame: r.Frame, Index: r.Index, Type: r.Packet.Type.String(), FromClient: r.Packet.FromClient,
+		Topic: string(r.Packet.Topic), Payload: string(r.Packet.Payload), PacketID: r.Packet.PacketID,
+		Version: r.Packet.Version, Malformed: r.Packet.Malformed(), SrcPort: r.SrcPort, Stream: r.Stream,
+	}
+	for _, f := range r.Findings {
+		rc.Findings = append(rc.Findings, f.Code)
+	}
+	return rc
+}
+
+// MQTT 3.1.1 packets used by the tests, as mosquitto_pub sends them.
+var (
+	connect311 = []byte{0x10, 0x12, 0, 4, 'M', 'Q', 'T', 'T', 4, 2, 0, 60, 0, 6, 'c', 'l', 'i', 'e', 'n', 't'}
+	connack    = []byte{0x20, 2, 0, 0}
+	disconnect = []byte{0xe0, 0}
+)
+
+// publish returns a QoS 1 PUBLISH of payload on topic with packet id id.
+func publish(topic string, id uint16, payload []byte) []byte {
+	body := []byte{byte(len(topic) >> 8), byte(len(topic))}
+	body = append(body, topic...)
+	body = append(body, byte(id>>8), byte(id))
+	body = append(body, payload...)
+	out := []byte{0x32}
+	n := len(body)
+	for {
+		b := byte(n % 128)
+		n /= 128
+		if n > 0 {
+			b |= 0x80
+		}
+		out = append(out, b)
+		if n == 0 {
+			break
+		}
+	}
+	return append(out, body...)
+}
+
+func puback(id uint16) []byte { return []byte{0x40, 2, byte(id >> 8), byte(id)} }
+
+var clock = time.Unix(1700000000, 0)
+
+// captureInfo returns the capture info of the next frame, 1 ms after the
+// previous one.
+func captureInfo(n int) gopacket.CaptureInfo {
+	clock = clock.Add(time.Millisecond)
+	return gopacket.CaptureInfo{Timestamp: clock, CaptureLength: n, Length: n}
+}
