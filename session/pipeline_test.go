@@ -75,10 +75,10 @@ func TestOutOfOrderRetransmittedAndOverlapping(t *testing.T) {
 	segs = append(segs, segment{true, "A", 1, connect311})
 	s := uint32(1 + len(connect311))
 	segs = append(segs,
-		segment{true, "A", s + 2000, body[2000:]},       // third part first
-		segment{true, "A", s, body[:1000]},              // first part
-		segment{true, "A", s, body[:1000]},              // retransmission of it
-		segment{true, "A", s + 500, body[500:2000]},     // overlaps the first, completes the packet
+		segment{true, "A", s + 2000, body[2000:]},   // third part first
+		segment{true, "A", s, body[:1000]},          // first part
+		segment{true, "A", s, body[:1000]},          // retransmission of it
+		segment{true, "A", s + 500, body[500:2000]}, // overlaps the first, completes the packet
 		segment{true, "A", s + uint32(len(body)), after},
 	)
 	got, _ := c.run(Options{}, segs...)
