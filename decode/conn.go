@@ -154,10 +154,10 @@ type dryResult struct {
 }
 
 // dryRun decodes raw under version ver without recording fields or problems
-// and without changing the Conn.
+// and without changing the Conn. A dry decoder has no Packet: every write to
+// d.p is guarded by !d.dry.
 func (c *Conn) dryRun(raw []byte, h FixedHeader, fromClient bool, ver uint8) dryResult {
-	var scratch Packet
-	d := decoder{p: &scratch, c: c, b: raw, ver: ver, fromClient: fromClient, typ: h.Type, flags: h.Flags, dry: true}
+	d := decoder{c: c, b: raw, ver: ver, fromClient: fromClient, typ: h.Type, flags: h.Flags, dry: true}
 	d.run(h)
 	return dryResult{d.malformed, d.violations, d.props}
 }

@@ -105,6 +105,10 @@ func remainingValid(t Type, rem int, version uint8) bool {
 	return false
 }
 
+// fresh is the state of a connection nothing is known of. Dry runs only
+// read a Conn, so Plausible can share it.
+var fresh Conn
+
 // Plausible reports whether b starts with a plausible MQTT control packet, for
 // stream resynchronisation and port detection: the packet type is valid (AUTH
 // only for version 5 or 0), the fixed-header flags are exactly what the
@@ -130,7 +134,7 @@ func Plausible(b []byte, version uint8, maxRemaining int) bool {
 		return true
 	}
 	pkt := b[:h.Total()]
-	var c Conn
+	c := &fresh
 	if h.Type == CONNECT {
 		v := connectLayout(pkt, h.HeaderLen)
 		return v != 0 && !c.dryRun(pkt, h, true, v).malformed

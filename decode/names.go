@@ -1,6 +1,7 @@
 package decode
 
 import (
+	"math/bits"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -138,9 +139,10 @@ func ReasonName(t Type, code uint8) string {
 
 // fieldInfo describes how a field is labelled.
 type fieldInfo struct {
-	title string
-	mask  uint8 // bits of the byte a bitfield occupies (0: not a bitfield)
-	hex   bool  // integer shown in hexadecimal
+	title   string
+	mask    uint8 // bits of the byte a bitfield occupies (0: not a bitfield)
+	hex     bool  // integer shown in hexadecimal
+	boolean bool  // a flag: "Set" or "Not set"
 	// vals names an integer value; "" means unknown. nil: no value names.
 	vals func(t Type, v uint64) string
 }
@@ -169,21 +171,21 @@ var fieldInfos = map[string]fieldInfo{
 	}},
 	"mqtt.hdr_reserved":          {title: "Reserved", mask: 0x0f},
 	"mqtt.retain_reserved":       {title: "Reserved", mask: 0x01},
-	"mqtt.dupflag":               {title: "DUP Flag", mask: 0x08},
+	"mqtt.dupflag":               {title: "DUP Flag", mask: 0x08, boolean: true},
 	"mqtt.qos":                   {title: "QoS Level", mask: 0x06, vals: qosVals},
-	"mqtt.retain":                {title: "Retain", mask: 0x01},
+	"mqtt.retain":                {title: "Retain", mask: 0x01, boolean: true},
 	"mqtt.len":                   {title: "Msg Len"},
 	"mqtt.proto_len":             {title: "Protocol Name Length"},
 	"mqtt.protoname":             {title: "Protocol Name"},
 	"mqtt.ver":                   {title: "Version", vals: func(_ Type, v uint64) string { return versionNames[v] }},
 	"mqtt.conflags":              {title: "Connect Flags", hex: true},
-	"mqtt.conflag.uname":         {title: "User Name Flag", mask: 0x80},
-	"mqtt.conflag.passwd":        {title: "Password Flag", mask: 0x40},
-	"mqtt.conflag.retain":        {title: "Will Retain", mask: 0x20},
+	"mqtt.conflag.uname":         {title: "User Name Flag", mask: 0x80, boolean: true},
+	"mqtt.conflag.passwd":        {title: "Password Flag", mask: 0x40, boolean: true},
+	"mqtt.conflag.retain":        {title: "Will Retain", mask: 0x20, boolean: true},
 	"mqtt.conflag.qos":           {title: "QoS Level", mask: 0x18, vals: qosVals},
-	"mqtt.conflag.willflag":      {title: "Will Flag", mask: 0x04},
-	"mqtt.conflag.cleansess":     {title: "Clean Session Flag", mask: 0x02},
-	"mqtt.conflag.reserved":      {title: "(Reserved)", mask: 0x01},
+	"mqtt.conflag.willflag":      {title: "Will Flag", mask: 0x04, boolean: true},
+	"mqtt.conflag.cleansess":     {title: "Clean Session Flag", mask: 0x02, boolean: true},
+	"mqtt.conflag.reserved":      {title: "(Reserved)", mask: 0x01, boolean: true},
 	"mqtt.kalive":                {title: "Keep Alive"},
 	"mqtt.clientid_len":          {title: "Client ID Length"},
 	"mqtt.clientid":              {title: "Client ID"},
@@ -196,8 +198,8 @@ var fieldInfos = map[string]fieldInfo{
 	"mqtt.passwd_len":            {title: "Password Length"},
 	"mqtt.passwd":                {title: "Password"},
 	"mqtt.conack.flags":          {title: "Acknowledge Flags", hex: true},
-	"mqtt.conack.flags.reserved": {title: "Reserved", mask: 0xfe},
-	"mqtt.conack.flags.sp":       {title: "Session Present", mask: 0x01},
+	"mqtt.conack.flags.reserved": {title: "Reserved", mask: 0xfe, boolean: true},
+	"mqtt.conack.flags.sp":       {title: "Session Present", mask: 0x01, boolean: true},
 	"mqtt.conack.val": {title: "Return Code", vals: func(_ Type, v uint64) string {
 		if v < 6 {
 			return returnCodeNames[v]
@@ -222,8 +224,8 @@ var fieldInfos = map[string]fieldInfo{
 		}
 		return ""
 	}},
-	"mqtt.subscription_options_rap": {title: "Retain As Published", mask: 0x08},
-	"mqtt.subscription_options_nl":  {title: "No Local", mask: 0x04},
+	"mqtt.subscription_options_rap": {title: "Retain As Published", mask: 0x08, boolean: true},
+	"mqtt.subscription_options_nl":  {title: "No Local", mask: 0x04, boolean: true},
 	"mqtt.subscription_options_qos": {title: "QoS", mask: 0x03, vals: qosVals},
 	"mqtt.connack.reason_code":      {title: "Reason Code", vals: reasonVals},
 	"mqtt.puback.reason_code":       {title: "Reason Code", vals: reasonVals},
@@ -363,8 +365,7 @@ func Label(p *Packet, f *Field) string {
 	switch f.Kind {
 	case KindNone:
 		if f.Name == "mqtt.property.user_property" {
-			k, v := childValue(p, f, "mqtt.prop_key"), childValue(p, f, "mqtt.prop_value")
-			if k != nil || v != nil {
+			if k, v, ok := userPropertyText(p, f); ok {
 				sb.WriteString(": ")
 				writeText(&sb, k)
 				sb.WriteString(" = ")
@@ -450,25 +451,49 @@ func reasonType(name string, t Type) Type {
 	return t
 }
 
+// summaryChildren lists, per flag byte, the bitfields Wireshark shows under
+// it, in order.
+var summaryChildren = map[string][]string{
+	"mqtt.conflags": {"mqtt.conflag.uname", "mqtt.conflag.passwd", "mqtt.conflag.retain", "mqtt.conflag.qos",
+		"mqtt.conflag.willflag", "mqtt.conflag.cleansess", "mqtt.conflag.reserved"},
+	"mqtt.conack.flags": {"mqtt.conack.flags.reserved", "mqtt.conack.flags.sp"},
+	"mqtt.subscription_options": {"mqtt.subscription_options_reserved", "mqtt.subscription_options_retain",
+		"mqtt.subscription_options_rap", "mqtt.subscription_options_nl", "mqtt.subscription_options_qos"},
+}
+
+var (
+	publishFlags = []string{"mqtt.msgtype", "mqtt.dupflag", "mqtt.qos", "mqtt.retain"}
+	v31Flags     = []string{"mqtt.msgtype", "mqtt.dupflag", "mqtt.qos", "mqtt.retain_reserved"}
+	otherFlags   = []string{"mqtt.msgtype", "mqtt.hdr_reserved"}
+)
+
 // writeSummary appends to a flag byte's label what Wireshark appends: the
-// names of the set flags and the named values of its multi-bit fields.
+// names of the set flags and the named values of its multi-bit fields. It
+// works from the byte's value, so it does not depend on where f is.
 func writeSummary(sb *strings.Builder, p *Packet, f *Field) {
-	i := fieldIndex(p, f)
-	if i < 0 {
-		return
-	}
-	for j := i + 1; j < len(p.Fields) && p.Fields[j].Depth > f.Depth; j++ {
-		c := &p.Fields[j]
-		if c.Depth != f.Depth+1 {
-			continue
-		}
-		ci := fieldInfos[c.Name]
+	children := summaryChildren[f.Name]
+	if f.Name == "mqtt.hdrflags" {
+		t := Type(f.Uint >> 4)
 		switch {
-		case c.Kind == KindBool && c.Uint != 0:
-			sb.WriteString(", ")
-			sb.WriteString(ci.title)
-		case c.Kind == KindUint && ci.vals != nil:
-			name := ci.vals(p.Type, c.Uint)
+		case t == PUBLISH:
+			children = publishFlags
+		case p.Version == V31 && (t == PUBREL || t == SUBSCRIBE || t == UNSUBSCRIBE):
+			children = v31Flags
+		default:
+			children = otherFlags
+		}
+	}
+	for _, name := range children {
+		ci := fieldInfos[name]
+		v := (f.Uint & uint64(ci.mask)) >> bits.TrailingZeros8(ci.mask)
+		switch {
+		case ci.boolean:
+			if v != 0 {
+				sb.WriteString(", ")
+				sb.WriteString(ci.title)
+			}
+		case ci.vals != nil:
+			name := ci.vals(p.Type, v)
 			if name == "" {
 				name = "Unknown"
 			}
@@ -480,33 +505,28 @@ func writeSummary(sb *strings.Builder, p *Packet, f *Field) {
 	}
 }
 
-// fieldIndex returns the index of f in p.Fields, or -1.
-func fieldIndex(p *Packet, f *Field) int {
-	for i := range p.Fields {
-		if &p.Fields[i] == f {
-			return i
+// userPropertyText returns the key and value of the user property whose
+// heading is f, read from the packet bytes it covers.
+func userPropertyText(p *Packet, f *Field) (key, val []byte, ok bool) {
+	if f.Off < 0 || f.Len < 0 || f.Off+f.Len > len(p.Raw) {
+		return nil, nil, false
+	}
+	b := p.Raw[f.Off : f.Off+f.Len]
+	str := func() ([]byte, bool) {
+		if len(b) < 2 {
+			return nil, false
 		}
-	}
-	for i := range p.Fields {
-		if p.Fields[i].Name == f.Name && p.Fields[i].Off == f.Off && p.Fields[i].Depth == f.Depth {
-			return i
+		n := int(b[0])<<8 | int(b[1])
+		if len(b) < 2+n {
+			return nil, false
 		}
+		v := b[2 : 2+n]
+		b = b[2+n:]
+		return v, true
 	}
-	return -1
-}
-
-// childValue returns the value of the first child named name of f.
-func childValue(p *Packet, f *Field, name string) []byte {
-	i := fieldIndex(p, f)
-	if i < 0 {
-		return nil
-	}
-	for j := i + 1; j < len(p.Fields) && p.Fields[j].Depth > f.Depth; j++ {
-		if p.Fields[j].Name == name {
-			return p.Fields[j].Bytes
-		}
-	}
-	return nil
+	key, ok1 := str()
+	val, ok2 := str()
+	return key, val, ok1 && ok2
 }
 
 // writeBits writes Wireshark's bit pattern of v under mask: "...0 0...".

@@ -8,6 +8,8 @@
 // a packet into a reused Packet does not allocate once its slices have grown.
 package decode
 
+import "strconv"
+
 // Type is an MQTT control packet type (the high nibble of the first byte).
 type Type uint8
 
@@ -69,6 +71,17 @@ const (
 	Malformed Severity = iota + 1 // the packet cannot be parsed as MQTT
 	Violation                     // parsed, but breaks a rule of the specification
 )
+
+// String returns "malformed" or "violation".
+func (s Severity) String() string {
+	switch s {
+	case Malformed:
+		return "malformed"
+	case Violation:
+		return "violation"
+	}
+	return "Severity(" + strconv.Itoa(int(s)) + ")"
+}
 
 // Problem is a malformation or protocol violation found in a packet.
 type Problem struct {

@@ -17,6 +17,7 @@ type decoder struct {
 	fromClient bool
 	typ        Type
 	flags      uint8
+	qos        uint8
 	dry        bool
 	inProps    bool
 
@@ -107,7 +108,12 @@ func (d *decoder) r(v3, v5 string) string {
 
 // need reports whether n more bytes are available, and reports a
 // malformation naming what when they are not.
-func (d *decoder) need(n int, what string) bool {
+func (d *decoder) need(n int, what string) bool { return d.needx(n, what, "") }
+
+// needLen is need for the length prefix of what.
+func (d *decoder) needLen(what string) bool { return d.needx(2, what, " length") }
+
+func (d *decoder) needx(n int, what, suffix string) bool {
 	left := len(d.b) - d.off
 	if left >= n {
 		return true
@@ -116,7 +122,7 @@ func (d *decoder) need(n int, what string) bool {
 	if d.inProps {
 		where = "property block"
 	}
-	d.shortf("", d.off, left, "%s ends inside the %s: %d bytes needed, %d left", where, what, n, left)
+	d.shortf("", d.off, left, "%s ends inside the %s%s: %d bytes needed, %d left", where, what, suffix, n, left)
 	return false
 }
 
@@ -163,7 +169,7 @@ func (d *decoder) vbi(what string) (v uint32, n int, ok bool) {
 // skipEmpty is set, as Wireshark does for topics. It checks UTF-8 when kind
 // is KindString and checkUTF8 is set.
 func (d *decoder) lstr(lenName, valName string, depth uint8, kind Kind, what string, checkUTF8, skipEmpty bool) ([]byte, int, bool) {
-	if !d.need(2, what+" length") {
+	if !d.needLen(what) {
 		return nil, d.off, false
 	}
 	lenOff := d.off
@@ -271,9 +277,12 @@ func (d *decoder) run(h FixedHeader) {
 		d.viol(d.r("", "MQTT-1.5.5-1"), "remaining length is not encoded in the minimum number of bytes", 1, h.HeaderLen-1)
 	}
 	if d.typ == PUBLISH {
-		p.QoS = d.flags >> 1 & 3
-		p.Dup = d.flags&8 != 0
-		p.Retain = d.flags&1 != 0
+		d.qos = d.flags >> 1 & 3
+		if !d.dry {
+			p.QoS = d.qos
+			p.Dup = d.flags&8 != 0
+			p.Retain = d.flags&1 != 0
+		}
 	}
 	d.checkFlags()
 	d.checkDirection()
@@ -346,7 +355,9 @@ func (d *decoder) msgid(rule string) bool {
 	}
 	off := d.off
 	id := d.u16()
-	d.p.PacketID = id
+	if !d.dry {
+		d.p.PacketID = id
+	}
 	d.add("mqtt.msgid", KindUint, 0, uint64(id), nil, off, 2)
 	if id == 0 {
 		d.violf(rule, off, 2, "%s has packet identifier 0", d.typ)
@@ -430,13 +441,11 @@ func (d *decoder) connect() {
 		d.viol("MQTT-3.1.3-7", "zero-length client identifier with Clean Session 0", cidOff, 0)
 	}
 	if will {
-		if d.ver == V5 {
-			if !d.willProperties() {
-				return
-			}
-		}
 		if d.off >= len(d.b) {
-			d.short("MQTT-3.1.2-9", "Will Flag is set but the Will Topic is missing", d.off, 0)
+			d.short("MQTT-3.1.2-9", "Will Flag is set but the will fields are missing", d.off, 0)
+			return
+		}
+		if d.ver == V5 && !d.willProperties() {
 			return
 		}
 		topic, off, ok := d.lstr("mqtt.willtopic_len", "mqtt.willtopic", 0, KindString, "will topic", true, true)
@@ -450,7 +459,7 @@ func (d *decoder) connect() {
 	}
 	if user {
 		if d.off >= len(d.b) {
-			d.short(d.r("MQTT-3.1.2-19", "MQTT-3.1.2-17"), "User Name Flag is set but the user name is missing", d.off, 0)
+			d.bad(d.r("MQTT-3.1.2-19", "MQTT-3.1.2-17"), "User Name Flag is set but the user name is missing", d.off, 0)
 			return
 		}
 		if _, _, ok := d.lstr("mqtt.username_len", "mqtt.username", 0, KindString, "user name", true, false); !ok {
@@ -459,7 +468,7 @@ func (d *decoder) connect() {
 	}
 	if pass {
 		if d.off >= len(d.b) {
-			d.short(d.r("MQTT-3.1.2-21", "MQTT-3.1.2-19"), "Password Flag is set but the password is missing", d.off, 0)
+			d.bad(d.r("MQTT-3.1.2-21", "MQTT-3.1.2-19"), "Password Flag is set but the password is missing", d.off, 0)
 			return
 		}
 		if _, _, ok := d.lstr("mqtt.passwd_len", "mqtt.passwd", 0, KindString, "password", false, false); !ok {
@@ -542,11 +551,14 @@ func (d *decoder) publish() {
 	topicOff := d.off
 	topic := d.b[topicOff : topicOff+n : topicOff+n]
 	d.off += n
-	topicField := len(p.Fields)
+	topicField := -1
+	if !d.dry {
+		topicField = len(p.Fields)
+		p.Topic = topic
+	}
 	d.add("mqtt.topic", KindString, 0, 0, topic, topicOff, n)
 	d.utf8(topic, topicOff, "topic name", "")
-	p.Topic = topic
-	if p.QoS > 0 {
+	if d.qos > 0 {
 		rule := "MQTT-2.2.1-4"
 		if d.fromClient {
 			rule = "MQTT-2.2.1-3"
@@ -572,8 +584,10 @@ func (d *decoder) publish() {
 		}
 	}
 	payload := d.b[d.off:]
-	p.Payload = payload
-	p.PayloadOff = d.off
+	if !d.dry {
+		p.Payload = payload
+		p.PayloadOff = d.off
+	}
 	d.add("mqtt.msg", KindBytes, 0, 0, payload, d.off, len(payload))
 	if d.pfi == 1 && !utf8.Valid(payload) {
 		d.viol("", "payload is not well-formed UTF-8 although the Payload Format Indicator is 1 (MQTT 5.0 section 3.3.2.3.2)", d.off, len(payload))
@@ -585,7 +599,9 @@ func (d *decoder) publish() {
 func (d *decoder) topicAlias(topic []byte, topicOff, topicField int) {
 	p := d.p
 	a := d.alias
-	p.TopicAlias = a
+	if !d.dry {
+		p.TopicAlias = a
+	}
 	dir := 0
 	if !d.fromClient {
 		dir = 1
@@ -615,8 +631,8 @@ func (d *decoder) topicAlias(topic []byte, topicOff, topicField int) {
 		}
 		return
 	}
-	p.Topic = t
 	if !d.dry {
+		p.Topic = t
 		p.Fields[topicField].Bytes = t
 	}
 }
@@ -901,7 +917,13 @@ func (d *decoder) propertyList(end int, depth uint8, ctxBit uint32) bool {
 	full := d.b
 	d.b = d.b[:end]
 	d.inProps = true
-	defer func() { d.b = full; d.inProps = false }()
+	ok := d.propertyLoop(end, depth, ctxBit)
+	d.b = full
+	d.inProps = false
+	return ok
+}
+
+func (d *decoder) propertyLoop(end int, depth uint8, ctxBit uint32) bool {
 	for d.off < end {
 		idOff := d.off
 		id := d.u8()
@@ -909,7 +931,7 @@ func (d *decoder) propertyList(end int, depth uint8, ctxBit uint32) bool {
 		def := propDefOf(id)
 		if def == nil {
 			d.badf("", idOff, end-idOff, "unknown property identifier 0x%02x", id)
-			d.add("mqtt.prop_unknown", KindBytes, depth, 0, d.b[d.off:end], d.off, end-d.off)
+			d.add("mqtt.prop_unknown", KindString, depth, 0, d.b[d.off:end], d.off, end-d.off)
 			d.off = end
 			return true
 		}
@@ -971,7 +993,7 @@ func (d *decoder) propertyValue(id uint8, def *propDef, idOff int, depth uint8) 
 		}
 		v = uint64(x)
 	case propString, propBinary:
-		if !d.need(2, def.name+" length") {
+		if !d.needLen(def.name) {
 			return false
 		}
 		n := int(d.u16())
@@ -998,21 +1020,27 @@ func (d *decoder) propertyValue(id uint8, def *propDef, idOff int, depth uint8) 
 
 // userProperty decodes a user property: a heading and its key and value.
 func (d *decoder) userProperty(def *propDef, depth uint8) bool {
-	p := d.p
 	start := d.off
-	head := len(p.Fields)
+	head := -1
+	if !d.dry {
+		head = len(d.p.Fields)
+	}
 	d.add(def.field, KindNone, depth, 0, nil, start, 0)
-	defer func() {
-		if !d.dry {
-			p.Fields[head].Len = d.off - start
-		}
-	}()
-	key, koff, ok := d.lstr("mqtt.prop_key_len", "mqtt.prop_key", depth+1, KindString, "user property key", false, false)
+	ok := d.pair(depth + 1)
+	if !d.dry {
+		d.p.Fields[head].Len = d.off - start
+	}
+	return ok
+}
+
+// pair decodes the key and value of a user property.
+func (d *decoder) pair(depth uint8) bool {
+	key, koff, ok := d.lstr("mqtt.prop_key_len", "mqtt.prop_key", depth, KindString, "user property key", false, false)
 	if !ok {
 		return false
 	}
 	d.utf8(key, koff, "user property key", "MQTT-1.5.7-1")
-	val, voff, ok := d.lstr("mqtt.prop_value_len", "mqtt.prop_value", depth+1, KindString, "user property value", false, false)
+	val, voff, ok := d.lstr("mqtt.prop_value_len", "mqtt.prop_value", depth, KindString, "user property value", false, false)
 	if !ok {
 		return false
 	}

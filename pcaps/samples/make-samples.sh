@@ -481,8 +481,8 @@ start_capture() {
 	: >"$clog"
 	case $mode in
 	pcapng) ip netns exec "$NS" dumpcap -q -i lo -s 0 -f "$filter" -w "$file" >"$clog" 2>&1 & ;;
-	sll) ip netns exec "$NS" tcpdump -i any -y LINUX_SLL -s 0 --immediate-mode -w "$file" "$filter" >"$clog" 2>&1 & ;;
-	sll2) ip netns exec "$NS" tcpdump -i any -y LINUX_SLL2 -s 0 --immediate-mode -w "$file" "$filter" >"$clog" 2>&1 & ;;
+	sll) ip netns exec "$NS" tcpdump -Z root -i any -y LINUX_SLL -s 0 --immediate-mode -w "$file" "$filter" >"$clog" 2>&1 & ;;
+	sll2) ip netns exec "$NS" tcpdump -Z root -i any -y LINUX_SLL2 -s 0 --immediate-mode -w "$file" "$filter" >"$clog" 2>&1 & ;;
 	esac
 	CAP_PID=$!
 	PIDS+=("$CAP_PID")
