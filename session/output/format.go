@@ -13,16 +13,16 @@ import (
 // appendSummary appends the one-line summary of a record, tshark style:
 // number, relative time, source → destination, type, frame length, Info.
 func (w *Writer) appendSummary(b []byte, r *session.Record) []byte {
-	var tmp [64]byte
+	var tmp [32]byte
 	b = appendPadLeft(b, strconv.AppendInt(tmp[:0], int64(r.Frame), 10), 5)
 	b = append(b, ' ')
-	b = appendPadLeft(b, strconv.AppendFloat(tmp[:0], r.Relative.Seconds(), 'f', 6, 64), 10)
+	b = appendPadLeft(b, appendSeconds(tmp[:0], int64(r.Relative)), 10)
 	b = append(b, ' ')
-	b = appendPadLeft(b, appendEndpoint(tmp[:0], r.Src, r.SrcPort), 21)
+	b = appendPadLeft(b, w.endpoint(r.Src, r.SrcPort), 21)
 	b = append(b, " → "...)
-	b = appendPadRight(b, appendEndpoint(tmp[:0], r.Dst, r.DstPort), 21)
+	b = appendPadRight(b, w.endpoint(r.Dst, r.DstPort), 21)
 	b = append(b, ' ')
-	b = appendPadRight(b, append(tmp[:0], r.Packet.Type.String()...), 11)
+	b = append(b, paddedTypes[r.Packet.Type&15]...)
 	b = appendPadLeft(b, strconv.AppendInt(tmp[:0], int64(r.FrameLen), 10), 5)
 	b = append(b, ' ')
 	b = append(b, decode.Info(&r.Packet)...)
@@ -32,6 +32,46 @@ func (w *Writer) appendSummary(b []byte, r *session.Record) []byte {
 		b = append(b, ']')
 	}
 	return append(b, '\n')
+}
+
+// paddedTypes are the packet type names padded to the type column's width.
+var paddedTypes = func() (t [16]string) {
+	for i := range t {
+		t[i] = string(appendPadRight(nil, []byte(decode.Type(i).String()), 11))
+	}
+	return t
+}()
+
+// appendSeconds appends a duration in nanoseconds as seconds with six
+// decimals, as tshark prints relative times.
+func appendSeconds(b []byte, ns int64) []byte {
+	if ns < 0 {
+		b = append(b, '-')
+		ns = -ns
+	}
+	us := (ns + 500) / 1000
+	b = strconv.AppendInt(b, us/1e6, 10)
+	b = append(b, '.')
+	frac := us % 1e6
+	for d := int64(1e5); d > 0; d /= 10 {
+		b = append(b, byte('0'+frac/d%10))
+	}
+	return b
+}
+
+// endpoint returns the text of an address and port, cached: a capture has
+// few endpoints and many packets.
+func (w *Writer) endpoint(a netip.Addr, port uint16) []byte {
+	ap := netip.AddrPortFrom(a, port)
+	if t, ok := w.endpoints[ap]; ok {
+		return t
+	}
+	if len(w.endpoints) >= 4096 {
+		clear(w.endpoints)
+	}
+	t := appendEndpoint(nil, a, port)
+	w.endpoints[ap] = t
+	return t
 }
 
 // appendTree appends the detail tree of a record, as tshark -V does.

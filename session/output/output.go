@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"net/netip"
 
 	"github.com/mqtap/mqtap/decode"
 	"github.com/mqtap/mqtap/session"
@@ -46,6 +47,8 @@ type Writer struct {
 	// fields for -T fields: values collected per name, reused
 	cols [][]byte
 	all  []*decode.Field // fields of the record being written as JSON, reused
+
+	endpoints map[netip.AddrPort][]byte // formatted endpoints, see endpoint
 }
 
 // New returns a Writer printing to w. It fails on an unknown format or a
@@ -66,7 +69,7 @@ func New(w io.Writer, opts Options) (*Writer, error) {
 	if opts.Verbose && opts.Format != Text {
 		return nil, fmt.Errorf("-V prints the detail tree as text; it cannot be combined with -T %s", opts.Format)
 	}
-	return &Writer{opts: opts, w: bufio.NewWriterSize(w, 1<<16), cols: make([][]byte, len(opts.FieldNames))}, nil
+	return &Writer{opts: opts, w: bufio.NewWriterSize(w, 1<<16), cols: make([][]byte, len(opts.FieldNames)), endpoints: make(map[netip.AddrPort][]byte)}, nil
 }
 
 // Write prints one record.
