@@ -147,6 +147,12 @@ func TestSetVersion(t *testing.T) {
 	if c.Version() != V311 {
 		t.Errorf("version %d after a 3.1.1 CONNECT", c.Version())
 	}
+	// A CONNECT cut short after its protocol level still sets the version.
+	c.Decode(pkt(0x10, s("MQTT"), []byte{5, 0xc2}, u16(0), props(), s("c"), s("u")), true, &p)
+	if c.Version() != V5 || p.Malformed() == "" {
+		t.Errorf("version %d after a truncated 5.0 CONNECT: %s", c.Version(), problems(&p))
+	}
+	c.Decode(connect311, true, &p)
 	// An unknown protocol level does not change it.
 	c.Decode(pkt(0x10, s("MQTT"), []byte{9, 2}, u16(0), s("c")), true, &p)
 	if c.Version() != V311 || p.Malformed() == "" {
@@ -200,6 +206,27 @@ func TestPlausible(t *testing.T) {
 	for _, c := range cases {
 		if got := Plausible(c.b, c.version, c.max); got != c.want {
 			t.Errorf("%s: Plausible(% x, %d, %d) = %v", c.name, c.b, c.version, c.max, got)
+		}
+	}
+}
+
+// TestPlausibleConcurrent calls Plausible from several goroutines: it shares
+// a Conn that dry runs only read (run with -race).
+func TestPlausibleConcurrent(t *testing.T) {
+	pk := pkt(0x30, s(""), props(prop(0x23, u16(3))), []byte("x"))
+	done := make(chan bool)
+	for range 4 {
+		go func() {
+			ok := true
+			for range 1000 {
+				ok = ok && Plausible(pk, 0, 1<<20)
+			}
+			done <- ok
+		}()
+	}
+	for range 4 {
+		if !<-done {
+			t.Error("not plausible")
 		}
 	}
 }

@@ -212,3 +212,22 @@ func TestInfo(t *testing.T) {
 		}
 	}
 }
+
+func TestLabelEscapes(t *testing.T) {
+	_, p := run(t, cli(connect311), cli(pkt(0x30, s("\a\b\f\n\r\t\v\x7f\x1b/ü"))))
+	want := `Topic: \a\b\f\n\r\t\v\177\033/ü`
+	if got := label(t, p, "mqtt.topic"); got != want {
+		t.Errorf("label %q, want %q", got, want)
+	}
+}
+
+// TestHeaderErrorFields checks a packet whose fixed header cannot be parsed
+// on a connection of known version: the header flags are still decoded.
+func TestHeaderErrorFields(t *testing.T) {
+	c, p := run(t, cli(connect31))
+	c.Decode([]byte{0x6a, 0xff, 0xff, 0xff, 0xff, 0x7f}, true, p)
+	if p.Version != V31 || vals(p, "mqtt.retain_reserved") != "0" || vals(p, "mqtt.dupflag") != "1" || p.Malformed() == "" {
+		t.Errorf("version %d fields %q: %s", p.Version, vals(p, "mqtt.dupflag"), problems(p))
+	}
+	checkInvariants(t, p)
+}

@@ -6,6 +6,50 @@
 // byte range within the packet, so callers can filter on it, print it as a
 // tree or highlight it in a hex view. Values alias the input bytes: decoding
 // a packet into a reused Packet does not allocate once its slices have grown.
+//
+// # Fields
+//
+// Field names, values, byte ranges and tree depths are those of Wireshark's
+// MQTT dissector (checked against tshark 4.0 by TestAgainstTshark), with
+// these additions:
+//   - Every MQTT 5 property value is a typed field named after its property
+//     (PropertyField): mqtt.property.message_expiry_interval (KindUint),
+//     mqtt.property.response_topic (KindString),
+//     mqtt.property.correlation_data (KindBytes), ... Wireshark's own names
+//     are kept where it has one: mqtt.property.content_type,
+//     mqtt.property.topic_alias and mqtt.property.max_qos. Where Wireshark
+//     shows a value under a generic name instead (mqtt.prop_number,
+//     mqtt.prop_string), WiresharkAlias returns that name. String and binary
+//     property fields cover their two-byte length prefix, as Wireshark's
+//     Content Type does. Each property follows its mqtt.property_id field at
+//     the same depth, under mqtt.properties or mqtt.will_properties.
+//   - A user property is a mqtt.property.user_property heading (KindNone)
+//     whose children are mqtt.prop_key_len, mqtt.prop_key,
+//     mqtt.prop_value_len and mqtt.prop_value.
+//   - mqtt.topic of a PUBLISH that uses a topic alias with an empty topic
+//     carries the topic the alias maps to (Packet.Topic too), with the byte
+//     range of the empty topic (Len 0). Like Wireshark, an empty topic
+//     without an alias has no mqtt.topic field, nor has an empty SUBSCRIBE
+//     or UNSUBSCRIBE topic filter or will topic.
+//   - mqtt.passwd is KindString as in Wireshark, but the specification makes
+//     it binary data: it is not checked for UTF-8.
+//
+// # Problems
+//
+// A Problem is Malformed when the packet cannot be parsed as MQTT: a
+// remaining length over 4 bytes, fields running past the end of the packet,
+// bytes left after the last field, invalid UTF-8 or U+0000 in a UTF-8
+// string, an unknown property identifier, a property not allowed in the
+// packet, a property block longer than the packet, an unknown protocol name
+// and level, a reserved packet type. Everything else the specification
+// forbids is a Violation: reserved flag bits, QoS 3, packet identifier 0,
+// duplicate properties, wildcards in topic names, invalid topic filters,
+// topic alias errors, invalid reason codes, a second CONNECT, packets sent in
+// the wrong direction, ... Problem.Rule is the normative statement id of the
+// MQTT 5.0 specification for MQTT 5.0 packets and of the MQTT 3.1.1
+// specification for MQTT 3.1 and 3.1.1 packets (MQTT 3.1 has no numbered
+// statements), or "" where the specification states the rule without an id
+// (the text then names the section where that helps).
 package decode
 
 import "strconv"

@@ -384,6 +384,14 @@ func (d *decoder) connect() {
 		}
 		d.badf(rule, nameOff-2, levelOff+1-(nameOff-2), "protocol name %q with protocol level %d is not MQTT 3.1 (MQIsdp/3), 3.1.1 (MQTT/4) or 5.0 (MQTT/5)", name, level)
 	}
+	if !d.dry {
+		if d.fromClient {
+			d.c.connectSeen = true
+		}
+		if known != 0 {
+			d.c.version, d.c.inferred = known, false
+		}
+	}
 	if !d.need(1, "connect flags") {
 		return
 	}
@@ -484,10 +492,6 @@ func (d *decoder) connect() {
 			rule = d.r("MQTT-3.1.2-20", "MQTT-3.1.2-18")
 		}
 		d.badf(rule, d.off, n, "%d unexpected bytes after the end of the CONNECT payload", n)
-	}
-	if !d.dry && known != 0 {
-		d.c.connectSeen = true
-		d.c.version, d.c.inferred = known, false
 	}
 }
 

@@ -281,9 +281,6 @@ func showValue(f *Field) string {
 	switch f.Kind {
 	case KindUint:
 		if FieldHex(f.Name) {
-			if f.Name == "mqtt.subscription_options_reserved" {
-				return fmt.Sprintf("0x%02x", f.Uint)
-			}
 			return fmt.Sprintf("0x%02x", f.Uint)
 		}
 		return strconv.FormatUint(f.Uint, 10)
@@ -332,12 +329,15 @@ func comparePDU(t *testing.T, frame, idx int, want, got []tsField) {
 	}
 }
 
-// scenario is a synthetic connection: frames sent by the client ('I') or
-// the broker ('O').
-type scenario []struct {
+// frame is one synthetic TCP segment sent by the client ('I') or the broker
+// ('O').
+type frame struct {
 	dir  byte
 	data []byte
 }
+
+// scenario is a synthetic connection.
+type scenario []frame
 
 // writeScenario writes a scenario as a pcap through text2pcap, on client
 // port port and broker port 1883.
@@ -366,24 +366,8 @@ func writeScenario(t *testing.T, dir string, port int, sc scenario) string {
 // synthetic returns connections that exercise every packet type, field and
 // property of each version, including the MQTT 5 short forms.
 func synthetic() []scenario {
-	in := func(b ...[]byte) struct {
-		dir  byte
-		data []byte
-	} {
-		return struct {
-			dir  byte
-			data []byte
-		}{'I', cat(b...)}
-	}
-	out := func(b ...[]byte) struct {
-		dir  byte
-		data []byte
-	} {
-		return struct {
-			dir  byte
-			data []byte
-		}{'O', cat(b...)}
-	}
+	in := func(b ...[]byte) frame { return frame{'I', cat(b...)} }
+	out := func(b ...[]byte) frame { return frame{'O', cat(b...)} }
 	allConnect := props(
 		prop(0x11, u32(3600)), prop(0x15, s("SCRAM-SHA-1")), prop(0x16, s("\x00\x01\xff")),
 		prop(0x17, []byte{0}), prop(0x19, []byte{1}), prop(0x21, u16(20)), prop(0x22, u16(10)),

@@ -30,6 +30,7 @@ var tsharkPorts = []string{"1884", "1885", "17501", "18830"}
 
 type message struct {
 	frame  int
+	stream string // tcp.stream
 	fields map[string][]string
 }
 
@@ -62,13 +63,17 @@ func tsharkMessages(t *testing.T, capture string) []message {
 		}
 		json.Unmarshal(p.Source.Layers["frame"], &frame)
 		n, _ := strconv.Atoi(frame.Number)
+		var tcp struct {
+			Stream string `json:"tcp.stream"`
+		}
+		json.Unmarshal(p.Source.Layers["tcp"], &tcp)
 		raw := p.Source.Layers["mqtt"]
 		var layers []json.RawMessage
 		if err := json.Unmarshal(raw, &layers); err != nil {
 			layers = []json.RawMessage{raw}
 		}
 		for _, l := range layers {
-			m := message{frame: n, fields: map[string][]string{}}
+			m := message{frame: n, stream: tcp.Stream, fields: map[string][]string{}}
 			if err := flatten(json.NewDecoder(strings.NewReader(string(l))), m.fields); err != nil {
 				t.Fatalf("frame %d: mqtt layer: %v", n, err)
 			}
@@ -163,6 +168,7 @@ func mqtapMessages(t *testing.T, capture string) []message {
 			}
 		}
 		m.frame, _ = strconv.Atoi(m.fields["frame.number"][0])
+		m.stream = m.fields["tcp.stream"][0]
 		msgs = append(msgs, m)
 	}
 	return msgs
@@ -209,6 +215,9 @@ func TestAgreesWithTshark(t *testing.T) {
 			var diffs []string
 			if g.frame != w.frame {
 				diffs = append(diffs, fmt.Sprintf("frame: tshark=%d mqtap=%d", w.frame, g.frame))
+			}
+			if g.stream != w.stream {
+				diffs = append(diffs, fmt.Sprintf("tcp.stream: tshark=%s mqtap=%s", w.stream, g.stream))
 			}
 			for _, f := range comparedFields {
 				wv, ok := w.fields[f]
