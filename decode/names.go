@@ -274,6 +274,15 @@ func FieldTitle(name string) string {
 	return fieldInfos[name].title
 }
 
+// KnownField reports whether name is a field the decoder produces, under
+// its own name or Wireshark's generic property names (WiresharkAlias).
+func KnownField(name string) bool {
+	if _, ok := fieldInfos[name]; ok {
+		return true
+	}
+	return name == "mqtt.prop_number" || name == "mqtt.prop_string"
+}
+
 // FieldHex reports whether integer field name is conventionally shown in
 // hexadecimal (Wireshark's BASE_HEX: mqtt.hdrflags, mqtt.conflags,
 // mqtt.conack.flags, mqtt.subscription_options, mqtt.property_id, ...).
@@ -288,22 +297,26 @@ func FieldHex(name string) bool {
 // field runs past the end of the packet, as tshark 4.0 prints it. Wireshark
 // joins the texts of several packets in one frame with ", ".
 func Info(p *Packet) string {
-	var sb strings.Builder
-	sb.WriteString(p.Type.WiresharkName())
+	return string(AppendInfo(nil, p))
+}
+
+// AppendInfo appends the text of Info to b without allocating.
+func AppendInfo(b []byte, p *Packet) []byte {
+	b = append(b, p.Type.WiresharkName()...)
 	id := p.Field("mqtt.msgid")
 	switch p.Type {
 	case PUBLISH:
 		if id != nil {
-			writeID(&sb, id.Uint)
+			b = appendID(b, id.Uint)
 		}
 		if p.Field("mqtt.msg") != nil {
-			sb.WriteString(" [")
-			sb.Write(p.Topic)
-			sb.WriteString("]")
+			b = append(b, " ["...)
+			b = append(b, p.Topic...)
+			b = append(b, ']')
 		}
 	case SUBSCRIBE:
 		if id != nil {
-			writeID(&sb, id.Uint)
+			b = appendID(b, id.Uint)
 		}
 		var last []byte
 		for i := range p.Fields {
@@ -317,28 +330,28 @@ func Info(p *Packet) string {
 			case f.Uint != 0:
 				continue // truncated topic
 			}
-			sb.WriteString(" [")
-			sb.Write(last)
-			sb.WriteString("]")
+			b = append(b, " ["...)
+			b = append(b, last...)
+			b = append(b, ']')
 		}
 	case UNSUBSCRIBE, SUBACK, UNSUBACK, PUBACK, PUBREC, PUBREL, PUBCOMP:
 		if id != nil {
-			writeID(&sb, id.Uint)
+			b = appendID(b, id.Uint)
 		}
 	}
 	for i := range p.Problems {
 		if p.Problems[i].short {
-			sb.WriteString("[Malformed Packet]")
+			b = append(b, "[Malformed Packet]"...)
 			break
 		}
 	}
-	return sb.String()
+	return b
 }
 
-func writeID(sb *strings.Builder, id uint64) {
-	sb.WriteString(" (id=")
-	sb.WriteString(strconv.FormatUint(id, 10))
-	sb.WriteString(")")
+func appendID(b []byte, id uint64) []byte {
+	b = append(b, " (id="...)
+	b = strconv.AppendUint(b, id, 10)
+	return append(b, ')')
 }
 
 // Label returns the line of the detail tree for field f of packet p, as

@@ -6,6 +6,7 @@ package session
 
 import (
 	"net/netip"
+	"slices"
 	"strconv"
 	"time"
 
@@ -44,6 +45,19 @@ type Record struct {
 	head []decode.Field
 	tail []decode.Field
 	text []byte
+}
+
+// RecordFields are the names of the fields a Record adds around the MQTT
+// packet's own (Head and Tail).
+var RecordFields = []string{
+	"frame.number", "frame.time_epoch", "frame.time_relative", "frame.len",
+	"ip.src", "ip.dst", "ipv6.src", "ipv6.dst", "tcp.srcport", "tcp.dstport", "tcp.stream",
+	"mqtap.type", "mqtap.malformed", "mqtap.findings",
+}
+
+// KnownField reports whether name is a field a record can carry.
+func KnownField(name string) bool {
+	return slices.Contains(RecordFields, name) || decode.KnownField(name)
 }
 
 // Head returns the frame, IP and TCP fields of the record under Wireshark's

@@ -73,6 +73,15 @@ func parseDecodeAs(s string) (uint16, error) {
 }
 
 func (o *outputFlags) writer(w io.Writer, lineFlush bool) (*output.Writer, error) {
+	var unknown []string
+	for _, name := range o.fields {
+		if !session.KnownField(name) {
+			unknown = append(unknown, name)
+		}
+	}
+	if len(unknown) > 0 {
+		return nil, usagef("unknown field(s) for -e: %s (see the field names in 'mqtap read -T json' output)", strings.Join(unknown, ", "))
+	}
 	out, err := output.New(w, output.Options{
 		Format:      output.Format(o.format),
 		Verbose:     o.verbose,

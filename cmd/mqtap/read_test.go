@@ -74,6 +74,7 @@ func TestReadErrorsAreOneLineWithExitCodes(t *testing.T) {
 		{"bad format", []string{"read", cap, "-T", "xml"}, 2, "unknown output format"},
 		{"fields without -e", []string{"read", cap, "-T", "fields"}, 2, "needs at least one -e"},
 		{"bad decode-as", []string{"read", cap, "-d", "udp.port==5,mqtt"}, 2, "tcp.port"},
+		{"unknown field", []string{"read", cap, "-T", "fields", "-e", "mqtt.nosuch"}, 2, "unknown field(s) for -e: mqtt.nosuch"},
 		{"unknown flag", []string{"read", cap, "--frobnicate"}, 2, "unknown flag"},
 		{"unknown command", []string{"frobnicate"}, 1, "unknown command"},
 	}

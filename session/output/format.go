@@ -25,13 +25,36 @@ func (w *Writer) appendSummary(b []byte, r *session.Record) []byte {
 	b = append(b, paddedTypes[r.Packet.Type&15]...)
 	b = appendPadLeft(b, strconv.AppendInt(tmp[:0], int64(r.FrameLen), 10), 5)
 	b = append(b, ' ')
-	b = append(b, decode.Info(&r.Packet)...)
+	start := len(b)
+	b = escapeControls(decode.AppendInfo(b, &r.Packet), start)
 	if m := r.Packet.Malformed(); m != "" {
 		b = append(b, " [Malformed: "...)
 		b = append(b, m...)
 		b = append(b, ']')
 	}
 	return append(b, '\n')
+}
+
+// escapeControls rewrites control characters in b[start:] (from topics
+// in the Info text) as \xHH, so they cannot drive the terminal.
+func escapeControls(b []byte, start int) []byte {
+	i := start
+	for i < len(b) && b[i] >= 0x20 && b[i] != 0x7f {
+		i++
+	}
+	if i == len(b) {
+		return b
+	}
+	tail := append([]byte(nil), b[i:]...)
+	b = b[:i]
+	for _, c := range tail {
+		if c < 0x20 || c == 0x7f {
+			b = append(b, '\\', 'x', "0123456789abcdef"[c>>4], "0123456789abcdef"[c&15])
+		} else {
+			b = append(b, c)
+		}
+	}
+	return b
 }
 
 // paddedTypes are the packet type names padded to the type column's width.
@@ -218,8 +241,13 @@ func (w *Writer) appendFields(b []byte, r *session.Record) []byte {
 		if f.Kind == decode.KindNone {
 			return
 		}
+		alias, ok := w.aliases[f.Name]
+		if !ok {
+			alias = decode.WiresharkAlias(f.Name)
+			w.aliases[f.Name] = alias
+		}
 		for i, name := range w.opts.FieldNames {
-			if name != f.Name {
+			if name != f.Name && name != alias {
 				continue
 			}
 			if len(w.cols[i]) > 0 {

@@ -49,6 +49,7 @@ type Writer struct {
 	all  []*decode.Field // fields of the record being written as JSON, reused
 
 	endpoints map[netip.AddrPort][]byte // formatted endpoints, see endpoint
+	aliases   map[string]string         // field name -> Wireshark's generic name, for -e
 }
 
 // New returns a Writer printing to w. It fails on an unknown format or a
@@ -69,7 +70,7 @@ func New(w io.Writer, opts Options) (*Writer, error) {
 	if opts.Verbose && opts.Format != Text {
 		return nil, fmt.Errorf("-V prints the detail tree as text; it cannot be combined with -T %s", opts.Format)
 	}
-	return &Writer{opts: opts, w: bufio.NewWriterSize(w, 1<<16), cols: make([][]byte, len(opts.FieldNames)), endpoints: make(map[netip.AddrPort][]byte)}, nil
+	return &Writer{opts: opts, w: bufio.NewWriterSize(w, 1<<16), cols: make([][]byte, len(opts.FieldNames)), endpoints: make(map[netip.AddrPort][]byte), aliases: make(map[string]string)}, nil
 }
 
 // Write prints one record.

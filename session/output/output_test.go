@@ -80,6 +80,17 @@ func TestTextSummary(t *testing.T) {
 	}
 }
 
+func TestControlCharactersInInfoAreEscaped(t *testing.T) {
+	r := subscribe(t)
+	var c decode.Conn
+	c.SetVersion(decode.V311)
+	c.Decode([]byte{0x30, 0x07, 0x00, 0x03, 'a', 0x1b, 'b', 'h', 'i'}, true, &r.Packet)
+	out := write(t, Options{}, r)
+	if strings.ContainsRune(out, 0x1b) || !strings.Contains(out, `[a\x1bb]`) {
+		t.Errorf("escape character reached the terminal: %q", out)
+	}
+}
+
 func TestJSONStringEscaping(t *testing.T) {
 	got := string(appendJSONString(nil, "a\"b\\c\n\x01\x7f\xffé"))
 	var back string
