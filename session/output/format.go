@@ -123,6 +123,12 @@ func (w *Writer) appendTree(b []byte, r *session.Record) []byte {
 			b = append(b, decode.Label(&r.Packet, f)...)
 		}
 		b = append(b, '\n')
+		if (f.Name == "mqtt.msg" || f.Name == "mqtt.willmsg") && printable(f.Bytes) {
+			b = appendIndent(b, int(f.Depth)+2)
+			b = append(b, "[As text: "...)
+			b = append(b, f.Bytes...)
+			b = append(b, "]\n"...)
+		}
 	}
 	for _, p := range r.Packet.Problems {
 		b = appendIndent(b, 1)
@@ -151,6 +157,20 @@ func (w *Writer) appendTree(b []byte, r *session.Record) []byte {
 		}
 	}
 	return append(b, '\n')
+}
+
+// printable reports whether b is non-empty UTF-8 text without control
+// characters other than tab, worth showing as text on one line.
+func printable(b []byte) bool {
+	if len(b) == 0 || !utf8.Valid(b) {
+		return false
+	}
+	for _, r := range string(b) {
+		if r < 0x20 && r != '\t' || r == 0x7f || r >= 0x80 && r < 0xa0 {
+			return false
+		}
+	}
+	return true
 }
 
 // appendJSON appends a record as one flat JSON object: each field name once,
