@@ -144,6 +144,7 @@ func (p *Pipeline) deliver(c *conn, i int, raw []byte, ctx *frameCtx, malformed 
 		fromClient = src.Port() > dst.Port() // brokers listen on the lower, well-known port
 	}
 	r.Findings = r.Findings[:0]
+	r.Crypto = Crypto{Plaintext: r.Crypto.Plaintext[:0]}
 	if malformed != "" {
 		r.Packet = decode.Packet{Raw: raw, Type: decode.Type(raw[0] >> 4), Flags: raw[0] & 15, FromClient: fromClient,
 			Fields: r.Packet.Fields[:0], Problems: append(r.Packet.Problems[:0], decode.Problem{Severity: decode.Malformed, Text: malformed, Len: len(raw)})}

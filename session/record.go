@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mqtap/mqtap/decode"
 )
@@ -18,11 +19,51 @@ import (
 // number. The decode package never produces it.
 const KindNumber decode.Kind = 100
 
+// Severity ranks findings.
+type Severity uint8
+
+// Finding severities, lowest first.
+const (
+	SevInfo Severity = iota
+	SevLow
+	SevMedium
+	SevHigh
+)
+
+func (s Severity) String() string {
+	switch s {
+	case SevLow:
+		return "low"
+	case SevMedium:
+		return "medium"
+	case SevHigh:
+		return "high"
+	}
+	return "info"
+}
+
 // Finding is something mqtap noticed about a packet or the stream around it.
 type Finding struct {
-	Code string // stable code, see DESIGN.md ("mqtt.malformed", "tcp.gap", ...)
-	Rule string // normative statement id, when there is one
-	Text string // one sentence
+	Code     string // stable code, see DESIGN.md ("mqtt.malformed", "tcp.gap", ...)
+	Severity Severity
+	Rule     string // normative statement id, when there is one
+	Text     string // one sentence
+}
+
+// Crypto is what mqtap learned about the end-to-end protection of a
+// PUBLISH: the key-exchange session it belongs to and the outcome of
+// decrypting or verifying it.
+type Crypto struct {
+	Session   string    // mqtap.session, e.g. "le0nh4rt#1"
+	Scheme    string    // mqtap.scheme: "dh-fernet", ...
+	Kex       string    // mqtap.kex: "request" or "response" for key-exchange messages
+	Decrypt   string    // mqtap.decrypt: "ok", "no-key" or "failed"
+	Reason    string    // mqtap.decrypt_error: why Decrypt is not "ok"
+	Plaintext []byte    // mqtap.plaintext (or mqtap.plaintext_hex when not UTF-8)
+	Key       string    // mqtap.key: which key was used ("requester key FILE")
+	KDF       string    // mqtap.kdf: the key derivation that verified
+	TokenTime time.Time // mqtap.token_time: the Fernet token's timestamp
+	Message   int       // mqtap.message: logical message number, shared by the publisher's and the broker's copy
 }
 
 // Record is one MQTT control packet with where and when it was seen. The
@@ -41,6 +82,7 @@ type Record struct {
 
 	Packet   decode.Packet
 	Findings []Finding
+	Crypto   Crypto
 
 	head []decode.Field
 	tail []decode.Field
@@ -53,6 +95,8 @@ var RecordFields = []string{
 	"frame.number", "frame.time_epoch", "frame.time_relative", "frame.len",
 	"ip.src", "ip.dst", "ipv6.src", "ipv6.dst", "tcp.srcport", "tcp.dstport", "tcp.stream",
 	"mqtap.type", "mqtap.malformed", "mqtap.findings",
+	"mqtap.message", "mqtap.session", "mqtap.scheme", "mqtap.kex", "mqtap.decrypt", "mqtap.decrypt_error",
+	"mqtap.plaintext", "mqtap.plaintext_hex", "mqtap.key", "mqtap.kdf", "mqtap.token_time",
 }
 
 // KnownField reports whether name is a field a record can carry.
@@ -92,7 +136,38 @@ func (r *Record) Tail() []decode.Field {
 	for i := range r.Findings {
 		r.tail = append(r.tail, decode.Field{Name: "mqtap.findings", Kind: decode.KindString, Bytes: []byte(r.Findings[i].Code)})
 	}
+	c := &r.Crypto
+	if c.Message > 0 {
+		r.tail = append(r.tail, decode.Field{Name: "mqtap.message", Kind: decode.KindUint, Uint: uint64(c.Message)})
+	}
+	r.tail = r.str("mqtap.session", c.Session)
+	r.tail = r.str("mqtap.scheme", c.Scheme)
+	r.tail = r.str("mqtap.kex", c.Kex)
+	r.tail = r.str("mqtap.decrypt", c.Decrypt)
+	r.tail = r.str("mqtap.decrypt_error", c.Reason)
+	if c.Decrypt == "ok" {
+		if utf8.Valid(c.Plaintext) {
+			r.tail = append(r.tail, decode.Field{Name: "mqtap.plaintext", Kind: decode.KindString, Bytes: c.Plaintext})
+		} else {
+			r.tail = append(r.tail, decode.Field{Name: "mqtap.plaintext_hex", Kind: decode.KindBytes, Bytes: c.Plaintext})
+		}
+	}
+	r.tail = r.str("mqtap.key", c.Key)
+	r.tail = r.str("mqtap.kdf", c.KDF)
+	if !c.TokenTime.IsZero() {
+		start := len(r.text)
+		r.text = strconv.AppendInt(r.text, c.TokenTime.Unix(), 10)
+		r.tail = append(r.tail, decode.Field{Name: "mqtap.token_time", Kind: KindNumber, Bytes: r.text[start:len(r.text):len(r.text)]})
+	}
 	return r.tail
+}
+
+// str appends a string field when s is not empty.
+func (r *Record) str(name, s string) []decode.Field {
+	if s == "" {
+		return r.tail
+	}
+	return append(r.tail, decode.Field{Name: name, Kind: decode.KindString, Bytes: []byte(s)})
 }
 
 // typeNames holds the packet type names as byte slices, so Tail does not

@@ -13,8 +13,10 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/mqtap/mqtap/keys"
 	"github.com/mqtap/mqtap/pcaps"
 	"github.com/mqtap/mqtap/session"
+	"github.com/mqtap/mqtap/session/kex"
 	"github.com/mqtap/mqtap/session/output"
 )
 
@@ -25,6 +27,7 @@ type outputFlags struct {
 	verbose     bool
 	showSecrets bool
 	decodeAs    []string
+	keys        []string
 }
 
 func (o *outputFlags) register(cmd *cobra.Command) {
@@ -34,6 +37,7 @@ func (o *outputFlags) register(cmd *cobra.Command) {
 	f.BoolVarP(&o.verbose, "verbose", "V", false, "print the detail tree of every packet")
 	f.BoolVar(&o.showSecrets, "show-secrets", false, "print passwords from CONNECT instead of masking them")
 	f.StringArrayVarP(&o.decodeAs, "decode-as", "d", nil, "decode a TCP port as MQTT, as in tshark: -d tcp.port==N,mqtt (repeatable)")
+	registerKeys(cmd, &o.keys)
 	cmd.RegisterFlagCompletionFunc("format", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return []string{"text", "json", "ndjson", "fields"}, cobra.ShellCompDirectiveNoFileComp
 	})
@@ -70,6 +74,19 @@ func parseDecodeAs(s string) (uint16, error) {
 		return 0, usagef("-d %q: %q is not a TCP port (1-65535)", s, val)
 	}
 	return uint16(port), nil
+}
+
+// registerKeys adds the --keys flag.
+func registerKeys(cmd *cobra.Command, dst *[]string) {
+	cmd.Flags().StringArrayVarP(dst, "keys", "k", nil, "key material: a directory (read recursively) or a PEM file with DH private keys of either side of a key exchange (repeatable)")
+}
+
+// loadKeys reads the --keys paths; nil when there are none.
+func loadKeys(paths []string) (*keys.Store, error) {
+	if len(paths) == 0 {
+		return nil, nil
+	}
+	return keys.Load(paths...)
 }
 
 func (o *outputFlags) writer(w io.Writer, lineFlush bool) (*output.Writer, error) {
@@ -146,7 +163,26 @@ A truncated capture prints what could be read and a warning; the exit code is
 			if err != nil {
 				return err
 			}
-			return readFile(file, opts, out, count, stderr)
+			store, err := loadKeys(of.keys)
+			if err != nil {
+				return err
+			}
+			tracker := kex.NewTracker(store)
+			handle := func(rec *session.Record) error {
+				tracker.Observe(rec)
+				if err := out.Write(rec); err != nil {
+					return err
+				}
+				if count > 0 && out.Count() >= count {
+					return errStop
+				}
+				return nil
+			}
+			_, err = readFile(file, opts, handle, stderr)
+			if cerr := out.Close(); err == nil {
+				err = cerr
+			}
+			return err
 		},
 	}
 	cmd.Flags().StringVarP(&file, "read-file", "r", "", "capture file to read (same as the FILE argument)")
@@ -165,24 +201,16 @@ func btoi(b bool) int {
 // errStop ends a read early once -c packets were printed.
 var errStop = errors.New("count reached")
 
-// readFile runs one capture file through the pipeline into out.
-func readFile(path string, opts session.Options, out *output.Writer, count int, stderr io.Writer) error {
+// readFile runs one capture file through the pipeline into handle.
+func readFile(path string, opts session.Options, handle session.Handler, stderr io.Writer) (session.Stats, error) {
 	r, err := pcaps.Open(path)
 	if err != nil {
-		return err
+		return session.Stats{}, err
 	}
 	defer r.Close()
-	p, err := session.NewPipeline(r.LinkType(), opts, func(rec *session.Record) error {
-		if err := out.Write(rec); err != nil {
-			return err
-		}
-		if count > 0 && out.Count() >= count {
-			return errStop
-		}
-		return nil
-	})
+	p, err := session.NewPipeline(r.LinkType(), opts, handle)
 	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+		return session.Stats{}, fmt.Errorf("%s: %w", path, err)
 	}
 	stopProgress := startProgress(r, stderr)
 	var readErr error
@@ -200,29 +228,24 @@ func readFile(path string, opts session.Options, out *output.Writer, count int, 
 	}
 	closeErr := p.Close()
 	stopProgress()
-	if err := out.Close(); err != nil {
-		return err
-	}
-	for _, e := range []error{closeErr} {
-		if e != nil && !errors.Is(e, errStop) {
-			return e
-		}
-	}
 	st := p.Stats()
+	if closeErr != nil && !errors.Is(closeErr, errStop) {
+		return st, closeErr
+	}
 	if st.Incomplete > 0 {
 		fmt.Fprintf(stderr, "mqtap: %s: %d MQTT packet(s) were cut off by the end of their connection or of the capture and are not shown\n", path, st.Incomplete)
 	}
 	if readErr != nil {
 		if errors.Is(readErr, pcaps.ErrTruncated) {
 			if st.Frames == 0 {
-				return fmt.Errorf("%s: the file is truncated before its first frame; nothing could be read", path)
+				return st, fmt.Errorf("%s: the file is truncated before its first frame; nothing could be read", path)
 			}
 			fmt.Fprintf(stderr, "mqtap: %s: the file is truncated after frame %d; showing what was read\n", path, st.Frames)
-			return nil
+			return st, nil
 		}
-		return readErr
+		return st, readErr
 	}
-	return nil
+	return st, nil
 }
 
 // startProgress shows a progress bar on stderr while a large file is read,

@@ -57,5 +57,6 @@ does: one line per packet, a detail tree, JSON, NDJSON or selected fields.`,
 		}
 	}
 	root.AddCommand(newReadCmd(stdout, stderr))
+	root.AddCommand(newSessionsCmd(stdout, stderr))
 	return root
 }

@@ -26,12 +26,55 @@ func (w *Writer) appendSummary(b []byte, r *session.Record) []byte {
 	b = appendPadLeft(b, strconv.AppendInt(tmp[:0], int64(r.FrameLen), 10), 5)
 	b = append(b, ' ')
 	start := len(b)
-	b = escapeControls(decode.AppendInfo(b, &r.Packet), start)
+	b = decode.AppendInfo(b, &r.Packet)
+	b = appendCrypto(b, &r.Crypto)
+	b = escapeControls(b, start)
 	if m := r.Packet.Malformed(); m != "" {
 		b = append(b, " [Malformed: "...)
 		b = append(b, m...)
 		b = append(b, ']')
 	}
+	return append(b, '\n')
+}
+
+// appendCrypto appends what mqtap learned about a lab message to the Info
+// text: the plaintext of a decrypted message, or why it was not decrypted.
+func appendCrypto(b []byte, c *session.Crypto) []byte {
+	switch {
+	case c.Kex != "":
+		b = append(b, " [key exchange "...)
+		b = append(b, c.Kex...)
+		if c.Session != "" {
+			b = append(b, ' ')
+			b = append(b, c.Session...)
+		}
+		b = append(b, ']')
+	case c.Decrypt == "ok":
+		b = append(b, " ["...)
+		b = append(b, c.Session...)
+		b = append(b, "] \""...)
+		if utf8.Valid(c.Plaintext) {
+			b = append(b, c.Plaintext...)
+		} else {
+			b = hex.AppendEncode(b, c.Plaintext)
+		}
+		b = append(b, '"')
+	case c.Decrypt != "":
+		b = append(b, " [decrypt: "...)
+		b = append(b, c.Decrypt...)
+		b = append(b, ']')
+	}
+	return b
+}
+
+// appendLine appends "title value" at the given depth when value is set.
+func appendLine(b []byte, depth int, title, value string) []byte {
+	if value == "" {
+		return b
+	}
+	b = appendIndent(b, depth)
+	b = append(b, title...)
+	b = append(b, value...)
 	return append(b, '\n')
 }
 
@@ -145,8 +188,34 @@ func (w *Writer) appendTree(b []byte, r *session.Record) []byte {
 		}
 		b = append(b, "]\n"...)
 	}
-	if len(r.Findings) > 0 {
+	if c := &r.Crypto; c.Scheme != "" || len(r.Findings) > 0 {
 		b = append(b, "mqtap\n"...)
+		b = appendLine(b, 1, "Session: ", c.Session)
+		b = appendLine(b, 1, "Scheme: ", c.Scheme)
+		b = appendLine(b, 1, "Key exchange: ", c.Kex)
+		if c.Message > 0 {
+			b = appendLine(b, 1, "Logical message: ", strconv.Itoa(c.Message))
+		}
+		b = appendLine(b, 1, "Decryption: ", c.Decrypt)
+		b = appendLine(b, 2, "Reason: ", c.Reason)
+		b = appendLine(b, 2, "Key: ", c.Key)
+		b = appendLine(b, 2, "Derivation: ", c.KDF)
+		if !c.TokenTime.IsZero() {
+			b = appendLine(b, 2, "Fernet token time: ", c.TokenTime.UTC().Format("2006-01-02 15:04:05 UTC"))
+		}
+		if c.Decrypt == "ok" {
+			start := len(b)
+			b = appendIndent(b, 2)
+			if utf8.Valid(c.Plaintext) {
+				b = append(b, "Plaintext: "...)
+				b = append(b, c.Plaintext...)
+				b = escapeControls(b, start)
+			} else {
+				b = append(b, "Plaintext (hex): "...)
+				b = hex.AppendEncode(b, c.Plaintext)
+			}
+			b = append(b, '\n')
+		}
 		for _, f := range r.Findings {
 			b = appendIndent(b, 1)
 			b = append(b, "Finding: "...)

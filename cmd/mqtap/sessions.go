@@ -1,0 +1,131 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mqtap/mqtap/session"
+	"github.com/mqtap/mqtap/session/kex"
+)
+
+func newSessionsCmd(stdout, stderr io.Writer) *cobra.Command {
+	var (
+		format   string
+		keyPaths []string
+		decodeAs []string
+	)
+	cmd := &cobra.Command{
+		Use:   "sessions FILE",
+		Short: "List the key exchanges of a capture and how each was decrypted",
+		Long: `List every end-to-end key exchange run over MQTT in a capture (the secure
+MQTT lab's Diffie-Hellman exchange on <netid>/key-exchange/request|response):
+its netid, the requester and the responder(s) (client id and address), the
+frames of the request and the response, the group size, whose private key
+decrypted it and with which HKDF variant, how many messages were decrypted,
+failed or had no key, and the findings (kex.mitm, kex.unanswered,
+kex.key-reuse, kex.weak-group, kex.invalid-public-key, payload.not-encrypted).`,
+		Example: `  mqtap sessions pcaps/samples/lab-session.pcapng --keys pcaps/samples/keys/lab-session/requester
+  mqtap sessions capture.pcapng --keys keys/ -T json`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usagef("sessions takes one capture file: mqtap sessions FILE (see 'mqtap sessions --help')")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if format != "text" && format != "json" {
+				return usagef("unknown output format %q for sessions: use text or json", format)
+			}
+			of := outputFlags{decodeAs: decodeAs}
+			opts, err := of.pipelineOptions()
+			if err != nil {
+				return err
+			}
+			store, err := loadKeys(keyPaths)
+			if err != nil {
+				return err
+			}
+			tracker := kex.NewTracker(store)
+			if _, err := readFile(args[0], opts, func(r *session.Record) error { tracker.Observe(r); return nil }, stderr); err != nil {
+				return err
+			}
+			tracker.Close()
+			if format == "json" {
+				return writeSessionsJSON(stdout, tracker.Exchanges())
+			}
+			return writeSessionsText(stdout, tracker.Exchanges())
+		},
+	}
+	cmd.Flags().StringVarP(&format, "format", "T", "text", "output format: text or json")
+	cmd.Flags().StringArrayVarP(&decodeAs, "decode-as", "d", nil, "decode a TCP port as MQTT: -d tcp.port==N,mqtt (repeatable)")
+	registerKeys(cmd, &keyPaths)
+	return cmd
+}
+
+// sessionJSON is an exchange with its status, as -T json prints it.
+type sessionJSON struct {
+	*kex.Exchange
+	Status string `json:"status"`
+}
+
+func writeSessionsJSON(w io.Writer, exs []*kex.Exchange) error {
+	out := make([]sessionJSON, 0, len(exs))
+	for _, e := range exs {
+		if e.Findings == nil {
+			e.Findings = []string{}
+		}
+		out = append(out, sessionJSON{e, e.Status()})
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+func writeSessionsText(w io.Writer, exs []*kex.Exchange) error {
+	if len(exs) == 0 {
+		_, err := fmt.Fprintln(w, "no key exchanges found (topics <netid>/key-exchange/request and .../response)")
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SESSION\tSTATUS\tREQUESTER\tRESPONDER\tFRAMES\tGROUP\tKEY\tKDF\tOK\tFAILED\tNO-KEY\tFINDINGS")
+	for _, e := range exs {
+		var resp, frames []string
+		frames = append(frames, strconv.Itoa(e.Requester.Frame))
+		for _, p := range e.Responses {
+			resp = append(resp, p.String())
+			frames = append(frames, strconv.Itoa(p.Frame))
+		}
+		if len(resp) == 0 {
+			resp = []string{"-"}
+		}
+		key := "-"
+		if e.KeySide != "" {
+			key = e.KeySide
+		}
+		kdf := "-"
+		if e.KDF != "" {
+			kdf = strings.TrimPrefix(e.KDF, "hkdf-sha256 ")
+		}
+		findings := strings.Join(e.Findings, ",")
+		if findings == "" {
+			findings = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%d\t%d\t%d\t%s\n", e.ID, e.Status(), e.Requester.String(),
+			strings.Join(resp, ","), strings.Join(frames, ","), e.GroupBits, key, kdf, e.Decrypted, e.Failed, e.NoKey, findings)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, e := range exs {
+		if e.KeyFile != "" {
+			fmt.Fprintf(w, "%s: decrypted with the %s's key %s (%s)\n", e.ID, e.KeySide, e.KeyFile, e.KDF)
+		}
+	}
+	return nil
+}
