@@ -27,7 +27,7 @@ test: deps check build
 	MQTAP_SHARED=$(SHARED) $(GO) test -count=1 -timeout 45m ./...
 
 bench: build
-	$(GO) test -run='^$$' -bench=. -benchmem ./decode ./session/...
+	$(GO) test -run='^$$' -bench=. -benchmem ./decode ./session/... ./keys
 	./scripts/bench.sh $(BIN)
 
 fuzz:

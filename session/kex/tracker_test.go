@@ -69,6 +69,20 @@ func (l *lab) connect(stream int, id string) {
 // responder) and delivers the broker's copy to the other side. It returns
 // both records.
 func (l *lab) publish(from int, topic string, payload []byte) [2]session.Record {
+	raw := publishPacket(topic, payload)
+	a := l.record(from, true, raw)
+	out := [2]session.Record{*a}
+	out[0].Crypto.Plaintext = append([]byte(nil), a.Crypto.Plaintext...)
+	out[0].Findings = append([]session.Finding(nil), a.Findings...)
+	b := l.record(1-from, false, raw)
+	out[1] = *b
+	out[1].Crypto.Plaintext = append([]byte(nil), b.Crypto.Plaintext...)
+	out[1].Findings = append([]session.Finding(nil), b.Findings...)
+	return out
+}
+
+// publishPacket encodes a QoS 1 PUBLISH with packet id 1.
+func publishPacket(topic string, payload []byte) []byte {
 	body := []byte{byte(len(topic) >> 8), byte(len(topic))}
 	body = append(body, topic...)
 	body = append(body, 0, 1)
@@ -85,16 +99,7 @@ func (l *lab) publish(from int, topic string, payload []byte) [2]session.Record 
 			break
 		}
 	}
-	raw = append(raw, body...)
-	a := l.record(from, true, raw)
-	out := [2]session.Record{*a}
-	out[0].Crypto.Plaintext = append([]byte(nil), a.Crypto.Plaintext...)
-	out[0].Findings = append([]session.Finding(nil), a.Findings...)
-	b := l.record(1-from, false, raw)
-	out[1] = *b
-	out[1].Crypto.Plaintext = append([]byte(nil), b.Crypto.Plaintext...)
-	out[1].Findings = append([]session.Finding(nil), b.Findings...)
-	return out
+	return append(raw, body...)
 }
 
 // party is one side's DH key and derived Fernet key.
@@ -265,4 +270,45 @@ func hasFinding(r session.Record, code string) bool {
 		}
 	}
 	return false
+}
+
+// BenchmarkTrackerDecrypt measures decrypting short lab messages through the
+// tracker: topic matching, logical-message linking and Fernet, per message.
+func BenchmarkTrackerDecrypt(b *testing.B) {
+	t := &testing.T{}
+	g := modp2048(t)
+	req, res := genKey(t, g), genKey(t, g)
+	dir := b.TempDir()
+	os.WriteFile(filepath.Join(dir, "req.pem"), req.MarshalPKCS8PEM(), 0o600)
+	store, err := keys.Load(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	l := &lab{t: t, tr: NewTracker(store), clock: time.Unix(1700000000, 0)}
+	l.exchange("bench", req, res, keys.HKDFInfoZero, "warm up", "WARM UP")
+	secret, _ := req.SharedSecret(res.Public())
+	key := keys.DeriveLabKeys(secret)[0]
+	// Distinct tokens, so every message is a new logical message.
+	const n = 1024
+	raws := make([][]byte, n)
+	for i := range raws {
+		tok, _ := keys.EncryptFernet(key, []byte("Networking is the best! #"+string(rune('a'+i%26))), l.clock)
+		raws[i] = publishPacket("bench/uppercase/request", tok)
+	}
+	var r session.Record
+	var c decode.Conn
+	c.SetVersion(decode.V311)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		r.Time = l.clock.Add(time.Duration(i) * time.Millisecond)
+		r.Findings = r.Findings[:0]
+		r.Crypto = session.Crypto{Plaintext: r.Crypto.Plaintext[:0]}
+		c.Decode(raws[i%n], true, &r.Packet)
+		l.tr.Observe(&r)
+		if r.Crypto.Decrypt != "ok" {
+			b.Fatalf("not decrypted: %+v", r.Crypto)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
 }
