@@ -70,10 +70,10 @@ func (e *Exchange) Status() string {
 	switch {
 	case len(e.Responses) == 0:
 		return "unanswered"
-	case len(e.pairings) == 0:
-		return "no-key"
 	case e.Failed > 0 && e.Decrypted == 0:
 		return "failed"
+	case len(e.pairings) == 0:
+		return "no-key"
 	}
 	return "ok"
 }
