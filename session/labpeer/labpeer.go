@@ -189,16 +189,22 @@ func (c Config) newKey(rand io.Reader, netid, side string) (*keys.DHPrivateKey, 
 		return nil, "", fmt.Errorf("saving the private key: %w", err)
 	}
 	name := filepath.Join(c.SaveKeys, fmt.Sprintf("%s-%s-%d.pem", safeName(netid), side, time.Now().UnixNano()))
-	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	// Write under a name the key store skips, then rename: a live mqtap
+	// reloading the directory never sees a half-written key.
+	tmp, err := os.CreateTemp(c.SaveKeys, ".key-*.tmp")
 	if err != nil {
 		return nil, "", fmt.Errorf("saving the private key: %w", err)
 	}
-	if _, err := f.Write(pemBytes); err != nil {
-		f.Close()
-		return nil, "", fmt.Errorf("saving the private key to %s: %w", name, err)
+	_, werr := tmp.Write(pemBytes)
+	if cerr := tmp.Close(); werr == nil {
+		werr = cerr
 	}
-	if err := f.Close(); err != nil {
-		return nil, "", fmt.Errorf("saving the private key to %s: %w", name, err)
+	if werr == nil {
+		werr = os.Rename(tmp.Name(), name)
+	}
+	if werr != nil {
+		os.Remove(tmp.Name())
+		return nil, "", fmt.Errorf("saving the private key to %s: %w", name, werr)
 	}
 	return k, name, nil
 }

@@ -1,0 +1,210 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mqtap/mqtap/session/labpeer"
+)
+
+// labFlags are the flags both lab commands share.
+type labFlags struct {
+	host     string
+	port     int
+	dhparams string
+	saveKeys string
+	clientID string
+	hkdfInfo string
+}
+
+// register adds the shared flags; idDefault describes the default client id.
+func (l *labFlags) register(cmd *cobra.Command, idDefault string) {
+	f := cmd.Flags()
+	f.StringVar(&l.host, "host", labpeer.DefaultHost, "MQTT broker host")
+	f.IntVar(&l.port, "port", labpeer.DefaultPort, "MQTT broker port")
+	f.StringVar(&l.dhparams, "dhparams", "", "DH parameters PEM file (default: the lab's dhparam4096.pem, built in)")
+	f.StringVar(&l.saveKeys, "save-keys", "", "write every generated DH private key to `DIR` as PKCS#8 PEM, before publishing its public key")
+	f.StringVar(&l.clientID, "client-id", "", "MQTT client identifier (default: "+idDefault+")")
+	f.StringVar(&l.hkdfInfo, "hkdf-info", "zero", "HKDF info: zero (0x00, the lab spec) or none (info=None, the lab's earlier template)")
+	cmd.RegisterFlagCompletionFunc("hkdf-info", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return []string{"zero", "none"}, cobra.ShellCompDirectiveNoFileComp
+	})
+}
+
+// config checks the flags and builds the peers' configuration.
+func (l *labFlags) config(log io.Writer) (labpeer.Config, error) {
+	if l.port <= 0 || l.port > 65535 {
+		return labpeer.Config{}, usagef("--port %d is not a TCP port (1-65535)", l.port)
+	}
+	if l.host == "" {
+		return labpeer.Config{}, usagef("--host must not be empty")
+	}
+	variant, err := labpeer.ParseVariant(l.hkdfInfo)
+	if err != nil {
+		return labpeer.Config{}, usagef("--hkdf-info: %v", err)
+	}
+	group, err := labpeer.LoadGroup(l.dhparams)
+	if err != nil {
+		return labpeer.Config{}, fmt.Errorf("--dhparams: %w", err)
+	}
+	return labpeer.Config{
+		Host: l.host, Port: l.port, Group: group, SaveKeys: l.saveKeys,
+		Variant: variant, ClientID: l.clientID, Log: log,
+	}, nil
+}
+
+func newLabCmd(stdout, stderr io.Writer) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "lab",
+		Short: "Run the secure MQTT lab's peers: a requester (secure_mqtt_client) and a responder",
+		Long: `The secure MQTT client lab's two peers, to produce key-exchange traffic and
+the private keys that decrypt it. Both speak MQTT 5, QoS 1, to the broker at
+localhost:1884 by default, use the lab's built-in 4096-bit DH parameters
+(dhparam4096.pem) unless --dhparams says otherwise, derive the Fernet key with
+HKDF-SHA256 (length 32, salt 0x00, info 0x00; --hkdf-info none for the earlier
+template's info=None), and with --save-keys DIR write every private key they
+generate as PKCS#8 PEM (<netid>-request-<unix-ns>.pem,
+<netid>-response-<unix-ns>.pem) so that 'mqtap read --keys DIR' decrypts a
+capture of their traffic.
+
+Actions: ` + strings.Join(labpeer.Actions, ", ") + `.`,
+		Example: `  mqtap lab respond &
+  mqtap lab request le0nh4rt uppercase "Networking is the best!" --save-keys keys/`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usagef("lab needs a subcommand: request or respond (see 'mqtap lab --help')")
+			}
+			return usagef("unknown lab subcommand %q: use request or respond", args[0])
+		},
+		RunE: func(*cobra.Command, []string) error { return nil },
+	}
+	cmd.AddCommand(newLabRequestCmd(stdout, stderr), newLabRespondCmd(stdout, stderr))
+	return cmd
+}
+
+func newLabRequestCmd(stdout, stderr io.Writer) *cobra.Command {
+	var (
+		lf      labFlags
+		timeout time.Duration
+		verbose bool
+	)
+	cmd := &cobra.Command{
+		Use:   "request NETID ACTION MESSAGE...",
+		Short: "Send one encrypted request, as the lab's secure_mqtt_client, and print the response",
+		Long: `Run the lab's secure_mqtt_client once: generate a DH key, publish its public key
+(PEM) on NETID/key-exchange/request, derive the Fernet key from the first
+answer on NETID/key-exchange/response, publish the encrypted MESSAGE on
+NETID/ACTION/request and print the decrypted answer from NETID/ACTION/response
+on stdout. Several MESSAGE arguments are joined with spaces.
+
+ACTION is one of ` + strings.Join(labpeer.Actions, ", ") + `.
+It fails (exit 1, one line on stderr) when the broker is unreachable, when no
+responder answers within --timeout, or when the response does not decrypt.`,
+		Example: `  mqtap lab request le0nh4rt uppercase "Networking is the best!"
+  mqtap lab request le0nh4rt reverse hello world --port 1884 --save-keys keys/`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) < 3 {
+				return usagef("request needs NETID ACTION MESSAGE...: mqtap lab request le0nh4rt uppercase \"Networking is the best!\" (see 'mqtap lab request --help')")
+			}
+			if args[0] == "" || strings.ContainsAny(args[0], "/+#") {
+				return usagef("NETID %q must be a single MQTT topic level (no '/', '+' or '#')", args[0])
+			}
+			if !labpeer.IsAction(args[1]) {
+				return usagef("unknown action %q: use one of %s", args[1], strings.Join(labpeer.Actions, ", "))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if timeout <= 0 {
+				return usagef("--timeout must be positive, e.g. 10s")
+			}
+			cfg, err := lf.config(warnWriter{w: stderr, all: verbose})
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			out, err := labpeer.Request{
+				Config: cfg, NetID: args[0], Action: args[1],
+				Message: strings.Join(args[2:], " "), Timeout: timeout,
+			}.Run(ctx)
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintln(stdout, out)
+			return err
+		},
+	}
+	lf.register(cmd, "mqtap-request-NETID-PID")
+	cmd.Flags().DurationVar(&timeout, "timeout", labpeer.DefaultTimeout, "how long to wait for each answer (key exchange, then response)")
+	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "report progress on stderr (saved key, fingerprints, topics)")
+	return cmd
+}
+
+// warnWriter passes on the requester's log lines: all of them with
+// --verbose, otherwise only warnings.
+type warnWriter struct {
+	w   io.Writer
+	all bool
+}
+
+func (w warnWriter) Write(p []byte) (int, error) {
+	if w.all || strings.HasPrefix(string(p), "warning:") || strings.HasPrefix(string(p), "ignoring") {
+		return w.w.Write(p)
+	}
+	return len(p), nil
+}
+
+func newLabRespondCmd(stdout, stderr io.Writer) *cobra.Command {
+	var (
+		lf    labFlags
+		count int
+	)
+	cmd := &cobra.Command{
+		Use:   "respond [NETID...]",
+		Short: "Answer the lab's key exchanges and encrypted requests for some or any netid",
+		Long: `A lab responder. It subscribes to NETID/+/request for each NETID given, or to
++/+/request (any netid); on NETID/key-exchange/request it generates its own DH
+key, answers with its public key on NETID/key-exchange/response and keeps the
+derived Fernet key as that netid's latest; on NETID/ACTION/request it decrypts
+the text, transforms it (uppercase, lowercase and title-case exactly as
+Python's str.upper, str.lower and str.title; reverse; shuffle = a random
+permutation of the characters), encrypts the result and publishes it on
+NETID/ACTION/response. One line on stderr per handled message, the first
+("ready: ...") once subscribed. It runs until SIGINT or SIGTERM, or until
+--count action requests have been answered.`,
+		Example: `  mqtap lab respond
+  mqtap lab respond le0nh4rt cosmo42 --save-keys keys/ --count 3`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			for _, n := range args {
+				if n == "" || strings.ContainsAny(n, "/+#") {
+					return usagef("NETID %q must be a single MQTT topic level (no '/', '+' or '#')", n)
+				}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if count < 0 {
+				return usagef("--count must not be negative")
+			}
+			cfg, err := lf.config(stderr)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return labpeer.Responder{Config: cfg, NetIDs: args, Count: count}.Run(ctx)
+		},
+	}
+	lf.register(cmd, "mqtap-respond-PID")
+	cmd.Flags().IntVar(&count, "count", 0, "exit after answering N action requests (0: run until interrupted)")
+	return cmd
+}

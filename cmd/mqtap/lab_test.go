@@ -1,0 +1,140 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mqtap/mqtap/session/labpeer/labtest"
+)
+
+func TestLabUsageErrors(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		msg  string
+	}{
+		{"no subcommand", []string{"lab"}, "lab needs a subcommand: request or respond"},
+		{"unknown subcommand", []string{"lab", "ask"}, `unknown lab subcommand "ask"`},
+		{"no arguments", []string{"lab", "request"}, "request needs NETID ACTION MESSAGE..."},
+		{"no message", []string{"lab", "request", "le0nh4rt", "uppercase"}, "request needs NETID ACTION MESSAGE..."},
+		{"unknown action", []string{"lab", "request", "le0nh4rt", "upper", "x"}, `unknown action "upper": use one of uppercase, lowercase, title-case, reverse, shuffle`},
+		{"netid with a slash", []string{"lab", "request", "le0n/h4rt", "uppercase", "x"}, "single MQTT topic level"},
+		{"netid wildcard", []string{"lab", "respond", "le0nh4rt", "+"}, "single MQTT topic level"},
+		{"hkdf info", []string{"lab", "request", "le0nh4rt", "uppercase", "x", "--hkdf-info", "one"}, "--hkdf-info: unknown HKDF info \"one\""},
+		{"port", []string{"lab", "respond", "--port", "70000"}, "--port 70000 is not a TCP port"},
+		{"timeout", []string{"lab", "request", "le0nh4rt", "uppercase", "x", "--timeout", "0s"}, "--timeout must be positive"},
+		{"count", []string{"lab", "respond", "--count", "-1"}, "--count must not be negative"},
+		{"unknown flag", []string{"lab", "request", "le0nh4rt", "uppercase", "x", "--qos", "2"}, "unknown flag: --qos"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, stdout, stderr := mqtap(c.args...)
+			if code != 2 {
+				t.Errorf("exit %d, want 2 (stderr %q)", code, stderr)
+			}
+			if !strings.HasPrefix(stderr, "mqtap: ") || !strings.Contains(stderr, c.msg) {
+				t.Errorf("stderr %q does not say %q", stderr, c.msg)
+			}
+			if n := strings.Count(strings.TrimSpace(stderr), "\n"); n != 0 || stdout != "" {
+				t.Errorf("want one line on stderr and nothing on stdout, got %q / %q", stderr, stdout)
+			}
+		})
+	}
+}
+
+func TestLabRuntimeErrors(t *testing.T) {
+	b := labtest.StartBroker(t)
+	port := labtest.FreePort(t)
+	missing := filepath.Join(t.TempDir(), "nope.pem")
+	notParams := filepath.Join(t.TempDir(), "key.pem")
+	os.WriteFile(notParams, []byte("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"), 0o644)
+	cases := []struct {
+		name string
+		args []string
+		msg  string
+	}{
+		{"unreachable", []string{"lab", "request", "le0nh4rt", "uppercase", "x", "--host", "127.0.0.1", "--port", strconv.Itoa(port)},
+			fmt.Sprintf("mqtap: cannot reach the MQTT broker at 127.0.0.1:%d: connection refused", port)},
+		{"respond unreachable", []string{"lab", "respond", "--host", "127.0.0.1", "--port", strconv.Itoa(port)},
+			fmt.Sprintf("mqtap: cannot reach the MQTT broker at 127.0.0.1:%d: connection refused", port)},
+		{"no responder", []string{"lab", "request", "le0nh4rt", "uppercase", "x", "--host", b.Host, "--port", strconv.Itoa(b.Port), "--timeout", "300ms"},
+			"mqtap: no responder answered on le0nh4rt/key-exchange/response within 300ms (the broker reported no subscriber to le0nh4rt/key-exchange/request)"},
+		{"dhparams missing", []string{"lab", "request", "le0nh4rt", "uppercase", "x", "--dhparams", missing}, "mqtap: --dhparams: reading DH parameters: open " + missing},
+		{"dhparams not params", []string{"lab", "respond", "--dhparams", notParams}, "want \"DH PARAMETERS\""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, stdout, stderr := mqtap(c.args...)
+			if code != 1 {
+				t.Errorf("exit %d, want 1 (stderr %q)", code, stderr)
+			}
+			if !strings.Contains(stderr, c.msg) {
+				t.Errorf("stderr %q does not say %q", stderr, c.msg)
+			}
+			if n := strings.Count(strings.TrimSpace(stderr), "\n"); n != 0 || stdout != "" {
+				t.Errorf("want one line on stderr and nothing on stdout, got %q / %q", stderr, stdout)
+			}
+		})
+	}
+}
+
+// TestLabRequestRespond runs both commands against each other and the
+// Python peer through a real mosquitto: the response on stdout, nothing on
+// stderr, the keys saved, the responder's log, --count.
+func TestLabRequestRespond(t *testing.T) {
+	labtest.CheckPython(t)
+	b := labtest.StartBroker(t)
+	port := strconv.Itoa(b.Port)
+	dir := t.TempDir()
+	respLog := &labtest.Buffer{}
+	respDone := make(chan int, 1)
+	go func() {
+		respDone <- run([]string{"lab", "respond", "le0nh4rt", "--host", b.Host, "--port", port, "--count", "2",
+			"--save-keys", filepath.Join(dir, "responder"), "--client-id", "responder-go",
+			"--dhparams", filepath.Join(shared(t), "captures", "lab", "dhparam4096.pem")}, &labtest.Buffer{}, respLog)
+	}()
+	if err := labtest.WaitFor(respLog, "ready: subscribed to le0nh4rt/+/request at "+b.Addr()+" as responder-go", 10*time.Second, nil); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := mqtap("lab", "request", "le0nh4rt", "uppercase", "Networking", "is", "the", "best!",
+		"--host", b.Host, "--port", port, "--save-keys", filepath.Join(dir, "requester"))
+	if code != 0 || stdout != "NETWORKING IS THE BEST!\n" || stderr != "" {
+		t.Fatalf("request: exit %d, stdout %q, stderr %q; responder log:\n%s", code, stdout, stderr, respLog.String())
+	}
+	// the Python requester, MQTT 5, against the same responder
+	out, errOut, pcode := labtest.PyRun(t, 20*time.Second, "request", "le0nh4rt", "title-case", "they're 1st", "--host", b.Host, "--port", port, "--protocol", "5")
+	if pcode != 0 || out != "They'Re 1St\n" {
+		t.Fatalf("labpeer.py request: exit %d, stdout %q, stderr %q; responder log:\n%s", pcode, out, errOut, respLog.String())
+	}
+	select {
+	case code := <-respDone:
+		if code != 0 {
+			t.Errorf("respond --count 2 exited %d: %s", code, respLog.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("respond --count 2 did not exit; log:\n%s", respLog.String())
+	}
+	lines := strings.Split(strings.TrimSpace(respLog.String()), "\n")
+	if len(lines) != 5 || !strings.HasPrefix(lines[1], "le0nh4rt key-exchange: answered requester key ") ||
+		lines[2] != `le0nh4rt uppercase: answered "Networking is the best!" with "NETWORKING IS THE BEST!"` ||
+		lines[4] != `le0nh4rt title-case: answered "they're 1st" with "They'Re 1St"` {
+		t.Errorf("responder log:\n%s", respLog.String())
+	}
+	for side, n := range map[string]int{"requester": 1, "responder": 2} {
+		files, _ := filepath.Glob(filepath.Join(dir, side, "le0nh4rt-*.pem"))
+		if len(files) != n {
+			t.Errorf("%s: %d saved keys, want %d: %v", side, len(files), n, files)
+		}
+	}
+	// with a Python responder: -v reports progress on stderr
+	labtest.StartPyResponder(t, "cosmo42", "--host", b.Host, "--port", port)
+	code, stdout, stderr = mqtap("lab", "request", "cosmo42", "reverse", "abc", "--host", b.Host, "--port", port, "-v")
+	if code != 0 || stdout != "cba\n" || !strings.Contains(stderr, "key exchange done with responder key ") {
+		t.Fatalf("request -v: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+}
