@@ -13,7 +13,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"net/netip"
 	"strings"
 	"time"
@@ -86,16 +85,12 @@ type Tracker struct {
 	clientIDs map[int]string // tcp.stream -> client id from CONNECT
 	seenKeys  map[string]string
 	weak      map[string]string // group (p, g) -> weakness, computed once per group
-	messages  map[uint64]*message
-	nextMsg   int
-	lastPrune time.Time
+	copies    session.Linker[message]
 }
 
 // message is one logical lab message: the publisher's copy and the broker's
 // copies share it and its decryption.
 type message struct {
-	id      int
-	seen    time.Time
 	ex      *Exchange
 	crypto  session.Crypto
 	plain   []byte
@@ -111,7 +106,6 @@ func NewTracker(store *keys.Store) *Tracker {
 		clientIDs: make(map[int]string),
 		seenKeys:  make(map[string]string),
 		weak:      make(map[string]string),
-		messages:  make(map[uint64]*message),
 	}
 }
 
@@ -159,8 +153,7 @@ func (t *Tracker) Observe(r *session.Record) {
 	if !ok {
 		return
 	}
-	t.prune(r.Time)
-	m, first := t.logical(r)
+	id, m, first := t.copies.Link(r)
 	if !first {
 		// The broker's copy (or a retransmission) of a message already
 		// handled: same session, same outcome.
@@ -180,44 +173,11 @@ func (t *Tracker) Observe(r *session.Record) {
 		r.Findings = append(r.Findings, session.Finding{Code: "lab.qos", Severity: session.SevInfo,
 			Text: fmt.Sprintf("the secure MQTT lab requires QoS 1; this message was published with QoS %d", p.QoS)})
 	}
-	r.Crypto.Message = m.id
+	r.Crypto.Message = id
 	m.crypto = r.Crypto
 	m.crypto.Plaintext = nil
 	m.plain = append(m.plain[:0], r.Crypto.Plaintext...)
 	m.finding = append(m.finding[:0], r.Findings[before:]...)
-}
-
-// logical finds the logical message a PUBLISH belongs to. A copy the broker
-// forwards (or a DUP retransmission) of a topic and payload seen within the
-// last minute joins that message; a client publishing the same bytes again
-// without DUP starts a new one. first is true for a new message.
-func (t *Tracker) logical(r *session.Record) (*message, bool) {
-	h := fnv.New64a()
-	h.Write(r.Packet.Topic)
-	h.Write([]byte{0})
-	h.Write(r.Packet.Payload)
-	k := h.Sum64()
-	if m, ok := t.messages[k]; ok && r.Time.Sub(m.seen) < time.Minute && (!r.Packet.FromClient || r.Packet.Dup) {
-		m.seen = r.Time
-		return m, false
-	}
-	t.nextMsg++
-	m := &message{id: t.nextMsg, seen: r.Time}
-	t.messages[k] = m
-	return m, true
-}
-
-// prune forgets logical messages not seen for a minute of capture time.
-func (t *Tracker) prune(now time.Time) {
-	if now.Sub(t.lastPrune) < 10*time.Second {
-		return
-	}
-	t.lastPrune = now
-	for k, m := range t.messages {
-		if now.Sub(m.seen) > time.Minute {
-			delete(t.messages, k)
-		}
-	}
 }
 
 // party describes the sender of a record.
