@@ -3,6 +3,8 @@ module github.com/mqtap/mqtap
 go 1.26.8
 
 require (
+	github.com/BurntSushi/toml v1.6.0
+	github.com/decred/dcrd/dcrec/secp256k1/v4 v4.4.1
 	github.com/eclipse/paho.golang v0.23.0
 	github.com/fernet/fernet-go v0.0.0-20240119011108-303da6aec611
 	github.com/gopacket/gopacket v1.7.7

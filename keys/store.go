@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -23,6 +24,9 @@ type Store struct {
 	byY   map[string][]*DHPrivateKey // public value bytes -> keys
 	dedup map[dhID]bool
 	files map[string]fileStamp // files read without error, to skip on Reload
+	dhIn  map[string]int       // PEM file -> DH private keys it holds
+	rings []*keyring           // keyring files in load order
+	rules atomic.Pointer[[]*Rule]
 	// loaded is set once Load has finished: from then on (Reload) an empty
 	// file is one being written, skipped without error and read next time.
 	loaded bool
@@ -38,22 +42,41 @@ type fileStamp struct {
 }
 
 // keyFileExts are the extensions read when walking a directory.
-var keyFileExts = map[string]bool{".pem": true, ".key": true}
+var keyFileExts = map[string]bool{".pem": true, ".key": true, keyringExt: true}
+
+// keyringExt is the extension of keyring files.
+const keyringExt = ".toml"
 
 // Load reads each path: a directory (recursively; files that are not keys —
-// README, .txt, .pcap — are skipped silently, but a .pem/.key file that
-// cannot be parsed is an error naming the file and why), or a file (a PEM
-// file with one or more blocks). It collects DH private keys (and ignores,
-// without error, other PEM kinds it does not handle yet such as
-// certificates, RSA/EC keys and DH parameters). Duplicate keys (same X and
-// group) are kept once. Symbolic links to files are followed, symbolic
-// links to directories are not.
+// README, .txt, .pcap — are skipped silently, but a .pem/.key/.toml file
+// that cannot be parsed is an error naming the file and why), a keyring
+// file (*.toml, see below), or another file (a PEM file with one or more
+// blocks). From PEM files it collects DH private keys (and ignores,
+// without error, other PEM kinds such as certificates, RSA/EC keys and DH
+// parameters: those are used through keyring rules). Duplicate keys (same
+// X and group) are kept once. Symbolic links to files are followed,
+// symbolic links to directories are not.
+//
+// A keyring file (DESIGN.md, "Keys") holds [[dh]] blocks (private_keys:
+// globs of DH private key files, as filepath.Glob, which has no "**"),
+// [[rule]] blocks (topics: MQTT topic filters; hmac, rsa_oaep, ecdsa:
+// the payload schemes) and a [tls] table (keylog: key log files; cafile:
+// a PEM CA certificate file). Relative paths are relative to the keyring
+// file. Unknown keys, files that are missing or hold a key of the wrong
+// kind, unreadable or passphrase-protected PEM, an hmac without a key or
+// with two, unknown algorithms, layouts, formats, hashes and curves, and a
+// [[dh]] glob that matches no file or no DH private key are errors of the
+// form "keys: FILE:LINE: what is wrong" (the line of the key, or of its
+// block). Keyrings add rules in load order (rules in file order), see
+// Rules and RuleFor, and TLS settings, see TLSKeylogs and CAFile. Two
+// keyrings naming different cafiles are an error.
 func Load(paths ...string) (*Store, error) {
 	s := &Store{
 		paths: append([]string(nil), paths...),
 		byY:   map[string][]*DHPrivateKey{},
 		dedup: map[dhID]bool{},
 		files: map[string]fileStamp{},
+		dhIn:  map[string]int{},
 	}
 	if _, err := s.load(); err != nil {
 		return nil, err
@@ -94,7 +117,11 @@ func (s *Store) FindDH(pub *DHPublicKey) *DHPrivateKey {
 // (same size and modification time) since they were last read without
 // error are skipped, and so are empty files (a key being written: they are
 // read by the next Reload). Keys found in other files are added even when
-// one file fails. Returns how many new keys were found.
+// one file fails. Keyrings' [[dh]] globs are expanded again (a glob that
+// now matches nothing is not an error here); a keyring file that changed
+// is parsed again and, if it has no error, replaces its rules and TLS
+// settings (on error the previous ones stay). Returns how many new DH keys
+// were found.
 func (s *Store) Reload() (int, error) {
 	if s == nil {
 		return 0, errors.New("keys: Reload on a nil Store")
@@ -124,6 +151,9 @@ func (s *Store) loadPath(path string) (int, error) {
 		return 0, fmt.Errorf("keys: %v", err)
 	}
 	if !fi.IsDir() {
+		if isKeyring(path) {
+			return s.loadKeyring(path, fi)
+		}
 		return s.loadFile(path, fi)
 	}
 	added := 0
@@ -147,7 +177,12 @@ func (s *Store) loadPath(path string) (int, error) {
 		if !fi.Mode().IsRegular() {
 			return nil
 		}
-		n, err := s.loadFile(p, fi)
+		var n int
+		if isKeyring(p) {
+			n, err = s.loadKeyring(p, fi)
+		} else {
+			n, err = s.loadFile(p, fi)
+		}
 		added += n
 		if err != nil {
 			errs = append(errs, err)
@@ -163,6 +198,16 @@ func (s *Store) loadPath(path string) (int, error) {
 // loadFile reads the PEM blocks of one file, unless it has not changed
 // since it was last read.
 func (s *Store) loadFile(path string, fi fs.FileInfo) (int, error) {
+	n, err := s.loadPEMFile(path, fi)
+	if err != nil {
+		return n, fmt.Errorf("keys: %v", err)
+	}
+	return n, nil
+}
+
+// loadPEMFile is loadFile with errors "PATH: why", without the package
+// prefix.
+func (s *Store) loadPEMFile(path string, fi fs.FileInfo) (int, error) {
 	stamp := fileStamp{size: fi.Size(), mod: fi.ModTime()}
 	s.mu.RLock()
 	old, seen := s.files[path]
@@ -172,11 +217,11 @@ func (s *Store) loadFile(path string, fi fs.FileInfo) (int, error) {
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return 0, fmt.Errorf("keys: %v", err)
+		return 0, err
 	}
 	found, err := parseKeyFile(data)
 	if err != nil {
-		return 0, fmt.Errorf("keys: %s: %v", path, err)
+		return 0, fmt.Errorf("%s: %v", path, err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -194,6 +239,7 @@ func (s *Store) loadFile(path string, fi fs.FileInfo) (int, error) {
 		added++
 	}
 	s.files[path] = stamp
+	s.dhIn[path] = len(found)
 	return added, nil
 }
 

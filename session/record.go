@@ -57,6 +57,7 @@ type Crypto struct {
 	Session   string    // mqtap.session, e.g. "le0nh4rt#1"
 	Scheme    string    // mqtap.scheme: "dh-fernet", ...
 	Kex       string    // mqtap.kex: "request" or "response" for key-exchange messages
+	Verify    string    // mqtap.verify: "ok", "bad" or "no-key"
 	Decrypt   string    // mqtap.decrypt: "ok", "no-key" or "failed"
 	Reason    string    // mqtap.decrypt_error: why Decrypt is not "ok"
 	Plaintext []byte    // mqtap.plaintext (or mqtap.plaintext_hex when not UTF-8)
@@ -64,6 +65,7 @@ type Crypto struct {
 	KDF       string    // mqtap.kdf: the key derivation that verified
 	TokenTime time.Time // mqtap.token_time: the Fernet token's timestamp
 	Message   int       // mqtap.message: logical message number, shared by the publisher's and the broker's copy
+	Copy      bool      // this record is a further copy (the broker's forward) of a message seen before
 }
 
 // Record is one MQTT control packet with where and when it was seen. The
@@ -95,7 +97,7 @@ var RecordFields = []string{
 	"frame.number", "frame.time_epoch", "frame.time_relative", "frame.len",
 	"ip.src", "ip.dst", "ipv6.src", "ipv6.dst", "tcp.srcport", "tcp.dstport", "tcp.stream",
 	"mqtap.type", "mqtap.malformed", "mqtap.findings",
-	"mqtap.message", "mqtap.session", "mqtap.scheme", "mqtap.kex", "mqtap.decrypt", "mqtap.decrypt_error",
+	"mqtap.message", "mqtap.session", "mqtap.scheme", "mqtap.kex", "mqtap.verify", "mqtap.decrypt", "mqtap.decrypt_error",
 	"mqtap.plaintext", "mqtap.plaintext_hex", "mqtap.key", "mqtap.kdf", "mqtap.token_time",
 }
 
@@ -143,9 +145,10 @@ func (r *Record) Tail() []decode.Field {
 	r.tail = r.str("mqtap.session", c.Session)
 	r.tail = r.str("mqtap.scheme", c.Scheme)
 	r.tail = r.str("mqtap.kex", c.Kex)
+	r.tail = r.str("mqtap.verify", c.Verify)
 	r.tail = r.str("mqtap.decrypt", c.Decrypt)
 	r.tail = r.str("mqtap.decrypt_error", c.Reason)
-	if c.Decrypt == "ok" {
+	if c.Decrypt == "ok" || c.Decrypt == "" && c.Verify == "ok" && len(c.Plaintext) > 0 {
 		if utf8.Valid(c.Plaintext) {
 			r.tail = append(r.tail, decode.Field{Name: "mqtap.plaintext", Kind: decode.KindString, Bytes: c.Plaintext})
 		} else {

@@ -18,6 +18,7 @@ import (
 	"github.com/mqtap/mqtap/session"
 	"github.com/mqtap/mqtap/session/kex"
 	"github.com/mqtap/mqtap/session/output"
+	"github.com/mqtap/mqtap/session/protect"
 )
 
 // outputFlags are the flags every command that prints records shares.
@@ -78,7 +79,7 @@ func parseDecodeAs(s string) (uint16, error) {
 
 // registerKeys adds the --keys flag.
 func registerKeys(cmd *cobra.Command, dst *[]string) {
-	cmd.Flags().StringArrayVarP(dst, "keys", "k", nil, "key material: a directory (read recursively) or a PEM file with DH private keys of either side of a key exchange (repeatable)")
+	cmd.Flags().StringArrayVarP(dst, "keys", "k", nil, "key material (repeatable): a directory (read recursively), a PEM file (DH private keys of either side of a key exchange), or a keyring *.toml with per-topic HMAC, RSA-OAEP and ECDSA rules")
 }
 
 // loadKeys reads the --keys paths; nil when there are none.
@@ -168,8 +169,10 @@ A truncated capture prints what could be read and a warning; the exit code is
 				return err
 			}
 			tracker := kex.NewTracker(store)
+			checker := protect.New(store)
 			handle := func(rec *session.Record) error {
 				tracker.Observe(rec)
+				checker.Observe(rec)
 				if err := out.Write(rec); err != nil {
 					return err
 				}

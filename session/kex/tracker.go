@@ -160,6 +160,7 @@ func (t *Tracker) Observe(r *session.Record) {
 		buf := r.Crypto.Plaintext[:0]
 		r.Crypto = m.crypto
 		r.Crypto.Plaintext = append(buf, m.plain...)
+		r.Crypto.Copy = true
 		r.Findings = append(r.Findings, m.finding...)
 		return
 	}
@@ -338,15 +339,24 @@ func (t *Tracker) current(netid string) *Exchange {
 // action decrypts a Fernet token on <netid>/<action>/request|response.
 func (t *Tracker) action(r *session.Record, m *message, netid string, request bool) {
 	c := &r.Crypto
-	c.Scheme = Scheme
 	ex := t.current(netid)
 	payload := bytes.TrimSpace(r.Packet.Payload)
-	if !keys.LooksLikeFernet(payload) {
-		c.Decrypt, c.Reason = "failed", "not a Fernet token"
-		if ex != nil {
-			c.Session = ex.ID
-			ex.Failed++
+	token := keys.LooksLikeFernet(payload)
+	if ex == nil {
+		// No key exchange for this netid: a Fernet token is a lab message
+		// whose exchange was not captured; anything else is some other
+		// application's request/response topic, not ours to judge.
+		if token {
+			c.Scheme = Scheme
+			c.Decrypt, c.Reason = "no-key", fmt.Sprintf("no answered key exchange for %s before this message", netid)
 		}
+		return
+	}
+	c.Scheme = Scheme
+	if !token {
+		c.Decrypt, c.Reason = "failed", "not a Fernet token"
+		c.Session = ex.ID
+		ex.Failed++
 		kind := "response"
 		if request {
 			kind = "request"
@@ -354,13 +364,7 @@ func (t *Tracker) action(r *session.Record, m *message, netid string, request bo
 		f := session.Finding{Code: "payload.not-encrypted", Severity: session.SevHigh,
 			Text: fmt.Sprintf("the %s on %s is not a Fernet token: it travels in clear text where the lab expects ciphertext", kind, r.Packet.Topic)}
 		r.Findings = append(r.Findings, f)
-		if ex != nil {
-			addFinding(ex, f.Code)
-		}
-		return
-	}
-	if ex == nil {
-		c.Decrypt, c.Reason = "no-key", fmt.Sprintf("no answered key exchange for %s before this message", netid)
+		addFinding(ex, f.Code)
 		return
 	}
 	m.ex = ex

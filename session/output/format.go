@@ -49,9 +49,13 @@ func appendCrypto(b []byte, c *session.Crypto) []byte {
 			b = append(b, c.Session...)
 		}
 		b = append(b, ']')
-	case c.Decrypt == "ok":
+	case c.Decrypt == "ok" || c.Decrypt == "" && c.Verify == "ok":
 		b = append(b, " ["...)
-		b = append(b, c.Session...)
+		if c.Session != "" {
+			b = append(b, c.Session...)
+		} else {
+			b = append(b, c.Scheme...)
+		}
 		b = append(b, "] \""...)
 		if utf8.Valid(c.Plaintext) {
 			b = append(b, c.Plaintext...)
@@ -59,6 +63,10 @@ func appendCrypto(b []byte, c *session.Crypto) []byte {
 			b = hex.AppendEncode(b, c.Plaintext)
 		}
 		b = append(b, '"')
+	case c.Verify != "" && c.Verify != "ok":
+		b = append(b, " [verify: "...)
+		b = append(b, c.Verify...)
+		b = append(b, ']')
 	case c.Decrypt != "":
 		b = append(b, " [decrypt: "...)
 		b = append(b, c.Decrypt...)
@@ -196,6 +204,7 @@ func (w *Writer) appendTree(b []byte, r *session.Record) []byte {
 		if c.Message > 0 {
 			b = appendLine(b, 1, "Logical message: ", strconv.Itoa(c.Message))
 		}
+		b = appendLine(b, 1, "Verification: ", c.Verify)
 		b = appendLine(b, 1, "Decryption: ", c.Decrypt)
 		b = appendLine(b, 2, "Reason: ", c.Reason)
 		b = appendLine(b, 2, "Key: ", c.Key)
@@ -203,7 +212,7 @@ func (w *Writer) appendTree(b []byte, r *session.Record) []byte {
 		if !c.TokenTime.IsZero() {
 			b = appendLine(b, 2, "Fernet token time: ", c.TokenTime.UTC().Format("2006-01-02 15:04:05 UTC"))
 		}
-		if c.Decrypt == "ok" {
+		if len(c.Plaintext) > 0 {
 			start := len(b)
 			b = appendIndent(b, 2)
 			if utf8.Valid(c.Plaintext) {

@@ -1,0 +1,53 @@
+// Package report turns everything mqtap notices in a capture into one
+// security report: the findings of the decoder, of the key-exchange tracker
+// and of the keyring schemes, plus the broker audit done here — clear-text
+// credentials (checked against a mosquitto password file), anonymous
+// wildcard subscriptions, ACL violations the broker carried, and QoS flows
+// that never complete.
+package report
+
+import "github.com/mqtap/mqtap/session"
+
+// Kind describes a finding code: its default severity, a title and one
+// sentence of advice.
+type Kind struct {
+	Severity session.Severity
+	Title    string
+	Advice   string
+}
+
+// Catalog holds every finding code mqtap reports. Codes are stable: never
+// rename one (DESIGN.md).
+var Catalog = map[string]Kind{
+	"kex.mitm":                           {session.SevHigh, "Key exchange answered by more than one key", "Authenticate the key exchange (sign the public keys, or pin the responder's key) so that another client of the broker cannot answer it."},
+	"kex.unanswered":                     {session.SevLow, "Key exchange never answered", "Check that a responder is subscribed to the request topic and reachable on the same broker."},
+	"kex.unsolicited":                    {session.SevLow, "Key-exchange response without a request", "A response nobody asked for may be an attempt to plant a key; clients should ignore responses to requests they did not send."},
+	"kex.key-reuse":                      {session.SevMedium, "Diffie-Hellman key reused", "Generate a fresh private key for every exchange, so that one leaked key does not open other sessions."},
+	"kex.weak-group":                     {session.SevHigh, "Weak Diffie-Hellman group", "Use a group of at least 2048 bits with a safe prime, such as the lab's dhparam4096.pem or RFC 3526/7919 groups."},
+	"kex.invalid-public-key":             {session.SevHigh, "Invalid Diffie-Hellman public key", "Validate peer public values (1 < y < p-1, y^q = 1 when q is known) before computing the shared secret."},
+	"payload.not-encrypted":              {session.SevHigh, "Payload in clear text where ciphertext is expected", "Encrypt every action message with the session key; a clear-text request reveals what the exchange should protect."},
+	"payload.replay":                     {session.SevHigh, "Protected payload sent again", "Receivers should reject messages seen before: include a timestamp or counter under the MAC or signature and track it."},
+	"sig.bad":                            {session.SevHigh, "Signature does not verify", "Drop the message: it was altered in transit or signed by a key other than the sender's."},
+	"sig.replay":                         {session.SevHigh, "Signed message with a stale timestamp", "Reject signed messages whose timestamp is not newer than the last accepted one from that sender."},
+	"hmac.bad":                           {session.SevHigh, "HMAC does not verify", "Drop the message before decrypting it: it was altered or not sent by the holder of the client's key."},
+	"auth.cleartext-credentials":         {session.SevHigh, "Credentials sent in clear text", "Use MQTT over TLS (port 8883) so that usernames and passwords cannot be read off the network, and change passwords that were exposed."},
+	"auth.anonymous-subscription":        {session.SevMedium, "Anonymous client subscribed to everything", "Disable anonymous access (allow_anonymous false) or restrict anonymous clients in the ACL, so that nobody can read all topics or $SYS without credentials."},
+	"acl.violation":                      {session.SevHigh, "Broker carried traffic its ACL forbids", "Make the broker enforce the ACL you audit (acl_file in mosquitto.conf, reload it) and check which listener the clients use."},
+	"tls.untrusted-certificate":          {session.SevHigh, "Untrusted server certificate", "Give the broker a certificate from a CA the clients trust, matching the host name they connect to."},
+	"tls.accepted-untrusted-certificate": {session.SevHigh, "Client accepted an untrusted certificate", "Make the client verify the broker's certificate (no --insecure, MBEDTLS_SSL_VERIFY_REQUIRED)."},
+	"mqtt.malformed":                     {session.SevMedium, "Malformed MQTT packet", "A peer sent bytes that are not valid MQTT: fix the client or library, or look for an attack on the broker's parser."},
+	"mqtt.protocol-violation":            {session.SevLow, "MQTT protocol violation", "The packet breaks a rule of the MQTT specification; fix the client or library that sent it."},
+	"mqtt.resync":                        {session.SevInfo, "Bytes skipped to find a packet boundary", "The capture started inside a connection or lost data; capture from the connection's start to see every packet."},
+	"tcp.gap":                            {session.SevInfo, "Bytes missing from the capture", "Segments were not captured (drops, or a capture filter); increase the capture buffer or capture closer to the broker."},
+	"qos.unacknowledged":                 {session.SevLow, "QoS flow that never completed", "Check the receiver and the connection: a QoS 1/2 message without its acknowledgements may be delivered twice or not at all."},
+	"lab.qos":                            {session.SevInfo, "Lab message not sent with QoS 1", "The secure MQTT lab requires QoS 1 for every publish and subscribe."},
+}
+
+// kind returns the catalog entry of code, or a neutral one for codes added
+// elsewhere and not yet described.
+func kind(code string, sev session.Severity) Kind {
+	if k, ok := Catalog[code]; ok {
+		return k
+	}
+	return Kind{Severity: sev, Title: code}
+}
