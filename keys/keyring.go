@@ -27,6 +27,7 @@ type keyring struct {
 	keylogs []string // absolute
 	cafile  string   // absolute, "" if none
 	caSrc   string   // FILE:LINE of cafile
+	raw     []string // absolute paths of hmac.key_file files
 }
 
 // dhGlob is one pattern of a [[dh]] private_keys list.
@@ -56,6 +57,7 @@ type ringParser struct {
 	dir   string // absolute directory of the file
 	lines tomlLines
 	errs  []*locError
+	raw   []string // files named by hmac.key_file
 }
 
 // errorf records an error at the line of key path.
@@ -130,6 +132,7 @@ func parseKeyring(file string, data []byte) (*keyring, error) {
 	if err := rp.err(); err != nil {
 		return nil, err
 	}
+	kr.raw = rp.raw
 	return kr, nil
 }
 
@@ -365,6 +368,7 @@ func (rp *ringParser) hmac(path string, t map[string]any) *HMACKey {
 			return nil
 		}
 	case "key_file":
+		rp.raw = append(rp.raw, rp.abs(val))
 		key, err = os.ReadFile(rp.abs(val))
 		if err != nil {
 			rp.errorf(kp, "hmac.key_file %q: %v", val, unwrapPathError(err))
@@ -547,6 +551,23 @@ func checkCertificates(data []byte) error {
 // isKeyring reports whether path names a keyring file.
 func isKeyring(path string) bool {
 	return strings.EqualFold(filepath.Ext(path), keyringExt)
+}
+
+// isRawKeyFile reports whether a keyring names path as a raw HMAC key
+// file (which a directory walk must not read as PEM).
+func (s *Store) isRawKeyFile(path string) bool {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return false
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, kr := range s.rings {
+		if slices.Contains(kr.raw, abs) {
+			return true
+		}
+	}
+	return false
 }
 
 // loadKeyring parses a keyring file (again only when it changed since it

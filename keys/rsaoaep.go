@@ -199,8 +199,11 @@ func pemKind(block *pem.Block) string {
 // algorithmName names an algorithm OID for messages.
 func algorithmName(oid asn1.ObjectIdentifier) string {
 	s := oid.String()
-	if oid.Equal(oidDHKeyAgreement) || oid.Equal(oidDHPublicNumber) {
-		return "DH (" + s + ")"
+	switch {
+	case oid.Equal(oidDHKeyAgreement):
+		return "DH"
+	case oid.Equal(oidDHPublicNumber):
+		return "DH (X9.42)"
 	}
 	if name, ok := otherOIDs[s]; ok {
 		return name

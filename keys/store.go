@@ -130,12 +130,28 @@ func (s *Store) Reload() (int, error) {
 }
 
 // load reads every path, adding new keys, and returns how many were added
-// and the errors met (each naming its file).
+// and the errors met (each naming its file). Keyring files are loaded
+// first, wherever they are, so that the files they name as raw HMAC keys
+// (hmac.key_file, often *.key) are known and not read as PEM.
 func (s *Store) load() (int, error) {
-	added := 0
+	var rings, files []foundFile
 	var errs []error
 	for _, p := range s.paths {
-		n, err := s.loadPath(p)
+		errs = append(errs, s.collect(p, &rings, &files)...)
+	}
+	added := 0
+	for _, f := range rings {
+		n, err := s.loadKeyring(f.path, f.fi)
+		added += n
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, f := range files {
+		if s.isRawKeyFile(f.path) {
+			continue
+		}
+		n, err := s.loadFile(f.path, f.fi)
 		added += n
 		if err != nil {
 			errs = append(errs, err)
@@ -144,19 +160,27 @@ func (s *Store) load() (int, error) {
 	return added, errors.Join(errs...)
 }
 
-// loadPath loads a file or, recursively, a directory.
-func (s *Store) loadPath(path string) (int, error) {
+// foundFile is a file to load.
+type foundFile struct {
+	path string
+	fi   fs.FileInfo
+}
+
+// collect adds path (a file) or the key files under path (a directory,
+// recursively) to rings or files, and returns the errors met.
+func (s *Store) collect(path string, rings, files *[]foundFile) []error {
 	fi, err := os.Stat(path)
 	if err != nil {
-		return 0, fmt.Errorf("keys: %v", err)
+		return []error{fmt.Errorf("keys: %v", err)}
 	}
 	if !fi.IsDir() {
 		if isKeyring(path) {
-			return s.loadKeyring(path, fi)
+			*rings = append(*rings, foundFile{path, fi})
+		} else {
+			*files = append(*files, foundFile{path, fi})
 		}
-		return s.loadFile(path, fi)
+		return nil
 	}
-	added := 0
 	var errs []error
 	walkErr := filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -177,22 +201,17 @@ func (s *Store) loadPath(path string) (int, error) {
 		if !fi.Mode().IsRegular() {
 			return nil
 		}
-		var n int
 		if isKeyring(p) {
-			n, err = s.loadKeyring(p, fi)
+			*rings = append(*rings, foundFile{p, fi})
 		} else {
-			n, err = s.loadFile(p, fi)
-		}
-		added += n
-		if err != nil {
-			errs = append(errs, err)
+			*files = append(*files, foundFile{p, fi})
 		}
 		return nil
 	})
 	if walkErr != nil {
 		errs = append(errs, fmt.Errorf("keys: %s: %v", path, walkErr))
 	}
-	return added, errors.Join(errs...)
+	return errs
 }
 
 // loadFile reads the PEM blocks of one file, unless it has not changed

@@ -45,7 +45,7 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	--check) CHECK_ONLY=1 ;;
 	-o) shift; OUT=${1:?-o needs a directory} ;;
-	-h | --help) sed -n '2,27p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,26p' "$0"; exit 0 ;;
 	-*) die "unknown option $1 (try --help)" ;;
 	*) WANT+=("$1") ;;
 	esac
@@ -236,7 +236,7 @@ check_sample() {
 		want "$name: every PUBLISH QoS 1" "$(nmatch "$f" 'mqtt.msgtype == 3 && mqtt.qos != 1')" 0 || bad=1
 		;;
 	audit-broker)
-		for x in acl passwd passwd-plain.txt; do
+		for x in acl acl-strict passwd passwd-plain.txt; do
 			[ -s "$k/$x" ] || { echo "make-protected-samples: $k/$x missing" >&2; bad=1; }
 		done
 		want "$name: CONNECTs with a password" "$(nmatch "$f" 'mqtt.msgtype == 1 && mqtt.passwd')" 12 || bad=1
@@ -403,8 +403,8 @@ H=(--host 127.0.0.1 --port "$PORT")
 # python-ecdsa never normalizes s: the sample is made again (up to 5 times)
 # until its valid signatures include both a high-s and a low-s one.
 sample_ecdsa() {
-	local try forms
-	for try in 1 2 3 4 5; do
+	local _ forms
+	for _ in 1 2 3 4 5; do
 		sample_ecdsa_once
 		forms=$(mqtt_list "$WORK/protected-ecdsa.pcapng" --fields |
 			"$PY" "$SIGNED" verify --public-key "$WORK/keys/protected-ecdsa/ecdsa-public.pem" |
@@ -593,6 +593,19 @@ sample_audit() {
 
 		# every authenticated user: its own tree
 		pattern readwrite user/%u/#
+
+		user sensor1
+		topic write sensors/sensor1/#
+		topic read commands/sensor1/#
+
+		user admin
+		topic readwrite #
+	EOF
+	# what an auditor's policy might say (not the broker's): anonymous clients may
+	# read public/# only, so what the broker carried to them violates it
+	cat >"$k/acl-strict" <<-'EOF'
+		# a stricter policy than the broker's acl: anonymous clients may read public/# only
+		topic read public/#
 
 		user sensor1
 		topic write sensors/sensor1/#

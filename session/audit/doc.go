@@ -19,9 +19,9 @@
 //     username or client id contains + or # is denied everything that its
 //     own topic entries do not allow.
 //   - Topics beginning with $ only match entries beginning with $ (so # does
-//     not grant $SYS). Publishing to $SYS/... (except
-//     $SYS/broker/connection/+/state) and to $share... is refused whatever
-//     the ACL says.
+//     not grant $SYS). Publishing to a topic that starts with "$SYS" (so
+//     $SYSTEM/x too), except $SYS/broker/connection/+/state, or with "$share"
+//     (so $shared/x too) is refused whatever the ACL says.
 //   - Subscriptions are not checked: mosquitto 2.0 grants every SUBSCRIBE
 //     (SUBACK 0x00-0x02, never 0x87) and instead checks Read for each message
 //     it would deliver, retained ones included.

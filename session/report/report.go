@@ -73,13 +73,6 @@ type flow struct {
 	topic string
 }
 
-// pendingSub is a SUBSCRIBE waiting for its SUBACK, with the filters the
-// ACL forbids (by position).
-type pendingSub struct {
-	denied map[int]string
-	frame  int
-}
-
 // Report collects findings.
 type Report struct {
 	opts    Options
@@ -87,14 +80,13 @@ type Report struct {
 	index   map[string]*Entry
 	clients map[int]*client
 	flows   map[flowKey]*flow
-	subs    map[flowKey]*pendingSub
 	denied  session.Linker[bool] // PUBLISHes the ACL forbids, to see whether the broker forwards them
 }
 
 // New returns an empty report.
 func New(opts Options) *Report {
 	return &Report{opts: opts, index: make(map[string]*Entry), clients: make(map[int]*client),
-		flows: make(map[flowKey]*flow), subs: make(map[flowKey]*pendingSub)}
+		flows: make(map[flowKey]*flow)}
 }
 
 // Add records a finding seen in frames, about the given clients. The same
@@ -157,8 +149,12 @@ func (r *Report) Observe(rec *session.Record) {
 		if p.FromClient {
 			r.subscribe(rec, c)
 		}
-	case decode.SUBACK:
-		r.suback(rec, c)
+	case decode.CONNACK:
+		// mosquitto's %c patterns see the identifier it assigned to a
+		// client that sent an empty one.
+		if f := p.Field("mqtt.property.assigned_client_identifier"); f != nil && c.id == "" {
+			c.id = string(f.Bytes)
+		}
 	case decode.PUBLISH:
 		r.publish(rec, c)
 	case decode.PUBACK, decode.PUBREC, decode.PUBREL, decode.PUBCOMP:
@@ -209,54 +205,22 @@ func (r *Report) connect(rec *session.Record, c *client) {
 	r.Add(f, []int{rec.Frame}, []string{c.String()})
 }
 
-// subscribe reports anonymous wildcard subscriptions and remembers filters
-// the ACL forbids until the SUBACK says whether the broker granted them.
+// subscribe reports anonymous clients subscribing to everything. (ACL
+// violations show up as deliveries: mosquitto grants every subscription and
+// checks read access on each message it would deliver.)
 func (r *Report) subscribe(rec *session.Record, c *client) {
-	var denied map[int]string
-	i := 0
+	if !c.anon {
+		return
+	}
 	for _, f := range rec.Packet.Fields {
 		if f.Name != "mqtt.topic" {
 			continue
 		}
 		filter := string(f.Bytes)
-		if c.anon && (filter == "#" || filter == "$SYS/#" || strings.HasPrefix(filter, "$SYS/") && strings.HasSuffix(filter, "#")) {
+		if filter == "#" || filter == "$SYS/#" || strings.HasPrefix(filter, "$SYS/") && strings.HasSuffix(filter, "#") {
 			r.Add(session.Finding{Code: "auth.anonymous-subscription", Severity: session.SevMedium,
 				Text: fmt.Sprintf("an anonymous client subscribed to %q", filter)}, []int{rec.Frame}, []string{c.String()})
 		}
-		if r.opts.ACL != nil {
-			if ok, _ := r.opts.ACL.Allowed(c.user, c.id, filter, audit.Subscribe); !ok {
-				if denied == nil {
-					denied = make(map[int]string)
-				}
-				denied[i] = filter
-			}
-		}
-		i++
-	}
-	if denied != nil {
-		r.subs[flowKey{rec.Stream, true, rec.Packet.PacketID}] = &pendingSub{denied: denied, frame: rec.Frame}
-	}
-}
-
-// suback reports forbidden subscriptions the broker granted.
-func (r *Report) suback(rec *session.Record, c *client) {
-	k := flowKey{rec.Stream, true, rec.Packet.PacketID}
-	ps := r.subs[k]
-	if ps == nil {
-		return
-	}
-	delete(r.subs, k)
-	i := 0
-	for _, f := range rec.Packet.Fields {
-		if f.Name != "mqtt.suback.reason_code" && f.Name != "mqtt.suback.qos" {
-			continue
-		}
-		if filter, ok := ps.denied[i]; ok && f.Uint < 0x80 {
-			r.Add(session.Finding{Code: "acl.violation", Severity: session.SevHigh,
-				Text: fmt.Sprintf("the broker granted the subscription to %q, which the ACL forbids for this client", filter)},
-				[]int{ps.frame, rec.Frame}, []string{c.String()})
-		}
-		i++
 	}
 }
 
