@@ -94,3 +94,31 @@ func FuzzHMACVerify(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseKeyring parses keyring text (paths resolve beside the sample
+// keyring): no panic, and every error names the file.
+func FuzzParseKeyring(f *testing.F) {
+	f.Add(readTestdata(f, "keyring/valid.toml"))
+	for _, tc := range brokenKeyrings {
+		f.Add(readTestdata(f, "keyring-broken/"+tc.file))
+	}
+	const file = "testdata/keyring/fuzz.toml"
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_ = scanTOMLLines(data)
+		kr, err := parseKeyring(file, data)
+		if err != nil {
+			for _, l := range bytes.Split([]byte(err.Error()), []byte("\n")) {
+				if !bytes.HasPrefix(l, []byte("keys: "+file+":")) {
+					t.Fatalf("error line %q does not name the file", l)
+				}
+			}
+			return
+		}
+		for _, r := range kr.rules {
+			if r.Scheme() == "" || len(r.Topics) == 0 {
+				t.Fatalf("rule %s without scheme or topics", r.Source)
+			}
+			_ = r.Matches([]byte("a/b"))
+		}
+	})
+}
