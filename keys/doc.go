@@ -1,7 +1,10 @@
 // Package keys holds mqtap's key material and cryptography: loading PEM keys
-// from --keys paths, Diffie-Hellman keys in the formats Python cryptography
-// (OpenSSL) writes, the secure MQTT lab's HKDF derivations, and Fernet
-// tokens with a precise reason when one cannot be decrypted.
+// and keyring files (*.toml) from --keys paths, Diffie-Hellman keys in the
+// formats Python cryptography (OpenSSL) writes, the secure MQTT lab's HKDF
+// derivations, Fernet tokens with a precise reason when one cannot be
+// decrypted, and the per-topic payload schemes of keyring rules: HMAC
+// (verified in constant time, before anything else), RSA-OAEP decryption
+// and ECDSA signatures (secp256k1 as python-ecdsa makes them, or P-256).
 //
 // It imports no other mqtap package.
 package keys

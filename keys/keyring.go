@@ -369,7 +369,7 @@ func (rp *ringParser) hmac(path string, t map[string]any) *HMACKey {
 		}
 	case "key_file":
 		rp.raw = append(rp.raw, rp.abs(val))
-		key, err = os.ReadFile(rp.abs(val))
+		key, err = readSmallFile(rp.abs(val))
 		if err != nil {
 			rp.errorf(kp, "hmac.key_file %q: %v", val, unwrapPathError(err))
 			return nil
@@ -403,10 +403,28 @@ func unwrapPathError(err error) error {
 	return err
 }
 
+// maxKeyFile bounds the files a keyring names (keys, certificates).
+const maxKeyFile = 1 << 20
+
+// readSmallFile reads a regular file of at most maxKeyFile bytes.
+func readSmallFile(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	if fi.Size() > maxKeyFile {
+		return nil, fmt.Errorf("%s has %d bytes, more than a key file's %d", path, fi.Size(), maxKeyFile)
+	}
+	return os.ReadFile(path)
+}
+
 // readKeyFile reads a key file named in the keyring.
 func (rp *ringParser) readKeyFile(path, what, name string) ([]byte, string, bool) {
 	abs := rp.abs(name)
-	data, err := os.ReadFile(abs)
+	data, err := readSmallFile(abs)
 	if err != nil {
 		rp.errorf(path, "%s %q: %v", what, name, unwrapPathError(err))
 		return nil, "", false

@@ -278,6 +278,7 @@ func TestKeyringMoreErrors(t *testing.T) {
 		{"topics not strings", "[[rule]]\ntopics = [\"a\", 2]\nhmac.key_hex = \"00\"\n", 2, "rule.topics: element 2 is a integer, want a string"},
 		{"topics multi-line", "[[rule]]\ntopics = [\n  \"a\",\n  \"b+\",\n]\nhmac.key_hex = \"00\"\n", 2, `topic filter "b+": '+' must be a whole level`},
 		{"hmac key_file missing", "[[rule]]\ntopics = [\"a\"]\n[rule.hmac]\nalgorithm = \"sha1\"\nkey_file = \"k.bin\"\n", 5, `hmac.key_file "k.bin": no such file`},
+		{"hmac key_file a directory", "[[rule]]\ntopics = [\"a\"]\nhmac = { key_file = \"lab\" }\n", 3, "lab is not a regular file"},
 		{"hmac empty key", "[[rule]]\ntopics = [\"a\"]\nhmac = { key_hex = \"\" }\n", 3, "hmac.key_hex: the key is empty"},
 		{"hmac empty key file", "[[rule]]\ntopics = [\"a\"]\nhmac = { key_file = \"empty.key\" }\n", 3, "hmac.key_file: the key is empty"},
 		{"hmac bad base64", "[[rule]]\ntopics = [\"a\"]\nhmac = { key_base64 = \"!!\" }\n", 3, "hmac.key_base64 is not base64"},

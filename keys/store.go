@@ -62,10 +62,14 @@ const keyringExt = ".toml"
 // [[rule]] blocks (topics: MQTT topic filters; hmac, rsa_oaep, ecdsa:
 // the payload schemes) and a [tls] table (keylog: key log files; cafile:
 // a PEM CA certificate file). Relative paths are relative to the keyring
-// file. Unknown keys, files that are missing or hold a key of the wrong
-// kind, unreadable or passphrase-protected PEM, an hmac without a key or
-// with two, unknown algorithms, layouts, formats, hashes and curves, and a
-// [[dh]] glob that matches no file or no DH private key are errors of the
+// file; a list (topics, private_keys, keylog) may also be written as a
+// single string. An hmac key_file is used byte for byte (a trailing
+// newline is part of the key), and a directory walk does not read it as
+// PEM; [tls] keylog files must exist. Unknown keys, files that are missing
+// or hold a key of the wrong kind, unreadable or passphrase-protected PEM,
+// an hmac without a key or with two, unknown algorithms, layouts, formats,
+// hashes and curves, and a [[dh]] glob that matches no file or no DH
+// private key are errors of the
 // form "keys: FILE:LINE: what is wrong" (the line of the key, or of its
 // block). Keyrings add rules in load order (rules in file order), see
 // Rules and RuleFor, and TLS settings, see TLSKeylogs and CAFile. Two
