@@ -247,9 +247,13 @@ func (r *Report) publish(rec *session.Record, c *client) {
 			Text: fmt.Sprintf("the broker forwarded a PUBLISH on %q that the ACL forbids its publisher to write", topic)},
 			[]int{rec.Frame}, []string{c.String()})
 	}
-	if ok, _ := r.opts.ACL.Allowed(c.user, c.id, topic, audit.Read); !ok {
+	if ok, rule := r.opts.ACL.Allowed(c.user, c.id, topic, audit.Read); !ok {
+		why := "no ACL line allows it"
+		if rule != "" {
+			why = "denied by " + rule
+		}
 		r.Add(session.Finding{Code: "acl.violation", Severity: session.SevHigh,
-			Text: fmt.Sprintf("the broker delivered a message on %q to a client the ACL does not allow to read it", topic)},
+			Text: fmt.Sprintf("the broker delivered a message on %q to a client the ACL does not allow to read it (%s)", topic, why)},
 			[]int{rec.Frame}, []string{c.String()})
 	}
 }
