@@ -29,6 +29,9 @@ type Options struct {
 	// CloseAfter is how long, in capture time, an idle connection is kept
 	// (0: 10 minutes).
 	CloseAfter time.Duration
+	// OnTCPFrame, when set, is called for every frame that carries TCP with
+	// the frame number and its tcp.stream (exports keep whole connections).
+	OnTCPFrame func(frame, stream int)
 }
 
 // Handler receives each MQTT control packet. The Record is reused after the
@@ -186,6 +189,9 @@ func (p *Pipeline) Frame(data []byte, ci gopacket.CaptureInfo) error {
 	}
 	p.stats.TCPSegments++
 	c := p.lookup(src, dst, &p.tcp, ci.Timestamp)
+	if p.opts.OnTCPFrame != nil {
+		p.opts.OnTCPFrame(p.stats.Frames, c.stream)
+	}
 	if c.kind == kindOther {
 		return nil
 	}
