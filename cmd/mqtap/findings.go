@@ -25,6 +25,7 @@ func newFindingsCmd(stdout, stderr io.Writer) *cobra.Command {
 		aclFile     string
 		passwdFile  string
 		showSecrets bool
+		expr        string
 	)
 	cmd := &cobra.Command{
 		Use:   "findings FILE",
@@ -60,6 +61,10 @@ completed (qos.unacknowledged). The exit code is 0 whatever is found.`,
 			if err != nil {
 				return err
 			}
+			flt, err := compileFilter(expr)
+			if err != nil {
+				return err
+			}
 			store, err := loadKeys(keyPaths)
 			if err != nil {
 				return err
@@ -81,14 +86,20 @@ completed (qos.unacknowledged). The exit code is 0 whatever is found.`,
 			handle := func(r *session.Record) error {
 				tracker.Observe(r)
 				checker.Observe(r)
-				rep.Observe(r)
+				if flt == nil || flt.Match(r) {
+					rep.Observe(r)
+				}
 				return nil
 			}
 			if _, err := readFile(args[0], opts, handle, stderr); err != nil {
 				return err
 			}
-			for _, f := range tracker.Close() {
-				rep.Add(f, nil, nil)
+			if flt == nil {
+				// Exchanges never answered are known only at the end; with
+				// a filter, the packets it selects are the whole report.
+				for _, f := range tracker.Close() {
+					rep.Add(f, nil, nil)
+				}
 			}
 			rep.Close()
 			if format == "json" {
@@ -104,6 +115,7 @@ completed (qos.unacknowledged). The exit code is 0 whatever is found.`,
 	f.StringVar(&passwdFile, "passwd", "", "mosquitto password_file: say whether leaked credentials are valid")
 	f.BoolVar(&showSecrets, "show-secrets", false, "print captured passwords instead of masking them")
 	registerKeys(cmd, &keyPaths)
+	registerFilter(cmd, &expr)
 	return cmd
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/mqtap/mqtap/keys"
 	"github.com/mqtap/mqtap/pcaps"
 	"github.com/mqtap/mqtap/session"
+	"github.com/mqtap/mqtap/session/filter"
 	"github.com/mqtap/mqtap/session/kex"
 	"github.com/mqtap/mqtap/session/output"
 	"github.com/mqtap/mqtap/session/protect"
@@ -29,6 +30,7 @@ type outputFlags struct {
 	showSecrets bool
 	decodeAs    []string
 	keys        []string
+	filter      string
 }
 
 func (o *outputFlags) register(cmd *cobra.Command) {
@@ -39,6 +41,7 @@ func (o *outputFlags) register(cmd *cobra.Command) {
 	f.BoolVar(&o.showSecrets, "show-secrets", false, "print passwords from CONNECT instead of masking them")
 	f.StringArrayVarP(&o.decodeAs, "decode-as", "d", nil, "decode a TCP port as MQTT, as in tshark: -d tcp.port==N,mqtt (repeatable)")
 	registerKeys(cmd, &o.keys)
+	registerFilter(cmd, &o.filter)
 	cmd.RegisterFlagCompletionFunc("format", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return []string{"text", "json", "ndjson", "fields"}, cobra.ShellCompDirectiveNoFileComp
 	})
@@ -75,6 +78,23 @@ func parseDecodeAs(s string) (uint16, error) {
 		return 0, usagef("-d %q: %q is not a TCP port (1-65535)", s, val)
 	}
 	return uint16(port), nil
+}
+
+// registerFilter adds -Y, tshark's display filter.
+func registerFilter(cmd *cobra.Command, dst *string) {
+	cmd.Flags().StringVarP(dst, "display-filter", "Y", "", `Wireshark display filter, evaluated per MQTT control packet (e.g. -Y 'mqtt.topic contains "sensors" && mqtt.qos > 0')`)
+}
+
+// compileFilter compiles -Y; an empty filter selects everything (nil).
+func compileFilter(expr string) (*filter.Filter, error) {
+	if strings.TrimSpace(expr) == "" {
+		return nil, nil
+	}
+	f, err := filter.Compile(expr)
+	if err != nil {
+		return nil, usagef("-Y %q: %v", expr, err)
+	}
+	return f, nil
 }
 
 // registerKeys adds the --keys flag.
@@ -119,6 +139,7 @@ func newReadCmd(stdout, stderr io.Writer) *cobra.Command {
 		file  string
 		count int
 	)
+	var wf writeFlag // -w OUT.pcapng, see export.go
 	cmd := &cobra.Command{
 		Use:   "read FILE",
 		Short: "Decode every MQTT control packet of a capture file",
@@ -139,7 +160,8 @@ A truncated capture prints what could be read and a warning; the exit code is
   mqtap read -r capture.pcap -V
   mqtap read capture.pcapng.gz -T ndjson
   mqtap read capture.pcap -T fields -e frame.number -e mqtt.topic -e mqtt.msg
-  mqtap read capture.pcap -d tcp.port==9001,mqtt`,
+  mqtap read capture.pcap -d tcp.port==9001,mqtt
+  mqtap read capture.pcapng -Y 'mqtt.msgtype == 3 && mqtt.topic matches "^sensors/"'`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			switch {
 			case len(args) == 1 && file == "":
@@ -160,6 +182,10 @@ A truncated capture prints what could be read and a warning; the exit code is
 			if err != nil {
 				return err
 			}
+			flt, err := compileFilter(of.filter)
+			if err != nil {
+				return err
+			}
 			out, err := of.writer(stdout, false)
 			if err != nil {
 				return err
@@ -173,15 +199,20 @@ A truncated capture prints what could be read and a warning; the exit code is
 			handle := func(rec *session.Record) error {
 				tracker.Observe(rec)
 				checker.Observe(rec)
+				if flt != nil && !flt.Match(rec) {
+					return nil
+				}
 				if err := out.Write(rec); err != nil {
 					return err
 				}
+				wf.observe(rec)
 				if count > 0 && out.Count() >= count {
 					return errStop
 				}
 				return nil
 			}
 			_, err = readFile(file, opts, handle, stderr)
+			err = wf.finish(err, file, opts, store)
 			if cerr := out.Close(); err == nil {
 				err = cerr
 			}
@@ -191,6 +222,7 @@ A truncated capture prints what could be read and a warning; the exit code is
 	cmd.Flags().StringVarP(&file, "read-file", "r", "", "capture file to read (same as the FILE argument)")
 	cmd.Flags().IntVarP(&count, "count", "c", 0, "stop after this many MQTT control packets")
 	of.register(cmd)
+	wf.register(cmd)
 	return cmd
 }
 

@@ -19,6 +19,7 @@ func newSessionsCmd(stdout, stderr io.Writer) *cobra.Command {
 		format   string
 		keyPaths []string
 		decodeAs []string
+		expr     string
 	)
 	cmd := &cobra.Command{
 		Use:   "sessions FILE",
@@ -47,24 +48,47 @@ kex.key-reuse, kex.weak-group, kex.invalid-public-key, payload.not-encrypted).`,
 			if err != nil {
 				return err
 			}
+			flt, err := compileFilter(expr)
+			if err != nil {
+				return err
+			}
 			store, err := loadKeys(keyPaths)
 			if err != nil {
 				return err
 			}
 			tracker := kex.NewTracker(store)
-			if _, err := readFile(args[0], opts, func(r *session.Record) error { tracker.Observe(r); return nil }, stderr); err != nil {
+			matched := map[string]bool{} // sessions with a packet the filter selects
+			handle := func(r *session.Record) error {
+				tracker.Observe(r)
+				if r.Crypto.Session != "" && (flt == nil || flt.Match(r)) {
+					matched[r.Crypto.Session] = true
+				}
+				return nil
+			}
+			if _, err := readFile(args[0], opts, handle, stderr); err != nil {
 				return err
 			}
 			tracker.Close()
-			if format == "json" {
-				return writeSessionsJSON(stdout, tracker.Exchanges())
+			exchanges := tracker.Exchanges()
+			if flt != nil {
+				var sel []*kex.Exchange
+				for _, e := range exchanges {
+					if matched[e.ID] {
+						sel = append(sel, e)
+					}
+				}
+				exchanges = sel
 			}
-			return writeSessionsText(stdout, tracker.Exchanges())
+			if format == "json" {
+				return writeSessionsJSON(stdout, exchanges)
+			}
+			return writeSessionsText(stdout, exchanges)
 		},
 	}
 	cmd.Flags().StringVarP(&format, "format", "T", "text", "output format: text or json")
 	cmd.Flags().StringArrayVarP(&decodeAs, "decode-as", "d", nil, "decode a TCP port as MQTT: -d tcp.port==N,mqtt (repeatable)")
 	registerKeys(cmd, &keyPaths)
+	registerFilter(cmd, &expr)
 	return cmd
 }
 
