@@ -75,6 +75,9 @@ func TestReadErrorsAreOneLineWithExitCodes(t *testing.T) {
 		{"fields without -e", []string{"read", cap, "-T", "fields"}, 2, "needs at least one -e"},
 		{"bad decode-as", []string{"read", cap, "-d", "udp.port==5,mqtt"}, 2, "tcp.port"},
 		{"unknown field", []string{"read", cap, "-T", "fields", "-e", "mqtt.nosuch"}, 2, "unknown field(s) for -e: mqtt.nosuch"},
+		{"bad filter", []string{"read", cap, "-Y", "mqtt.topic =="}, 2, "column 14: expected a value"},
+		{"unknown filter field", []string{"sessions", cap, "-Y", "mqtt.nosuch"}, 2, "neither a field nor a protocol name"},
+		{"bad filter in findings", []string{"findings", cap, "-Y", "(mqtt"}, 2, "column"},
 		{"unknown flag", []string{"read", cap, "--frobnicate"}, 2, "unknown flag"},
 		{"unknown command", []string{"frobnicate"}, 1, "unknown command"},
 	}

@@ -59,6 +59,7 @@ does: one line per packet, a detail tree, JSON, NDJSON or selected fields.`,
 	root.AddCommand(newReadCmd(stdout, stderr))
 	root.AddCommand(newSessionsCmd(stdout, stderr))
 	root.AddCommand(newFindingsCmd(stdout, stderr))
+	root.AddCommand(newExportCmd(stdout, stderr))
 	root.AddCommand(newLabCmd(stdout, stderr))
 	return root
 }
