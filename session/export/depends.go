@@ -1,0 +1,326 @@
+package export
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+
+	"github.com/mqtap/mqtap/decode"
+	"github.com/mqtap/mqtap/pcaps"
+	"github.com/mqtap/mqtap/session"
+)
+
+// maxChain bounds the frames remembered per direction of a connection while
+// no packet boundary falls at the end of a frame.
+const maxChain = 4096
+
+// plan is the middle pass of a plain export. It runs the capture through
+// the pipeline again (without the analysis stages) and returns the frames
+// to write: those c selected, the frames they depend on, and with
+// withContext every frame of the selected connections.
+//
+// A frame depends on the earlier frames that carry bytes of the MQTT packets
+// it completes, as in Wireshark's "Export Specified Packets" with depended
+// upon packets: without them Wireshark meets a segment that starts in the
+// middle of a packet and loses the MQTT framing of the rest of the
+// connection. When such an earlier frame itself starts in the middle of a
+// packet, the frames of that packet are kept too, back to a frame that
+// starts on a packet boundary. The bytes of each direction are counted
+// from the TCP sequence numbers (retransmitted bytes once).
+func plan(path string, c *Collector, withContext bool, pipeOpts session.Options) (need bitmap, truncated bool, err error) {
+	need = append(bitmap(nil), c.frames...)
+	r, err := pcaps.Open(path)
+	if err != nil {
+		return nil, false, err
+	}
+	defer r.Close()
+	dec, err := newSegmentDecoder(r.LinkType())
+	if err != nil {
+		return nil, false, fmt.Errorf("%s: %w", path, err)
+	}
+	d := &depends{c: c, need: &need, streams: make(map[int]*streamBytes)}
+	var data []byte
+	end := c.lastFrame(withContext)
+	pipeOpts.OnTCPFrame = func(frame, stream int) {
+		if withContext && c.streams.has(stream) {
+			need.set(frame)
+		}
+		if stream < len(c.lastSel) && frame <= int(c.lastSel[stream]) {
+			d.segment(frame, stream, dec, data)
+		}
+	}
+	p, err := session.NewPipeline(r.LinkType(), pipeOpts, func(rec *session.Record) error {
+		d.record(rec)
+		return nil
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("%s: %w", path, err)
+	}
+	for n := 1; n <= end; n++ {
+		var ci gopacket.CaptureInfo
+		data, ci, err = r.Next()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if errors.Is(err, pcaps.ErrTruncated) {
+				truncated = true
+				break
+			}
+			return nil, false, err
+		}
+		p.Frame(data, ci)
+	}
+	p.Close()
+	return need, truncated, nil
+}
+
+// depends follows the bytes of each direction of the MQTT connections.
+type depends struct {
+	c       *Collector
+	need    *bitmap
+	streams map[int]*streamBytes
+}
+
+// streamBytes is the byte accounting of one connection with a selected
+// packet, until its last selected packet: its two directions by sender.
+type streamBytes struct {
+	src  [2]netip.AddrPort
+	dirs [2]dirBytes
+}
+
+// dirBytes counts the bytes one side sent and the MQTT packets delivered
+// from them.
+type dirBytes struct {
+	started  bool
+	next     uint32 // the sequence number after the highest byte received
+	nextOff  int64  // next as an offset from the first sequence number
+	holes    []span // bytes below next not received yet (out of order)
+	end      int64  // bytes received so far
+	consumed int64  // bytes of the MQTT packets delivered so far
+	chain    []chained
+}
+
+// span is a range of stream offsets [from, to).
+type span struct{ from, to int64 }
+
+// maxHoles bounds the missing ranges remembered per direction.
+const maxHoles = 64
+
+// receive counts the bytes of a segment that were not received before: the
+// ones past the highest byte so far and those filling a hole left by
+// segments that came out of order.
+func (b *dirBytes) receive(seq uint32, length int) int64 {
+	from := b.nextOff + int64(int32(seq-b.next))
+	to := from + int64(length)
+	var n int64
+	for i := 0; i < len(b.holes); i++ {
+		h := b.holes[i]
+		lo, hi := max(from, h.from), min(to, h.to)
+		if lo >= hi {
+			continue
+		}
+		n += hi - lo
+		switch {
+		case lo == h.from && hi == h.to:
+			b.holes = append(b.holes[:i], b.holes[i+1:]...)
+			i--
+		case lo == h.from:
+			b.holes[i].from = hi
+		case hi == h.to:
+			b.holes[i].to = lo
+		default:
+			b.holes[i].to = lo
+			b.holes = append(b.holes, span{hi, h.to})
+		}
+	}
+	if to > b.nextOff {
+		if from > b.nextOff && len(b.holes) < maxHoles {
+			b.holes = append(b.holes, span{b.nextOff, from})
+		}
+		n += to - max(from, b.nextOff)
+		b.next += uint32(to - b.nextOff)
+		b.nextOff = to
+	}
+	return n
+}
+
+// chained is a frame whose bytes may still be needed: one of the frames
+// since the last frame that ended on a packet boundary.
+type chained struct {
+	frame int
+	end   int64 // byte count at the end of the frame
+}
+
+// dir returns the accounting of src's direction of stream, or nil when the
+// connection has more than two endpoints (never, for TCP).
+func (d *depends) dir(stream int, src netip.AddrPort, create bool) *dirBytes {
+	s := d.streams[stream]
+	if s == nil {
+		if !create {
+			return nil
+		}
+		s = &streamBytes{}
+		d.streams[stream] = s
+	}
+	for i := range s.src {
+		if s.src[i] == src {
+			return &s.dirs[i]
+		}
+	}
+	if !create {
+		return nil
+	}
+	for i := range s.src {
+		if !s.src[i].IsValid() {
+			s.src[i] = src
+			return &s.dirs[i]
+		}
+	}
+	return nil
+}
+
+// segment counts the new bytes of a TCP frame of an MQTT connection.
+func (d *depends) segment(frame, stream int, dec *segmentDecoder, data []byte) {
+	seg, ok := dec.decode(data)
+	if !ok {
+		return
+	}
+	if !seg.syn && seg.payload == 0 {
+		return
+	}
+	b := d.dir(stream, seg.src, true)
+	if b == nil {
+		return
+	}
+	if seg.syn {
+		b.started, b.next = true, seg.seq+1
+		return
+	}
+	if seg.payload == 0 {
+		return
+	}
+	if !b.started {
+		b.started, b.next = true, seg.seq
+	}
+	n := b.receive(seg.seq, seg.payload)
+	if n <= 0 {
+		return // a retransmission
+	}
+	b.end += n
+	if len(b.chain) == maxChain {
+		b.chain = append(b.chain[:0], b.chain[1:]...)
+	}
+	b.chain = append(b.chain, chained{frame, b.end})
+}
+
+// record consumes the bytes of one MQTT packet; when its frame is exported,
+// the frames holding its bytes (and those of the packets they start with)
+// are too.
+func (d *depends) record(r *session.Record) {
+	b := d.dir(r.Stream, netip.AddrPortFrom(r.Src, r.SrcPort), false)
+	if b == nil {
+		return
+	}
+	if d.c.frames.has(r.Frame) {
+		for _, f := range b.chain {
+			if f.frame <= r.Frame {
+				d.need.set(f.frame)
+			}
+		}
+	}
+	hdr, err := decode.ParseHeader(r.Packet.Raw)
+	resync := err != nil || hdr.Total() != len(r.Packet.Raw)
+	for _, f := range r.Findings {
+		resync = resync || f.Code == "tcp.gap" || f.Code == "mqtt.resync"
+	}
+	b.consumed += int64(len(r.Packet.Raw))
+	if resync || b.consumed > b.end {
+		// Bytes were lost or skipped: start again at the end of what was
+		// received.
+		b.consumed, b.chain = b.end, b.chain[:0]
+	}
+	// Frames up to the last one that ends where this packet ends are not
+	// needed by the packets to come.
+	for i := len(b.chain) - 1; i >= 0; i-- {
+		if b.chain[i].end == b.consumed {
+			b.chain = append(b.chain[:0], b.chain[i+1:]...)
+			break
+		}
+	}
+	if r.Frame >= int(d.c.lastSel[r.Stream]) {
+		delete(d.streams, r.Stream) // no selected packet of the connection is left
+	}
+}
+
+// segment is what the byte accounting needs of a TCP frame.
+type segment struct {
+	src     netip.AddrPort
+	seq     uint32
+	payload int
+	syn     bool
+}
+
+// segmentDecoder decodes the TCP header of frames of the link types the
+// pipeline reads.
+type segmentDecoder struct {
+	parser, parser6 *gopacket.DecodingLayerParser
+	rawIP           bool
+	eth             layers.Ethernet
+	sll             layers.LinuxSLL
+	sll2            layers.LinuxSLL2
+	loop            layers.Loopback
+	dot1q           layers.Dot1Q
+	ip4             layers.IPv4
+	ip6             layers.IPv6
+	tcp             layers.TCP
+	decoded         []gopacket.LayerType
+}
+
+func newSegmentDecoder(link layers.LinkType) (*segmentDecoder, error) {
+	d := &segmentDecoder{}
+	var first gopacket.LayerType
+	switch link {
+	case layers.LinkTypeEthernet:
+		first = layers.LayerTypeEthernet
+	case layers.LinkTypeLinuxSLL:
+		first = layers.LayerTypeLinuxSLL
+	case layers.LinkTypeLinuxSLL2:
+		first = layers.LayerTypeLinuxSLL2
+	case layers.LinkTypeNull, layers.LinkTypeLoop:
+		first = layers.LayerTypeLoopback
+	case layers.LinkTypeRaw, layers.LinkTypeIPv4, layers.LinkTypeIPv6, 12, 14:
+		first, d.rawIP = layers.LayerTypeIPv4, true
+	default:
+		return nil, fmt.Errorf("link type %d (%s) is not supported", int(link), link)
+	}
+	d.parser = gopacket.NewDecodingLayerParser(first, &d.eth, &d.sll, &d.sll2, &d.loop, &d.dot1q, &d.ip4, &d.ip6, &d.tcp)
+	d.parser.IgnoreUnsupported = true
+	d.parser6 = gopacket.NewDecodingLayerParser(layers.LayerTypeIPv6, &d.ip4, &d.ip6, &d.tcp)
+	d.parser6.IgnoreUnsupported = true
+	return d, nil
+}
+
+func (d *segmentDecoder) decode(data []byte) (segment, bool) {
+	parser := d.parser
+	if d.rawIP && len(data) > 0 && data[0]>>4 == 6 {
+		parser = d.parser6
+	}
+	parser.DecodeLayers(data, &d.decoded)
+	var src netip.Addr
+	for _, t := range d.decoded {
+		switch t {
+		case layers.LayerTypeIPv4:
+			src, _ = netip.AddrFromSlice(d.ip4.SrcIP)
+		case layers.LayerTypeIPv6:
+			src, _ = netip.AddrFromSlice(d.ip6.SrcIP)
+		case layers.LayerTypeTCP:
+			return segment{src: netip.AddrPortFrom(src, uint16(d.tcp.SrcPort)), seq: d.tcp.Seq, payload: len(d.tcp.Payload), syn: d.tcp.SYN}, true
+		}
+	}
+	return segment{}, false
+}
