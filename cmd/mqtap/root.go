@@ -19,9 +19,18 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 pcapng captures (plain or gzip-compressed), reassembles TCP, finds MQTT on any
 port, decodes every control packet of MQTT 3.1, 3.1.1 and 5.0 with every field
 and property, checks each against the specification, and prints it as tshark
-does: one line per packet, a detail tree, JSON, NDJSON or selected fields.`,
-		Example: `  mqtap read pcaps/samples/mqtt5.pcapng
+does: one line per packet, a detail tree, JSON, NDJSON or selected fields.
+
+Given test keys (--keys), it rebuilds the Diffie-Hellman key exchanges of the
+secure MQTT lab and decrypts their Fernet messages, verifies and decrypts
+HMAC, RSA-OAEP and ECDSA payloads configured in a keyring, reports security
+findings, filters with Wireshark's display filters (-Y) and exports annotated
+or decrypted pcapng files.`,
+		Example: `  mqtap read pcaps/samples/lab-session.pcapng --keys pcaps/samples/keys/lab-session/requester
+  mqtap read pcaps/samples/mqtt5.pcapng
   mqtap read capture.pcap -V
+  mqtap sessions capture.pcapng --keys keys/
+  mqtap findings capture.pcapng --keys keyring.toml --acl acl --passwd passwd
   mqtap read capture.pcapng -T ndjson | jq .
   mqtap read capture.pcap -T fields -e frame.number -e mqtt.topic -e mqtt.msg`,
 		Version:       version,
