@@ -112,6 +112,7 @@ func (c *Checker) apply(r *session.Record, rule *keys.Rule) {
 		cr.Verify = "ok"
 		st.VerifyOK++
 		data = d
+		cr.Plaintext = append(cr.Plaintext[:0], d...) // the verified message, until a decryption replaces it
 	}
 	if rule.RSA != nil {
 		plain, err := rule.RSA.Decrypt(data)
