@@ -1,9 +1,6 @@
 package session
 
 import (
-	"errors"
-	"fmt"
-	"net/netip"
 	"time"
 
 	"github.com/gopacket/gopacket"
@@ -58,18 +55,7 @@ type Pipeline struct {
 	emit  Handler
 	ports [65536 / 64]uint64 // bitmap of MQTT ports
 
-	parser  *gopacket.DecodingLayerParser
-	parser6 *gopacket.DecodingLayerParser // raw IP captures: for IPv6 packets
-	rawIP   bool                          // link type carries bare IPv4 or IPv6 packets
-	eth     layers.Ethernet
-	sll     layers.LinuxSLL
-	sll2    layers.LinuxSLL2
-	loop    layers.Loopback
-	dot1q   layers.Dot1Q
-	ip4     layers.IPv4
-	ip6     layers.IPv6
-	tcp     layers.TCP
-	decoded []gopacket.LayerType
+	layers *LayerDecoder
 
 	pool  *reassembly.StreamPool
 	asm   *reassembly.Assembler
@@ -105,27 +91,10 @@ func NewPipeline(link layers.LinkType, opts Options, h Handler) (*Pipeline, erro
 	for _, port := range opts.Ports {
 		p.setPort(port)
 	}
-	var first gopacket.LayerType
-	switch link {
-	case layers.LinkTypeEthernet:
-		first = layers.LayerTypeEthernet
-	case layers.LinkTypeLinuxSLL:
-		first = layers.LayerTypeLinuxSLL
-	case layers.LinkTypeLinuxSLL2:
-		first = layers.LayerTypeLinuxSLL2
-	case layers.LinkTypeNull, layers.LinkTypeLoop:
-		first = layers.LayerTypeLoopback
-	case layers.LinkTypeRaw, layers.LinkTypeIPv4, layers.LinkTypeIPv6, 12, 14:
-		first = layers.LayerTypeIPv4
-		p.rawIP = true
-	default:
-		return nil, fmt.Errorf("link type %d (%s) is not supported: mqtap reads Ethernet, Linux cooked (SLL, SLL2), BSD loopback/null and raw IP captures", int(link), link)
+	var err error
+	if p.layers, err = NewLayerDecoder(link); err != nil {
+		return nil, err
 	}
-	p.parser = gopacket.NewDecodingLayerParser(first, &p.eth, &p.sll, &p.sll2, &p.loop, &p.dot1q, &p.ip4, &p.ip6, &p.tcp)
-	p.parser.IgnoreUnsupported = true
-	p.parser6 = gopacket.NewDecodingLayerParser(layers.LayerTypeIPv6, &p.ip4, &p.ip6, &p.tcp)
-	p.parser6.IgnoreUnsupported = true
-	p.decoded = make([]gopacket.LayerType, 0, 8)
 
 	p.pool = reassembly.NewStreamPool(factory{p})
 	p.asm = reassembly.NewAssembler(p.pool)
@@ -153,42 +122,16 @@ func (p *Pipeline) Frame(data []byte, ci gopacket.CaptureInfo) error {
 		p.first = ci.Timestamp
 	}
 	p.now = ci.Timestamp
-	parser := p.parser
-	if p.rawIP && len(data) > 0 && data[0]>>4 == 6 {
-		parser = p.parser6
-	}
-	err := parser.DecodeLayers(data, &p.decoded)
-	var src, dst netip.Addr
-	var netFlow gopacket.Flow
-	hasTCP := false
-	for _, t := range p.decoded {
-		switch t {
-		case layers.LayerTypeIPv4:
-			src, _ = netip.AddrFromSlice(p.ip4.SrcIP)
-			dst, _ = netip.AddrFromSlice(p.ip4.DstIP)
-			netFlow = p.ip4.NetworkFlow()
-			if p.ip4.Flags&layers.IPv4MoreFragments != 0 || p.ip4.FragOffset != 0 {
-				return nil // IP fragments of TCP are not reassembled
-			}
-		case layers.LayerTypeIPv6:
-			src, _ = netip.AddrFromSlice(p.ip6.SrcIP)
-			dst, _ = netip.AddrFromSlice(p.ip6.DstIP)
-			netFlow = p.ip6.NetworkFlow()
-		case layers.LayerTypeTCP:
-			hasTCP = true
+	seg := p.layers.Decode(data)
+	if !seg.TCP || seg.Fragment {
+		if seg.Broken {
+			p.stats.Undecodable++
 		}
-	}
-	if !hasTCP {
-		if err != nil {
-			var unsupported gopacket.UnsupportedLayerType
-			if !errors.As(err, &unsupported) {
-				p.stats.Undecodable++
-			}
-		}
-		return nil
+		return nil // IP fragments of TCP are not reassembled
 	}
 	p.stats.TCPSegments++
-	c := p.lookup(src, dst, &p.tcp, ci.Timestamp)
+	tcp := &p.layers.TCP
+	c := p.lookup(seg.Src, seg.Dst, tcp, ci.Timestamp)
 	if p.opts.OnTCPFrame != nil {
 		p.opts.OnTCPFrame(p.stats.Frames, c.stream)
 	}
@@ -197,7 +140,7 @@ func (p *Pipeline) Frame(data []byte, ci gopacket.CaptureInfo) error {
 	}
 	p.cur = c
 	ctx := p.newCtx(ci)
-	p.asm.AssembleWithContext(netFlow, &p.tcp, ctx)
+	p.asm.AssembleWithContext(seg.NetFlow, tcp, ctx)
 	p.cur = nil
 	if d := p.now.Sub(p.lastScan); d >= min(time.Second, p.opts.FlushAfter) || d < 0 {
 		p.lastScan = p.now

@@ -265,62 +265,23 @@ type segment struct {
 	syn     bool
 }
 
-// segmentDecoder decodes the TCP header of frames of the link types the
-// pipeline reads.
-type segmentDecoder struct {
-	parser, parser6 *gopacket.DecodingLayerParser
-	rawIP           bool
-	eth             layers.Ethernet
-	sll             layers.LinuxSLL
-	sll2            layers.LinuxSLL2
-	loop            layers.Loopback
-	dot1q           layers.Dot1Q
-	ip4             layers.IPv4
-	ip6             layers.IPv6
-	tcp             layers.TCP
-	decoded         []gopacket.LayerType
-}
+// segmentDecoder reads the sender and sequence numbers of TCP segments with
+// the pipeline's own layer decoder.
+type segmentDecoder struct{ *session.LayerDecoder }
 
 func newSegmentDecoder(link layers.LinkType) (*segmentDecoder, error) {
-	d := &segmentDecoder{}
-	var first gopacket.LayerType
-	switch link {
-	case layers.LinkTypeEthernet:
-		first = layers.LayerTypeEthernet
-	case layers.LinkTypeLinuxSLL:
-		first = layers.LayerTypeLinuxSLL
-	case layers.LinkTypeLinuxSLL2:
-		first = layers.LayerTypeLinuxSLL2
-	case layers.LinkTypeNull, layers.LinkTypeLoop:
-		first = layers.LayerTypeLoopback
-	case layers.LinkTypeRaw, layers.LinkTypeIPv4, layers.LinkTypeIPv6, 12, 14:
-		first, d.rawIP = layers.LayerTypeIPv4, true
-	default:
-		return nil, fmt.Errorf("link type %d (%s) is not supported", int(link), link)
+	d, err := session.NewLayerDecoder(link)
+	if err != nil {
+		return nil, err
 	}
-	d.parser = gopacket.NewDecodingLayerParser(first, &d.eth, &d.sll, &d.sll2, &d.loop, &d.dot1q, &d.ip4, &d.ip6, &d.tcp)
-	d.parser.IgnoreUnsupported = true
-	d.parser6 = gopacket.NewDecodingLayerParser(layers.LayerTypeIPv6, &d.ip4, &d.ip6, &d.tcp)
-	d.parser6.IgnoreUnsupported = true
-	return d, nil
+	return &segmentDecoder{d}, nil
 }
 
 func (d *segmentDecoder) decode(data []byte) (segment, bool) {
-	parser := d.parser
-	if d.rawIP && len(data) > 0 && data[0]>>4 == 6 {
-		parser = d.parser6
+	seg := d.Decode(data)
+	if !seg.TCP || seg.Fragment {
+		return segment{}, false
 	}
-	parser.DecodeLayers(data, &d.decoded)
-	var src netip.Addr
-	for _, t := range d.decoded {
-		switch t {
-		case layers.LayerTypeIPv4:
-			src, _ = netip.AddrFromSlice(d.ip4.SrcIP)
-		case layers.LayerTypeIPv6:
-			src, _ = netip.AddrFromSlice(d.ip6.SrcIP)
-		case layers.LayerTypeTCP:
-			return segment{src: netip.AddrPortFrom(src, uint16(d.tcp.SrcPort)), seq: d.tcp.Seq, payload: len(d.tcp.Payload), syn: d.tcp.SYN}, true
-		}
-	}
-	return segment{}, false
+	t := &d.TCP
+	return segment{src: netip.AddrPortFrom(seg.Src, uint16(t.SrcPort)), seq: t.Seq, payload: len(t.Payload), syn: t.SYN}, true
 }
