@@ -53,19 +53,7 @@ completed (qos.unacknowledged). The exit code is 0 whatever is found.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if format != "text" && format != "json" {
-				return usagef("unknown output format %q for findings: use text or json", format)
-			}
-			of := outputFlags{decodeAs: decodeAs}
-			opts, err := of.pipelineOptions()
-			if err != nil {
-				return err
-			}
-			flt, err := compileFilter(expr)
-			if err != nil {
-				return err
-			}
-			store, err := loadKeys(keyPaths)
+			opts, flt, store, err := analysisSetup("findings", format, decodeAs, expr, keyPaths)
 			if err != nil {
 				return err
 			}

@@ -97,6 +97,25 @@ func compileFilter(expr string) (*filter.Filter, error) {
 	return f, nil
 }
 
+// analysisSetup checks and loads what the report commands (sessions,
+// findings) share: -T text|json, -d, -Y and --keys.
+func analysisSetup(command, format string, decodeAs []string, expr string, keyPaths []string) (session.Options, *filter.Filter, *keys.Store, error) {
+	if format != "text" && format != "json" {
+		return session.Options{}, nil, nil, usagef("unknown output format %q for %s: use text or json", format, command)
+	}
+	of := outputFlags{decodeAs: decodeAs}
+	opts, err := of.pipelineOptions()
+	if err != nil {
+		return opts, nil, nil, err
+	}
+	flt, err := compileFilter(expr)
+	if err != nil {
+		return opts, nil, nil, err
+	}
+	store, err := loadKeys(keyPaths)
+	return opts, flt, store, err
+}
+
 // registerKeys adds the --keys flag.
 func registerKeys(cmd *cobra.Command, dst *[]string) {
 	cmd.Flags().StringArrayVarP(dst, "keys", "k", nil, "key material (repeatable): a directory (read recursively), a PEM file (DH private keys of either side of a key exchange), or a keyring *.toml with per-topic HMAC, RSA-OAEP and ECDSA rules")

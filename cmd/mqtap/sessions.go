@@ -40,19 +40,7 @@ kex.key-reuse, kex.weak-group, kex.invalid-public-key, payload.not-encrypted).`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if format != "text" && format != "json" {
-				return usagef("unknown output format %q for sessions: use text or json", format)
-			}
-			of := outputFlags{decodeAs: decodeAs}
-			opts, err := of.pipelineOptions()
-			if err != nil {
-				return err
-			}
-			flt, err := compileFilter(expr)
-			if err != nil {
-				return err
-			}
-			store, err := loadKeys(keyPaths)
+			opts, flt, store, err := analysisSetup("sessions", format, decodeAs, expr, keyPaths)
 			if err != nil {
 				return err
 			}
