@@ -49,6 +49,7 @@ type conn struct {
 	counted bool // counted in Stats.MQTTStreams
 	last    time.Time
 	gpAtoB  bool // gopacket's client-to-server direction is a -> b
+	direct  bool // fed through Received, not captured
 
 	halves  [2]half
 	pending []chunk // data held while detecting, replayed once MQTT is found

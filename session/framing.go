@@ -121,6 +121,10 @@ func (p *Pipeline) deliver(c *conn, i int, raw []byte, ctx *frameCtx, malformed 
 	r.Time = ctx.ci.Timestamp
 	r.Relative = ctx.ci.Timestamp.Sub(p.first)
 	r.FrameLen = ctx.ci.Length
+	r.Direct = ctx.direct
+	if ctx.direct {
+		r.Frame, r.FrameLen = p.stats.Packets+1, len(raw)
+	}
 	src, dst := c.endpoints(i)
 	r.Src, r.Dst = src.Addr(), dst.Addr()
 	r.SrcPort, r.DstPort = src.Port(), dst.Port()

@@ -161,6 +161,19 @@ func (p *Pipeline) Close() error {
 	return p.err
 }
 
+// Tick lets time pass without a frame, for a live capture of a quiet
+// network: out-of-order data that waited longer than FlushAfter for a
+// missing segment is delivered, and idle connections are released, as if a
+// frame had arrived at now. It returns the handler's error, if any.
+func (p *Pipeline) Tick(now time.Time) error {
+	if p.err != nil || p.stats.Frames == 0 || !now.After(p.now) {
+		return p.err
+	}
+	p.now, p.lastScan = now, now
+	p.expire()
+	return p.err
+}
+
 // expire skips gaps that waited too long and releases idle connections, by
 // capture time.
 func (p *Pipeline) expire() {
@@ -180,8 +193,9 @@ func (p *Pipeline) expire() {
 // frameCtx is the reassembly context of one frame: its number and capture
 // info, so data delivered later is attributed to the right frame.
 type frameCtx struct {
-	ci    gopacket.CaptureInfo
-	frame int
+	ci     gopacket.CaptureInfo
+	frame  int
+	direct bool // data mqtap received itself (Received), not a captured frame
 }
 
 // GetCaptureInfo implements reassembly.AssemblerContext.

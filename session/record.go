@@ -81,6 +81,11 @@ type Record struct {
 	Stream    int  // tcp.stream, numbered as Wireshark does
 	Index     int  // position of this MQTT packet within its frame, from 0
 	FirstSeen bool // first MQTT packet of its TCP connection
+	// Direct is set when mqtap received the packet itself from a broker
+	// (mqtap tap) instead of capturing it: Frame then numbers the packets
+	// received, FrameLen is the packet's length, and Head has no frame
+	// number, frame length nor TCP fields.
+	Direct bool
 
 	Packet   decode.Packet
 	Findings []Finding
@@ -111,16 +116,23 @@ func KnownField(name string) bool {
 func (r *Record) Head() []decode.Field {
 	r.head = r.head[:0]
 	r.text = r.text[:0]
-	r.head = r.number("frame.number", uint64(r.Frame))
+	if !r.Direct {
+		r.head = r.number("frame.number", uint64(r.Frame))
+	}
 	r.head = r.decimal("frame.time_epoch", r.Time.UnixNano())
 	r.head = r.decimal("frame.time_relative", int64(r.Relative))
-	r.head = r.number("frame.len", uint64(r.FrameLen))
+	if !r.Direct {
+		r.head = r.number("frame.len", uint64(r.FrameLen))
+	}
 	src, dst := "ip.src", "ip.dst"
 	if r.Src.Is6() && !r.Src.Is4In6() {
 		src, dst = "ipv6.src", "ipv6.dst"
 	}
 	r.head = r.addr(src, r.Src)
 	r.head = r.addr(dst, r.Dst)
+	if r.Direct {
+		return r.head
+	}
 	r.head = r.number("tcp.srcport", uint64(r.SrcPort))
 	r.head = r.number("tcp.dstport", uint64(r.DstPort))
 	r.head = r.number("tcp.stream", uint64(r.Stream))

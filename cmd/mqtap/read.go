@@ -17,9 +17,7 @@ import (
 	"github.com/mqtap/mqtap/pcaps"
 	"github.com/mqtap/mqtap/session"
 	"github.com/mqtap/mqtap/session/filter"
-	"github.com/mqtap/mqtap/session/kex"
 	"github.com/mqtap/mqtap/session/output"
-	"github.com/mqtap/mqtap/session/protect"
 )
 
 // outputFlags are the flags every command that prints records shares.
@@ -129,7 +127,7 @@ func loadKeys(paths []string) (*keys.Store, error) {
 	return keys.Load(paths...)
 }
 
-func (o *outputFlags) writer(w io.Writer, lineFlush bool) (*output.Writer, error) {
+func (o *outputFlags) writer(w io.Writer) (*output.Writer, error) {
 	var unknown []string
 	for _, name := range o.fields {
 		if !session.KnownField(name) {
@@ -144,7 +142,6 @@ func (o *outputFlags) writer(w io.Writer, lineFlush bool) (*output.Writer, error
 		Verbose:     o.verbose,
 		FieldNames:  o.fields,
 		ShowSecrets: o.showSecrets,
-		LineFlush:   lineFlush,
 	})
 	if err != nil {
 		return nil, usageError{err}
@@ -201,38 +198,14 @@ A truncated capture prints what could be read and a warning; the exit code is
 			if err != nil {
 				return err
 			}
-			flt, err := compileFilter(of.filter)
+			sk, err := newSink(&of, stdout, count)
 			if err != nil {
 				return err
 			}
-			out, err := of.writer(stdout, false)
-			if err != nil {
-				return err
-			}
-			store, err := loadKeys(of.keys)
-			if err != nil {
-				return err
-			}
-			tracker := kex.NewTracker(store)
-			checker := protect.New(store)
-			handle := func(rec *session.Record) error {
-				tracker.Observe(rec)
-				checker.Observe(rec)
-				if flt != nil && !flt.Match(rec) {
-					return nil
-				}
-				if err := out.Write(rec); err != nil {
-					return err
-				}
-				wf.observe(rec)
-				if count > 0 && out.Count() >= count {
-					return errStop
-				}
-				return nil
-			}
-			_, err = readFile(file, opts, handle, stderr)
-			err = wf.finish(err, file, opts, store)
-			if cerr := out.Close(); err == nil {
+			sk.observe = wf.observe
+			_, err = readFile(file, opts, sk.handle, stderr)
+			err = wf.finish(err, file, opts, sk.store)
+			if cerr := sk.out.Close(); err == nil {
 				err = cerr
 			}
 			return err

@@ -33,9 +33,6 @@ type Options struct {
 	Verbose     bool     // -V: the detail tree after (text) each summary line
 	FieldNames  []string // -e NAME, for Fields
 	ShowSecrets bool     // print mqtt.passwd instead of masking it
-	// LineFlush flushes after every record (live captures); files are
-	// written through a large buffer.
-	LineFlush bool
 }
 
 // Writer prints records in one format.
@@ -96,14 +93,14 @@ func (w *Writer) Write(r *session.Record) error {
 		w.buf = w.appendFields(w.buf, r)
 	}
 	w.count++
-	if _, err := w.w.Write(w.buf); err != nil {
-		return err
-	}
-	if w.opts.LineFlush {
-		return w.w.Flush()
-	}
-	return nil
+	_, err := w.w.Write(w.buf)
+	return err
 }
+
+// Flush writes what is buffered. Output goes through a large buffer; live
+// sources flush whenever they have caught up with the traffic, so every
+// record appears as soon as it is decoded.
+func (w *Writer) Flush() error { return w.w.Flush() }
 
 // Close ends the output (the closing bracket of a JSON array) and flushes.
 func (w *Writer) Close() error {
