@@ -86,6 +86,11 @@ type Tracker struct {
 	seenKeys  map[string]string
 	weak      map[string]string // group (p, g) -> weakness, computed once per group
 	copies    session.Linker[message]
+
+	reload     bool        // read the key store again when a key is missing (live)
+	report     func(error) // receives reload errors
+	reported   map[string]bool
+	lastReload time.Time
 }
 
 // message is one logical lab message: the publisher's copy and the broker's
@@ -277,6 +282,31 @@ func (t *Tracker) reuse(r *session.Record, ex *Exchange, pub *keys.DHPublicKey) 
 	t.seenKeys[fp] = ex.ID
 }
 
+// ReloadKeys makes the tracker read the key store's paths again whenever
+// an exchange has no matching private key, before it gives up: on a live
+// capture the lab peers write their keys just before publishing, after
+// mqtap started. report receives each distinct reload error once (a key
+// file that cannot be parsed); it may be nil.
+func (t *Tracker) ReloadKeys(report func(error)) {
+	t.reload, t.report = t.store != nil, report
+	t.reported = make(map[string]bool)
+}
+
+// reloadKeys reads the key store again, at most every 100 ms unless force,
+// and reports whether new DH keys were found.
+func (t *Tracker) reloadKeys(force bool) bool {
+	if !t.reload || !force && time.Since(t.lastReload) < 100*time.Millisecond {
+		return false
+	}
+	t.lastReload = time.Now()
+	n, err := t.store.Reload()
+	if err != nil && t.report != nil && !t.reported[err.Error()] {
+		t.reported[err.Error()] = true
+		t.report(err)
+	}
+	return n > 0
+}
+
 // pair derives the Fernet keys of new responses from whichever side's
 // private key is in the store: one exponentiation per response.
 func (t *Tracker) pair(ex *Exchange) {
@@ -288,7 +318,11 @@ func (t *Tracker) pair(ex *Exchange) {
 		var secret []byte
 		var err error
 		side, file := "", ""
-		if priv := t.store.FindDH(ex.reqKey); priv != nil {
+		priv := t.store.FindDH(ex.reqKey)
+		if priv == nil && t.store.FindDH(res) == nil && t.reloadKeys(true) {
+			priv = t.store.FindDH(ex.reqKey)
+		}
+		if priv != nil {
 			secret, err = priv.SharedSecret(res)
 			side, file = "requester", priv.Source
 		} else if priv := t.store.FindDH(res); priv != nil {
@@ -369,6 +403,9 @@ func (t *Tracker) action(r *session.Record, m *message, netid string, request bo
 	}
 	m.ex = ex
 	c.Session = ex.ID
+	if len(ex.pairings) == 0 && t.reloadKeys(false) {
+		t.Retry()
+	}
 	if len(ex.pairings) == 0 {
 		if n := t.dhKeys(); n > 0 {
 			// Keys were given, and none of them belongs to this exchange.
