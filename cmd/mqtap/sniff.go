@@ -1,0 +1,395 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gopacket/gopacket/layers"
+	"github.com/spf13/cobra"
+
+	"github.com/mqtap/mqtap/pcaps"
+	"github.com/mqtap/mqtap/session"
+	"github.com/mqtap/mqtap/session/capture"
+)
+
+// sniffFlags are the flags of mqtap sniff beyond the output flags.
+type sniffFlags struct {
+	iface     string
+	list      bool
+	filter    string
+	anyPort   bool
+	count     int
+	autostop  []string
+	snaplen   uint32
+	noPromisc bool
+	bufferMB  int
+	write     string
+	quiet     bool
+}
+
+func newSniffCmd(stdout, stderr io.Writer) *cobra.Command {
+	var (
+		of outputFlags
+		sf sniffFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "sniff -i IFACE",
+		Short: "Capture live on a network interface and decode MQTT as it flows",
+		Long: `Capture on a network interface (Linux AF_PACKET, no libpcap needed) and
+print every MQTT control packet as soon as it is decoded, exactly as mqtap read
+prints a capture file: the same formats, fields, -Y display filters, key
+exchanges, decryption and findings.
+
+A kernel (BPF) filter keeps only TCP on the MQTT ports (1883, 1884, 8883 and
+every -d port), so other traffic never reaches mqtap. -f replaces it: a port
+list ("1883,9001", whose ports are also decoded as MQTT) or a capture filter in
+tcpdump syntax ("tcp port 1883 and host 10.0.0.5"; the common primitives are
+compiled by mqtap itself, anything else through tcpdump -ddd when tcpdump is
+installed). --any-port captures all TCP, so MQTT is found on any port.
+
+Capture stops after -c MQTT packets, after -a duration:SECONDS, or on Ctrl-C;
+then every output is flushed and a summary goes to stderr: frames captured,
+frames the kernel dropped (its buffer was full: raise -B), MQTT packets
+decoded. -w also writes every captured frame to a pcapng file, as tshark -w.
+
+--keys directories and files are read again whenever a key exchange has no
+matching private key, so a lab session whose peers write their keys while
+mqtap runs (mqtap lab --save-keys, crypto.py) is decrypted live.
+
+Capturing needs root or the CAP_NET_RAW capability: grant it once with
+  sudo setcap cap_net_raw,cap_net_admin+ep $(command -v mqtap)`,
+		Example: `  mqtap sniff -D
+  sudo mqtap sniff -i lo
+  sudo mqtap sniff -i eth0 --keys lab-keys/ -Y 'mqtap.decrypt == "ok"'
+  sudo mqtap sniff -i any -f 1883,9001 -T ndjson
+  sudo mqtap sniff -i eth0 -f 'tcp port 1883 and host 192.168.1.20' -a duration:60 -w lab.pcapng
+  sudo mqtap sniff -i eth0 --any-port -c 100 -T fields -e ip.src -e mqtt.topic`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usagef("sniff takes no arguments (got %q): name the interface with -i", args[0])
+			}
+			return nil
+		},
+		ValidArgsFunction: cobra.NoFileCompletions,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if sf.list {
+				return listInterfaces(stdout)
+			}
+			return runSniff(cmd.Context(), &of, &sf, stdout, stderr)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&sf.iface, "interface", "i", "", "interface to capture on (a name or a number from -D; any: all interfaces)")
+	f.BoolVarP(&sf.list, "list-interfaces", "D", false, "list the interfaces and exit")
+	f.StringVarP(&sf.filter, "capture-filter", "f", "", `kernel capture filter: a port list ("1883,9001") or tcpdump syntax (default: TCP on the MQTT ports)`)
+	f.BoolVar(&sf.anyPort, "any-port", false, "capture all TCP and detect MQTT on any port")
+	f.IntVarP(&sf.count, "count", "c", 0, "stop after this many MQTT control packets")
+	f.StringArrayVarP(&sf.autostop, "autostop", "a", nil, "stop after duration:SECONDS, or packets:N frames captured")
+	f.Uint32VarP(&sf.snaplen, "snapshot-length", "s", 262144, "bytes kept of each frame")
+	f.BoolVarP(&sf.noPromisc, "no-promiscuous-mode", "p", false, "do not put the interface in promiscuous mode")
+	f.IntVarP(&sf.bufferMB, "buffer-size", "B", 32, "kernel capture buffer, in MiB")
+	f.StringVarP(&sf.write, "write", "w", "", "also write every captured frame to this pcapng file")
+	f.BoolVarP(&sf.quiet, "quiet", "q", false, "print no packets, only the summary at the end")
+	of.register(cmd)
+	cmd.RegisterFlagCompletionFunc("interface", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		ifs, _ := capture.Interfaces()
+		var names []string
+		for _, i := range ifs {
+			names = append(names, i.Name)
+		}
+		return names, cobra.ShellCompDirectiveNoFileComp
+	})
+	return cmd
+}
+
+// listInterfaces prints the interfaces as tshark -D does.
+func listInterfaces(stdout io.Writer) error {
+	ifs, err := capture.Interfaces()
+	if err != nil {
+		return err
+	}
+	for i, it := range ifs {
+		line := fmt.Sprintf("%d. %s", i+1, it.Name)
+		if it.Description != "" {
+			line += " (" + it.Description + ")"
+		}
+		if !it.Up {
+			line += " [down]"
+		}
+		if len(it.Addrs) > 0 {
+			line += " " + strings.Join(it.Addrs, " ")
+		}
+		fmt.Fprintln(stdout, line)
+	}
+	return nil
+}
+
+// resolveInterface accepts a name or a number from the -D list.
+func resolveInterface(name string) (string, error) {
+	if name == "" {
+		return "", usagef("sniff needs an interface: mqtap sniff -i IFACE (mqtap sniff -D lists them)")
+	}
+	n, err := strconv.Atoi(name)
+	if err != nil {
+		return name, nil
+	}
+	ifs, err := capture.Interfaces()
+	if err != nil {
+		return "", err
+	}
+	if n < 1 || n > len(ifs) {
+		return "", usagef("-i %d: there are %d interfaces (mqtap sniff -D lists them)", n, len(ifs))
+	}
+	return ifs[n-1].Name, nil
+}
+
+// autostop is what -a asks for.
+type autostop struct {
+	duration time.Duration
+	frames   int
+}
+
+func parseAutostop(list []string) (autostop, error) {
+	var a autostop
+	for _, s := range list {
+		key, val, ok := strings.Cut(s, ":")
+		n, err := strconv.ParseFloat(val, 64)
+		if !ok || err != nil || n <= 0 {
+			return a, usagef("-a %q: expected duration:SECONDS or packets:N", s)
+		}
+		switch key {
+		case "duration":
+			a.duration = time.Duration(n * float64(time.Second))
+		case "packets":
+			a.frames = int(n)
+		default:
+			return a, usagef("-a %q: mqtap stops on duration:SECONDS or packets:N", s)
+		}
+	}
+	return a, nil
+}
+
+// captureFilter is the kernel filter sniff asks for, and the ports -f
+// adds to the ports decoded as MQTT.
+func captureFilter(sf *sniffFlags, opts *session.Options) (string, error) {
+	if sf.anyPort {
+		if sf.filter != "" {
+			return "", usagef("--any-port and -f both choose the capture filter: use one")
+		}
+		return "tcp", nil
+	}
+	if sf.filter == "" {
+		return capture.PortsExpr(slices.Concat(session.DefaultPorts, opts.Ports)), nil
+	}
+	ports, ok, err := capture.ParsePortList(sf.filter)
+	if err != nil {
+		return "", usagef("-f %q: %v", sf.filter, err)
+	}
+	if ok {
+		opts.Ports = append(opts.Ports, ports...)
+		return capture.PortsExpr(ports), nil
+	}
+	return sf.filter, nil
+}
+
+func runSniff(ctx context.Context, of *outputFlags, sf *sniffFlags, stdout, stderr io.Writer) error {
+	name, err := resolveInterface(sf.iface)
+	if err != nil {
+		return err
+	}
+	stop, err := parseAutostop(sf.autostop)
+	if err != nil {
+		return err
+	}
+	opts, err := of.pipelineOptions()
+	if err != nil {
+		return err
+	}
+	opts.FlushAfter = 2 * time.Second // a lost segment is not waited for long live
+	expr, err := captureFilter(sf, &opts)
+	if err != nil {
+		return err
+	}
+	if sf.quiet {
+		stdout = io.Discard
+	}
+	sk, err := newSink(of, stdout, sf.count)
+	if err != nil {
+		return err
+	}
+	sk.tracker.ReloadKeys(func(err error) { fmt.Fprintf(stderr, "mqtap: reloading keys: %v\n", err) })
+	src, err := capture.Open(capture.Options{Interface: name, Filter: expr, SnapLen: sf.snaplen, Promiscuous: !sf.noPromisc, BufferMB: sf.bufferMB})
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	p, err := session.NewPipeline(src.LinkType(), opts, sk.handle)
+	if err != nil {
+		return fmt.Errorf("capture on %s: %w", name, err)
+	}
+	var spool *liveFile
+	if sf.write != "" {
+		if spool, err = createLiveFile(sf.write, src.LinkType(), name); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(stderr, "Capturing on '%s'\n", name)
+
+	ctx, cancel := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	if stop.duration > 0 {
+		var c context.CancelFunc
+		ctx, c = context.WithTimeout(ctx, stop.duration)
+		defer c()
+	}
+	rd := src.Start()
+	frames := rd.Frames()
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	var runErr error
+	captured := 0
+	running := true
+	for running {
+		select {
+		case f, ok := <-frames:
+			if !ok {
+				running = false
+				runErr = rd.Err()
+				break
+			}
+			captured++
+			if spool != nil {
+				if err := spool.write(f); err != nil {
+					runErr, running = err, false
+					break
+				}
+			}
+			if err := p.Frame(f.Data, f.Info); err != nil {
+				runErr, running = err, false
+				break
+			}
+			if stop.frames > 0 && captured >= stop.frames {
+				running = false
+				break
+			}
+			if len(frames) == 0 {
+				if err := flushLive(sk, spool); err != nil {
+					runErr, running = err, false
+				}
+			}
+		case now := <-tick.C:
+			if err := p.Tick(now); err != nil {
+				runErr, running = err, false
+			}
+		case <-ctx.Done():
+			running = false
+		}
+	}
+	rd.Stop()
+	for f := range frames { // frames already captured: decoded unless the run failed or is complete
+		if runErr != nil || (stop.frames > 0 && captured >= stop.frames) {
+			continue
+		}
+		captured++
+		if spool != nil {
+			if err := spool.write(f); err != nil {
+				runErr = err
+				continue
+			}
+		}
+		runErr = p.Frame(f.Data, f.Info)
+	}
+	if err := p.Close(); runErr == nil {
+		runErr = err
+	}
+	if errors.Is(runErr, errStop) {
+		runErr = nil
+	}
+	st, statErr := src.Stats()
+	src.Close()
+	if err := sk.out.Close(); runErr == nil {
+		runErr = err
+	}
+	if spool != nil {
+		if err := spool.close(); runErr == nil {
+			runErr = err
+		}
+	}
+	summary := fmt.Sprintf("mqtap: %d packets captured, %d dropped by the kernel, %d MQTT packets decoded", captured, st.Dropped, p.Stats().Packets)
+	if statErr != nil {
+		summary = fmt.Sprintf("mqtap: %d packets captured, ? dropped by the kernel (%v), %d MQTT packets decoded", captured, statErr, p.Stats().Packets)
+	}
+	fmt.Fprintln(stderr, summary)
+	return runErr
+}
+
+// flushLive writes out what the outputs buffer, once the decoder has caught
+// up with the capture.
+func flushLive(sk *sink, spool *liveFile) error {
+	if err := sk.out.Flush(); err != nil {
+		return err
+	}
+	if spool != nil {
+		return spool.flush()
+	}
+	return nil
+}
+
+// liveFile is sniff -w: every captured frame, written as it arrives.
+type liveFile struct {
+	f    *os.File
+	w    *pcaps.Writer
+	path string
+}
+
+func createLiveFile(path string, link layers.LinkType, iface string) (*liveFile, error) {
+	if path == "-" {
+		return nil, usagef("-w -: the packets are printed on stdout; write the capture to a file")
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, fmt.Errorf("cannot write %s: %v", path, err)
+	}
+	w, err := pcaps.NewLinkWriter(f, link, iface, pcaps.WriterInfo{Application: "mqtap " + version, Comment: "mqtap sniff -i " + iface})
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &liveFile{f: f, w: w, path: path}, nil
+}
+
+func (l *liveFile) write(f capture.Frame) error {
+	f.Info.InterfaceIndex = 0
+	if err := l.w.WriteFrame(f.Data, f.Info, nil); err != nil {
+		return fmt.Errorf("%s: %w", l.path, err)
+	}
+	return nil
+}
+
+func (l *liveFile) flush() error {
+	if err := l.w.Flush(); err != nil {
+		return fmt.Errorf("%s: %w", l.path, err)
+	}
+	return nil
+}
+
+func (l *liveFile) close() error {
+	err := l.flush()
+	if cerr := l.f.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("%s: %w", l.path, cerr)
+	}
+	return err
+}
