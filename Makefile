@@ -29,11 +29,13 @@ test: deps check build
 bench: build
 	$(GO) test -run='^$$' -bench=. -benchmem ./decode ./session/... ./keys
 	./scripts/bench.sh $(BIN)
+	./scripts/bench-live.sh $(BIN)
 
 fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./decode
 	$(GO) test -run='^$$' -fuzz='^FuzzParseHeader$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./decode
 	$(GO) test -run='^$$' -fuzz='^FuzzPipeline$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./session
+	$(GO) test -run='^$$' -fuzz='^FuzzCompileFilter$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./session/capture
 
 clean:
 	rm -f $(BIN)
