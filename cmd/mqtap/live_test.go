@@ -348,18 +348,19 @@ func TestSniffStops(t *testing.T) {
 	addr := listen(t)
 	_, port, _ := net.SplitHostPort(addr)
 
-	// -c 2: exits by itself after the second CONNECT.
-	run := startMqtap(t, "Capturing on", "sniff", "-i", "lo", "-f", port, "-c", "2")
-	for i := range 3 {
+	// -c 2 with -Y: exits by itself after the second CONNECT the display
+	// filter selects.
+	run := startMqtap(t, "Capturing on", "sniff", "-i", "lo", "-f", port, "-c", "2", "-Y", `mqtt.clientid != "count0"`, "-T", "fields", "-e", "mqtt.clientid")
+	for i := range 4 {
 		sendConnect(t, addr, fmt.Sprintf("count%d", i))
-		if i == 1 {
+		if i == 2 {
 			if code := run.wait(t, 5*time.Second); code != 0 {
 				t.Fatalf("-c 2: exit %d", code)
 			}
 		}
 	}
-	if n := strings.Count(run.stdout.String(), "CONNECT"); n != 2 {
-		t.Errorf("-c 2 printed %d packets:\n%s", n, run.stdout.String())
+	if out := run.stdout.String(); out != "count1\ncount2\n" {
+		t.Errorf("-c 2 -Y printed:\n%s", out)
 	}
 
 	// -a duration:1 with nothing to capture.

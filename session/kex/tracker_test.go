@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -311,4 +312,41 @@ func BenchmarkTrackerDecrypt(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+}
+
+// TestReloadKeys: a key written after the tracker started (a live lab peer
+// saving its key) is found when the exchange is answered, and only when
+// ReloadKeys asked for it; a broken key file is reported once.
+func TestReloadKeys(t *testing.T) {
+	g := modp2048(t)
+	for _, reload := range []bool{false, true} {
+		dir := t.TempDir()
+		store, err := keys.Load(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := newLab(t, store)
+		var reported []string
+		if reload {
+			l.tr.ReloadKeys(func(err error) { reported = append(reported, err.Error()) })
+		}
+		os.WriteFile(filepath.Join(dir, "broken.pem"), []byte("-----BEGIN PRIVATE KEY-----\nnot base64\n-----END PRIVATE KEY-----\n"), 0o600)
+		req, res := genKey(t, g), genKey(t, g)
+		if err := os.WriteFile(filepath.Join(dir, "req.pem"), req.MarshalPKCS8PEM(), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		reqMsgs, resMsgs := l.exchange("live", req, res, keys.HKDFInfoZero, "hello", "HELLO")
+		for _, m := range append(reqMsgs[:], resMsgs[:]...) {
+			want := "no-key"
+			if reload {
+				want = "ok"
+			}
+			if m.Crypto.Decrypt != want {
+				t.Errorf("reload=%v: decrypt %q (%s), want %q", reload, m.Crypto.Decrypt, m.Crypto.Reason, want)
+			}
+		}
+		if reload && (len(reported) != 1 || !strings.Contains(reported[0], "broken.pem")) {
+			t.Errorf("reload errors reported: %q, want one naming broken.pem", reported)
+		}
+	}
 }
