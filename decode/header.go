@@ -13,6 +13,24 @@ type FixedHeader struct {
 // Total returns the length of the whole control packet: HeaderLen + Remaining.
 func (h FixedHeader) Total() int { return h.HeaderLen + h.Remaining }
 
+// AppendVarint appends n in MQTT's variable byte integer encoding (the
+// remaining length, MQTT 5 property lengths): 7 bits a byte, least
+// significant first, the high bit set on every byte but the last. n must be
+// between 0 and 268435455.
+func AppendVarint(b []byte, n int) []byte {
+	for {
+		d := byte(n % 128)
+		n /= 128
+		if n > 0 {
+			d |= 0x80
+		}
+		b = append(b, d)
+		if n == 0 {
+			return b
+		}
+	}
+}
+
 // ErrShort reports that b does not yet hold enough bytes to parse the fixed
 // header (the type byte and a complete remaining length).
 var ErrShort = errors.New("decode: not enough bytes for the MQTT fixed header")

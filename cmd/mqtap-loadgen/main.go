@@ -46,6 +46,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/mqtap/mqtap/decode"
 )
 
 // config is the command line.
@@ -420,21 +422,6 @@ func packetLen(b []byte) (int, bool) {
 	return 0, false
 }
 
-// appendVarint appends MQTT's variable byte integer encoding of n.
-func appendVarint(b []byte, n int) []byte {
-	for {
-		d := byte(n % 128)
-		n /= 128
-		if n > 0 {
-			d |= 0x80
-		}
-		b = append(b, d)
-		if n == 0 {
-			return b
-		}
-	}
-}
-
 // appendString appends an MQTT UTF-8 string: a two-byte length and s.
 func appendString(b []byte, s string) []byte {
 	return append(append(b, byte(len(s)>>8), byte(len(s))), s...)
@@ -444,7 +431,7 @@ func appendString(b []byte, s string) []byte {
 // keep-alive of 60 s and client identifier id.
 func appendConnect(b []byte, id string) []byte {
 	b = append(b, 0x10)
-	b = appendVarint(b, 10+2+len(id))
+	b = decode.AppendVarint(b, 10+2+len(id))
 	b = appendString(b, "MQTT")
 	b = append(b, 4, 0x02, 0, 60) // level 4, clean session, keep alive
 	return appendString(b, id)
@@ -453,7 +440,7 @@ func appendConnect(b []byte, id string) []byte {
 // appendPublish appends an MQTT 3.1.1 PUBLISH QoS 0 of payload on topic.
 func appendPublish(b []byte, topic string, payload []byte) []byte {
 	b = append(b, 0x30)
-	b = appendVarint(b, 2+len(topic)+len(payload))
+	b = decode.AppendVarint(b, 2+len(topic)+len(payload))
 	b = appendString(b, topic)
 	return append(b, payload...)
 }

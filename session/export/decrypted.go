@@ -187,18 +187,7 @@ func (s *synth) rewrite(r *session.Record) []byte {
 	if remaining > 268435455 {
 		return p.Raw
 	}
-	b := append(s.packet[:0], p.Raw[0])
-	for {
-		d := byte(remaining % 128)
-		remaining /= 128
-		if remaining > 0 {
-			d |= 0x80
-		}
-		b = append(b, d)
-		if remaining == 0 {
-			break
-		}
-	}
+	b := decode.AppendVarint(append(s.packet[:0], p.Raw[0]), remaining)
 	b = append(b, varHeader...)
 	b = append(b, r.Crypto.Plaintext...)
 	s.packet = b

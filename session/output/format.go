@@ -150,25 +150,18 @@ func (w *Writer) endpoint(a netip.Addr, port uint16) []byte {
 
 // appendTree appends the detail tree of a record, as tshark -V does.
 func (w *Writer) appendTree(b []byte, r *session.Record) []byte {
+	unit, size, conn := "Frame ", " bytes on wire, ", ", TCP stream "
 	if r.Direct {
-		b = append(b, "Packet "...)
-		b = strconv.AppendInt(b, int64(r.Frame), 10)
-		b = append(b, ": "...)
-		b = strconv.AppendInt(b, int64(r.FrameLen), 10)
-		b = append(b, " bytes received from the broker, "...)
-		b = append(b, r.Time.UTC().Format("2006-01-02 15:04:05.000000000 UTC")...)
-		b = append(b, ", connection "...)
-		b = strconv.AppendInt(b, int64(r.Stream), 10)
-	} else {
-		b = append(b, "Frame "...)
-		b = strconv.AppendInt(b, int64(r.Frame), 10)
-		b = append(b, ": "...)
-		b = strconv.AppendInt(b, int64(r.FrameLen), 10)
-		b = append(b, " bytes on wire, "...)
-		b = append(b, r.Time.UTC().Format("2006-01-02 15:04:05.000000000 UTC")...)
-		b = append(b, ", TCP stream "...)
-		b = strconv.AppendInt(b, int64(r.Stream), 10)
+		unit, size, conn = "Packet ", " bytes received from the broker, ", ", connection "
 	}
+	b = append(b, unit...)
+	b = strconv.AppendInt(b, int64(r.Frame), 10)
+	b = append(b, ": "...)
+	b = strconv.AppendInt(b, int64(r.FrameLen), 10)
+	b = append(b, size...)
+	b = append(b, r.Time.UTC().Format("2006-01-02 15:04:05.000000000 UTC")...)
+	b = append(b, conn...)
+	b = strconv.AppendInt(b, int64(r.Stream), 10)
 	b = append(b, "\n    Source: "...)
 	b = appendEndpoint(b, r.Src, r.SrcPort)
 	b = append(b, "\n    Destination: "...)
