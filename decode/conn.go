@@ -190,6 +190,18 @@ func versionOf(name []byte, level uint8) uint8 {
 	return 0
 }
 
+// SetAlias maps a Topic Alias to topic for the PUBLISH packets sent by the
+// client (fromClient) or by the server, as a PUBLISH carrying both does. It
+// lets a packet that uses the alias be decoded again outside its
+// connection (the terminal UI decodes records on demand).
+func (c *Conn) SetAlias(fromClient bool, alias uint16, topic []byte) {
+	dir := 1
+	if fromClient {
+		dir = 0
+	}
+	c.setAlias(dir, alias, topic)
+}
+
 // lookupAlias returns the topic mapped to alias in the direction dir.
 func (c *Conn) lookupAlias(dir int, alias uint16) ([]byte, bool) {
 	t, ok := c.aliases[dir][alias]

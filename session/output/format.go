@@ -25,6 +25,15 @@ func (w *Writer) appendSummary(b []byte, r *session.Record) []byte {
 	b = append(b, paddedTypes[r.Packet.Type&15]...)
 	b = appendPadLeft(b, strconv.AppendInt(tmp[:0], int64(r.FrameLen), 10), 5)
 	b = append(b, ' ')
+	b = AppendInfo(b, r)
+	return append(b, '\n')
+}
+
+// AppendInfo appends a record's Info column as the text output prints it:
+// the packet's Info, what mqtap learned about its payload (the plaintext of
+// a decrypted message, or why it was not decrypted) and why the packet is
+// malformed. Control characters are escaped.
+func AppendInfo(b []byte, r *session.Record) []byte {
 	start := len(b)
 	b = decode.AppendInfo(b, &r.Packet)
 	b = appendCrypto(b, &r.Crypto)
@@ -34,7 +43,7 @@ func (w *Writer) appendSummary(b []byte, r *session.Record) []byte {
 		b = append(b, m...)
 		b = append(b, ']')
 	}
-	return append(b, '\n')
+	return b
 }
 
 // appendCrypto appends what mqtap learned about a lab message to the Info

@@ -1,0 +1,273 @@
+package model
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mqtap/mqtap/keys"
+	"github.com/mqtap/mqtap/pcaps"
+	"github.com/mqtap/mqtap/session"
+	"github.com/mqtap/mqtap/session/filter"
+	"github.com/mqtap/mqtap/session/output"
+)
+
+// load indexes a capture file, and also returns every record as NDJSON and
+// as text lines the way mqtap read prints them, for comparison.
+func load(t testing.TB, path string, store *keys.Store) (c *Capture, ndjson []string, text []string) {
+	t.Helper()
+	c, err := New(filepath.Base(path), Options{Keys: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	var jb, tb bytes.Buffer
+	jw, _ := output.New(&jb, output.Options{Format: output.NDJSON})
+	tw, _ := output.New(&tb, output.Options{Format: output.Text})
+	h := c.Handler()
+	r, err := pcaps.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	p, err := session.NewPipeline(r.LinkType(), session.Options{}, func(rec *session.Record) error {
+		if err := h(rec); err != nil {
+			return err
+		}
+		jw.Write(rec)
+		return tw.Write(rec)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		data, ci, err := r.Next()
+		if err != nil {
+			if err != io.EOF {
+				t.Fatal(err)
+			}
+			break
+		}
+		if err := p.Frame(data, ci); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	c.Finish(nil)
+	jw.Close()
+	tw.Close()
+	return c, strings.Split(strings.TrimSuffix(jb.String(), "\n"), "\n"), strings.Split(strings.TrimSuffix(tb.String(), "\n"), "\n")
+}
+
+func ndjsonOf(t testing.TB, r *session.Record) string {
+	var b bytes.Buffer
+	w, _ := output.New(&b, output.Options{Format: output.NDJSON})
+	if err := w.Write(r); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
+func labKeys(t testing.TB) *keys.Store {
+	store, err := keys.Load("../../pcaps/samples/keys/lab-session/requester")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store
+}
+
+// TestRecordsRoundTrip: every record read back from the index, rows and
+// full records, prints exactly as the pipeline's own record did: every
+// field, the decryption results and the findings, on every sample and
+// conformance capture.
+func TestRecordsRoundTrip(t *testing.T) {
+	files, _ := filepath.Glob("../../pcaps/samples/*.pcap*")
+	conf, _ := filepath.Glob(filepath.Join(sharedDir(t), "captures", "conformance", "*.pcap"))
+	files = append(files, conf...)
+	if len(files) < 10 {
+		t.Fatalf("only %d captures found", len(files))
+	}
+	total, keyed := 0, 0
+	for _, f := range files {
+		var store *keys.Store
+		name := strings.SplitN(filepath.Base(f), ".", 2)[0]
+		for _, k := range []string{"requester", "keyring.toml"} {
+			p := filepath.Join("../../pcaps/samples/keys", name, k)
+			if _, err := os.Stat(p); err == nil {
+				if store, err = keys.Load(p); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		c, want, text := load(t, f, store)
+		if c.Len() != len(want) || !c.State().Done {
+			t.Fatalf("%s: %d records indexed, %d printed, state %+v", f, c.Len(), len(want), c.State())
+		}
+		for i := range want {
+			r, err := c.Record(i)
+			if err != nil {
+				t.Fatalf("%s: record %d: %v", f, i, err)
+			}
+			if got := ndjsonOf(t, r); got != want[i] {
+				t.Errorf("%s: record %d differs\n got %s\nwant %s", f, i, got, want[i])
+			}
+			row, err := c.Row(i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasSuffix(text[i], " "+row.Info) || !strings.Contains(text[i], row.Src+" → "+row.Dst) {
+				t.Errorf("%s: row %d %+v does not match the text line %q", f, i, row, text[i])
+			}
+		}
+		total += len(want)
+		if store != nil {
+			keyed++
+		}
+	}
+	if keyed < 5 {
+		t.Errorf("only %d captures read with keys", keyed)
+	}
+	t.Logf("%d records in %d captures", total, len(files))
+}
+
+func sharedDir(t testing.TB) string {
+	t.Helper()
+	dir := "../../../shared"
+	if d := getenv("MQTAP_SHARED"); d != "" {
+		dir = d
+	}
+	abs, _ := filepath.Abs(dir)
+	return abs
+}
+
+// TestLabAggregates checks the views' data on the lab sample: sessions,
+// topics, findings, statistics, selections and conversations.
+func TestLabAggregates(t *testing.T) {
+	c, want, _ := load(t, "../../pcaps/samples/lab-session.pcapng", labKeys(t))
+	sessions := c.Sessions()
+	if len(sessions) != 5 || sessions[0].ID != "le0nh4rt#1" || sessions[0].Status != "ok" || sessions[0].Decrypted == 0 || sessions[0].KeySide != "requester" {
+		t.Errorf("sessions: %+v", sessions)
+	}
+	root := c.Topics()
+	var le0n *TopicNode
+	for _, ch := range root.Children {
+		if ch.Name == "le0nh4rt" {
+			le0n = ch
+		}
+	}
+	if le0n == nil || le0n.Total == 0 || root.Total != c.Stats().ByType[3] {
+		t.Fatalf("topic tree: root total %d, le0nh4rt %+v", root.Total, le0n)
+	}
+	found := false
+	var walk func(n *TopicNode)
+	walk = func(n *TopicNode) {
+		if n.Path == "le0nh4rt/uppercase/response" && n.Last == "NETWORKING IS THE BEST!" && n.Messages > 0 && n.LastRecord >= 0 {
+			found = true
+		}
+		for _, ch := range n.Children {
+			walk(ch)
+		}
+	}
+	walk(root)
+	if !found {
+		t.Error("the topic tree has no decrypted last value for le0nh4rt/uppercase/response")
+	}
+	st := c.Stats()
+	if st.Packets != len(want) || st.Streams == 0 || len(st.Topics) == 0 || len(st.Clients) == 0 || len(st.PerSecond) == 0 {
+		t.Errorf("stats %+v", st)
+	}
+	sum := 0
+	for _, n := range st.PerSecond {
+		sum += n
+	}
+	if sum != st.Packets {
+		t.Errorf("per-second buckets sum to %d, not %d", sum, st.Packets)
+	}
+
+	// Select agrees with the filter applied to the pipeline's records.
+	f, err := filter.Compile(`mqtap.decrypt == "ok" && mqtt.topic contains "uppercase"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sel, err := c.Select(context.Background(), f, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range want {
+		in := strings.Contains(want[i], `"mqtap.decrypt":"ok"`) && strings.Contains(want[i], "uppercase")
+		has := containsInt(sel, i)
+		if in != has {
+			t.Errorf("record %d: selected %v, want %v", i, has, in)
+		}
+	}
+	if len(sel) == 0 {
+		t.Fatal("empty selection")
+	}
+	later, _ := c.Select(context.Background(), f, sel[1], nil)
+	if len(later) != len(sel)-1 {
+		t.Errorf("selection from %d: %d records, want %d", sel[1], len(later), len(sel)-1)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := c.Select(ctx, f, 0, nil); err == nil {
+		t.Error("a cancelled selection did not stop")
+	}
+
+	// A conversation is one stream, in order.
+	row, _ := c.Row(sel[0])
+	conv, err := c.Conversation(row.Stream)
+	if err != nil || !containsInt(conv, sel[0]) {
+		t.Fatalf("conversation of stream %d: %v %v", row.Stream, conv, err)
+	}
+	for _, i := range conv {
+		if r, _ := c.Row(i); r.Stream != row.Stream {
+			t.Errorf("record %d of stream %d in the conversation of %d", i, r.Stream, row.Stream)
+		}
+	}
+	if i, ok := c.FindFrame(row.Frame); !ok || i > sel[0] {
+		t.Errorf("FindFrame(%d) = %d %v", row.Frame, i, ok)
+	}
+	if _, ok := c.FindFrame(1 << 30); ok {
+		t.Error("found a frame that does not exist")
+	}
+	if _, err := c.Row(c.Len()); err == nil {
+		t.Error("a row past the end")
+	}
+}
+
+// TestFindingsOrder: high severity first, and end-of-capture findings
+// (kex.unanswered) are included.
+func TestFindingsOrder(t *testing.T) {
+	c, _, _ := load(t, "../../pcaps/samples/lab-unanswered.pcapng", nil)
+	fs := c.Findings()
+	unanswered := false
+	for i, f := range fs {
+		if i > 0 && f.Severity > fs[i-1].Severity {
+			t.Fatalf("finding %d (%s) is more severe than the one before", i, f.Code)
+		}
+		if f.Code == "kex.unanswered" && f.Record == -1 {
+			unanswered = true
+		}
+	}
+	if !unanswered {
+		t.Errorf("no kex.unanswered among %d findings", len(fs))
+	}
+}
+
+func containsInt(l []int, v int) bool {
+	for _, x := range l {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func getenv(k string) string { return os.Getenv(k) }
