@@ -251,66 +251,7 @@ func runSniff(ctx context.Context, of *outputFlags, sf *sniffFlags, stdout, stde
 		ctx, c = context.WithTimeout(ctx, stop.duration)
 		defer c()
 	}
-	rd := src.Start()
-	frames := rd.Frames()
-	tick := time.NewTicker(500 * time.Millisecond)
-	defer tick.Stop()
-	var runErr error
-	captured := 0
-	running := true
-	for running {
-		select {
-		case f, ok := <-frames:
-			if !ok {
-				running = false
-				runErr = rd.Err()
-				break
-			}
-			captured++
-			if spool != nil {
-				if err := spool.write(f); err != nil {
-					runErr, running = err, false
-					break
-				}
-			}
-			if err := p.Frame(f.Data, f.Info); err != nil {
-				runErr, running = err, false
-				break
-			}
-			if stop.frames > 0 && captured >= stop.frames {
-				running = false
-				break
-			}
-			if len(frames) == 0 {
-				if err := flushLive(sk, spool); err != nil {
-					runErr, running = err, false
-				}
-			}
-		case now := <-tick.C:
-			if err := p.Tick(now); err != nil {
-				runErr, running = err, false
-			}
-		case <-ctx.Done():
-			running = false
-		}
-	}
-	rd.Stop()
-	for f := range frames { // frames already captured: decoded unless the run failed or is complete
-		if runErr != nil || (stop.frames > 0 && captured >= stop.frames) {
-			continue
-		}
-		captured++
-		if spool != nil {
-			if err := spool.write(f); err != nil {
-				runErr = err
-				continue
-			}
-		}
-		runErr = p.Frame(f.Data, f.Info)
-	}
-	if err := p.Close(); runErr == nil {
-		runErr = err
-	}
+	captured, runErr := captureLive(ctx, src, p, spool, stop.frames, func() error { return flushLive(sk, spool) })
 	if errors.Is(runErr, errStop) {
 		runErr = nil
 	}
@@ -330,6 +271,68 @@ func runSniff(ctx context.Context, of *outputFlags, sf *sniffFlags, stdout, stde
 	}
 	fmt.Fprintln(stderr, summary)
 	return runErr
+}
+
+// captureLive runs frames from src through p until ctx is done, maxFrames
+// frames were captured (0: no limit), the handler stops it or an error.
+// Every frame also goes to spool when set. idle is called whenever the
+// decoder has caught up with the capture. At the end the frames already
+// queued are decoded (unless the run failed or is complete) and the
+// pipeline is closed. It returns the frames captured and the first error.
+func captureLive(ctx context.Context, src *capture.Source, p *session.Pipeline, spool *liveFile, maxFrames int, idle func() error) (int, error) {
+	rd := src.Start()
+	frames := rd.Frames()
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	var runErr error
+	captured := 0
+	complete := func() bool { return maxFrames > 0 && captured >= maxFrames }
+	take := func(f capture.Frame) error {
+		captured++
+		if spool != nil {
+			if err := spool.write(f); err != nil {
+				return err
+			}
+		}
+		return p.Frame(f.Data, f.Info)
+	}
+	for running := true; running; {
+		select {
+		case f, ok := <-frames:
+			if !ok {
+				running, runErr = false, rd.Err()
+				break
+			}
+			if runErr = take(f); runErr != nil || complete() {
+				running = false
+				break
+			}
+			if len(frames) == 0 {
+				if runErr = idle(); runErr != nil {
+					running = false
+				}
+			}
+		case now := <-tick.C:
+			if runErr = p.Tick(now); runErr != nil {
+				running = false
+			}
+		case <-ctx.Done():
+			running = false
+		}
+	}
+	rd.Stop()
+	for f := range frames { // frames already captured: decoded unless the run failed or is complete
+		if runErr == nil && !complete() {
+			runErr = take(f)
+		}
+	}
+	if err := p.Close(); runErr == nil {
+		runErr = err
+	}
+	if err := idle(); runErr == nil {
+		runErr = err
+	}
+	return captured, runErr
 }
 
 // flushLive writes out what the outputs buffer, once the decoder has caught

@@ -87,6 +87,44 @@ end the tap with a one-line error. It stops after -c packets, after
 	return cmd
 }
 
+// tapLive runs what the broker of cfg sends through p until ctx is done,
+// the handler stops it or the tap fails; idle is called whenever the
+// decoder has caught up. The pipeline is closed at the end.
+func tapLive(ctx context.Context, cfg tap.Config, p *session.Pipeline, idle func() error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	chunks := make(chan tap.Chunk, 1024)
+	tapErr := make(chan error, 1)
+	go func() {
+		tapErr <- tap.Run(ctx, cfg, chunks)
+		close(chunks)
+	}()
+	var runErr error
+	for ch := range chunks {
+		if runErr != nil {
+			continue // drain until the tap has disconnected
+		}
+		if ch.Closed {
+			p.Disconnected(ch.Local, ch.Broker)
+		} else if runErr = p.Received(ch.Local, ch.Broker, tapVersion, ch.Data, ch.Time); runErr != nil {
+			cancel()
+			continue
+		}
+		if len(chunks) == 0 {
+			if runErr = idle(); runErr != nil {
+				cancel()
+			}
+		}
+	}
+	if err := <-tapErr; runErr == nil {
+		runErr = err
+	}
+	if err := p.Close(); runErr == nil {
+		runErr = err
+	}
+	return runErr
+}
+
 func runTap(ctx context.Context, of *outputFlags, cfg tap.Config, count int, duration time.Duration, stdout, stderr io.Writer) error {
 	if cfg.QoS > 2 {
 		return usagef("--qos %d: QoS is 0, 1 or 2", cfg.QoS)
@@ -113,37 +151,7 @@ func runTap(ctx context.Context, of *outputFlags, cfg tap.Config, count int, dur
 		ctx, c = context.WithTimeout(ctx, duration)
 		defer c()
 	}
-	chunks := make(chan tap.Chunk, 1024)
-	tapErr := make(chan error, 1)
-	go func() {
-		tapErr <- tap.Run(ctx, cfg, chunks)
-		close(chunks)
-	}()
-	var runErr error
-	for ch := range chunks {
-		if runErr != nil {
-			continue // drain until the tap has disconnected
-		}
-		if ch.Closed {
-			p.Disconnected(ch.Local, ch.Broker)
-		} else if err := p.Received(ch.Local, ch.Broker, tapVersion, ch.Data, ch.Time); err != nil {
-			runErr = err
-			cancel()
-			continue
-		}
-		if len(chunks) == 0 {
-			if err := sk.out.Flush(); err != nil {
-				runErr = err
-				cancel()
-			}
-		}
-	}
-	if err := <-tapErr; runErr == nil {
-		runErr = err
-	}
-	if err := p.Close(); runErr == nil {
-		runErr = err
-	}
+	runErr := tapLive(ctx, cfg, p, sk.out.Flush)
 	if errors.Is(runErr, errStop) {
 		runErr = nil
 	}

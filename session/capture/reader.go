@@ -3,6 +3,7 @@ package capture
 import (
 	"errors"
 	"sync/atomic"
+	"time"
 
 	"github.com/gopacket/gopacket"
 )
@@ -19,7 +20,7 @@ type Frame struct {
 type Reader struct {
 	src    *Source
 	frames chan Frame
-	stop   atomic.Bool
+	stopAt atomic.Int64 // when Stop was called (unix ns), 0 while running
 	err    error
 }
 
@@ -40,15 +41,16 @@ func (s *Source) Start() *Reader {
 func (r *Reader) run() {
 	defer close(r.frames)
 	var slab []byte
-	for !r.stop.Load() {
+	for {
 		data, ci, err := r.src.Next()
-		if errors.Is(err, ErrTimeout) {
+		stopAt := r.stopAt.Load()
+		switch {
+		case stopAt != 0 && (err != nil || ci.Timestamp.UnixNano() > stopAt || time.Now().UnixNano()-stopAt > int64(maxDrain)):
+			return // drained: the ring has nothing older than the stop
+		case errors.Is(err, ErrTimeout):
 			continue
-		}
-		if err != nil {
-			if !r.stop.Load() {
-				r.err = err
-			}
+		case err != nil:
+			r.err = err
 			return
 		}
 		if len(slab)+len(data) > cap(slab) {
@@ -65,9 +67,15 @@ func (r *Reader) run() {
 // ends: after Stop, or on an error (Err).
 func (r *Reader) Frames() <-chan Frame { return r.frames }
 
-// Stop ends reading within the poll interval; frames already queued are
-// still delivered. The caller keeps receiving until Frames is closed.
-func (r *Reader) Stop() { r.stop.Store(true) }
+// maxDrain bounds how long Stop keeps reading frames captured before it.
+const maxDrain = time.Second
+
+// Stop ends reading. Frames the kernel captured before the call are still
+// delivered: the ring is read until it has been empty for a poll interval
+// (the kernel hands over a partly filled block after its 50 ms timeout) or
+// holds only later frames, at most for a second. The caller keeps receiving
+// until Frames is closed.
+func (r *Reader) Stop() { r.stopAt.CompareAndSwap(0, time.Now().UnixNano()) }
 
 // Err is why reading ended, once Frames is closed: nil after Stop.
 func (r *Reader) Err() error { return r.err }
