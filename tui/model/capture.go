@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -580,8 +581,10 @@ func (c *Capture) FindFrame(frame int) (int, bool) {
 }
 
 // Select returns the indices of the records from index from on that match
-// f (all of them when f is nil), in order. progress, when set, is called
-// about every 1% with the records examined and the total.
+// f (all of them when f is nil), in order. The records are matched by one
+// goroutine per CPU; progress, when set, is called (from those goroutines,
+// one call at a time) after every 16384 records with the records examined
+// and the total. A cancelled ctx stops it with ctx's error.
 func (c *Capture) Select(ctx context.Context, f *filter.Filter, from int, progress func(done, total int)) ([]int, error) {
 	n := c.Len()
 	from = max(from, 0)
@@ -592,29 +595,56 @@ func (c *Capture) Select(ctx context.Context, f *filter.Filter, from int, progre
 		}
 		return out, nil
 	}
-	var out []int
-	var r session.Record
-	var buf []byte
-	step := max((n-from)/100, 1024)
-	for i := from; i < n; i++ {
-		if (i-from)%step == 0 {
-			if err := ctx.Err(); err != nil {
-				return nil, err
+	// Chunks of records are matched by one worker per CPU, and put back in
+	// order.
+	const chunk = 16384
+	chunks := (n - from + chunk - 1) / chunk
+	results := make([][]int, chunks)
+	var next, done atomic.Int64
+	var failed atomic.Value
+	var wg sync.WaitGroup
+	var progressMu sync.Mutex
+	for w := 0; w < min(runtime.GOMAXPROCS(0), max(chunks, 1)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var r session.Record
+			var buf []byte
+			for {
+				k := int(next.Add(1) - 1)
+				if k >= chunks || ctx.Err() != nil || failed.Load() != nil {
+					return
+				}
+				lo, hi := from+k*chunk, min(from+(k+1)*chunk, n)
+				for i := lo; i < hi; i++ {
+					var err error
+					if buf, err = c.recordInto(i, &r, buf); err != nil {
+						failed.Store(err)
+						return
+					}
+					if f.Match(&r) {
+						results[k] = append(results[k], i)
+					}
+				}
+				d := done.Add(int64(hi - lo))
+				if progress != nil {
+					progressMu.Lock()
+					progress(int(d), n-from)
+					progressMu.Unlock()
+				}
 			}
-			if progress != nil {
-				progress(i-from, n-from)
-			}
-		}
-		var err error
-		if buf, err = c.recordInto(i, &r, buf); err != nil {
-			return nil, err
-		}
-		if f.Match(&r) {
-			out = append(out, i)
-		}
+		}()
 	}
-	if progress != nil {
-		progress(n-from, n-from)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err, _ := failed.Load().(error); err != nil {
+		return nil, err
+	}
+	var out []int
+	for _, part := range results {
+		out = append(out, part...)
 	}
 	return out, nil
 }
