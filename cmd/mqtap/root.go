@@ -68,6 +68,7 @@ or decrypted pcapng files.`,
 	root.AddCommand(newReadCmd(stdout, stderr))
 	root.AddCommand(newSniffCmd(stdout, stderr))
 	root.AddCommand(newTapCmd(stdout, stderr))
+	root.AddCommand(newTuiCmd(stdout, stderr))
 	root.AddCommand(newSessionsCmd(stdout, stderr))
 	root.AddCommand(newFindingsCmd(stdout, stderr))
 	root.AddCommand(newExportCmd(stdout, stderr))

@@ -111,6 +111,10 @@ Capturing needs root or the CAP_NET_RAW capability: grant it once with
 	return cmd
 }
 
+// liveFlushAfter is how long a live capture waits for a missing segment
+// before skipping the gap: not long, the traffic is watched as it flows.
+const liveFlushAfter = 2 * time.Second
+
 // listInterfaces prints the interfaces as tshark -D does.
 func listInterfaces(stdout io.Writer) error {
 	ifs, err := capture.Interfaces()
@@ -214,7 +218,7 @@ func runSniff(ctx context.Context, of *outputFlags, sf *sniffFlags, stdout, stde
 	if err != nil {
 		return err
 	}
-	opts.FlushAfter = 2 * time.Second // a lost segment is not waited for long live
+	opts.FlushAfter = liveFlushAfter
 	expr, err := captureFilter(sf, &opts)
 	if err != nil {
 		return err

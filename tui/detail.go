@@ -1,0 +1,461 @@
+package tui
+
+import (
+	"encoding/hex"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/gdamore/tcell/v2"
+	"github.com/rivo/tview"
+
+	"github.com/mqtap/mqtap/decode"
+	"github.com/mqtap/mqtap/session"
+)
+
+// nodeRef is what a detail tree node refers to: a stable key (to keep the
+// selection and the expanded subtrees from one packet to the next) and the
+// bytes it covers, in the raw packet or in the decrypted plaintext.
+type nodeRef struct {
+	key       string
+	label     string // the node's text without the expansion marker, escaped
+	off, n    int
+	hasRange  bool
+	decrypted bool
+}
+
+// plaintextOf returns the decrypted or verified plaintext of a record, nil
+// when there is none.
+func plaintextOf(r *session.Record) []byte {
+	c := &r.Crypto
+	if len(c.Plaintext) > 0 && (c.Decrypt == "ok" || c.Verify == "ok") {
+		return c.Plaintext
+	}
+	return nil
+}
+
+// treeBuilder builds the detail tree of one record.
+type treeBuilder struct {
+	a    *App
+	seen map[string]int // occurrences of a key so far, to make keys unique
+}
+
+// node makes a tree node with the terminal's colours.
+func (b *treeBuilder) node(parentKey, name, text string, ref nodeRef) *tview.TreeNode {
+	key := parentKey + "/" + name
+	n := b.seen[key]
+	b.seen[key] = n + 1
+	ref.key = key + "#" + strconv.Itoa(n)
+	ref.label = tview.Escape(sanitize(text))
+	return tview.NewTreeNode(ref.label).
+		SetReference(&ref).
+		SetTextStyle(tcell.StyleDefault).
+		SetSelectedTextStyle(tcell.StyleDefault.Reverse(true))
+}
+
+// keyOf returns a node's key.
+func keyOf(n *tview.TreeNode) string {
+	if ref, ok := n.GetReference().(*nodeRef); ok {
+		return ref.key
+	}
+	return ""
+}
+
+// expand sets a node's expansion: the user's choice for its key when there
+// is one, else def.
+func (b *treeBuilder) expand(n *tview.TreeNode, def bool) {
+	if v, ok := b.a.expanded[keyOf(n)]; ok {
+		def = v
+	}
+	n.SetExpanded(def)
+}
+
+// showDetail fills the detail tree and the hex pane with a record.
+func (a *App) showDetail(r *session.Record) {
+	b := &treeBuilder{a: a, seen: map[string]int{}}
+	root := tview.NewTreeNode("")
+
+	// Frame (or, for mqtap tap, the packet received from the broker).
+	var frame *tview.TreeNode
+	src := endpoint(r.Src.Unmap().String(), r.SrcPort)
+	dst := endpoint(r.Dst.Unmap().String(), r.DstPort)
+	when := r.Time.UTC().Format("2006-01-02 15:04:05.000000000 UTC")
+	if r.Direct {
+		frame = b.node("", "frame", "Packet "+strconv.Itoa(r.Frame)+": "+strconv.Itoa(r.FrameLen)+
+			" bytes received from the broker, "+when+", connection "+strconv.Itoa(r.Stream), nodeRef{})
+	} else {
+		frame = b.node("", "frame", "Frame "+strconv.Itoa(r.Frame)+": "+strconv.Itoa(r.FrameLen)+
+			" bytes on wire, "+when+", TCP stream "+strconv.Itoa(r.Stream), nodeRef{})
+	}
+	fk := keyOf(frame)
+	frame.AddChild(b.node(fk, "time", "Arrival Time: "+when, nodeRef{}))
+	frame.AddChild(b.node(fk, "relative", "Time since the first packet: "+formatSeconds(r.Relative)+" seconds", nodeRef{}))
+	frame.AddChild(b.node(fk, "src", "Source: "+src, nodeRef{}))
+	frame.AddChild(b.node(fk, "dst", "Destination: "+dst, nodeRef{}))
+	dir := "broker → client"
+	if r.Packet.FromClient {
+		dir = "client → broker"
+	}
+	if r.Direct {
+		frame.AddChild(b.node(fk, "stream", "Received by mqtap from the broker (connection "+strconv.Itoa(r.Stream)+")", nodeRef{}))
+	} else {
+		frame.AddChild(b.node(fk, "stream", "TCP stream: "+strconv.Itoa(r.Stream)+" ("+dir+")", nodeRef{}))
+	}
+	b.expand(frame, false)
+	root.AddChild(frame)
+
+	// The MQTT packet, every field at its depth.
+	p := &r.Packet
+	mq := b.node("", "mqtt", "MQ Telemetry Transport Protocol, "+decode.Info(p), nodeRef{off: 0, n: len(p.Raw), hasRange: true})
+	root.AddChild(mq)
+	b.expand(mq, true)
+	stack := []*tview.TreeNode{mq}
+	for i := range p.Fields {
+		f := &p.Fields[i]
+		depth := int(f.Depth) + 1
+		if depth > len(stack) {
+			depth = len(stack)
+		}
+		stack = stack[:depth]
+		parent := stack[depth-1]
+		label := decode.Label(p, f)
+		if f.Name == "mqtt.passwd" {
+			label = "Password: ******** (the bytes pane shows it)"
+		}
+		n := b.node(keyOf(parent), f.Name, label, nodeRef{off: f.Off, n: f.Len, hasRange: f.Len > 0 || f.Off > 0})
+		parent.AddChild(n)
+		if (f.Name == "mqtt.msg" || f.Name == "mqtt.willmsg") && printable(f.Bytes) {
+			n.AddChild(b.node(keyOf(n), "text", "[As text: "+string(f.Bytes)+"]", nodeRef{off: f.Off, n: f.Len, hasRange: true}))
+		}
+		stack = append(stack, n)
+	}
+	// Subtrees below the first level start collapsed, as in Wireshark.
+	for _, c := range mq.GetChildren() {
+		c.Walk(func(n, _ *tview.TreeNode) bool {
+			b.expand(n, false)
+			return true
+		})
+	}
+	for _, pr := range p.Problems {
+		text := "[Protocol Violation: " + pr.Text
+		if pr.Severity == decode.Malformed {
+			text = "[Malformed Packet: " + pr.Text
+		}
+		if pr.Rule != "" {
+			text += " (" + pr.Rule + ")"
+		}
+		n := b.node(keyOf(mq), "problem", text+"]", nodeRef{off: pr.Off, n: pr.Len, hasRange: pr.Len > 0})
+		n.SetTextStyle(tcell.StyleDefault.Foreground(tcell.ColorRed))
+		mq.AddChild(n)
+	}
+
+	// What mqtap learned: session, decryption, verification, findings.
+	if c := &r.Crypto; c.Scheme != "" || c.Session != "" || len(r.Findings) > 0 {
+		mt := b.node("", "mqtap", "mqtap", nodeRef{})
+		root.AddChild(mt)
+		b.expand(mt, true)
+		add := func(parent *tview.TreeNode, name, title, value string, ref nodeRef) *tview.TreeNode {
+			if value == "" {
+				return nil
+			}
+			n := b.node(keyOf(parent), name, title+value, ref)
+			parent.AddChild(n)
+			return n
+		}
+		add(mt, "session", "Session: ", c.Session, nodeRef{})
+		add(mt, "scheme", "Scheme: ", c.Scheme, nodeRef{})
+		add(mt, "kex", "Key exchange: ", c.Kex, nodeRef{})
+		if c.Message > 0 {
+			add(mt, "message", "Logical message: ", strconv.Itoa(c.Message), nodeRef{})
+		}
+		if c.Copy {
+			add(mt, "copy", "Copy: ", "the broker's forward of a message seen before", nodeRef{})
+		}
+		add(mt, "verify", "Verification: ", c.Verify, nodeRef{})
+		outcome := mt
+		if d := add(mt, "decrypt", "Decryption: ", c.Decrypt, nodeRef{}); d != nil {
+			outcome = d
+			if c.Decrypt != "ok" {
+				d.SetTextStyle(tcell.StyleDefault.Foreground(tcell.ColorRed))
+			}
+		}
+		add(outcome, "reason", "Reason: ", c.Reason, nodeRef{})
+		add(outcome, "key", "Key: ", c.Key, nodeRef{})
+		add(outcome, "kdf", "Derivation: ", c.KDF, nodeRef{})
+		if !c.TokenTime.IsZero() {
+			add(outcome, "token_time", "Fernet token time: ", c.TokenTime.UTC().Format("2006-01-02 15:04:05 UTC"), nodeRef{})
+		}
+		if pt := plaintextOf(r); pt != nil {
+			ref := nodeRef{off: 0, n: len(pt), hasRange: true, decrypted: true}
+			if utf8.Valid(pt) {
+				add(outcome, "plaintext", "Plaintext: ", string(pt), ref)
+			} else {
+				add(outcome, "plaintext", "Plaintext (hex): ", hex.EncodeToString(pt), ref)
+			}
+		}
+		for _, f := range r.Findings {
+			n := add(mt, "finding", "Finding: ", f.Code+" ("+f.Severity.String()+"): "+f.Text, nodeRef{})
+			if f.Severity >= session.SevHigh {
+				n.SetTextStyle(tcell.StyleDefault.Foreground(tcell.ColorRed).Bold(true))
+			} else if f.Severity >= session.SevMedium {
+				n.SetTextStyle(tcell.StyleDefault.Bold(true))
+			}
+		}
+		for _, c := range mt.GetChildren() {
+			b.expand(c, true)
+		}
+	}
+
+	for _, c := range root.GetChildren() {
+		c.Walk(func(n, _ *tview.TreeNode) bool {
+			markNode(n)
+			return true
+		})
+	}
+	a.tree.SetRoot(root)
+	a.hex.setData(p.Raw, plaintextOf(r))
+	a.tree.SetCurrentNode(a.rememberedNode(root))
+	a.onTreeSelect(a.tree.GetCurrentNode())
+}
+
+// rememberedNode returns the node to select in a new tree: the one with the
+// key selected before, or its closest visible ancestor, else the MQTT node.
+func (a *App) rememberedNode(root *tview.TreeNode) *tview.TreeNode {
+	var found, fallback *tview.TreeNode
+	var path []*tview.TreeNode
+	var walk func(n *tview.TreeNode) bool
+	walk = func(n *tview.TreeNode) bool {
+		if k := keyOf(n); k == "/mqtt#0" {
+			fallback = n
+		}
+		if a.treeKey != "" && keyOf(n) == a.treeKey {
+			// Select the topmost collapsed ancestor when the node is hidden.
+			for _, anc := range path {
+				if !anc.IsExpanded() {
+					found = anc
+					return true
+				}
+			}
+			found = n
+			return true
+		}
+		path = append(path, n)
+		for _, c := range n.GetChildren() {
+			if walk(c) {
+				return true
+			}
+		}
+		path = path[:len(path)-1]
+		return false
+	}
+	for _, c := range root.GetChildren() {
+		if walk(c) {
+			break
+		}
+	}
+	if found != nil {
+		return found
+	}
+	return fallback
+}
+
+// onTreeSelect highlights the selected node's bytes in the hex pane.
+func (a *App) onTreeSelect(n *tview.TreeNode) {
+	if n == nil {
+		a.hex.highlight(0, 0, false)
+		return
+	}
+	ref, ok := n.GetReference().(*nodeRef)
+	if !ok {
+		a.hex.highlight(0, 0, false)
+		return
+	}
+	a.treeKey = ref.key
+	if !ref.hasRange {
+		a.hex.highlight(0, 0, false)
+		return
+	}
+	a.hex.highlight(ref.off, ref.n, ref.decrypted)
+}
+
+// toggleTreeNode expands or collapses the selected subtree (Enter, Space).
+func (a *App) toggleTreeNode() {
+	n := a.tree.GetCurrentNode()
+	if n == nil || len(n.GetChildren()) == 0 {
+		return
+	}
+	a.setExpanded(n, !n.IsExpanded())
+}
+
+// expandTreeNode expands the selected subtree (→) or collapses it, moving
+// to the parent when it is collapsed already (←).
+func (a *App) expandTreeNode(open bool) {
+	n := a.tree.GetCurrentNode()
+	if n == nil {
+		return
+	}
+	if len(n.GetChildren()) > 0 && n.IsExpanded() != open {
+		a.setExpanded(n, open)
+		return
+	}
+	if !open {
+		path := a.tree.GetPath(n)
+		// path is root … parent, n; the root is hidden (top level 1).
+		if len(path) >= 3 {
+			a.tree.SetCurrentNode(path[len(path)-2])
+			a.onTreeSelect(path[len(path)-2])
+		}
+	}
+}
+
+// expandAll expands or collapses every subtree.
+func (a *App) expandAll(open bool) {
+	root := a.tree.GetRoot()
+	if root == nil {
+		return
+	}
+	for _, c := range root.GetChildren() {
+		c.Walk(func(n, _ *tview.TreeNode) bool {
+			if len(n.GetChildren()) > 0 {
+				a.setExpanded(n, open)
+			}
+			return true
+		})
+	}
+	if !open {
+		// The selected node may be hidden now: select its top-level ancestor.
+		if path := a.tree.GetPath(a.tree.GetCurrentNode()); len(path) >= 2 {
+			a.tree.SetCurrentNode(path[1])
+			a.onTreeSelect(path[1])
+		}
+	}
+}
+
+// setExpanded expands or collapses a node and remembers the choice for the
+// next packets.
+func (a *App) setExpanded(n *tview.TreeNode, open bool) {
+	n.SetExpanded(open)
+	markNode(n)
+	if k := keyOf(n); k != "" {
+		a.expanded[k] = open
+	}
+}
+
+// markNode prefixes a detail tree node that has children with ▸ when it is
+// collapsed and ▾ when it is expanded.
+func markNode(n *tview.TreeNode) {
+	if ref, ok := n.GetReference().(*nodeRef); ok {
+		n.SetText(expansionMarker(n) + ref.label)
+	}
+}
+
+// expansionMarker returns the prefix that shows whether a node is expanded.
+func expansionMarker(n *tview.TreeNode) string {
+	switch {
+	case len(n.GetChildren()) == 0:
+		return ""
+	case n.IsExpanded():
+		return "▾ "
+	}
+	return "▸ "
+}
+
+// onTreeClick toggles a subtree when its node is clicked again; prev is the
+// node selected before the click.
+func (a *App) onTreeClick(prev, n *tview.TreeNode) {
+	if n != nil && n == prev && len(n.GetChildren()) > 0 {
+		a.setExpanded(n, !n.IsExpanded())
+	}
+}
+
+// onHexClick selects the innermost detail tree node covering a clicked
+// byte.
+func (a *App) onHexClick(off int, decrypted bool) {
+	root := a.tree.GetRoot()
+	if root == nil {
+		return
+	}
+	var best *tview.TreeNode
+	var bestLen int
+	var path []*tview.TreeNode
+	var bestPath []*tview.TreeNode
+	var walk func(n *tview.TreeNode)
+	walk = func(n *tview.TreeNode) {
+		path = append(path, n)
+		if ref, ok := n.GetReference().(*nodeRef); ok && ref.hasRange && ref.decrypted == decrypted &&
+			off >= ref.off && off < ref.off+ref.n && (best == nil || ref.n <= bestLen) {
+			best, bestLen = n, ref.n
+			bestPath = append(bestPath[:0], path...)
+		}
+		for _, c := range n.GetChildren() {
+			walk(c)
+		}
+		path = path[:len(path)-1]
+	}
+	walk(root)
+	if best == nil {
+		return
+	}
+	for _, anc := range bestPath[:len(bestPath)-1] {
+		if anc != root && !anc.IsExpanded() {
+			a.setExpanded(anc, true)
+		}
+	}
+	a.tree.SetCurrentNode(best)
+	a.onTreeSelect(best)
+}
+
+// endpoint returns "addr:port" ("[addr]:port" for IPv6).
+func endpoint(addr string, port uint16) string {
+	if strings.Contains(addr, ":") {
+		addr = "[" + addr + "]"
+	}
+	return addr + ":" + strconv.Itoa(int(port))
+}
+
+// printable reports whether b is non-empty UTF-8 text without control
+// characters other than tab, worth showing as text on one line.
+func printable(b []byte) bool {
+	if len(b) == 0 || !utf8.Valid(b) {
+		return false
+	}
+	for _, r := range string(b) {
+		if r < 0x20 && r != '\t' || r == 0x7f || r >= 0x80 && r < 0xa0 {
+			return false
+		}
+	}
+	return true
+}
+
+// treeEdge selects the first or the last visible node of a tree whose
+// nodes are shown from level topLevel (tview's Home and End only scroll).
+func (a *App) treeEdge(t *tview.TreeView, topLevel int, last bool) {
+	root := t.GetRoot()
+	if root == nil {
+		return
+	}
+	var visible []*tview.TreeNode
+	var walk func(n *tview.TreeNode, level int)
+	walk = func(n *tview.TreeNode, level int) {
+		if level >= topLevel {
+			visible = append(visible, n)
+		}
+		if n.IsExpanded() || level < topLevel {
+			for _, c := range n.GetChildren() {
+				walk(c, level+1)
+			}
+		}
+	}
+	walk(root, 0)
+	if len(visible) == 0 {
+		return
+	}
+	n := visible[0]
+	if last {
+		n = visible[len(visible)-1]
+	}
+	t.SetCurrentNode(n)
+	if t == a.tree {
+		a.onTreeSelect(n)
+	}
+}
