@@ -1,23 +1,14 @@
 package model
 
 import (
-	"bufio"
 	"context"
-	"fmt"
 	"io"
-	"net"
 	"os"
-	"path/filepath"
 	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
-
-	"github.com/mqtap/mqtap/decode"
 	"github.com/mqtap/mqtap/pcaps"
 	"github.com/mqtap/mqtap/session"
 	"github.com/mqtap/mqtap/session/filter"
@@ -26,73 +17,12 @@ import (
 // benchPackets is the size of the capture BenchmarkOpen1M opens.
 const benchPackets = 1_000_000
 
-// millionCapture writes (once, cached in the temporary directory) a pcap
-// of benchPackets MQTT packets: four connections, each opening with
-// CONNECT/CONNACK, then one QoS 0 PUBLISH per frame.
+// millionCapture is a capture of benchPackets MQTT packets
+// (pcaps.Synthesize), written once in the temporary directory.
 func millionCapture(b *testing.B) string {
 	b.Helper()
-	path := filepath.Join(os.TempDir(), fmt.Sprintf("mqtap-tui-bench-%d.pcap", benchPackets))
-	if _, err := os.Stat(path); err == nil {
-		return path
-	}
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
+	path, err := pcaps.SyntheticFile(os.TempDir(), benchPackets)
 	if err != nil {
-		b.Fatal(err)
-	}
-	w := bufio.NewWriterSize(f, 1<<20)
-	pw := pcapgo.NewWriter(w)
-	if err := pw.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
-		b.Fatal(err)
-	}
-	const conns = 4
-	seq := [conns][2]uint32{}
-	t0 := time.Unix(1700000000, 0)
-	n := 0
-	buf := gopacket.NewSerializeBuffer()
-	frame := func(conn int, fromClient bool, payload []byte) {
-		eth := &layers.Ethernet{SrcMAC: net.HardwareAddr{0, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{0, 0, 0, 0, 0, 2}, EthernetType: layers.EthernetTypeIPv4}
-		ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: net.IP{10, 0, 0, byte(10 + conn)}, DstIP: net.IP{10, 0, 0, 1}}
-		tcp := &layers.TCP{SrcPort: layers.TCPPort(40000 + conn), DstPort: 1883, PSH: true, ACK: true, Window: 65535}
-		dir := 0
-		if !fromClient {
-			ip.SrcIP, ip.DstIP = ip.DstIP, ip.SrcIP
-			tcp.SrcPort, tcp.DstPort = tcp.DstPort, tcp.SrcPort
-			dir = 1
-		}
-		tcp.Seq, tcp.Ack = seq[conn][dir], seq[conn][1-dir]
-		seq[conn][dir] += uint32(len(payload))
-		tcp.SetNetworkLayerForChecksum(ip)
-		if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, eth, ip, tcp, gopacket.Payload(payload)); err != nil {
-			b.Fatal(err)
-		}
-		data := buf.Bytes()
-		ci := gopacket.CaptureInfo{Timestamp: t0.Add(time.Duration(n) * 50 * time.Microsecond), CaptureLength: len(data), Length: len(data)}
-		if err := pw.WritePacket(ci, data); err != nil {
-			b.Fatal(err)
-		}
-		n++
-	}
-	for c := 0; c < conns; c++ {
-		id := fmt.Sprintf("bench-%d", c)
-		connect := append([]byte{0x10, byte(12 + len(id)), 0, 4, 'M', 'Q', 'T', 'T', 4, 2, 0, 60, 0, byte(len(id))}, id...)
-		frame(c, true, connect)
-		frame(c, false, []byte{0x20, 2, 0, 0})
-	}
-	for i := 0; n < benchPackets; i++ {
-		topic := fmt.Sprintf("bench/%d/sensor-%d", i%conns, i%100)
-		body := append([]byte{0, byte(len(topic))}, topic...)
-		body = append(body, fmt.Sprintf(`{"seq":%d,"temp":21.5}`, i)...)
-		pub := decode.AppendVarint([]byte{0x30}, len(body))
-		frame(i%conns, true, append(pub, body...))
-	}
-	if err := w.Flush(); err != nil {
-		b.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		b.Fatal(err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
 		b.Fatal(err)
 	}
 	return path
