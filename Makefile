@@ -27,7 +27,7 @@ test: deps check build
 	MQTAP_SHARED=$(SHARED) $(GO) test -count=1 -timeout 45m ./...
 
 bench: build
-	$(GO) test -run='^$$' -bench=. -benchmem ./decode ./session/... ./keys
+	$(GO) test -run='^$$' -bench=. -benchmem ./decode ./session/... ./keys ./tui/...
 	./scripts/bench.sh $(BIN)
 	./scripts/bench-live.sh $(BIN)
 
