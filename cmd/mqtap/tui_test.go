@@ -1,12 +1,15 @@
 package main
 
 import (
+	"net"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mqtap/mqtap/session/labpeer/labtest"
 )
 
 // tmux drives a real terminal: mqtap tui runs in a detached tmux session,
@@ -125,5 +128,50 @@ func TestTuiErrorsBeforeStart(t *testing.T) {
 		if code != c.code || !strings.Contains(stderr, c.msg) || strings.Count(strings.TrimSpace(stderr), "\n") != 0 || stdout != "" {
 			t.Errorf("%v: exit %d, stderr %q, stdout %q; want %d and %q", c.args, code, stderr, stdout, c.code, c.msg)
 		}
+	}
+}
+
+// TestTuiBrokerTapInTmux: mqtap tui mqtt://HOST:PORT shows messages
+// published while it runs, and the status line says it is connected.
+func TestTuiBrokerTapInTmux(t *testing.T) {
+	bin := mqtapBinary(t)
+	b := labtest.StartBroker(t)
+	tm := startTmux(t, 140, 40, bin+" tui mqtt://"+b.Addr())
+	tm.waitFor("the subscription", func(s string) bool { return strings.Contains(s, "SUBACK") })
+	for i := 0; i < 3; i++ {
+		out, err := exec.Command("mosquitto_pub", "-h", b.Host, "-p", strconv.Itoa(b.Port), "-t", "tui/live/"+strconv.Itoa(i), "-m", "hello tui").CombinedOutput()
+		if err != nil {
+			t.Fatalf("mosquitto_pub: %v %s", err, out)
+		}
+	}
+	tm.waitFor("the published messages in the list", func(s string) bool {
+		return strings.Contains(s, "[tui/live/0]") && strings.Contains(s, "[tui/live/2]")
+	})
+	tm.keys("q")
+	s := tm.waitFor("mqtap exiting", func(s string) bool { return strings.Contains(s, "EXITED ") })
+	if !strings.Contains(s, "EXITED 0") {
+		t.Errorf("mqtap tui did not exit 0:\n%s", s)
+	}
+}
+
+// TestTuiLiveInTmux: mqtap tui -i lo grows the list while traffic flows,
+// following the tail.
+func TestTuiLiveInTmux(t *testing.T) {
+	needRoot(t)
+	bin := mqtapBinary(t)
+	addr := listen(t)
+	_, port, _ := net.SplitHostPort(addr)
+	tm := startTmux(t, 140, 40, bin+" tui -i lo -f "+port)
+	tm.waitFor("the live status", func(s string) bool { return strings.Contains(s, "live") })
+	for i := range 30 {
+		sendConnect(t, addr, "tui-live-"+strconv.Itoa(i))
+	}
+	tm.waitFor("30 packets, the last one selected", func(s string) bool {
+		return strings.Contains(s, "30 packets") && strings.Contains(s, "Client ID: tui-live-29")
+	})
+	tm.keys("q")
+	s := tm.waitFor("mqtap exiting", func(s string) bool { return strings.Contains(s, "EXITED ") })
+	if !strings.Contains(s, "EXITED 0") {
+		t.Errorf("mqtap tui did not exit 0:\n%s", s)
 	}
 }
