@@ -141,7 +141,7 @@ keylog = "k.log"
 	writeFile(t, dir, "b/c/lab/bob.pem", readTestdata(t, "lab/bob.pem"))
 	writeFile(t, dir, "b/c/lab/bob.pub.pem", readTestdata(t, "lab/bob.pub.pem"))
 	writeFile(t, dir, "b/c/rsa.pem", readTestdata(t, "keyring/rsa-private-pkcs8.pem"))
-	writeFile(t, dir, "b/c/k.log", []byte("CLIENT_RANDOM 00 00\n"))
+	writeFile(t, dir, "b/c/k.log", []byte("CLIENT_RANDOM "+strings.Repeat("00", 32)+" "+strings.Repeat("00", 48)+"\n"))
 	s, err = Load(dir)
 	if err != nil {
 		t.Fatal(err)

@@ -166,7 +166,9 @@ func (s *Store) Rules() []*Rule {
 }
 
 // TLSKeylogs returns the absolute paths of the TLS key logs named by the
-// keyrings' [tls] keylog, in load order, each once.
+// keyrings' [tls] keylog, then of those found from the --keys paths
+// (files and directories), in load order, each once: exports embed them
+// as Decryption Secrets Blocks.
 func (s *Store) TLSKeylogs() []string {
 	if s == nil {
 		return nil
@@ -181,6 +183,12 @@ func (s *Store) TLSKeylogs() []string {
 				seen[p] = true
 				out = append(out, p)
 			}
+		}
+	}
+	for _, p := range s.tlsLogs.given {
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
 		}
 	}
 	return out

@@ -27,6 +27,8 @@ type Store struct {
 	dhIn  map[string]int       // PEM file -> DH private keys it holds
 	rings []*keyring           // keyring files in load order
 	rules atomic.Pointer[[]*Rule]
+	// tlsLogs are the TLS key logs (TLSKeyLog); its maps are guarded by mu.
+	tlsLogs storeTLSKeyLogs
 	// loaded is set once Load has finished: from then on (Reload) an empty
 	// file is one being written, skipped without error and read next time.
 	loaded bool
@@ -42,16 +44,19 @@ type fileStamp struct {
 }
 
 // keyFileExts are the extensions read when walking a directory.
-var keyFileExts = map[string]bool{".pem": true, ".key": true, keyringExt: true}
+var keyFileExts = map[string]bool{".pem": true, ".key": true, keyringExt: true, tlsKeyLogExt: true}
 
 // keyringExt is the extension of keyring files.
 const keyringExt = ".toml"
 
 // Load reads each path: a directory (recursively; files that are not keys —
-// README, .txt, .pcap — are skipped silently, but a .pem/.key/.toml file
-// that cannot be parsed is an error naming the file and why), a keyring
-// file (*.toml, see below), or another file (a PEM file with one or more
-// blocks). From PEM files it collects DH private keys (and ignores,
+// README, .txt, .pcap — are skipped silently, but a .pem/.key/.toml/.keylog
+// file that cannot be parsed is an error naming the file and why), a
+// keyring file (*.toml, see below), a TLS key log (SSLKEYLOGFILE, see
+// ParseTLSKeyLog: a *.keylog file, or a file whose content
+// LooksLikeTLSKeyLog, or an empty *.log or *.txt file), or another file (a
+// PEM file with one or more blocks). Key logs are merged into TLSKeyLog.
+// From PEM files it collects DH private keys (and ignores,
 // without error, other PEM kinds such as certificates, RSA/EC keys and DH
 // parameters: those are used through keyring rules). Duplicate keys (same
 // X and group) are kept once. Symbolic links to files are followed,
@@ -81,6 +86,10 @@ func Load(paths ...string) (*Store, error) {
 		dedup: map[dhID]bool{},
 		files: map[string]fileStamp{},
 		dhIn:  map[string]int{},
+		tlsLogs: storeTLSKeyLogs{
+			log:   &TLSKeyLog{},
+			files: map[string]*keylogFile{},
+		},
 	}
 	if _, err := s.load(); err != nil {
 		return nil, err
@@ -124,8 +133,9 @@ func (s *Store) FindDH(pub *DHPublicKey) *DHPrivateKey {
 // one file fails. Keyrings' [[dh]] globs are expanded again (a glob that
 // now matches nothing is not an error here); a keyring file that changed
 // is parsed again and, if it has no error, replaces its rules and TLS
-// settings (on error the previous ones stay). Returns how many new DH keys
-// were found.
+// settings (on error the previous ones stay). TLS key logs that changed are
+// read again: the lines appended since are added to TLSKeyLog (the whole
+// file when it was rewritten). Returns how many new DH keys were found.
 func (s *Store) Reload() (int, error) {
 	if s == nil {
 		return 0, errors.New("keys: Reload on a nil Store")
@@ -151,8 +161,15 @@ func (s *Store) load() (int, error) {
 			errs = append(errs, err)
 		}
 	}
+	errs = append(errs, s.loadKeyringTLSKeyLogs()...)
 	for _, f := range files {
 		if s.isRawKeyFile(f.path) {
+			continue
+		}
+		if s.isTLSKeyLogFile(f) {
+			if err := s.loadTLSKeyLogFile(f.path, f.fi, true); err != nil {
+				errs = append(errs, err)
+			}
 			continue
 		}
 		n, err := s.loadFile(f.path, f.fi)
