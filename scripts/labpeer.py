@@ -4,9 +4,12 @@ tests and sample captures (the Go twin is `mqtap lab request|respond`).
 
     labpeer.py request NETID ACTION MESSAGE... [--host H] [--port P] [--dhparams F]
                [--save-keys DIR] [--protocol 3.1.1|5] [--hkdf-info zero|none]
-               [--timeout 10s] [--client-id ID] [-v]
+               [--timeout 10s] [--client-id ID] [-v] [TLS options]
     labpeer.py respond [NETID...] [--host H] [--port P] [--dhparams F] [--save-keys DIR]
                [--protocol 3.1.1|5] [--hkdf-info zero|none] [--count N] [--client-id ID]
+               [TLS options]
+    TLS options: --tls [--cafile CA.pem] [--insecure] [--keylog FILE]
+               [--tls-version 1.2|1.3] [--ciphers OPENSSL-CIPHERS]
 
 The cryptography is the lab's crypto.py, call for call: load_pem_parameters,
 generate_private_key, PKCS#8 and SubjectPublicKeyInfo PEM, exchange(),
@@ -22,6 +25,21 @@ SIGINT/SIGTERM or --count answered action requests. Keys saved with
 --save-keys are named <netid>-request-<unix-ns>.pem and
 <netid>-response-<unix-ns>.pem. Needs python3-cryptography and
 python3-paho-mqtt: run it with /usr/bin/python3.
+
+--tls speaks MQTT over TLS through an ssl.SSLContext handed to paho
+(tls_set_context), on the same port (1884 unless --port). The broker's
+certificate is verified against the system's roots or --cafile
+(load_verify_locations; a self-signed certificate is its own CA) and its
+name against --host (check_hostname); --insecure verifies nothing
+(check_hostname False, verify_mode CERT_NONE; mosquitto_pub's --insecure only
+skips the name). --keylog FILE appends the TLS secrets in the NSS key log
+format (SSLContext.keylog_filename: OpenSSL writes CLIENT_RANDOM for TLS 1.2,
+CLIENT_TRAFFIC_SECRET_0 and the other secrets for TLS 1.3; Python adds a "#"
+comment line when it creates the file). --tls-version pins the version
+(minimum_version = maximum_version); --ciphers is an OpenSSL cipher list for
+TLS 1.2 (set_ciphers: OpenSSL names such as ECDHE-RSA-AES128-GCM-SHA256 or
+AES128-SHA, separated by ':' or ','); TLS 1.3 suites cannot be chosen from
+Python.
 """
 
 import argparse
@@ -29,6 +47,7 @@ import base64
 import os
 import random
 import signal
+import ssl
 import sys
 import time
 
@@ -105,6 +124,61 @@ def transform(action, text):
 
 # ---------------------------------------------------------------- MQTT
 
+TLS_VERSIONS = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
+
+
+def tls_context(args):
+    """The ssl.SSLContext of --tls and its options (args checked by main)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # check_hostname, CERT_REQUIRED
+    if args.cafile:
+        try:
+            ctx.load_verify_locations(cafile=args.cafile)
+        except FileNotFoundError:
+            raise Fail("--cafile %s: no such file" % args.cafile)
+        except (ssl.SSLError, OSError) as e:
+            raise Fail("--cafile %s: no PEM certificate could be read (%s)" % (args.cafile, e))
+    else:
+        ctx.load_default_certs()
+    if args.insecure:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    if args.tls_version:
+        v = TLS_VERSIONS[args.tls_version]
+        ctx.minimum_version = v
+        ctx.maximum_version = v
+    if args.ciphers:
+        try:
+            ctx.set_ciphers(args.ciphers)
+        except ssl.SSLError:
+            raise Fail("--ciphers %r: OpenSSL knows none of these TLS 1.2 ciphers (use OpenSSL names such as "
+                       "ECDHE-RSA-AES128-GCM-SHA256 or AES128-SHA; see openssl ciphers -v)" % args.ciphers)
+    if args.keylog:
+        try:
+            ctx.keylog_filename = args.keylog  # opened in append mode
+        except OSError as e:
+            raise Fail("--keylog %s: %s" % (args.keylog, e.strerror or e))
+    return ctx
+
+
+def tls_error(addr, host, e):
+    """One line saying why the TLS handshake with addr failed."""
+    if isinstance(e, ssl.SSLCertVerificationError):
+        msg = e.verify_message or str(e)
+        if "mismatch" in msg:
+            return "the MQTT broker's certificate does not match %s: %s (use --host with a name it is valid for, or --insecure)" % (host, msg)
+        return ("the MQTT broker at %s presented an untrusted certificate: %s "
+                "(trust its CA, or a self-signed certificate itself, with --cafile; or skip verification with --insecure)" % (addr, msg))
+    reason = getattr(e, "reason", None) or str(e)
+    hint = ""
+    if reason == "WRONG_VERSION_NUMBER":
+        hint = " (a plain MQTT listener? then drop --tls)"
+    elif "HANDSHAKE_FAILURE" in reason:
+        hint = " (no cipher suite in common? see --ciphers and --tls-version)"
+    elif "PROTOCOL_VERSION" in reason or reason == "UNSUPPORTED_PROTOCOL":
+        hint = " (see --tls-version)"
+    return "TLS handshake with the MQTT broker at %s failed: %s%s" % (addr, reason, hint)
+
+
 class Peer:
     """A paho 1.6 client driven by hand (client.loop), one thread."""
 
@@ -114,6 +188,9 @@ class Peer:
         self.c = mqtt.Client(client_id=client_id, protocol=proto, **kw)
         self.v5 = proto == mqtt.MQTTv5
         self.addr = "%s:%d" % (args.host, args.port)
+        self.tls = None  # "TLSv1.3, TLS_AES_256_GCM_SHA384, certificate verified" once connected
+        if args.tls:
+            self.c.tls_set_context(tls_context(args))
         self.connack = None
         self.closed = False
         self.acked = {}
@@ -126,8 +203,18 @@ class Peer:
         try:
             kw = {"clean_start": True} if self.v5 else {}
             self.c.connect(args.host, args.port, 30, **kw)
+        except ssl.SSLError as e:
+            raise Fail(tls_error(self.addr, args.host, e))
         except OSError as e:
+            if args.tls and isinstance(e, (ConnectionResetError, BrokenPipeError)):
+                # mosquitto's plain listeners take a ClientHello for a malformed CONNECT
+                raise Fail("TLS handshake with the MQTT broker at %s failed: the broker closed the connection "
+                           "(a plain MQTT listener? then drop --tls)" % self.addr)
             raise Fail("cannot reach the MQTT broker at %s: %s" % (self.addr, e.strerror or e))
+        if args.tls:
+            sock = self.c.socket()
+            self.tls = "%s, %s, %s" % (sock.version(), sock.cipher()[0],
+                                       "certificate NOT verified (--insecure)" if args.insecure else "certificate verified")
         self.pump(lambda: self.connack is not None, 10, "CONNACK")
         if self.connack != 0:
             raise Fail("the MQTT broker at %s refused the connection: %s" % (self.addr, self.connack))
@@ -223,6 +310,8 @@ def run_request(args):
         log("saved the requester's private key to %s" % saved)
     peer = Peer(args, args.client_id or "labpeer-py-request-%s-%d" % (netid, os.getpid()))
     try:
+        if peer.tls and args.verbose:
+            log("connected to %s over %s" % (peer.addr, peer.tls))
         peer.subscribe([kex_resp, act_resp])
         pem = public_pem(private_key)
         peer.publish(kex_req, pem)
@@ -293,7 +382,8 @@ def run_respond(args):
     answered = 0
     try:
         peer.subscribe(filters)
-        log("ready: subscribed to %s at %s as %s" % (", ".join(filters), peer.addr, client_id))
+        log("ready: subscribed to %s at %s as %s%s" % (", ".join(filters), peer.addr, client_id,
+                                                       " over " + peer.tls if peer.tls else ""))
         while args.count <= 0 or answered < args.count:
             m = peer.next_message(float("inf"))
             parts = m.topic.split("/")
@@ -373,6 +463,18 @@ def main(argv):
         sp.add_argument("--hkdf-info", choices=["zero", "none"], default="zero",
                         help="HKDF info: zero = 0x00 (the lab spec), none = info=None (the earlier template)")
         sp.add_argument("--client-id", help="MQTT client id")
+        sp.add_argument("--tls", action="store_true",
+                        help="MQTT over TLS (the port stays 1884 unless --port, e.g. --port 8883)")
+        sp.add_argument("--cafile", metavar="FILE",
+                        help="with --tls: trust the CA certificates in this PEM file instead of the system's")
+        sp.add_argument("--insecure", action="store_true",
+                        help="with --tls: do not verify the broker's certificate at all (chain nor name)")
+        sp.add_argument("--keylog", metavar="FILE",
+                        help="with --tls: append the TLS secrets to FILE (NSS key log format, SSLKEYLOGFILE)")
+        sp.add_argument("--tls-version", choices=sorted(TLS_VERSIONS), help="with --tls: only this TLS version")
+        sp.add_argument("--ciphers", metavar="CIPHERS",
+                        help="with --tls: TLS 1.2 ciphers to offer, OpenSSL names separated by ':' or ',' "
+                             "(e.g. ECDHE-RSA-AES128-GCM-SHA256, AES128-SHA)")
 
     rq = sub.add_parser("request", help="the lab's secure_mqtt_client")
     rq.add_argument("netid")
@@ -388,6 +490,13 @@ def main(argv):
     rs.add_argument("--count", type=int, default=0, help="exit after N answered action requests (default: never)")
 
     args = p.parse_args(argv)
+    if not args.tls:
+        for flag, value in (("--cafile", args.cafile), ("--insecure", args.insecure), ("--keylog", args.keylog),
+                            ("--tls-version", args.tls_version), ("--ciphers", args.ciphers)):
+            if value:
+                p.error("%s needs --tls (MQTT over TLS)" % flag)
+    if args.ciphers and args.tls_version == "1.3":
+        p.error("--ciphers chooses TLS 1.2 ciphers and --tls-version 1.3 rules TLS 1.2 out")
     try:
         if args.mode == "request":
             run_request(args)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"os"
@@ -23,6 +24,14 @@ type labFlags struct {
 	saveKeys string
 	clientID string
 	hkdfInfo string
+
+	// MQTT over TLS
+	tls        bool
+	cafile     string
+	insecure   bool
+	keylog     string
+	tlsVersion string
+	ciphers    string
 }
 
 // register adds the shared flags; idDefault describes the default client id.
@@ -37,6 +46,53 @@ func (l *labFlags) register(cmd *cobra.Command, idDefault string) {
 	cmd.RegisterFlagCompletionFunc("hkdf-info", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return []string{"zero", "none"}, cobra.ShellCompDirectiveNoFileComp
 	})
+	f.BoolVar(&l.tls, "tls", false, "MQTT over TLS (the port stays 1884 unless --port says otherwise, e.g. --port 8883)")
+	f.StringVar(&l.cafile, "cafile", "", "with --tls: trust the CA certificates in this PEM `FILE` instead of the system's (for a self-signed broker: its certificate)")
+	f.BoolVar(&l.insecure, "insecure", false, "with --tls: do not verify the broker's certificate at all, neither its chain nor its name (mosquitto_pub's --insecure only skips the name)")
+	f.StringVar(&l.keylog, "keylog", "", "with --tls: append the TLS secrets to `FILE` in the NSS key log format (SSLKEYLOGFILE), for mqtap --keys or Wireshark")
+	f.StringVar(&l.tlsVersion, "tls-version", "", "with --tls: only this TLS version, 1.2 or 1.3 (default: either)")
+	f.StringVar(&l.ciphers, "ciphers", "", "with --tls: TLS 1.2 cipher `SUITES` to offer, comma-separated IANA names, e.g. TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 (Go cannot choose TLS 1.3 suites)")
+	cmd.RegisterFlagCompletionFunc("tls-version", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return []string{"1.2", "1.3"}, cobra.ShellCompDirectiveNoFileComp
+	})
+}
+
+// tlsOptions checks the TLS flags; nil without --tls.
+func (l *labFlags) tlsOptions() (*labpeer.TLSOptions, error) {
+	if !l.tls {
+		for _, f := range []struct {
+			name string
+			set  bool
+		}{{"--cafile", l.cafile != ""}, {"--insecure", l.insecure}, {"--keylog", l.keylog != ""},
+			{"--tls-version", l.tlsVersion != ""}, {"--ciphers", l.ciphers != ""}} {
+			if f.set {
+				return nil, usagef("%s needs --tls (MQTT over TLS)", f.name)
+			}
+		}
+		return nil, nil
+	}
+	o := &labpeer.TLSOptions{CAFile: l.cafile, Insecure: l.insecure, KeyLog: l.keylog}
+	if l.tlsVersion != "" {
+		v, err := labpeer.ParseTLSVersion(l.tlsVersion)
+		if err != nil {
+			return nil, usagef("--tls-version: %v", err)
+		}
+		o.MinVersion, o.MaxVersion = v, v
+	}
+	if l.ciphers != "" {
+		cs, err := labpeer.ParseCipherSuites(l.ciphers)
+		if err != nil {
+			return nil, usagef("--ciphers: %v", err)
+		}
+		if o.MinVersion == tls.VersionTLS13 {
+			return nil, usagef("--ciphers chooses TLS 1.2 suites and --tls-version 1.3 rules TLS 1.2 out; Go cannot choose TLS 1.3 suites (mosquitto can: ciphers_tls1.3)")
+		}
+		o.CipherSuites = cs
+	}
+	if err := o.Check(); err != nil {
+		return nil, fmt.Errorf("--cafile: %w", err)
+	}
+	return o, nil
 }
 
 // config checks the flags and builds the peers' configuration.
@@ -51,13 +107,17 @@ func (l *labFlags) config(log io.Writer) (labpeer.Config, error) {
 	if err != nil {
 		return labpeer.Config{}, usagef("--hkdf-info: %v", err)
 	}
+	tlsOpts, err := l.tlsOptions()
+	if err != nil {
+		return labpeer.Config{}, err
+	}
 	group, err := labpeer.LoadGroup(l.dhparams)
 	if err != nil {
 		return labpeer.Config{}, fmt.Errorf("--dhparams: %w", err)
 	}
 	return labpeer.Config{
 		Host: l.host, Port: l.port, Group: group, SaveKeys: l.saveKeys,
-		Variant: variant, ClientID: l.clientID, Log: log,
+		Variant: variant, ClientID: l.clientID, Log: log, TLS: tlsOpts,
 	}, nil
 }
 
@@ -75,9 +135,25 @@ generate as PKCS#8 PEM (<netid>-request-<unix-ns>.pem,
 <netid>-response-<unix-ns>.pem) so that 'mqtap read --keys DIR' decrypts a
 capture of their traffic.
 
+With --tls both speak MQTT over TLS (crypto/tls, TLS 1.2 or 1.3) to the same
+port (1884 unless --port says otherwise; mosquitto's TLS listeners are usually
+on 8883). The broker's certificate is verified against the system's roots,
+or the CA certificates of --cafile (a self-signed certificate is its own
+CA), and must be valid for --host; --insecure skips every check (a client
+that accepts any certificate: the danger seed 004 warns about). --keylog
+FILE appends each connection's TLS secrets to FILE in the NSS key log format
+(CLIENT_RANDOM lines for TLS 1.2, CLIENT_TRAFFIC_SECRET_0 and the other
+*_SECRET lines for TLS 1.3), which 'mqtap read --keys FILE' and Wireshark
+(tls.keylog_file) use to decrypt a capture. --tls-version 1.2|1.3 pins the
+version; --ciphers takes IANA names of TLS 1.2 suites (Go offers all three
+TLS 1.3 suites; the broker picks, see mosquitto's ciphers_tls1.3). A
+certificate that does not verify is a one-line error saying why.
+
 Actions: ` + strings.Join(labpeer.Actions, ", ") + `.`,
 		Example: `  mqtap lab respond &
-  mqtap lab request le0nh4rt uppercase "Networking is the best!" --save-keys keys/`,
+  mqtap lab request le0nh4rt uppercase "Networking is the best!" --save-keys keys/
+  mqtap lab respond --tls --port 8883 --cafile ca.pem --keylog tls.keylog &
+  mqtap lab request le0nh4rt reverse hello --tls --port 8883 --cafile ca.pem --keylog tls.keylog --tls-version 1.2`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return usagef("lab needs a subcommand: request or respond (see 'mqtap lab --help')")

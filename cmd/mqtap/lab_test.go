@@ -30,6 +30,13 @@ func TestLabUsageErrors(t *testing.T) {
 		{"timeout", []string{"lab", "request", "le0nh4rt", "uppercase", "x", "--timeout", "0s"}, "--timeout must be positive"},
 		{"count", []string{"lab", "respond", "--count", "-1"}, "--count must not be negative"},
 		{"unknown flag", []string{"lab", "request", "le0nh4rt", "uppercase", "x", "--qos", "2"}, "unknown flag: --qos"},
+		{"cafile without tls", []string{"lab", "request", "le0nh4rt", "uppercase", "x", "--cafile", "ca.pem"}, "--cafile needs --tls (MQTT over TLS)"},
+		{"insecure without tls", []string{"lab", "respond", "--insecure"}, "--insecure needs --tls"},
+		{"keylog without tls", []string{"lab", "respond", "--keylog", "k"}, "--keylog needs --tls"},
+		{"tls version", []string{"lab", "request", "le0nh4rt", "uppercase", "x", "--tls", "--tls-version", "1.1"}, `--tls-version: unknown TLS version "1.1": want 1.2 or 1.3`},
+		{"openssl cipher name", []string{"lab", "respond", "--tls", "--ciphers", "ECDHE-RSA-AES128-GCM-SHA256"}, `--ciphers: unknown TLS 1.2 cipher suite "ECDHE-RSA-AES128-GCM-SHA256" (that looks like an OpenSSL name; Go takes IANA names`},
+		{"tls 1.3 cipher", []string{"lab", "respond", "--tls", "--ciphers", "TLS_AES_128_GCM_SHA256"}, "--ciphers: cipher suite TLS_AES_128_GCM_SHA256 is not a TLS 1.2 suite"},
+		{"ciphers with tls 1.3", []string{"lab", "respond", "--tls", "--tls-version", "1.3", "--ciphers", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"}, "--ciphers chooses TLS 1.2 suites and --tls-version 1.3 rules TLS 1.2 out"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -66,6 +73,10 @@ func TestLabRuntimeErrors(t *testing.T) {
 			"mqtap: no responder answered on le0nh4rt/key-exchange/response within 300ms (the broker reported no subscriber to le0nh4rt/key-exchange/request)"},
 		{"dhparams missing", []string{"lab", "request", "le0nh4rt", "uppercase", "x", "--dhparams", missing}, "mqtap: --dhparams: reading DH parameters: open " + missing},
 		{"dhparams not params", []string{"lab", "respond", "--dhparams", notParams}, "want \"DH PARAMETERS\""},
+		{"cafile missing", []string{"lab", "respond", "--tls", "--cafile", missing}, "mqtap: --cafile: reading the CA file: open " + missing + ": no such file or directory"},
+		{"cafile not a certificate", []string{"lab", "respond", "--tls", "--cafile", notParams}, "mqtap: --cafile: CA file " + notParams + " holds no PEM certificate"},
+		{"tls to a plain listener", []string{"lab", "request", "le0nh4rt", "uppercase", "x", "--host", b.Host, "--port", strconv.Itoa(b.Port), "--tls"},
+			"mqtap: TLS handshake with the MQTT broker at " + b.Addr() + " failed: the broker closed the connection (a plain MQTT listener? then drop --tls)"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -136,5 +147,97 @@ func TestLabRequestRespond(t *testing.T) {
 	code, stdout, stderr = mqtap("lab", "request", "cosmo42", "reverse", "abc", "--host", b.Host, "--port", port, "-v")
 	if code != 0 || stdout != "cba\n" || !strings.Contains(stderr, "key exchange done with responder key ") {
 		t.Fatalf("request -v: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+}
+
+// TestLabTLS runs both commands over TLS through a mosquitto TLS listener
+// with a CA-signed certificate, TLS 1.2 and 1.3, with the Python peer as
+// the other requester, every peer writing a key log; then the certificate
+// checks against a self-signed listener.
+func TestLabTLS(t *testing.T) {
+	labtest.CheckPython(t)
+	for _, c := range []struct {
+		version, label string
+		opts           labtest.TLSBrokerOptions
+	}{
+		{"1.2", "CLIENT_RANDOM", labtest.TLSBrokerOptions{Key: labtest.KeyRSA}},
+		{"1.3", "CLIENT_TRAFFIC_SECRET_0", labtest.TLSBrokerOptions{CiphersTLS13: "TLS_CHACHA20_POLY1305_SHA256"}},
+	} {
+		t.Run("tls"+c.version, func(t *testing.T) {
+			b := labtest.StartTLSBroker(t, c.opts)
+			port := strconv.Itoa(b.Port)
+			dir := t.TempDir()
+			goLog, respLogFile, pyLog := filepath.Join(dir, "go-request.keylog"), filepath.Join(dir, "go-respond.keylog"), filepath.Join(dir, "py.keylog")
+			tlsArgs := []string{"--host", b.Host, "--port", port, "--tls", "--cafile", b.CAFile, "--tls-version", c.version}
+			respLog := &labtest.Buffer{}
+			respDone := make(chan int, 1)
+			go func() {
+				respDone <- run(append([]string{"lab", "respond", "le0nh4rt", "--count", "2", "--client-id", "responder-go", "--keylog", respLogFile}, tlsArgs...),
+					&labtest.Buffer{}, respLog)
+			}()
+			if err := labtest.WaitFor(respLog, "ready: subscribed to le0nh4rt/+/request at "+b.Addr()+" as responder-go over TLS "+c.version+", ", 10*time.Second, nil); err != nil {
+				t.Fatal(err)
+			}
+			code, stdout, stderr := mqtap(append([]string{"lab", "request", "le0nh4rt", "uppercase", "Networking", "is", "the", "best!", "--keylog", goLog, "-v"}, tlsArgs...)...)
+			if code != 0 || stdout != "NETWORKING IS THE BEST!\n" || !strings.Contains(stderr, "connected to "+b.Addr()+" over TLS "+c.version+", ") {
+				t.Fatalf("request: exit %d, stdout %q, stderr %q; responder log:\n%s", code, stdout, stderr, respLog.String())
+			}
+			out, errOut, pcode := labtest.PyRun(t, 20*time.Second, append([]string{"request", "le0nh4rt", "reverse", "abc", "--keylog", pyLog}, tlsArgs...)...)
+			if pcode != 0 || out != "cba\n" {
+				t.Fatalf("labpeer.py request: exit %d, stdout %q, stderr %q; responder log:\n%s", pcode, out, errOut, respLog.String())
+			}
+			select {
+			case code := <-respDone:
+				if code != 0 {
+					t.Errorf("respond --count 2 exited %d: %s", code, respLog.String())
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("respond --count 2 did not exit; log:\n%s", respLog.String())
+			}
+			for _, f := range []string{goLog, respLogFile, pyLog} {
+				data, err := os.ReadFile(f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				n := 0
+				for _, l := range strings.Split(string(data), "\n") {
+					if strings.HasPrefix(l, c.label+" ") {
+						n++
+					}
+				}
+				if n != 1 {
+					t.Errorf("%s: %d %s lines, want 1:\n%s", f, n, c.label, data)
+				}
+			}
+		})
+	}
+
+	self := labtest.StartTLSBroker(t, labtest.TLSBrokerOptions{SelfSigned: true})
+	args := []string{"lab", "request", "le0nh4rt", "uppercase", "x", "--host", self.Host, "--port", strconv.Itoa(self.Port), "--tls", "--timeout", "200ms"}
+	code, stdout, stderr := mqtap(args...)
+	want := "mqtap: the MQTT broker at " + self.Addr() + ` presented an untrusted certificate: self-signed certificate "localhost" (trust it by passing the certificate itself with --cafile, or skip verification with --insecure)` + "\n"
+	if code != 1 || stdout != "" || stderr != want {
+		t.Errorf("self-signed without --insecure: exit %d, stdout %q, stderr %q\nwant exit 1 and %q", code, stdout, stderr, want)
+	}
+	// --insecure gets through TLS and MQTT, and times out on the missing responder
+	code, _, stderr = mqtap(append(args, "--insecure")...)
+	if code != 1 || !strings.HasPrefix(stderr, "mqtap: no responder answered on le0nh4rt/key-exchange/response within 200ms") {
+		t.Errorf("self-signed with --insecure: exit %d, stderr %q", code, stderr)
+	}
+}
+
+// TestLabHelpTLS: the TLS flags are documented.
+func TestLabHelpTLS(t *testing.T) {
+	for _, sub := range []string{"request", "respond"} {
+		code, stdout, _ := mqtap("lab", sub, "--help")
+		for _, f := range []string{"--tls ", "--cafile FILE", "--insecure", "--keylog FILE", "--tls-version", "--ciphers SUITES"} {
+			if code != 0 || !strings.Contains(stdout, f) {
+				t.Errorf("lab %s --help: exit %d, no %q", sub, code, f)
+			}
+		}
+	}
+	_, stdout, _ := mqtap("lab", "--help")
+	if !strings.Contains(stdout, "CLIENT_TRAFFIC_SECRET_0") {
+		t.Errorf("lab --help does not explain --keylog:\n%s", stdout)
 	}
 }

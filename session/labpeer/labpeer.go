@@ -13,7 +13,9 @@
 // is QoS 1.
 //
 // Both peers can save every private key they generate as PKCS#8 PEM, so
-// that mqtap can decrypt a capture of their traffic.
+// that mqtap can decrypt a capture of their traffic. With Config.TLS they
+// speak MQTT over TLS (seed 004) and can append their TLS secrets to an NSS
+// key log file, which decrypts the TLS layer of such a capture.
 package labpeer
 
 import (
@@ -123,6 +125,9 @@ type Config struct {
 	Variant keys.HKDFVariant
 	// ClientID is the MQTT client identifier; empty picks one.
 	ClientID string
+	// TLS, when not nil, connects with MQTT over TLS (the port stays
+	// Port: DefaultPort unless set, not 8883).
+	TLS *TLSOptions
 	// Log receives progress and diagnostics, one line each; nil discards.
 	Log io.Writer
 }
@@ -227,21 +232,36 @@ type conn struct {
 	lost chan struct{}
 	err  error
 	done chan struct{} // closed by close(): handlers stop delivering
+	// tls describes the TLS session ("TLS 1.3, TLS_AES_128_GCM_SHA256,
+	// certificate verified"); "" without TLS.
+	tls string
 }
 
-// connect dials the broker, connects with MQTT 5 (clean start) and routes
-// received PUBLISHes to the returned conn's msgs channel.
+// connect dials the broker (with TLS when cfg.TLS is set), connects with
+// MQTT 5 (clean start) and routes received PUBLISHes to the returned
+// conn's msgs channel.
 func connect(ctx context.Context, cfg Config, clientID string) (*conn, error) {
 	addr := cfg.addr()
-	d := net.Dialer{Timeout: 5 * time.Second}
-	nc, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("cannot reach the MQTT broker at %s: %s", addr, dialReason(err))
-	}
 	cn := &conn{
 		msgs: make(chan *paho.Publish, 1024),
 		lost: make(chan struct{}),
 		done: make(chan struct{}),
+	}
+	var nc net.Conn
+	if cfg.TLS != nil {
+		tc, err := dialTLS(ctx, *cfg.TLS, cfg.Host, addr)
+		if err != nil {
+			return nil, err
+		}
+		cn.tls = tlsState(tc.ConnectionState(), *cfg.TLS)
+		nc = tc
+	} else {
+		d := net.Dialer{Timeout: 5 * time.Second}
+		var err error
+		nc, err = d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return nil, fmt.Errorf("cannot reach the MQTT broker at %s: %s", addr, dialReason(err))
+		}
 	}
 	var lostOnce = make(chan struct{}, 1)
 	markLost := func(err error) {
@@ -285,7 +305,11 @@ func connect(ctx context.Context, cfg Config, clientID string) (*conn, error) {
 		if ca != nil {
 			return nil, fmt.Errorf("the MQTT broker at %s refused the connection: reason 0x%02x", addr, ca.ReasonCode)
 		}
-		return nil, fmt.Errorf("MQTT connect to %s: %v", addr, err)
+		hint := ""
+		if cfg.TLS == nil && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)) {
+			hint = " (the broker closed the connection: a TLS listener? then add --tls)"
+		}
+		return nil, fmt.Errorf("MQTT connect to %s: %v%s", addr, err, hint)
 	}
 	return cn, nil
 }

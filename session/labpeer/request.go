@@ -83,6 +83,9 @@ func (r Request) Run(ctx context.Context) (string, error) {
 		return "", err
 	}
 	defer cn.close()
+	if cn.tls != "" {
+		cfg.logf("connected to %s over %s", cfg.addr(), cn.tls)
+	}
 	if err := cn.subscribe(ctx, kexResp, actResp); err != nil {
 		return "", err
 	}

@@ -65,7 +65,11 @@ func (r Responder) Run(ctx context.Context) error {
 	if err := cn.subscribe(ctx, filters...); err != nil {
 		return err
 	}
-	cfg.logf("ready: subscribed to %s at %s as %s", strings.Join(filters, ", "), cfg.addr(), clientID)
+	over := ""
+	if cn.tls != "" {
+		over = " over " + cn.tls
+	}
+	cfg.logf("ready: subscribed to %s at %s as %s%s", strings.Join(filters, ", "), cfg.addr(), clientID, over)
 
 	keysByNetID := map[string]keys.FernetKey{}
 	answered := 0

@@ -30,28 +30,61 @@ const Python = "/usr/bin/python3"
 type Broker struct {
 	Host string
 	Port int
-	cmd  *exec.Cmd
-	log  *Buffer
+	// TLS is set when the listener speaks MQTT over TLS (StartTLSBroker).
+	TLS bool
+	// CAFile verifies the broker's certificate (TLS only): the test CA's
+	// certificate, or the self-signed server certificate itself.
+	CAFile string
+	// CertFile and KeyFile are the server's certificate and private key
+	// (TLS only).
+	CertFile, KeyFile string
+	cmd               *exec.Cmd
+	log               *Buffer
 }
 
 // Addr is host:port.
 func (b *Broker) Addr() string { return net.JoinHostPort(b.Host, strconv.Itoa(b.Port)) }
 
+// Log is what mosquitto has logged so far (errors and warnings; with TLS
+// also notices, which name the OpenSSL error of a failed handshake).
+func (b *Broker) Log() string { return b.log.String() }
+
+// LogBuffer is mosquitto's log as it grows, for WaitFor.
+func (b *Broker) LogBuffer() *Buffer { return b.log }
+
 // StartBroker starts mosquitto (listener on a free 127.0.0.1 port,
 // anonymous access, no persistence) and stops it when the test ends.
 func StartBroker(t testing.TB) *Broker {
 	t.Helper()
-	bin, err := exec.LookPath("mosquitto")
-	if err != nil {
-		if _, e := os.Stat("/usr/sbin/mosquitto"); e == nil {
-			bin = "/usr/sbin/mosquitto"
-		} else {
-			t.Fatalf("mosquitto is not installed (apt-get install mosquitto, or make deps): %v", err)
-		}
-	}
 	port := FreePort(t)
+	b := &Broker{Host: "127.0.0.1", Port: port}
+	startMosquitto(t, b, fmt.Sprintf("listener %d 127.0.0.1\n", port), "")
+	return b
+}
+
+// mosquittoBin finds the broker's executable.
+func mosquittoBin(t testing.TB) string {
+	t.Helper()
+	bin, err := exec.LookPath("mosquitto")
+	if err == nil {
+		return bin
+	}
+	if _, e := os.Stat("/usr/sbin/mosquitto"); e == nil {
+		return "/usr/sbin/mosquitto"
+	}
+	t.Fatalf("mosquitto is not installed (apt-get install mosquitto, or make deps): %v", err)
+	return ""
+}
+
+// startMosquitto runs mosquitto with listener (its "listener" line and
+// options) plus anonymous access, no persistence and logging to stderr,
+// waits until b's port accepts connections, and stops it when the test
+// ends. extraLog adds log_type lines.
+func startMosquitto(t testing.TB, b *Broker, listener, extraLog string) {
+	t.Helper()
+	bin := mosquittoBin(t)
 	dir := t.TempDir()
-	conf := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\nlog_type error\nlog_type warning\n", port)
+	conf := listener + "allow_anonymous true\npersistence false\nlog_dest stderr\nlog_type error\nlog_type warning\n" + extraLog
 	if os.Geteuid() == 0 {
 		conf += "user root\n" // otherwise mosquitto drops to the mosquitto user
 	}
@@ -59,7 +92,7 @@ func StartBroker(t testing.TB) *Broker {
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	b := &Broker{Host: "127.0.0.1", Port: port, log: &Buffer{}}
+	b.log = &Buffer{}
 	b.cmd = exec.Command(bin, "-c", confPath)
 	b.cmd.Stdout, b.cmd.Stderr = b.log, b.log
 	if err := b.cmd.Start(); err != nil {
@@ -76,11 +109,11 @@ func StartBroker(t testing.TB) *Broker {
 		c, err := net.DialTimeout("tcp", b.Addr(), 200*time.Millisecond)
 		if err == nil {
 			c.Close()
-			return b
+			return
 		}
 		select {
 		case <-exited:
-			t.Fatalf("mosquitto exited at start: %s", b.log.String())
+			t.Fatalf("mosquitto exited at start: %s\nconfig:\n%s", b.log.String(), conf)
 		default:
 		}
 		if time.Now().After(deadline) {
