@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what mqtap's tests need when it is missing: a real MQTT broker and
 # clients, tshark (the decoding oracle), tcpdump, tmux (the terminal UI's
-# test) and the Python peer's libraries. Debian/Ubuntu only (apt-get),
+# test), openssl (the TLS peer of the TLS tests) and the Python peer's
+# libraries. Debian/Ubuntu only (apt-get),
 # non-interactive. Fails loudly when something is missing and cannot be
 # installed.
 set -euo pipefail
@@ -15,6 +16,7 @@ command -v tcpdump >/dev/null || [ -x /usr/sbin/tcpdump ] || need+=(tcpdump)
 [ -x /usr/bin/time ] || need+=(time)
 command -v ip >/dev/null || need+=(iproute2)
 command -v tmux >/dev/null || need+=(tmux)
+command -v openssl >/dev/null || need+=(openssl)
 py=/usr/bin/python3
 [ -x "$py" ] || need+=(python3)
 if [ -x "$py" ]; then

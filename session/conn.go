@@ -28,7 +28,8 @@ type kind uint8
 const (
 	kindUnknown kind = iota // not on an MQTT port: still looking at the first bytes
 	kindMQTT                // MQTT, by port or detected
-	kindOther               // something else (or TLS, which a later stage decrypts)
+	kindTLS                 // TLS: MQTT inside when the key log has the connection's secrets
+	kindOther               // something else
 )
 
 // Limits of detection and resynchronisation.
@@ -50,6 +51,8 @@ type conn struct {
 	last    time.Time
 	gpAtoB  bool // gopacket's client-to-server direction is a -> b
 	direct  bool // fed through Received, not captured
+	tls     *tlsConn
+	inner   kind // what a TLS connection carries inside (kindUnknown until its first data)
 
 	halves  [2]half
 	pending []chunk // data held while detecting, replayed once MQTT is found
@@ -143,6 +146,11 @@ func (c *conn) release() {
 		c.halves[i].buf = nil
 	}
 	c.pending = nil
+	if c.tls != nil {
+		for i := range c.tls.halves {
+			c.tls.halves[i] = tlsHalf{protected: c.tls.halves[i].protected}
+		}
+	}
 }
 
 // stream is the reassembler's view of a connection.
@@ -187,8 +195,9 @@ func (s *stream) ReassembledSG(sg reassembly.ScatterGather, ac reassembly.Assemb
 // ReassemblyComplete implements reassembly.Stream: the connection is done.
 func (s *stream) ReassemblyComplete(ac reassembly.AssemblerContext) bool {
 	s.c.flushDetection(s.p)
+	s.p.flushPending(s.c)
 	for i := range s.c.halves {
-		if len(s.c.halves[i].buf) > 0 && s.c.kind == kindMQTT {
+		if len(s.c.halves[i].buf) > 0 && (s.c.kind == kindMQTT || s.c.kind == kindTLS) {
 			s.p.stats.Incomplete++
 		}
 	}

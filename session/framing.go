@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/mqtap/mqtap/decode"
+	"github.com/mqtap/mqtap/session/tlswire"
 )
 
 // feed takes the next in-order bytes of direction i of a connection.
@@ -12,6 +13,8 @@ func (p *Pipeline) feed(c *conn, i int, data []byte, ctx *frameCtx) {
 	switch c.kind {
 	case kindMQTT:
 		p.parse(c, i, data, ctx)
+	case kindTLS:
+		p.tlsFeed(c, i, data, ctx)
 	case kindUnknown:
 		h := &c.halves[i]
 		h.buf = append(h.buf, data...)
@@ -28,12 +31,12 @@ func (p *Pipeline) parse(c *conn, i int, data []byte, ctx *frameCtx) {
 	if len(h.buf) > 0 {
 		h.buf = append(h.buf, data...)
 		b = h.buf
-	} else if !h.resync && c.client == int8(i) && looksLikeTLS(b) {
-		c.kind = kindOther // TLS on an MQTT port: decrypted by a later stage, never decoded as garbage
-		c.release()
+	} else if c.kind == kindMQTT && !h.resync && c.client == int8(i) && tlswire.LooksLikeClientHello(b) {
+		c.startTLS() // MQTT over TLS: decrypted with the key log, never decoded as garbage
+		p.tlsFeed(c, i, b, ctx)
 		return
 	}
-	for len(b) > 0 && p.err == nil && c.kind == kindMQTT {
+	for len(b) > 0 && p.err == nil && (c.kind == kindMQTT || c.kind == kindTLS) {
 		if h.resync {
 			n, ok := resync(b, c.mq.Version())
 			h.skipped += n
@@ -63,7 +66,7 @@ func (p *Pipeline) parse(c *conn, i int, data []byte, ctx *frameCtx) {
 		p.deliver(c, i, b[:total], ctx, "")
 		b = b[total:]
 	}
-	if c.kind != kindMQTT {
+	if c.kind != kindMQTT && c.kind != kindTLS {
 		return
 	}
 	switch {
@@ -77,11 +80,6 @@ func (p *Pipeline) parse(c *conn, i int, data []byte, ctx *frameCtx) {
 	default:
 		h.buf = append(h.buf[:0], b...)
 	}
-}
-
-// looksLikeTLS reports whether b starts like a TLS handshake record.
-func looksLikeTLS(b []byte) bool {
-	return len(b) >= 3 && b[0] == 0x16 && b[1] == 3 && b[2] <= 4
 }
 
 // resync finds the first offset in b where a plausible MQTT control packet
@@ -155,6 +153,14 @@ func (p *Pipeline) deliver(c *conn, i int, raw []byte, ctx *frameCtx, malformed 
 	} else {
 		c.mq.Decode(raw, fromClient, &r.Packet)
 	}
+	r.TLSVersion, r.TLSSuite = 0, 0
+	if t := c.tls; t != nil {
+		r.TLSVersion, r.TLSSuite = t.version, t.suiteID
+		for _, pf := range t.pending {
+			r.Findings = append(r.Findings, pf.f)
+		}
+		t.pending = t.pending[:0]
+	}
 	if h.gap > 0 {
 		r.Findings = append(r.Findings, Finding{Code: "tcp.gap", Text: fmt.Sprintf("%d bytes of this direction were not captured before this packet; the stream was resynchronised", h.gap)})
 		h.gap = 0
@@ -193,6 +199,17 @@ func (p *Pipeline) detect(c *conn) {
 		if len(h.buf) == 0 || h.midflow {
 			continue
 		}
+		if tlswire.LooksLikeClientHello(h.buf) {
+			// TLS on a port that is not an MQTT port: MQTT when the
+			// client offers it with ALPN.
+			switch decided, mqtt := offersMQTT(h.buf); {
+			case decided && mqtt:
+				verdict, c.client = kindTLS, int8(i)
+			case decided || len(h.buf) > detectLimit:
+				verdict = kindOther
+			}
+			break
+		}
 		if decode.Type(h.buf[0]>>4) != decode.CONNECT || !decode.Plausible(h.buf, 0, detectLimit) {
 			verdict = kindOther
 			continue
@@ -223,17 +240,52 @@ func (p *Pipeline) detect(c *conn) {
 	case kindOther:
 		c.kind = kindOther
 		c.release()
-	case kindMQTT:
-		c.kind = kindMQTT
+	case kindMQTT, kindTLS:
 		held := c.pending
 		c.pending = nil
 		for i := range c.halves {
 			c.halves[i].buf = c.halves[i].buf[:0]
 		}
+		if verdict == kindTLS {
+			c.startTLS()
+		} else {
+			c.kind = kindMQTT
+		}
 		for _, ch := range held {
-			p.parse(c, ch.half, ch.data, ch.ctx)
+			p.feed(c, ch.half, ch.data, ch.ctx)
 		}
 	}
+}
+
+// offersMQTT reads the ClientHello at the start of b: decided is false
+// while it is incomplete, mqtt whether it offers ALPN "mqtt".
+func offersMQTT(b []byte) (decided, mqtt bool) {
+	rec, _, ok, err := tlswire.NextRecord(b)
+	if err != nil {
+		return true, false
+	}
+	if !ok {
+		return false, false
+	}
+	var hr tlswire.HandshakeReader
+	hr.Add(rec.Body)
+	typ, msg, ok, err := hr.Next()
+	if err != nil || ok && typ != tlswire.ClientHello {
+		return true, false
+	}
+	if !ok {
+		return false, false // a ClientHello over several records: rare; wait
+	}
+	ch, err := tlswire.ParseClientHello(msg)
+	if err != nil {
+		return true, false
+	}
+	for _, a := range ch.ALPN {
+		if a == "mqtt" {
+			return true, true
+		}
+	}
+	return true, false
 }
 
 // wellFormedRun counts the complete, well-formed control packets at the

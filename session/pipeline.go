@@ -1,11 +1,15 @@
 package session
 
 import (
+	"crypto/x509"
+	"slices"
 	"time"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/reassembly"
+
+	"github.com/mqtap/mqtap/keys"
 )
 
 // DefaultPorts are the TCP ports decoded as MQTT without detection: MQTT,
@@ -29,6 +33,17 @@ type Options struct {
 	// OnTCPFrame, when set, is called for every frame that carries TCP with
 	// the frame number and its tcp.stream (exports keep whole connections).
 	OnTCPFrame func(frame, stream int)
+	// Keys holds the TLS key logs that decrypt MQTT over TLS and the
+	// keyring's CA file that broker certificates are verified against
+	// (with the system roots). Nil: TLS is followed but not decrypted.
+	Keys *keys.Store
+	// ReloadKeys reads the key files again when a TLS connection's secrets
+	// are missing (live captures: SSLKEYLOGFILE grows as clients connect).
+	ReloadKeys bool
+	// OnFinding receives the findings about a connection that no MQTT
+	// record carries (a TLS connection without its key log: its
+	// certificate audit), with the frame they were seen in.
+	OnFinding func(f Finding, frame int)
 }
 
 // Handler receives each MQTT control packet. The Record is reused after the
@@ -67,9 +82,10 @@ type Pipeline struct {
 	now      time.Time
 	lastScan time.Time
 
-	rec   Record
-	err   error
-	stats Stats
+	rec      Record
+	err      error
+	stats    Stats
+	rootPool *x509.CertPool // certificate roots, built on first use
 }
 
 // NewPipeline returns a pipeline for frames of the given link type, or an
@@ -155,8 +171,14 @@ func (p *Pipeline) Close() error {
 	if p.err == nil {
 		p.asm.FlushAll()
 	}
+	conns := make([]*conn, 0, len(p.flows))
 	for _, c := range p.flows {
+		conns = append(conns, c)
+	}
+	slices.SortFunc(conns, func(a, b *conn) int { return a.stream - b.stream })
+	for _, c := range conns { // in stream order, so that what they report comes in a stable order
 		c.flushDetection(p)
+		p.flushPending(c)
 	}
 	return p.err
 }

@@ -5,6 +5,7 @@
 package session
 
 import (
+	"fmt"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/mqtap/mqtap/decode"
+	"github.com/mqtap/mqtap/keys"
 )
 
 // KindNumber is a field kind of the record's own fields: a decimal number
@@ -90,6 +92,10 @@ type Record struct {
 	Packet   decode.Packet
 	Findings []Finding
 	Crypto   Crypto
+	// TLSVersion and TLSSuite are the protocol version and cipher suite of
+	// the TLS connection the packet was decrypted from (0 when not TLS).
+	TLSVersion uint16
+	TLSSuite   uint16
 
 	head []decode.Field
 	tail []decode.Field
@@ -104,6 +110,7 @@ var RecordFields = []string{
 	"mqtap.type", "mqtap.malformed", "mqtap.findings",
 	"mqtap.message", "mqtap.session", "mqtap.scheme", "mqtap.kex", "mqtap.verify", "mqtap.decrypt", "mqtap.decrypt_error",
 	"mqtap.plaintext", "mqtap.plaintext_hex", "mqtap.key", "mqtap.kdf", "mqtap.token_time",
+	"mqtap.tls_version", "mqtap.tls_cipher",
 }
 
 // KnownField reports whether name is a field a record can carry.
@@ -151,6 +158,17 @@ func (r *Record) Tail() []decode.Field {
 		r.tail = append(r.tail, decode.Field{Name: "mqtap.findings", Kind: decode.KindString, Bytes: []byte(r.Findings[i].Code)})
 	}
 	c := &r.Crypto
+	if r.TLSVersion != 0 {
+		if c.Scheme == "" {
+			r.tail = append(r.tail, decode.Field{Name: "mqtap.scheme", Kind: decode.KindString, Bytes: schemeTLS})
+		}
+		r.tail = r.str("mqtap.tls_version", keys.TLSVersionName(r.TLSVersion))
+		name := fmt.Sprintf("0x%04x", r.TLSSuite)
+		if s, ok := keys.TLSSuiteByID(r.TLSSuite); ok {
+			name = s.Name
+		}
+		r.tail = r.str("mqtap.tls_cipher", name)
+	}
 	if c.Message > 0 {
 		r.tail = append(r.tail, decode.Field{Name: "mqtap.message", Kind: decode.KindUint, Uint: uint64(c.Message)})
 	}
@@ -176,6 +194,9 @@ func (r *Record) Tail() []decode.Field {
 	}
 	return r.tail
 }
+
+// schemeTLS is mqtap.scheme of a packet protected by TLS alone.
+var schemeTLS = []byte("tls")
 
 // str appends a string field when s is not empty.
 func (r *Record) str(name, s string) []decode.Field {

@@ -102,6 +102,7 @@ whatever its size. OUT is written to a temporary file renamed at the end;
 			if run.store, err = loadKeys(keyPaths); err != nil {
 				return err
 			}
+			run.opts.Keys = run.store
 			return run.run(stdout, stderr)
 		},
 	}

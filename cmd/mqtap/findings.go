@@ -79,6 +79,11 @@ completed (qos.unacknowledged). The exit code is 0 whatever is found.`,
 				}
 				return nil
 			}
+			opts.OnFinding = func(f session.Finding, frame int) {
+				if flt == nil {
+					rep.Add(f, []int{frame}, nil)
+				}
+			}
 			if _, err := readFile(args[0], opts, handle, stderr); err != nil {
 				return err
 			}

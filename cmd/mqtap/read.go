@@ -111,6 +111,7 @@ func analysisSetup(command, format string, decodeAs []string, expr string, keyPa
 		return opts, nil, nil, err
 	}
 	store, err := loadKeys(keyPaths)
+	opts.Keys = store
 	return opts, flt, store, err
 }
 
@@ -203,7 +204,11 @@ A truncated capture prints what could be read and a warning; the exit code is
 				return err
 			}
 			sk.observe = wf.observe
+			opts.Keys = sk.store
+			var unattached []session.Finding
+			opts.OnFinding = func(f session.Finding, frame int) { unattached = append(unattached, f) }
 			_, err = readFile(file, opts, sk.handle, stderr)
+			noteConnectionFindings(stderr, unattached)
 			err = wf.finish(err, file, opts, sk.store)
 			if cerr := sk.out.Close(); err == nil {
 				err = cerr
@@ -216,6 +221,28 @@ A truncated capture prints what could be read and a warning; the exit code is
 	of.register(cmd)
 	wf.register(cmd)
 	return cmd
+}
+
+// noteConnectionFindings says on stderr what was found about connections
+// whose packets could not be shown (TLS without its key log): the
+// certificate audit is in mqtap findings.
+func noteConnectionFindings(stderr io.Writer, fs []session.Finding) {
+	if len(fs) == 0 {
+		return
+	}
+	codes := map[string]int{}
+	var order []string
+	for _, f := range fs {
+		if codes[f.Code] == 0 {
+			order = append(order, f.Code)
+		}
+		codes[f.Code]++
+	}
+	var parts []string
+	for _, c := range order {
+		parts = append(parts, fmt.Sprintf("%d %s", codes[c], c))
+	}
+	fmt.Fprintf(stderr, "mqtap: findings about TLS connections whose MQTT packets could not be decrypted (no key log for them): %s; see mqtap findings\n", strings.Join(parts, ", "))
 }
 
 func btoi(b bool) int {

@@ -231,6 +231,10 @@ func runSniff(ctx context.Context, of *outputFlags, sf *sniffFlags, stdout, stde
 		return err
 	}
 	sk.tracker.ReloadKeys(func(err error) { fmt.Fprintf(stderr, "mqtap: reloading keys: %v\n", err) })
+	opts.Keys, opts.ReloadKeys = sk.store, true
+	opts.OnFinding = func(f session.Finding, frame int) {
+		fmt.Fprintf(stderr, "mqtap: frame %d: %s: %s\n", frame, f.Code, f.Text)
+	}
 	src, err := capture.Open(capture.Options{Interface: name, Filter: expr, SnapLen: sf.snaplen, Promiscuous: !sf.noPromisc, BufferMB: sf.bufferMB})
 	if err != nil {
 		return err

@@ -38,9 +38,9 @@ type message struct {
 // in order. --no-duplicate-keys keeps every MQTT layer of a frame that holds
 // several packets (plain -T json repeats the "mqtt" key and a JSON reader
 // keeps only the last).
-func tsharkMessages(t *testing.T, capture string) []message {
+func tsharkMessages(t *testing.T, capture string, extra ...string) []message {
 	t.Helper()
-	args := []string{"-n", "-r", capture, "-T", "json", "--no-duplicate-keys", "-Y", "mqtt"}
+	args := append([]string{"-n", "-r", capture, "-T", "json", "--no-duplicate-keys", "-Y", "mqtt"}, extra...)
 	for _, p := range tsharkPorts {
 		args = append(args, "-d", "tcp.port=="+p+",mqtt")
 	}
@@ -137,9 +137,9 @@ func flatten(dec *json.Decoder, out map[string][]string) error {
 }
 
 // mqtapMessages decodes a capture with mqtap's own command line.
-func mqtapMessages(t *testing.T, capture string) []message {
+func mqtapMessages(t *testing.T, capture string, extra ...string) []message {
 	t.Helper()
-	args := []string{"read", capture, "-T", "ndjson", "--show-secrets"}
+	args := append([]string{"read", capture, "-T", "ndjson", "--show-secrets"}, extra...)
 	for _, p := range tsharkPorts {
 		args = append(args, "-d", "tcp.port=="+p+",mqtt")
 	}
@@ -201,49 +201,60 @@ func TestAgreesWithTshark(t *testing.T) {
 	}
 	total, agree, compared := 0, 0, 0
 	for _, capture := range append(conformance(t), samples(t)...) {
-		want := tsharkMessages(t, capture)
-		got := mqtapMessages(t, capture)
-		if len(got) != len(want) {
-			t.Errorf("%s: mqtap found %d messages, tshark %d", capture, len(got), len(want))
-		}
-		for i, w := range want {
-			total++
-			if i >= len(got) {
-				break
-			}
-			g := got[i]
-			var diffs []string
-			if g.frame != w.frame {
-				diffs = append(diffs, fmt.Sprintf("frame: tshark=%d mqtap=%d", w.frame, g.frame))
-			}
-			if g.stream != w.stream {
-				diffs = append(diffs, fmt.Sprintf("tcp.stream: tshark=%s mqtap=%s", w.stream, g.stream))
-			}
-			for _, f := range comparedFields {
-				wv, ok := w.fields[f]
-				if !ok {
-					continue
-				}
-				gv := g.fields[f]
-				compared++
-				if len(gv) == 1 && len(wv) > 1 && f != "mqtt.prop_key" && f != "mqtt.prop_value" && f != "mqtt.topic" && f != "mqtt.sub.qos" && f != "mqtt.suback.reason_code" && f != "mqtt.unsuback.reason_code" {
-					wv = wv[:1] // tshark repeats some fields in subtrees; mqtap has them once
-				}
-				if !equalNorm(f, wv, gv) {
-					diffs = append(diffs, fmt.Sprintf("%s: tshark=%q mqtap=%q", f, wv, gv))
-				}
-			}
-			if len(diffs) > 0 {
-				t.Errorf("%s frame %d message %d: %s", capture, w.frame, i, strings.Join(diffs, "; "))
-				continue
-			}
-			agree++
-		}
+		n, a, c := compareWithTshark(t, capture, nil, nil)
+		total, agree, compared = total+n, agree+a, compared+c
 	}
 	t.Logf("%d/%d messages agree (%d field values compared)", agree, total, compared)
 	if total == 0 || compared < 4*total {
 		t.Fatalf("too little compared: %d messages, %d fields", total, compared)
 	}
+}
+
+// compareWithTshark decodes one capture with tshark (and tsharkArgs) and
+// mqtap read (and mqtapArgs) and reports every message that differs. It
+// returns the messages tshark found, those that agree and the field values
+// compared.
+func compareWithTshark(t *testing.T, capture string, tsharkArgs, mqtapArgs []string) (total, agree, compared int) {
+	t.Helper()
+	want := tsharkMessages(t, capture, tsharkArgs...)
+	got := mqtapMessages(t, capture, mqtapArgs...)
+	if len(got) != len(want) {
+		t.Errorf("%s: mqtap found %d messages, tshark %d", capture, len(got), len(want))
+	}
+	for i, w := range want {
+		total++
+		if i >= len(got) {
+			break
+		}
+		g := got[i]
+		var diffs []string
+		if g.frame != w.frame {
+			diffs = append(diffs, fmt.Sprintf("frame: tshark=%d mqtap=%d", w.frame, g.frame))
+		}
+		if g.stream != w.stream {
+			diffs = append(diffs, fmt.Sprintf("tcp.stream: tshark=%s mqtap=%s", w.stream, g.stream))
+		}
+		for _, f := range comparedFields {
+			wv, ok := w.fields[f]
+			if !ok {
+				continue
+			}
+			gv := g.fields[f]
+			compared++
+			if len(gv) == 1 && len(wv) > 1 && f != "mqtt.prop_key" && f != "mqtt.prop_value" && f != "mqtt.topic" && f != "mqtt.sub.qos" && f != "mqtt.suback.reason_code" && f != "mqtt.unsuback.reason_code" {
+				wv = wv[:1] // tshark repeats some fields in subtrees; mqtap has them once
+			}
+			if !equalNorm(f, wv, gv) {
+				diffs = append(diffs, fmt.Sprintf("%s: tshark=%q mqtap=%q", f, wv, gv))
+			}
+		}
+		if len(diffs) > 0 {
+			t.Errorf("%s frame %d message %d: %s", capture, w.frame, i, strings.Join(diffs, "; "))
+			continue
+		}
+		agree++
+	}
+	return total, agree, compared
 }
 
 func equalNorm(field string, a, b []string) bool {

@@ -133,6 +133,7 @@ func runTui(ctx context.Context, src tuiSource, keyPaths []string, expr string, 
 		return err
 	}
 	live := src.sniff.iface != "" || src.isBroker()
+	opts.Keys, opts.ReloadKeys = store, live
 	name := src.file
 	if src.sniff.iface != "" {
 		if name, err = resolveInterface(src.sniff.iface); err != nil {
@@ -146,6 +147,7 @@ func runTui(ctx context.Context, src tuiSource, keyPaths []string, expr string, 
 		return err
 	}
 	defer c.Close()
+	opts.OnFinding = c.AddFinding
 
 	// Open the source before the UI starts, so that an unreadable file or
 	// missing capture rights are a plain one-line error.

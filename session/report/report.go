@@ -112,7 +112,8 @@ func (r *Report) Add(f session.Finding, frames []int, clients []string) {
 	for _, fr := range frames {
 		e.Count++
 		if len(e.Frames) < maxFrames {
-			e.Frames = append(e.Frames, fr)
+			i, _ := slices.BinarySearch(e.Frames, fr)
+			e.Frames = slices.Insert(e.Frames, i, fr)
 		}
 	}
 	if len(frames) == 0 {

@@ -387,6 +387,16 @@ func (c *Capture) Finish(err error) {
 	c.signal()
 }
 
+// AddFinding records a finding about a connection that no record carries
+// (a TLS connection without its key log), seen in frame (the pipeline's
+// Options.OnFinding).
+func (c *Capture) AddFinding(f session.Finding, frame int) {
+	c.mu.Lock()
+	c.final = append(c.final, FindingRef{Record: -1, Frame: frame, Finding: f})
+	c.mu.Unlock()
+	c.signal()
+}
+
 // Note records a message of the source for the status line (any
 // goroutine): a truncated file, a lost broker connection, a key file that
 // did not load.

@@ -62,7 +62,15 @@ func load(t testing.TB, path string, store *keys.Store) (c *Capture, ndjson []st
 	c.Finish(nil)
 	jw.Close()
 	tw.Close()
-	return c, strings.Split(strings.TrimSuffix(jb.String(), "\n"), "\n"), strings.Split(strings.TrimSuffix(tb.String(), "\n"), "\n")
+	return c, lines(jb.String()), lines(tb.String())
+}
+
+// lines splits output into lines; no output is no lines.
+func lines(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(strings.TrimSuffix(s, "\n"), "\n")
 }
 
 func ndjsonOf(t testing.TB, r *session.Record) string {
