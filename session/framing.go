@@ -32,7 +32,7 @@ func (p *Pipeline) parse(c *conn, i int, data []byte, ctx *frameCtx) {
 		h.buf = append(h.buf, data...)
 		b = h.buf
 	} else if c.kind == kindMQTT && !h.resync && c.client == int8(i) && tlswire.LooksLikeClientHello(b) {
-		c.startTLS() // MQTT over TLS: decrypted with the key log, never decoded as garbage
+		p.startTLS(c, ctx) // MQTT over TLS: decrypted with the key log, never decoded as garbage
 		p.tlsFeed(c, i, b, ctx)
 		return
 	}
@@ -156,6 +156,7 @@ func (p *Pipeline) deliver(c *conn, i int, raw []byte, ctx *frameCtx, malformed 
 	r.TLSVersion, r.TLSSuite = 0, 0
 	if t := c.tls; t != nil {
 		r.TLSVersion, r.TLSSuite = t.version, t.suiteID
+		t.info.Records++
 		for _, pf := range t.pending {
 			r.Findings = append(r.Findings, pf.f)
 		}
@@ -246,8 +247,8 @@ func (p *Pipeline) detect(c *conn) {
 		for i := range c.halves {
 			c.halves[i].buf = c.halves[i].buf[:0]
 		}
-		if verdict == kindTLS {
-			c.startTLS()
+		if verdict == kindTLS && len(held) > 0 {
+			p.startTLS(c, held[0].ctx)
 		} else {
 			c.kind = kindMQTT
 		}

@@ -52,16 +52,17 @@ type Handler func(*Record) error
 
 // Stats counts what a pipeline has seen.
 type Stats struct {
-	Frames      int // frames read
-	TCPSegments int // frames carrying TCP
-	Undecodable int // frames whose link or IP layer could not be decoded
-	Streams     int // TCP connections seen
-	MQTTStreams int // TCP connections carrying MQTT
-	Packets     int // MQTT control packets
-	Malformed   int // MQTT control packets reported malformed
-	GapBytes    int // bytes lost to gaps in the capture
-	Skipped     int // bytes skipped while resynchronising on a packet boundary
-	Incomplete  int // MQTT packets cut off by the end of their connection or capture
+	Frames      int       // frames read
+	TCPSegments int       // frames carrying TCP
+	Undecodable int       // frames whose link or IP layer could not be decoded
+	Streams     int       // TCP connections seen
+	MQTTStreams int       // TCP connections carrying MQTT
+	Packets     int       // MQTT control packets
+	Malformed   int       // MQTT control packets reported malformed
+	GapBytes    int       // bytes lost to gaps in the capture
+	Skipped     int       // bytes skipped while resynchronising on a packet boundary
+	Incomplete  int       // MQTT packets cut off by the end of their connection or capture
+	TLS         []TLSInfo // TLS connections, with their handshakes and whether they were decrypted
 }
 
 // Pipeline turns frames of one link type into MQTT records.
@@ -86,6 +87,7 @@ type Pipeline struct {
 	err      error
 	stats    Stats
 	rootPool *x509.CertPool // certificate roots, built on first use
+	tlsInfos []*TLSInfo     // TLS connections, for TLSConnections
 }
 
 // NewPipeline returns a pipeline for frames of the given link type, or an
@@ -125,7 +127,11 @@ func (p *Pipeline) setPort(port uint16) { p.ports[port/64] |= 1 << (port % 64) }
 func (p *Pipeline) IsMQTTPort(port uint16) bool { return p.ports[port/64]&(1<<(port%64)) != 0 }
 
 // Stats returns the counters so far.
-func (p *Pipeline) Stats() Stats { return p.stats }
+func (p *Pipeline) Stats() Stats {
+	st := p.stats
+	st.TLS = p.TLSConnections()
+	return st
+}
 
 // Frame processes one captured frame. It returns the handler's error, if
 // any; a frame mqtap cannot decode is counted, not an error.

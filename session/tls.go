@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -23,6 +24,37 @@ const (
 	tls13 = 0x0304
 )
 
+// TLSInfo describes one TLS connection: its handshake, its certificate and
+// whether mqtap could decrypt it (mqtap sessions --tls).
+type TLSInfo struct {
+	Stream      int            `json:"tcp_stream"`
+	Frame       int            `json:"frame"` // the ClientHello's
+	Client      netip.AddrPort `json:"client"`
+	Server      netip.AddrPort `json:"server"`
+	SNI         string         `json:"sni,omitempty"`
+	ALPN        []string       `json:"alpn_offered,omitempty"`
+	Version     string         `json:"version,omitempty"`
+	Cipher      string         `json:"cipher_suite,omitempty"`
+	Resumed     bool           `json:"resumed"`
+	Certificate string         `json:"certificate,omitempty"` // the leaf's subject
+	CertProblem string         `json:"certificate_problem,omitempty"`
+	Decrypted   string         `json:"decrypted"` // "ok", "no-key", "failed" or "no" (a suite mqtap does not decrypt)
+	Reason      string         `json:"reason,omitempty"`
+	Records     int            `json:"mqtt_packets"` // MQTT packets decoded inside
+}
+
+// maxTLSInfos bounds the TLS connections TLSConnections lists.
+const maxTLSInfos = 100000
+
+// TLSConnections returns the TLS connections seen so far, in order.
+func (p *Pipeline) TLSConnections() []TLSInfo {
+	out := make([]TLSInfo, len(p.tlsInfos))
+	for i, t := range p.tlsInfos {
+		out[i] = *t
+	}
+	return out
+}
+
 // tlsConn is the TLS layer of a connection: record framing, the handshake,
 // the certificate audit, and decryption with the key log. The decrypted
 // application data of each direction goes to the MQTT framing as if it had
@@ -34,7 +66,8 @@ type tlsConn struct {
 	clientRandom []byte
 	serverRandom []byte
 	sni          string
-	alpnOffered  bool // the client offered ALPN "mqtt"
+	sessionID    []byte // the ClientHello's, to tell a TLS 1.2 resumption
+	alpnOffered  bool   // the client offered ALPN "mqtt"
 	etm          bool
 	hasSecrets   bool
 	secrets      keys.TLSSecrets
@@ -43,6 +76,7 @@ type tlsConn struct {
 	accepted     bool   // tls.accepted-untrusted-certificate reported
 	stopped      string // why decryption stopped, once it did
 	pending      []pendingFinding
+	info         *TLSInfo // what TLSConnections reports (a scratch one beyond maxTLSInfos)
 }
 
 // tlsHalf is one direction of a TLS connection.
@@ -61,9 +95,14 @@ type pendingFinding struct {
 }
 
 // startTLS turns c into a TLS connection.
-func (c *conn) startTLS() {
+func (p *Pipeline) startTLS(c *conn, ctx *frameCtx) {
 	c.kind = kindTLS
-	c.tls = &tlsConn{}
+	cl, sv := c.endpoints(int(max(c.client, 0)))
+	info := &TLSInfo{Stream: c.stream, Frame: ctx.frame, Client: cl, Server: sv, Decrypted: "no-key"}
+	c.tls = &tlsConn{info: info}
+	if len(p.tlsInfos) < maxTLSInfos {
+		p.tlsInfos = append(p.tlsInfos, info)
+	}
 	for i := range c.halves {
 		c.halves[i].buf = c.halves[i].buf[:0]
 	}
@@ -111,6 +150,7 @@ func (p *Pipeline) tlsFeed(c *conn, i int, data []byte, ctx *frameCtx) {
 func (t *tlsConn) stop(why string) {
 	if t.stopped == "" {
 		t.stopped = why
+		t.info.Decrypted, t.info.Reason = "failed", why
 	}
 	for i := range t.halves {
 		t.halves[i].dec = nil
@@ -196,6 +236,8 @@ func (p *Pipeline) tlsHandshake(c *conn, i int, typ tlswire.HandshakeType, msg [
 			return
 		}
 		t.clientRandom, t.sni = ch.Random, ch.ServerName
+		t.info.SNI, t.info.ALPN = ch.ServerName, ch.ALPN
+		t.sessionID = ch.SessionID
 		for _, a := range ch.ALPN {
 			if a == "mqtt" {
 				t.alpnOffered = true
@@ -208,8 +250,22 @@ func (p *Pipeline) tlsHandshake(c *conn, i int, typ tlswire.HandshakeType, msg [
 		}
 		t.version, t.suiteID, t.serverRandom, t.etm = sh.Version, sh.CipherSuite, sh.Random, sh.EncryptThenMAC
 		t.suite, _ = keys.TLSSuiteByID(sh.CipherSuite)
+		t.info.Version = keys.TLSVersionName(sh.Version)
+		t.info.Cipher = fmt.Sprintf("0x%04x", sh.CipherSuite)
+		if t.suite != nil {
+			t.info.Cipher = t.suite.Name
+		}
+		t.info.Resumed = sh.PSK || t.version != tls13 && len(sh.SessionID) > 0 && bytes.Equal(sh.SessionID, t.sessionID)
 		p.tlsProtocolAudit(c, ctx)
 		t.secrets, t.hasSecrets = p.tlsSecrets(t.clientRandom)
+		switch {
+		case t.suite == nil || !t.suite.CanDecrypt():
+			t.info.Decrypted, t.info.Reason = "no", "mqtap does not decrypt the cipher suite "+t.info.Cipher
+		case !t.hasSecrets:
+			t.info.Reason = fmt.Sprintf("no key log entry for the client random %x…", t.clientRandom[:min(8, len(t.clientRandom))])
+		default:
+			t.info.Decrypted, t.info.Reason = "ok", ""
+		}
 		if t.version == tls13 {
 			for j := range t.halves {
 				t.halves[j].protected = true
@@ -391,6 +447,10 @@ func (p *Pipeline) tlsCertificateAudit(c *conn, der [][]byte, ctx *frameCtx) {
 		}
 		t.certProblem = strings.Join(dedupe(problems), "; ")
 	}
+	if leaf != nil {
+		t.info.Certificate = leaf.Subject.String()
+	}
+	t.info.CertProblem = t.certProblem
 	if t.certProblem == "" {
 		return
 	}

@@ -207,8 +207,8 @@ A truncated capture prints what could be read and a warning; the exit code is
 			opts.Keys = sk.store
 			var unattached []session.Finding
 			opts.OnFinding = func(f session.Finding, frame int) { unattached = append(unattached, f) }
-			_, err = readFile(file, opts, sk.handle, stderr)
-			noteConnectionFindings(stderr, unattached)
+			st, err := readFile(file, opts, sk.handle, stderr)
+			noteTLS(stderr, file, st.TLS, unattached)
 			err = wf.finish(err, file, opts, sk.store)
 			if cerr := sk.out.Close(); err == nil {
 				err = cerr
@@ -223,26 +223,36 @@ A truncated capture prints what could be read and a warning; the exit code is
 	return cmd
 }
 
-// noteConnectionFindings says on stderr what was found about connections
-// whose packets could not be shown (TLS without its key log): the
-// certificate audit is in mqtap findings.
-func noteConnectionFindings(stderr io.Writer, fs []session.Finding) {
-	if len(fs) == 0 {
+// noteTLS says on stderr which TLS connections could not be decrypted, and
+// what was found about them (their certificates): their MQTT packets are
+// missing from the output.
+func noteTLS(stderr io.Writer, file string, conns []session.TLSInfo, fs []session.Finding) {
+	hidden := 0
+	for _, c := range conns {
+		if c.Decrypted != "ok" {
+			hidden++
+		}
+	}
+	if hidden == 0 && len(fs) == 0 {
 		return
 	}
-	codes := map[string]int{}
-	var order []string
-	for _, f := range fs {
-		if codes[f.Code] == 0 {
-			order = append(order, f.Code)
+	msg := fmt.Sprintf("mqtap: %d of %d TLS connection(s) could not be decrypted (pass the clients' key log, SSLKEYLOGFILE, with --keys); mqtap sessions --tls %s lists their handshakes", hidden, len(conns), file)
+	if len(fs) > 0 {
+		codes := map[string]int{}
+		var order []string
+		for _, f := range fs {
+			if codes[f.Code] == 0 {
+				order = append(order, f.Code)
+			}
+			codes[f.Code]++
 		}
-		codes[f.Code]++
+		var parts []string
+		for _, c := range order {
+			parts = append(parts, fmt.Sprintf("%d %s", codes[c], c))
+		}
+		msg += "; findings about them: " + strings.Join(parts, ", ") + " (mqtap findings)"
 	}
-	var parts []string
-	for _, c := range order {
-		parts = append(parts, fmt.Sprintf("%d %s", codes[c], c))
-	}
-	fmt.Fprintf(stderr, "mqtap: findings about TLS connections whose MQTT packets could not be decrypted (no key log for them): %s; see mqtap findings\n", strings.Join(parts, ", "))
+	fmt.Fprintln(stderr, msg)
 }
 
 func btoi(b bool) int {

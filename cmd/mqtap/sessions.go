@@ -20,6 +20,7 @@ func newSessionsCmd(stdout, stderr io.Writer) *cobra.Command {
 		keyPaths []string
 		decodeAs []string
 		expr     string
+		showTLS  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "sessions FILE",
@@ -53,8 +54,12 @@ kex.key-reuse, kex.weak-group, kex.invalid-public-key, payload.not-encrypted).`,
 				}
 				return nil
 			}
-			if _, err := readFile(args[0], opts, handle, stderr); err != nil {
+			st, err := readFile(args[0], opts, handle, stderr)
+			if err != nil {
 				return err
+			}
+			if showTLS {
+				return writeTLS(stdout, format, st.TLS)
 			}
 			tracker.Close()
 			exchanges := tracker.Exchanges()
@@ -74,6 +79,7 @@ kex.key-reuse, kex.weak-group, kex.invalid-public-key, payload.not-encrypted).`,
 		},
 	}
 	cmd.Flags().StringVarP(&format, "format", "T", "text", "output format: text or json")
+	cmd.Flags().BoolVar(&showTLS, "tls", false, "list the TLS connections instead: handshake (version, cipher suite, SNI, ALPN, resumption), the broker's certificate and whether mqtap decrypted them")
 	cmd.Flags().StringArrayVarP(&decodeAs, "decode-as", "d", nil, "decode a TCP port as MQTT: -d tcp.port==N,mqtt (repeatable)")
 	registerKeys(cmd, &keyPaths)
 	registerFilter(cmd, &expr)
@@ -84,6 +90,51 @@ kex.key-reuse, kex.weak-group, kex.invalid-public-key, payload.not-encrypted).`,
 type sessionJSON struct {
 	*kex.Exchange
 	Status string `json:"status"`
+}
+
+// writeTLS lists TLS connections.
+func writeTLS(w io.Writer, format string, conns []session.TLSInfo) error {
+	if format == "json" {
+		if conns == nil {
+			conns = []session.TLSInfo{}
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(conns)
+	}
+	if len(conns) == 0 {
+		_, err := fmt.Fprintln(w, "no TLS connections found")
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "STREAM\tFRAME\tCLIENT\tSERVER\tSNI\tVERSION\tCIPHER SUITE\tRESUMED\tCERTIFICATE\tDECRYPTED\tMQTT")
+	for _, c := range conns {
+		cert := dash(c.Certificate)
+		if c.CertProblem != "" {
+			cert += " (untrusted)"
+		}
+		fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\t%s\t%s\t%v\t%s\t%s\t%d\n", c.Stream, c.Frame, c.Client, c.Server, dash(c.SNI),
+			dash(c.Version), dash(c.Cipher), c.Resumed, cert, c.Decrypted, c.Records)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, c := range conns {
+		if c.Reason != "" {
+			fmt.Fprintf(w, "stream %d: %s: %s\n", c.Stream, c.Decrypted, c.Reason)
+		}
+		if c.CertProblem != "" {
+			fmt.Fprintf(w, "stream %d: untrusted certificate: %s\n", c.Stream, c.CertProblem)
+		}
+	}
+	return nil
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 func writeSessionsJSON(w io.Writer, exs []*kex.Exchange) error {

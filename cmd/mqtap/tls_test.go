@@ -1,9 +1,14 @@
 package main
 
 import (
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/mqtap/mqtap/session/labpeer/labtest"
 )
 
 // tlsSamples are the samples of MQTT over TLS with the key logs of their
@@ -74,5 +79,68 @@ func TestTLSCertificateAudit(t *testing.T) {
 	code, out, _ = mqtap("findings", "../../pcaps/samples/tls12-lab.pcapng", "--keys", "../../pcaps/samples/keys/tls12-lab")
 	if code != 0 || strings.Contains(out, "tls.") {
 		t.Errorf("findings on the CA-signed sample:\n%s", out)
+	}
+}
+
+// TestTLSSessionsList: mqtap sessions --tls lists every TLS connection
+// with its handshake, certificate and decryption, with and without keys.
+func TestTLSSessionsList(t *testing.T) {
+	code, out, stderr := mqtap("sessions", "--tls", "../../pcaps/samples/tls12-cbc.pcapng", "--keys", "../../pcaps/samples/keys/tls12-cbc")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"TLS_RSA_WITH_AES_128_CBC_SHA", "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384", "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA", "CN=localhost,O=mqtap samples"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in:\n%s", want, out)
+		}
+	}
+	if n := strings.Count(out, "  ok  "); n != 3 {
+		t.Errorf("%d connections decrypted, want 3:\n%s", n, out)
+	}
+	code, out, _ = mqtap("sessions", "--tls", "../../pcaps/samples/tls13-lab.pcapng", "-T", "json")
+	if code != 0 || strings.Count(out, `"decrypted": "no-key"`) != 3 || !strings.Contains(out, `"version": "TLS 1.3"`) ||
+		!strings.Contains(out, `"cipher_suite": "TLS_CHACHA20_POLY1305_SHA256"`) || !strings.Contains(out, "no key log entry for the client random") {
+		t.Errorf("sessions --tls -T json without keys:\n%s", out)
+	}
+	// read says why nothing is printed.
+	_, out, stderr = mqtap("read", "../../pcaps/samples/tls13-lab.pcapng")
+	if out != "" || !strings.Contains(stderr, "3 of 3 TLS connection(s) could not be decrypted") {
+		t.Errorf("read without keys: stdout %q stderr %q", out, stderr)
+	}
+}
+
+// TestSniffTLSLive: a live capture of a lab session over TLS decrypts as
+// the clients append to their key log while mqtap runs.
+func TestSniffTLSLive(t *testing.T) {
+	needRoot(t)
+	b := labtest.StartTLSBroker(t, labtest.TLSBrokerOptions{})
+	port := strconv.Itoa(b.Port)
+	dir := t.TempDir()
+	keylog := filepath.Join(dir, "tls.keylog")
+	os.WriteFile(keylog, nil, 0o600) // SSLKEYLOGFILE exists before the first connection
+	run := startMqtap(t, "Capturing on 'lo'", "sniff", "-i", "lo", "-d", "tcp.port=="+port+",mqtt", "--keys", dir, "-T", "ndjson")
+	respLog := &labtest.Buffer{}
+	go run2(respLog, "lab", "respond", "tlslive", "--host", "localhost", "--port", port, "--count", "1", "--tls", "--cafile", b.CAFile, "--keylog", keylog)
+	if err := labtest.WaitFor(respLog, "ready:", 10*time.Second, nil); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := mqtap("lab", "request", "tlslive", "uppercase", "inside tls", "--host", "localhost", "--port", port,
+		"--tls", "--cafile", b.CAFile, "--keylog", keylog, "--save-keys", filepath.Join(dir, "dh"))
+	if code != 0 || stdout != "INSIDE TLS\n" {
+		t.Fatalf("lab request over TLS: exit %d %q %q", code, stdout, stderr)
+	}
+	waitForPlaintext(t, run, "INSIDE TLS")
+	if code := run.interrupt(t); code != 0 {
+		t.Fatalf("sniff exit %d: %s", code, run.stderr.String())
+	}
+	recs := ndjsonRecords(t, run.stdout.String())
+	tlsRecs := 0
+	for _, r := range recs {
+		if field(r, "mqtap.tls_version") != "" {
+			tlsRecs++
+		}
+	}
+	if tlsRecs < 10 || tlsRecs != len(recs) {
+		t.Errorf("%d of %d records came through TLS", tlsRecs, len(recs))
 	}
 }
