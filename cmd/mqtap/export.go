@@ -51,6 +51,9 @@ plaintext (remaining length re-encoded; topic, packet identifier and MQTT 5
 properties unchanged). TCP sequence numbers, IP lengths and checksums are
 consistent, so tshark decodes the plaintext as MQTT; the link type is
 Ethernet. Connections are always whole, so --with-context changes nothing.
+A connection that was MQTT over TLS (decrypted with a key log) is written as
+plain MQTT on its original ports: on 8883, which Wireshark expects to carry
+TLS, decode it as MQTT (tshark -d tcp.port==8883,mqtt).
 
 A frame that completes an MQTT packet split over several TCP segments is
 exported with the earlier segments of that packet, as Wireshark's "Export
