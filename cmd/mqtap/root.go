@@ -21,18 +21,23 @@ port, decodes every control packet of MQTT 3.1, 3.1.1 and 5.0 with every field
 and property, checks each against the specification, and prints it as tshark
 does: one line per packet, a detail tree, JSON, NDJSON or selected fields.
 
-Given test keys (--keys), it rebuilds the Diffie-Hellman key exchanges of the
-secure MQTT lab and decrypts their Fernet messages, verifies and decrypts
-HMAC, RSA-OAEP and ECDSA payloads configured in a keyring, reports security
+Given test keys (--keys), it decrypts MQTT over TLS with the clients' key log,
+rebuilds the Diffie-Hellman key exchanges of the secure MQTT lab and decrypts
+their Fernet messages, verifies and decrypts HMAC, RSA-OAEP and ECDSA payloads
+configured in a keyring, audits brokers' certificates, reports security
 findings, filters with Wireshark's display filters (-Y) and exports annotated
-or decrypted pcapng files.`,
+or decrypted pcapng files. It captures live (sniff), subscribes to a broker
+(tap) and shows everything in a terminal UI (tui).`,
 		Example: `  mqtap read pcaps/samples/lab-session.pcapng --keys pcaps/samples/keys/lab-session/requester
   mqtap read pcaps/samples/mqtt5.pcapng
   mqtap read capture.pcap -V
   mqtap sessions capture.pcapng --keys keys/
   mqtap findings capture.pcapng --keys keyring.toml --acl acl --passwd passwd
   mqtap read capture.pcapng -T ndjson | jq .
-  mqtap read capture.pcap -T fields -e frame.number -e mqtt.topic -e mqtt.msg`,
+  mqtap read capture.pcap -T fields -e frame.number -e mqtt.topic -e mqtt.msg
+  mqtap read tls.pcapng --keys sslkeylog.txt
+  sudo mqtap sniff -i eth0 --keys lab-keys/
+  mqtap tui capture.pcapng --keys keys/`,
 		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
