@@ -2,6 +2,7 @@ package tui
 
 import (
 	"encoding/hex"
+	"fmt"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -10,6 +11,7 @@ import (
 	"github.com/rivo/tview"
 
 	"github.com/mqtap/mqtap/decode"
+	"github.com/mqtap/mqtap/keys"
 	"github.com/mqtap/mqtap/session"
 )
 
@@ -150,7 +152,7 @@ func (a *App) showDetail(r *session.Record) {
 	}
 
 	// What mqtap learned: session, decryption, verification, findings.
-	if c := &r.Crypto; c.Scheme != "" || c.Session != "" || len(r.Findings) > 0 {
+	if c := &r.Crypto; c.Scheme != "" || c.Session != "" || len(r.Findings) > 0 || r.TLSVersion != 0 {
 		mt := b.node("", "mqtap", "mqtap", nodeRef{})
 		root.AddChild(mt)
 		b.expand(mt, true)
@@ -161,6 +163,13 @@ func (a *App) showDetail(r *session.Record) {
 			n := b.node(keyOf(parent), name, title+value, ref)
 			parent.AddChild(n)
 			return n
+		}
+		if r.TLSVersion != 0 {
+			suite := fmt.Sprintf("0x%04x", r.TLSSuite)
+			if s, ok := keys.TLSSuiteByID(r.TLSSuite); ok {
+				suite = s.Name
+			}
+			add(mt, "tls", "TLS: ", keys.TLSVersionName(r.TLSVersion)+", "+suite+" (decrypted with the key log)", nodeRef{})
 		}
 		add(mt, "session", "Session: ", c.Session, nodeRef{})
 		add(mt, "scheme", "Scheme: ", c.Scheme, nodeRef{})

@@ -35,6 +35,8 @@ var Catalog = map[string]Kind{
 	"acl.violation":                      {session.SevHigh, "Broker carried traffic its ACL forbids", "Make the broker enforce the ACL you audit (acl_file in mosquitto.conf, reload it) and check which listener the clients use."},
 	"tls.untrusted-certificate":          {session.SevHigh, "Untrusted server certificate", "Give the broker a certificate from a CA the clients trust, matching the host name they connect to."},
 	"tls.accepted-untrusted-certificate": {session.SevHigh, "Client accepted an untrusted certificate", "Make the client verify the broker's certificate (no --insecure, MBEDTLS_SSL_VERIFY_REQUIRED)."},
+	"tls.weak-protocol":                  {session.SevMedium, "Weak TLS version or cipher suite", "Allow only TLS 1.2 and 1.3 with AEAD suites and forward secrecy on the broker (tls_version, ciphers in mosquitto.conf)."},
+	"tls.decrypt-failed":                 {session.SevLow, "TLS connection could not be decrypted", "Check that the key log is the one the client wrote for this capture and that no segment is missing."},
 	"mqtt.malformed":                     {session.SevMedium, "Malformed MQTT packet", "A peer sent bytes that are not valid MQTT: fix the client or library, or look for an attack on the broker's parser."},
 	"mqtt.protocol-violation":            {session.SevLow, "MQTT protocol violation", "The packet breaks a rule of the MQTT specification; fix the client or library that sent it."},
 	"mqtt.resync":                        {session.SevInfo, "Bytes skipped to find a packet boundary", "The capture started inside a connection or lost data; capture from the connection's start to see every packet."},

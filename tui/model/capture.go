@@ -208,6 +208,8 @@ func (c *Capture) add(r *session.Record) error {
 		b = appendBytes(b, []byte(f.Text))
 		sev = max(sev, f.Severity)
 	}
+	b = binary.AppendUvarint(b, uint64(r.TLSVersion))
+	b = binary.AppendUvarint(b, uint64(r.TLSSuite))
 	b = appendBytes(b, r.Packet.Raw)
 	c.scratch = b
 
@@ -554,6 +556,7 @@ func (c *Capture) recordInto(i int, r *session.Record, buf []byte) ([]byte, erro
 		f.Rule, f.Text = string(d.bytes()), string(d.bytes())
 		r.Findings = append(r.Findings, f)
 	}
+	r.TLSVersion, r.TLSSuite = uint16(d.uvarint()), uint16(d.uvarint())
 	raw := d.bytes()
 	if d.err != nil {
 		return b, fmt.Errorf("record %d: %w", i, d.err)

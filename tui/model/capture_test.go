@@ -34,7 +34,7 @@ func load(t testing.TB, path string, store *keys.Store) (c *Capture, ndjson []st
 		t.Fatal(err)
 	}
 	defer r.Close()
-	p, err := session.NewPipeline(r.LinkType(), session.Options{}, func(rec *session.Record) error {
+	p, err := session.NewPipeline(r.LinkType(), session.Options{Keys: store}, func(rec *session.Record) error {
 		if err := h(rec); err != nil {
 			return err
 		}
