@@ -43,6 +43,7 @@ type Source struct {
 	mu       sync.Mutex // serialises Next, Stats and Close: Close unmaps the ring
 	closed   atomic.Bool
 	received uint64
+	since    time.Time // frames captured before are unfiltered: skipped
 }
 
 // Open starts capturing on opts.Interface with the kernel filter
@@ -103,13 +104,16 @@ func Open(opts Options) (*Source, error) {
 		tp.Close()
 		return nil, fmt.Errorf("capture on %s: attaching the capture filter: %w", name, err)
 	}
+	// The socket received frames from its creation on; those that came
+	// before the filter was attached are dropped by Next.
+	filtered := time.Now()
 	if opts.Promiscuous && name != "any" {
 		if err := tp.SetPromiscuous(true); err != nil {
 			tp.Close()
 			return nil, fmt.Errorf("capture on %s: promiscuous mode: %w", name, err)
 		}
 	}
-	return &Source{tp: tp, link: link, name: name}, nil
+	return &Source{tp: tp, link: link, name: name, since: filtered}, nil
 }
 
 // dropLoopedBack prefixes prog with a check that drops the outgoing copy of
@@ -197,15 +201,19 @@ func (s *Source) Next() ([]byte, gopacket.CaptureInfo, error) {
 	if s.closed.Load() {
 		return nil, gopacket.CaptureInfo{}, ErrClosed
 	}
-	data, ci, err := s.tp.ZeroCopyReadPacketData()
-	switch {
-	case errors.Is(err, afpacket.ErrTimeout):
-		return nil, ci, ErrTimeout
-	case err != nil:
-		return nil, ci, fmt.Errorf("capture on %s: %w", s.name, err)
+	for {
+		data, ci, err := s.tp.ZeroCopyReadPacketData()
+		switch {
+		case errors.Is(err, afpacket.ErrTimeout):
+			return nil, ci, ErrTimeout
+		case err != nil:
+			return nil, ci, fmt.Errorf("capture on %s: %w", s.name, err)
+		case ci.Timestamp.Before(s.since):
+			continue
+		}
+		s.received++
+		return data, ci, nil
 	}
-	s.received++
-	return data, ci, nil
 }
 
 // Stats returns the frames read and the frames the kernel dropped because
