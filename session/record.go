@@ -160,7 +160,7 @@ func (r *Record) Tail() []decode.Field {
 	c := &r.Crypto
 	if r.TLSVersion != 0 {
 		if c.Scheme == "" {
-			r.tail = append(r.tail, decode.Field{Name: "mqtap.scheme", Kind: decode.KindString, Bytes: schemeTLS})
+			r.tail = append(r.tail, decode.Field{Name: "mqtap.scheme", Kind: decode.KindString, Bytes: []byte(SchemeTLS)})
 		}
 		r.tail = r.str("mqtap.tls_version", keys.TLSVersionName(r.TLSVersion))
 		name := fmt.Sprintf("0x%04x", r.TLSSuite)
@@ -195,8 +195,17 @@ func (r *Record) Tail() []decode.Field {
 	return r.tail
 }
 
-// schemeTLS is mqtap.scheme of a packet protected by TLS alone.
-var schemeTLS = []byte("tls")
+// SchemeTLS is mqtap.scheme of a packet protected by TLS alone.
+const SchemeTLS = "tls"
+
+// Scheme is the record's mqtap.scheme: the end-to-end scheme of its payload
+// when there is one, else "tls" when it was decrypted from TLS, else "".
+func (r *Record) Scheme() string {
+	if r.Crypto.Scheme == "" && r.TLSVersion != 0 {
+		return SchemeTLS
+	}
+	return r.Crypto.Scheme
+}
 
 // str appends a string field when s is not empty.
 func (r *Record) str(name, s string) []decode.Field {

@@ -357,9 +357,8 @@ func (p *Pipeline) tlsApplicationData(c *conn, i int, plain []byte, ctx *frameCt
 	switch c.inner {
 	case kindUnknown:
 		// The port, the ALPN offer or a CONNECT says the inside is MQTT.
-		k, _ := makeKey(c.key.a, c.key.b)
 		switch {
-		case p.IsMQTTPort(k.a.Port()) || p.IsMQTTPort(k.b.Port()) || t.alpnOffered:
+		case p.IsMQTTPort(c.key.a.Port()) || p.IsMQTTPort(c.key.b.Port()) || t.alpnOffered:
 			c.inner = kindMQTT
 		case c.client == int8(i) && decode.Type(plain[0]>>4) == decode.CONNECT && decode.Plausible(plain, 0, detectLimit):
 			c.inner = kindMQTT

@@ -53,6 +53,15 @@ func TestTLSLabThroughBothLayers(t *testing.T) {
 				t.Errorf("%s: %q lacks the TLS version %s or cipher", name, l, version)
 			}
 		}
+		// mqtap.scheme is "tls" where TLS is the only protection.
+		code, out, _ = mqtap("read", capture, "--keys", keyDir, "-Y", `mqtap.scheme == "tls" && mqtap.decrypt`)
+		if code != 0 || out != "" {
+			t.Errorf("%s: packets with both scheme tls and an end-to-end decryption:\n%s", name, out)
+		}
+		code, out, _ = mqtap("read", capture, "--keys", keyDir, "-Y", `mqtap.scheme == "tls"`, "-T", "fields", "-e", "mqtap.type")
+		if code != 0 || !strings.Contains(out, "CONNECT\n") || strings.Contains(out, "dh-fernet") {
+			t.Errorf("%s: scheme tls selects:\n%s", name, out)
+		}
 		// Without the key log nothing is decoded, and nothing is garbage.
 		code, out, stderr = mqtap("read", capture)
 		if code != 0 || out != "" {

@@ -300,7 +300,6 @@ func init() {
 	rec("mqtap.token_time", ftTime, 0, srcTokenTime)
 	for name, f := range map[string]func(c *session.Crypto) string{
 		"mqtap.session":       func(c *session.Crypto) string { return c.Session },
-		"mqtap.scheme":        func(c *session.Crypto) string { return c.Scheme },
 		"mqtap.kex":           func(c *session.Crypto) string { return c.Kex },
 		"mqtap.verify":        func(c *session.Crypto) string { return c.Verify },
 		"mqtap.decrypt":       func(c *session.Crypto) string { return c.Decrypt },
@@ -310,6 +309,7 @@ func init() {
 	} {
 		rec(name, ftString, 0, srcCrypto).str = func(r *session.Record) string { return f(&r.Crypto) }
 	}
+	rec("mqtap.scheme", ftString, 0, srcCrypto).str = (*session.Record).Scheme
 
 	// Protocols.
 	rec("mqtt", ftProto, 0, srcProtoMQTT)
