@@ -285,11 +285,6 @@ func TestNames(t *testing.T) {
 			t.Errorf("ContentTypeName(%d) = %q, want %q", typ, got, want)
 		}
 	}
-	for v, want := range map[uint16]string{0x0300: "SSL 3.0", 0x0301: "TLS 1.0", 0x0302: "TLS 1.1", 0x0303: "TLS 1.2", 0x0304: "TLS 1.3", 0x7f1c: "0x7f1c"} {
-		if got := VersionName(v); got != want {
-			t.Errorf("VersionName(%#x) = %q, want %q", v, got, want)
-		}
-	}
 }
 
 func TestParsersDoNotAllocateNamesOnSuccess(t *testing.T) {

@@ -149,22 +149,3 @@ func ContentTypeName(t byte) string {
 	}
 	return "content_type(" + strconv.Itoa(int(t)) + ")"
 }
-
-// VersionName returns the name of a protocol version, such as "TLS 1.2", or
-// "0xXXXX" for an unknown one.
-func VersionName(v uint16) string {
-	switch v {
-	case 0x0300:
-		return "SSL 3.0"
-	case 0x0301:
-		return "TLS 1.0"
-	case 0x0302:
-		return "TLS 1.1"
-	case 0x0303:
-		return "TLS 1.2"
-	case 0x0304:
-		return "TLS 1.3"
-	}
-	const hex = "0123456789abcdef"
-	return string([]byte{'0', 'x', hex[v>>12], hex[v>>8&15], hex[v>>4&15], hex[v&15]})
-}
