@@ -165,4 +165,3 @@ func waitFor(t *testing.T, out *syncBuffer, s string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
-
