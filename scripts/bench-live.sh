@@ -8,11 +8,13 @@
 #                       (default "50000 100000 200000 300000 400000 600000 800000")
 #   MQTAP_LIVE_SECONDS  seconds of traffic per rate (default 5)
 #   MQTAP_LIVE_CONNS    publishing connections (default 4)
+#   MQTAP_LIVE_SIZE     payload bytes per message (default 32; 1400 puts one
+#                       message in each 1500-byte frame, to measure frames/s)
 #   GO                  the go command that builds the load generator (default go)
 #
 # For each rate, in a private network namespace, `mqtap sniff -i lo -f 1883`
 # captures while cmd/mqtap-loadgen (built once, here) sends exactly
-# rate x seconds MQTT 3.1.1 PUBLISH QoS 0 packets (32-byte payloads) over 4 (MQTAP_LIVE_CONNS)
+# rate x seconds MQTT 3.1.1 PUBLISH QoS 0 packets (32-byte payloads, MQTAP_LIVE_SIZE) over 4 (MQTAP_LIVE_CONNS)
 # connections to its own minimal broker on 127.0.0.1:1883, paced every
 # millisecond. Then mqtap gets SIGINT and prints its summary line:
 #   mqtap: N packets captured, D dropped by the kernel, M MQTT packets decoded
@@ -39,6 +41,7 @@ set -euo pipefail
 RATES=${MQTAP_LIVE_RATES:-50000 100000 200000 300000 400000 600000 800000}
 SECS=${MQTAP_LIVE_SECONDS:-5}
 CONNS=${MQTAP_LIVE_CONNS:-4}
+SIZE=${MQTAP_LIVE_SIZE:-32}
 GO=${GO:-go}
 MQTAP=${1:-${MQTAP:-./mqtap}}
 PORT=1883
@@ -51,6 +54,7 @@ note() { echo "bench-live: $*" >&2; }
 [ "$(id -u)" -eq 0 ] || die "needs root (network namespace and packet capture): run as root or with sudo $0${1:+ $1}"
 case $SECS in '' | *[!0-9]* | 0) die "MQTAP_LIVE_SECONDS must be a positive integer, not '$SECS'" ;; esac
 case $CONNS in '' | *[!0-9]* | 0) die "MQTAP_LIVE_CONNS must be a positive integer, not '$CONNS'" ;; esac
+case $SIZE in '' | *[!0-9]*) die "MQTAP_LIVE_SIZE must be a number of bytes, not '$SIZE'" ;; esac
 for r in $RATES; do
 	case $r in *[!0-9]* | 0) die "MQTAP_LIVE_RATES must list positive integers, not '$r'" ;; esac
 done
@@ -131,7 +135,7 @@ run_rate() {
 	fi
 	sleep 0.2
 
-	if ! ip netns exec "$NS" "$LOADGEN" -port "$PORT" -rate "$rate" -conns "$CONNS" -duration "${SECS}s" >"$gen.out" 2>"$gen.err"; then
+	if ! ip netns exec "$NS" "$LOADGEN" -port "$PORT" -rate "$rate" -conns "$CONNS" -size "$SIZE" -duration "${SECS}s" >"$gen.out" 2>"$gen.err"; then
 		cat "$gen.err" >&2
 		die "the load generator failed at $rate msg/s"
 	fi
