@@ -8,11 +8,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/mqtap/mqtap/keys"
+	"github.com/mqtap/mqtap/session/labpeer/labtest"
 )
 
 // lineSafe returns an MQTT packet that s_client and s_server send as one
@@ -43,7 +43,7 @@ func TestTLS13KeyUpdateThroughThePipeline(t *testing.T) {
 	srv := exec.Command("openssl", "s_server", "-accept", "127.0.0.1:"+strconv.Itoa(srvPort), "-naccept", "1", "-tls1_3",
 		"-cert", filepath.Join(certDir, "server.pem"), "-key", filepath.Join(certDir, "server-key.pem"))
 	srvIn, _ := srv.StdinPipe()
-	var srvOut syncBuffer
+	var srvOut labtest.Buffer
 	srv.Stdout, srv.Stderr = &srvOut, &srvOut
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
@@ -57,7 +57,7 @@ func TestTLS13KeyUpdateThroughThePipeline(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer proxy.Close()
-	var c2s, s2c syncBuffer
+	var c2s, s2c labtest.Buffer
 	copied := make(chan struct{}, 2)
 	go func() {
 		in, err := proxy.Accept()
@@ -69,7 +69,7 @@ func TestTLS13KeyUpdateThroughThePipeline(t *testing.T) {
 			in.Close()
 			return
 		}
-		pipe := func(dst, src net.Conn, rec *syncBuffer) {
+		pipe := func(dst, src net.Conn, rec *labtest.Buffer) {
 			io.Copy(io.MultiWriter(dst, rec), src)
 			dst.(*net.TCPConn).CloseWrite()
 			copied <- struct{}{}
@@ -81,7 +81,7 @@ func TestTLS13KeyUpdateThroughThePipeline(t *testing.T) {
 	keylog := filepath.Join(t.TempDir(), "client.keylog")
 	cli := exec.Command("openssl", "s_client", "-connect", proxy.Addr().String(), "-tls1_3", "-keylogfile", keylog)
 	cliIn, _ := cli.StdinPipe()
-	var cliOut syncBuffer
+	var cliOut labtest.Buffer
 	cli.Stdout, cli.Stderr = &cliOut, &cliOut
 	if err := cli.Start(); err != nil {
 		t.Fatal(err)
@@ -116,7 +116,7 @@ func TestTLS13KeyUpdateThroughThePipeline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	client, server := c2s.Bytes(), s2c.Bytes()
+	client, server := []byte(c2s.String()), []byte(s2c.String())
 	c := &conversation{t: t, clientPort: 41000, serverPort: 8883, isn: [2]uint32{1, 1}}
 	hello := helloLen(client)
 	segs := append(handshake(), segment{true, "A", 1, client[:hello]}, segment{false, "A", 1, server},
@@ -136,32 +136,10 @@ func TestTLS13KeyUpdateThroughThePipeline(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for a writer and a reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) Bytes() []byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]byte(nil), s.b.Bytes()...)
-}
-
 // waitFor waits until out contains s.
-func waitFor(t *testing.T, out *syncBuffer, s string) {
+func waitFor(t *testing.T, out *labtest.Buffer, s string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !bytes.Contains(out.Bytes(), []byte(s)) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %q in the output:\n%s", s, out.Bytes())
-		}
-		time.Sleep(20 * time.Millisecond)
+	if err := labtest.WaitFor(out, s, 10*time.Second, nil); err != nil {
+		t.Fatalf("%v; the output:\n%s", err, out.String())
 	}
 }
