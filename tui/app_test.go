@@ -445,15 +445,7 @@ func TestHexHighlight(t *testing.T) {
 	if string(topic) != "le0nh4rt/uppercase/response" {
 		t.Fatalf("frame 56 topic %q", topic)
 	}
-	for i := 0; i < 30; i++ {
-		var cur string
-		u.do(func() { cur = u.app.tree.GetCurrentNode().GetText() })
-		if strings.HasPrefix(cur, "Topic:") {
-			break
-		}
-		u.typeText("j")
-		u.settle()
-	}
+	u.downToTreeLine("Topic:", 30)
 	u.settle()
 	hexText, ascii := u.reversed(0, 16)
 	if want := hex.EncodeToString(topic); hexText != want {
@@ -469,15 +461,7 @@ func TestHexHighlight(t *testing.T) {
 	if top, _ := u.hexRegion(); !strings.Contains(u.lines()[top+1], "Decrypted (23 bytes)") {
 		t.Errorf("decrypted block not beside the raw bytes:\n%s", u.text())
 	}
-	for i := 0; i < 40; i++ {
-		var cur string
-		u.do(func() { cur = u.app.tree.GetCurrentNode().GetText() })
-		if strings.HasPrefix(cur, "Plaintext:") {
-			break
-		}
-		u.typeText("j")
-		u.settle()
-	}
+	u.downToTreeLine("Plaintext:", 40)
 	u.settle()
 	hexText, ascii = u.reversed(hexLineWidth(16, 4)+gap, 8)
 	if ascii != "NETWORKING IS THE BEST!" || hexText != hex.EncodeToString([]byte("NETWORKING IS THE BEST!")) {
@@ -1064,5 +1048,19 @@ func TestRowErrors(t *testing.T) {
 	case err := <-u.done:
 		t.Fatalf("Run ended: %v", err)
 	default:
+	}
+}
+
+// downToTreeLine moves the detail tree's selection down (j) until the
+// selected line starts with prefix, at most max lines.
+func (u *ui) downToTreeLine(prefix string, max int) {
+	for i := 0; i < max; i++ {
+		var cur string
+		u.do(func() { cur = u.app.tree.GetCurrentNode().GetText() })
+		if strings.HasPrefix(cur, prefix) {
+			return
+		}
+		u.typeText("j")
+		u.settle()
 	}
 }
