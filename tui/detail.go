@@ -3,8 +3,8 @@ package tui
 import (
 	"encoding/hex"
 	"fmt"
+	"net/netip"
 	"strconv"
-	"strings"
 	"unicode/utf8"
 
 	"github.com/gdamore/tcell/v2"
@@ -13,6 +13,7 @@ import (
 	"github.com/mqtap/mqtap/decode"
 	"github.com/mqtap/mqtap/keys"
 	"github.com/mqtap/mqtap/session"
+	"github.com/mqtap/mqtap/session/output"
 )
 
 // nodeRef is what a detail tree node refers to: a stable key (to keep the
@@ -79,8 +80,8 @@ func (a *App) showDetail(r *session.Record) {
 
 	// Frame (or, for mqtap tap, the packet received from the broker).
 	var frame *tview.TreeNode
-	src := endpoint(r.Src.Unmap().String(), r.SrcPort)
-	dst := endpoint(r.Dst.Unmap().String(), r.DstPort)
+	src := netip.AddrPortFrom(r.Src.Unmap(), r.SrcPort).String()
+	dst := netip.AddrPortFrom(r.Dst.Unmap(), r.DstPort).String()
 	when := r.Time.UTC().Format("2006-01-02 15:04:05.000000000 UTC")
 	if r.Direct {
 		frame = b.node("", "frame", "Packet "+strconv.Itoa(r.Frame)+": "+strconv.Itoa(r.FrameLen)+
@@ -126,7 +127,7 @@ func (a *App) showDetail(r *session.Record) {
 		}
 		n := b.node(keyOf(parent), f.Name, label, nodeRef{off: f.Off, n: f.Len, hasRange: f.Len > 0 || f.Off > 0})
 		parent.AddChild(n)
-		if (f.Name == "mqtt.msg" || f.Name == "mqtt.willmsg") && printable(f.Bytes) {
+		if (f.Name == "mqtt.msg" || f.Name == "mqtt.willmsg") && output.Printable(f.Bytes) {
 			n.AddChild(b.node(keyOf(n), "text", "[As text: "+string(f.Bytes)+"]", nodeRef{off: f.Off, n: f.Len, hasRange: true}))
 		}
 		stack = append(stack, n)
@@ -412,28 +413,6 @@ func (a *App) onHexClick(off int, decrypted bool) {
 	}
 	a.tree.SetCurrentNode(best)
 	a.onTreeSelect(best)
-}
-
-// endpoint returns "addr:port" ("[addr]:port" for IPv6).
-func endpoint(addr string, port uint16) string {
-	if strings.Contains(addr, ":") {
-		addr = "[" + addr + "]"
-	}
-	return addr + ":" + strconv.Itoa(int(port))
-}
-
-// printable reports whether b is non-empty UTF-8 text without control
-// characters other than tab, worth showing as text on one line.
-func printable(b []byte) bool {
-	if len(b) == 0 || !utf8.Valid(b) {
-		return false
-	}
-	for _, r := range string(b) {
-		if r < 0x20 && r != '\t' || r == 0x7f || r >= 0x80 && r < 0xa0 {
-			return false
-		}
-	}
-	return true
 }
 
 // treeEdge selects the first or the last visible node of a tree whose

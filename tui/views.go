@@ -15,6 +15,7 @@ import (
 
 	"github.com/mqtap/mqtap/decode"
 	"github.com/mqtap/mqtap/session"
+	"github.com/mqtap/mqtap/session/output"
 	"github.com/mqtap/mqtap/tui/model"
 )
 
@@ -997,7 +998,7 @@ func renderMode(data []byte, mode int) string {
 		if err != nil {
 			return "not base64: " + err.Error() + "\n"
 		}
-		if printable(dec) || utf8.Valid(dec) && !bytes.ContainsFunc(dec, func(r rune) bool { return r < 0x20 && r != '\n' && r != '\t' && r != '\r' }) {
+		if output.Printable(dec) || utf8.Valid(dec) && !bytes.ContainsFunc(dec, func(r rune) bool { return r < 0x20 && r != '\n' && r != '\t' && r != '\r' }) {
 			return fmt.Sprintf("decoded, %d bytes of text:\n%s\n", len(dec), sanitizeText(dec))
 		}
 		return fmt.Sprintf("decoded, %d bytes:\n%s", len(dec), hexDump(dec))

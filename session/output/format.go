@@ -187,7 +187,7 @@ func (w *Writer) appendTree(b []byte, r *session.Record) []byte {
 			b = append(b, decode.Label(&r.Packet, f)...)
 		}
 		b = append(b, '\n')
-		if (f.Name == "mqtt.msg" || f.Name == "mqtt.willmsg") && printable(f.Bytes) {
+		if (f.Name == "mqtt.msg" || f.Name == "mqtt.willmsg") && Printable(f.Bytes) {
 			b = appendIndent(b, int(f.Depth)+2)
 			b = append(b, "[As text: "...)
 			b = append(b, f.Bytes...)
@@ -250,9 +250,10 @@ func (w *Writer) appendTree(b []byte, r *session.Record) []byte {
 	return append(b, '\n')
 }
 
-// printable reports whether b is non-empty UTF-8 text without control
-// characters other than tab, worth showing as text on one line.
-func printable(b []byte) bool {
+// Printable reports whether b is non-empty UTF-8 text without control
+// characters other than tab, worth showing as text on one line (the
+// "[As text: ...]" line of a payload in the detail tree).
+func Printable(b []byte) bool {
 	if len(b) == 0 || !utf8.Valid(b) {
 		return false
 	}
