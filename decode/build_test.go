@@ -12,20 +12,7 @@ func cat(parts ...[]byte) []byte {
 }
 
 // enc encodes a variable byte integer.
-func enc(n int) []byte {
-	var out []byte
-	for {
-		d := byte(n % 128)
-		n /= 128
-		if n > 0 {
-			d |= 0x80
-		}
-		out = append(out, d)
-		if n == 0 {
-			return out
-		}
-	}
-}
+func enc(n int) []byte { return AppendVarint(nil, n) }
 
 // pkt builds a control packet from its first byte and body parts.
 func pkt(b0 byte, body ...[]byte) []byte {

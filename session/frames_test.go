@@ -7,6 +7,8 @@ import (
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
+
+	"github.com/mqtap/mqtap/decode"
 )
 
 // segment is one TCP segment of a hand-built conversation.
@@ -128,19 +130,7 @@ func publish(topic string, id uint16, payload []byte) []byte {
 	body = append(body, topic...)
 	body = append(body, byte(id>>8), byte(id))
 	body = append(body, payload...)
-	out := []byte{0x32}
-	n := len(body)
-	for {
-		b := byte(n % 128)
-		n /= 128
-		if n > 0 {
-			b |= 0x80
-		}
-		out = append(out, b)
-		if n == 0 {
-			break
-		}
-	}
+	out := decode.AppendVarint([]byte{0x32}, len(body))
 	return append(out, body...)
 }
 

@@ -548,19 +548,7 @@ func TestDecryptedReadsBack(t *testing.T) {
 // mqttPacket builds a control packet: first byte, remaining length, body.
 func mqttPacket(b0 byte, body ...[]byte) []byte {
 	all := bytes.Join(body, nil)
-	out := []byte{b0}
-	n := len(all)
-	for {
-		d := byte(n % 128)
-		n /= 128
-		if n > 0 {
-			d |= 0x80
-		}
-		out = append(out, d)
-		if n == 0 {
-			break
-		}
-	}
+	out := decode.AppendVarint([]byte{b0}, len(all))
 	return append(out, all...)
 }
 

@@ -23,19 +23,7 @@ func packet(first byte, body ...[]byte) []byte {
 	for _, part := range body {
 		b = append(b, part...)
 	}
-	out := []byte{first}
-	n := len(b)
-	for {
-		c := byte(n % 128)
-		n /= 128
-		if n > 0 {
-			c |= 0x80
-		}
-		out = append(out, c)
-		if n == 0 {
-			break
-		}
-	}
+	out := decode.AppendVarint([]byte{first}, len(b))
 	return append(out, b...)
 }
 

@@ -88,18 +88,7 @@ func publishPacket(topic string, payload []byte) []byte {
 	body = append(body, topic...)
 	body = append(body, 0, 1)
 	body = append(body, payload...)
-	raw := []byte{0x32}
-	for n := len(body); ; {
-		b := byte(n % 128)
-		n /= 128
-		if n > 0 {
-			b |= 0x80
-		}
-		raw = append(raw, b)
-		if n == 0 {
-			break
-		}
-	}
+	raw := decode.AppendVarint([]byte{0x32}, len(body))
 	return append(raw, body...)
 }
 
