@@ -33,28 +33,11 @@ ROOT=$(cd "$HERE/../.." && pwd)
 OUT=$HERE
 PY=${MQTAP_PYTHON:-/usr/bin/python3}
 PEER=$ROOT/scripts/labpeer.py
-CHECK_ONLY=0
-WANT=()
+PROG=make-lab-samples
+# shellcheck source=lib.sh
+. "$HERE/lib.sh"
 
-die() { echo "make-lab-samples: $*" >&2; exit 1; }
-log() { echo "== $*" >&2; }
-
-while [ $# -gt 0 ]; do
-	case $1 in
-	--check) CHECK_ONLY=1 ;;
-	-o) shift; OUT=${1:?-o needs a directory} ;;
-	-h | --help) sed -n '2,25p' "$0"; exit 0 ;;
-	-*) die "unknown option $1 (try --help)" ;;
-	*) WANT+=("$1") ;;
-	esac
-	shift
-done
-if [ ${#WANT[@]} -eq 0 ]; then WANT=("${SAMPLES[@]}"); fi
-for w in "${WANT[@]}"; do
-	case " ${SAMPLES[*]} " in *" $w "*) ;; *) die "unknown sample '$w' (one of: ${SAMPLES[*]})" ;; esac
-done
-mkdir -p "$OUT"
-OUT=$(cd "$OUT" && pwd)
+parse_args "$@"
 
 tshark_q() { tshark -n "${TSHARK_DA[@]}" "$@" 2> >(grep -v '^Running as user' >&2); }
 
@@ -167,48 +150,14 @@ done
 "$PY" -c 'import paho.mqtt.client, cryptography' 2>/dev/null ||
 	die "$PY cannot import paho.mqtt and cryptography (apt-get install python3-paho-mqtt python3-cryptography, or set MQTAP_PYTHON)"
 
-WORK=$(mktemp -d /tmp/mqtap-lab-samples.XXXXXX)
-NS=mqtap-lab-samples-$$
-PIDS=()
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-	for p in $(ip netns pids "$NS" 2>/dev/null); do kill -9 "$p" 2>/dev/null || true; done
-	ip netns del "$NS" 2>/dev/null || true
-	if [ -n "${MQTAP_SAMPLES_KEEP:-}" ]; then echo "make-lab-samples: work dir kept: $WORK" >&2; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+samples_work
 
-MQTAP=${MQTAP_BIN:-}
-if [ -z "$MQTAP" ]; then
-	command -v go >/dev/null || die "go is missing (or set MQTAP_BIN to an mqtap binary)"
-	log "building mqtap"
-	(cd "$ROOT" && CGO_ENABLED=0 go build -o "$WORK/mqtap" ./cmd/mqtap)
-	MQTAP=$WORK/mqtap
-fi
+build_mqtap
 
-ip netns add "$NS"
-ip -n "$NS" link set lo up mtu 1500
-ip -n "$NS" link set lo gso_max_segs 1
-nsx() { ip netns exec "$NS" "$@"; }
+samples_netns
 
-# wait_for FILE PATTERN [SECONDS]: until grep -F finds PATTERN in FILE
-wait_for() {
-	local f=$1 pat=$2 t=${3:-10} i
-	for ((i = 0; i < t * 20; i++)); do
-		grep -qF -- "$pat" "$f" 2>/dev/null && return 0
-		sleep 0.05
-	done
-	echo "make-lab-samples: timed out waiting for '$pat' in $f:" >&2
-	tail -5 "$f" >&2 || true
-	return 1
-}
 
-forget_pid() { local p keep=(); for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done; PIDS=("${keep[@]}"); }
 
-BROKER_PID=
 start_broker() {
 	local name=$1 conf=$WORK/$1.conf
 	cat >"$conf" <<-EOF
@@ -219,40 +168,9 @@ start_broker() {
 		log_dest file $WORK/$name-broker.log
 		log_type all
 	EOF
-	ip netns exec "$NS" mosquitto -c "$conf" >>"$WORK/$name-broker.out" 2>&1 &
-	BROKER_PID=$!
-	PIDS+=("$BROKER_PID")
-	local i
-	for ((i = 0; i < 100; i++)); do
-		[ -n "$(nsx ss -Hltn "sport = :$PORT")" ] && return 0
-		kill -0 "$BROKER_PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	cat "$WORK/$name-broker.out" >&2
-	die "mosquitto for $name did not start"
-}
-stop_broker() {
-	kill "$BROKER_PID" 2>/dev/null || true
-	wait "$BROKER_PID" 2>/dev/null || true
-	forget_pid "$BROKER_PID"
+	run_broker "$name" "$conf" "$PORT"
 }
 
-CAP_PID=
-start_capture() {
-	local file=$1 clog=$WORK/capture.log
-	: >"$clog"
-	ip netns exec "$NS" dumpcap -q -i lo -s 0 -f "tcp port $PORT" -w "$file" >"$clog" 2>&1 &
-	CAP_PID=$!
-	PIDS+=("$CAP_PID")
-	wait_for "$clog" "Capturing on"
-	sleep 0.5
-}
-stop_capture() {
-	sleep 1 # last FIN/ACKs, and the capture ring buffer
-	kill -INT "$CAP_PID" 2>/dev/null || true
-	wait "$CAP_PID" 2>/dev/null || true
-	forget_pid "$CAP_PID"
-}
 
 # Peers. Every one talks to 127.0.0.1:1884 (not localhost: no ::1 attempt in the capture).
 H=(--host 127.0.0.1 --port "$PORT")

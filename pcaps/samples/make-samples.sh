@@ -26,28 +26,11 @@ TSHARK_DA=(-d "tcp.port==1884,mqtt" -d "tcp.port==17501,mqtt")
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 OUT=$HERE
 PY=${MQTAP_PYTHON:-/usr/bin/python3}
-CHECK_ONLY=0
-WANT=()
+PROG=make-samples
+# shellcheck source=lib.sh
+. "$HERE/lib.sh"
 
-die() { echo "make-samples: $*" >&2; exit 1; }
-log() { echo "== $*" >&2; }
-
-while [ $# -gt 0 ]; do
-	case $1 in
-	--check) CHECK_ONLY=1 ;;
-	-o) shift; OUT=${1:?-o needs a directory} ;;
-	-h | --help) sed -n '2,20p' "$0"; exit 0 ;;
-	-*) die "unknown option $1 (try --help)" ;;
-	*) WANT+=("$1") ;;
-	esac
-	shift
-done
-if [ ${#WANT[@]} -eq 0 ]; then WANT=("${SAMPLES[@]}"); fi
-for w in "${WANT[@]}"; do
-	case " ${SAMPLES[*]} " in *" $w "*) ;; *) die "unknown sample '$w' (one of: ${SAMPLES[*]})" ;; esac
-done
-mkdir -p "$OUT"
-OUT=$(cd "$OUT" && pwd)
+parse_args "$@"
 
 # file name of each sample
 sample_file() {
@@ -174,38 +157,10 @@ for t in mosquitto mosquitto_pub mosquitto_sub mosquitto_passwd dumpcap tcpdump 
 done
 "$PY" -c 'import paho.mqtt.client' 2>/dev/null || die "$PY cannot import paho.mqtt (apt-get install python3-paho-mqtt, or set MQTAP_PYTHON)"
 
-WORK=$(mktemp -d /tmp/mqtap-samples.XXXXXX)
-NS=mqtap-samples-$$
-PIDS=()
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-	# anything still running inside our private namespace
-	for p in $(ip netns pids "$NS" 2>/dev/null); do kill -9 "$p" 2>/dev/null || true; done
-	ip netns del "$NS" 2>/dev/null || true
-	if [ -n "${MQTAP_SAMPLES_KEEP:-}" ]; then echo "make-samples: work dir kept: $WORK" >&2; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+samples_work
 
-ip netns add "$NS"
-ip -n "$NS" link set lo up mtu 1500
-ip -n "$NS" link set lo gso_max_segs 1
-# (never background nsx itself: $! would be a subshell, not the program)
-nsx() { ip netns exec "$NS" "$@"; }
+samples_netns
 
-# wait_for FILE PATTERN [SECONDS]: until grep -F finds PATTERN in FILE
-wait_for() {
-	local f=$1 pat=$2 t=${3:-10} i
-	for ((i = 0; i < t * 20; i++)); do
-		grep -qF -- "$pat" "$f" 2>/dev/null && return 0
-		sleep 0.05
-	done
-	echo "make-samples: timed out waiting for '$pat' in $f:" >&2
-	tail -5 "$f" >&2 || true
-	return 1
-}
 
 # wait_more FILE PATTERN N [SECONDS]: until PATTERN occurs more than N times in FILE
 wait_more() {
@@ -217,7 +172,6 @@ wait_more() {
 	die "timed out waiting for another '$pat' in $f"
 }
 
-forget_pid() { local p keep=(); for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done; PIDS=("${keep[@]}"); }
 
 # credentials: password_file users (mosquitto_passwd -b) and one dynamic
 # security user (carol), because mosquitto 2.0's acl_file never refuses a
@@ -433,7 +387,6 @@ EOF
 
 # ---------------------------------------------------------------- helpers
 # start_broker NAME PORT AUTH(auth|anon) [extra config line]...
-BROKER_PID=
 start_broker() {
 	local name=$1 port=$2 auth=$3 conf=$WORK/$1.conf
 	shift 3
@@ -456,45 +409,10 @@ start_broker() {
 		local l
 		for l in "$@"; do echo "$l"; done
 	} >"$conf"
-	ip netns exec "$NS" mosquitto -c "$conf" >>"$WORK/$name-broker.out" 2>&1 &
-	BROKER_PID=$!
-	PIDS+=("$BROKER_PID")
-	local i
-	for ((i = 0; i < 100; i++)); do
-		[ -n "$(nsx ss -Hltn "sport = :$port")" ] && return 0
-		kill -0 "$BROKER_PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	cat "$WORK/$name-broker.out" >&2
-	die "mosquitto for $name did not start"
-}
-stop_broker() {
-	kill "$BROKER_PID" 2>/dev/null || true
-	wait "$BROKER_PID" 2>/dev/null || true
-	forget_pid "$BROKER_PID"
+	run_broker "$name" "$conf" "$port"
 }
 
 # start_capture FILE FILTER MODE: MODE pcapng (dumpcap on lo) | sll | sll2 (tcpdump -i any)
-CAP_PID=
-start_capture() {
-	local file=$1 filter=$2 mode=$3 clog=$WORK/capture.log
-	: >"$clog"
-	case $mode in
-	pcapng) ip netns exec "$NS" dumpcap -q -i lo -s 0 -f "$filter" -w "$file" >"$clog" 2>&1 & ;;
-	sll) ip netns exec "$NS" tcpdump -Z root -i any -y LINUX_SLL -s 0 --immediate-mode -w "$file" "$filter" >"$clog" 2>&1 & ;;
-	sll2) ip netns exec "$NS" tcpdump -Z root -i any -y LINUX_SLL2 -s 0 --immediate-mode -w "$file" "$filter" >"$clog" 2>&1 & ;;
-	esac
-	CAP_PID=$!
-	PIDS+=("$CAP_PID")
-	case $mode in pcapng) wait_for "$clog" "Capturing on" ;; *) wait_for "$clog" "listening on" ;; esac
-	sleep 0.5
-}
-stop_capture() {
-	sleep 1 # last FIN/ACKs, and the capture ring buffer
-	kill -INT "$CAP_PID" 2>/dev/null || true
-	wait "$CAP_PID" 2>/dev/null || true
-	forget_pid "$CAP_PID"
-}
 
 # sub_bg LOG ARGS...: mosquitto_sub -d in the background, wait for its SUBACK
 SUB_PID=
