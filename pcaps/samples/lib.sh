@@ -16,19 +16,19 @@
 #   stop_broker
 #   start_capture FILE [FILTER] [pcapng|sll|sll2], stop_capture: CAP_PID
 # shellcheck shell=bash
+# shellcheck disable=SC2034 # the variables set here are read by the sourcing script
 
 die() { echo "$PROG: $*" >&2; exit 1; }
 log() { echo "== $*" >&2; }
 
 # parse_args: the command line every sample script takes.
 parse_args() {
-	# shellcheck disable=SC2034 # read by the sourcing script
 	CHECK_ONLY=0
 	WANT=()
 	OUT=${OUT:-$HERE}
 	while [ $# -gt 0 ]; do
 		case $1 in
-		--check) CHECK_ONLY=1 ;; # shellcheck disable=SC2034
+		--check) CHECK_ONLY=1 ;;
 		-o) shift; OUT=${1:?-o needs a directory} ;;
 		-h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
 		-*) die "unknown option $1 (try --help)" ;;
