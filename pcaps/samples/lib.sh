@@ -12,11 +12,15 @@
 #                            itself: $! would be a subshell, not the program)
 #   wait_for FILE PATTERN [SECONDS], forget_pid PID
 #   build_mqtap              MQTAP: $MQTAP_BIN, or mqtap built from the checkout
+#   tshark_q ARGS...         tshark -n (with TSHARK_DA, the script's -d options) without its root warning
+#   count_line FILE [TSHARK-OPTION]...   "frames N, MQTT messages M: CONNECT a, ..." (tshark's view)
 #   run_broker NAME CONF PORT [VAR=VALUE]...   mosquitto -c CONF until it listens: BROKER_PID
 #   stop_broker
 #   start_capture FILE [FILTER] [pcapng|sll|sll2], stop_capture: CAP_PID
 # shellcheck shell=bash
 # shellcheck disable=SC2034 # the variables set here are read by the sourcing script
+
+[ -v TSHARK_DA ] || TSHARK_DA=()
 
 die() { echo "$PROG: $*" >&2; exit 1; }
 log() { echo "== $*" >&2; }
@@ -148,4 +152,23 @@ stop_capture() {
 	kill -INT "$CAP_PID" 2>/dev/null || true
 	wait "$CAP_PID" 2>/dev/null || true
 	forget_pid "$CAP_PID"
+}
+
+tshark_q() { tshark -n "${TSHARK_DA[@]}" "$@" 2> >(grep -v '^Running as user' >&2); }
+
+MSGNAMES=(RESERVED CONNECT CONNACK PUBLISH PUBACK PUBREC PUBREL PUBCOMP SUBSCRIBE SUBACK UNSUBSCRIBE UNSUBACK PINGREQ PINGRESP DISCONNECT AUTH)
+
+# count_line FILE [TSHARK-OPTION]...: "frames N, MQTT messages M: CONNECT a, ..."
+count_line() {
+	local f=$1 frames
+	shift
+	frames=$(capinfos -c -M "$f" 2>/dev/null | awk -F: '/Number of packets/ {gsub(/ /, "", $2); print $2}')
+	tshark_q -r "$f" "$@" -Y mqtt -T fields -e mqtt.msgtype | tr ',' '\n' | awk -v frames="$frames" -v names="${MSGNAMES[*]}" '
+		BEGIN { split(names, n, " ") }
+		NF { c[$1]++; t++ }
+		END {
+			s = ""
+			for (i = 1; i <= 15; i++) if (c[i]) s = s sprintf("%s%s %d", (s == "" ? "" : ", "), n[i + 1], c[i])
+			printf "frames %d, MQTT messages %d%s%s\n", frames, t, (s == "" ? "" : ": "), s
+		}'
 }

@@ -39,24 +39,9 @@ PROG=make-lab-samples
 
 parse_args "$@"
 
-tshark_q() { tshark -n "${TSHARK_DA[@]}" "$@" 2> >(grep -v '^Running as user' >&2); }
 
 # ---------------------------------------------------------------- checking
-MSGNAMES=(RESERVED CONNECT CONNACK PUBLISH PUBACK PUBREC PUBREL PUBCOMP SUBSCRIBE SUBACK UNSUBSCRIBE UNSUBACK PINGREQ PINGRESP DISCONNECT AUTH)
 
-# count_line FILE: "frames N, MQTT messages M: CONNECT a, ..." (tshark's view)
-count_line() {
-	local f=$1 frames
-	frames=$(capinfos -c -M "$f" 2>/dev/null | awk -F: '/Number of packets/ {gsub(/ /, "", $2); print $2}')
-	tshark_q -r "$f" -Y mqtt -T fields -e mqtt.msgtype | tr ',' '\n' | awk -v frames="$frames" -v names="${MSGNAMES[*]}" '
-		BEGIN { split(names, n, " ") }
-		NF { c[$1]++; t++ }
-		END {
-			s = ""
-			for (i = 1; i <= 15; i++) if (c[i]) s = s sprintf("%s%s %d", (s == "" ? "" : ", "), n[i + 1], c[i])
-			printf "frames %d, MQTT messages %d: %s\n", frames, t, s
-		}'
-}
 
 # publishes FILE TOPIC-REGEX: number of PUBLISH packets on matching topics (both directions)
 publishes() {

@@ -45,7 +45,6 @@ STOPPED= # a broker stopped with SIGSTOP, to resume at exit
 cleanup_hook() { if [ -n "$STOPPED" ]; then kill -CONT "$STOPPED" 2>/dev/null || true; fi; }
 samples_work
 
-tshark_q() { tshark -n "$@" 2> >(grep -v '^Running as user' >&2); }
 
 # ---------------------------------------------------------------- checking
 # mqtt-list.py: every MQTT control packet of a capture (tshark -T json on
@@ -145,20 +144,6 @@ EOF
 
 mqtt_list() { tshark_q -r "$1" -Y mqtt -T json --no-duplicate-keys -J "frame tcp mqtt" | "$PY" "$WORK/mqtt-list.py" "$PORT" "${@:2}"; }
 
-MSGNAMES=(RESERVED CONNECT CONNACK PUBLISH PUBACK PUBREC PUBREL PUBCOMP SUBSCRIBE SUBACK UNSUBSCRIBE UNSUBACK PINGREQ PINGRESP DISCONNECT AUTH)
-# count_line FILE: "frames N, MQTT messages M: CONNECT a, ..." (tshark's view)
-count_line() {
-	local f=$1 frames
-	frames=$(capinfos -c -M "$f" 2>/dev/null | awk -F: '/Number of packets/ {gsub(/ /, "", $2); print $2}')
-	tshark_q -r "$f" -Y mqtt -T fields -e mqtt.msgtype | tr ',' '\n' | awk -v frames="$frames" -v names="${MSGNAMES[*]}" '
-		BEGIN { split(names, n, " ") }
-		NF { c[$1]++; t++ }
-		END {
-			s = ""
-			for (i = 1; i <= 15; i++) if (c[i]) s = s sprintf("%s%s %d", (s == "" ? "" : ", "), n[i + 1], c[i])
-			printf "frames %d, MQTT messages %d: %s\n", frames, t, s
-		}'
-}
 
 # want NAME GOT EXPECTED
 want() {
