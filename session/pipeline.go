@@ -87,7 +87,7 @@ type Pipeline struct {
 	err      error
 	stats    Stats
 	rootPool *x509.CertPool // certificate roots, built on first use
-	tlsInfos []*TLSInfo     // TLS connections, for TLSConnections
+	tlsInfos []*TLSInfo     // TLS connections, for Stats
 }
 
 // NewPipeline returns a pipeline for frames of the given link type, or an
@@ -129,7 +129,7 @@ func (p *Pipeline) IsMQTTPort(port uint16) bool { return p.ports[port/64]&(1<<(p
 // Stats returns the counters so far.
 func (p *Pipeline) Stats() Stats {
 	st := p.stats
-	st.TLS = p.TLSConnections()
+	st.TLS = p.tlsConnections()
 	return st
 }
 

@@ -25,7 +25,7 @@ const (
 )
 
 // TLSInfo describes one TLS connection: its handshake, its certificate and
-// whether mqtap could decrypt it (mqtap sessions --tls).
+// whether mqtap could decrypt it (Stats.TLS, mqtap sessions --tls).
 type TLSInfo struct {
 	Stream      int            `json:"tcp_stream"`
 	Frame       int            `json:"frame"` // the ClientHello's
@@ -43,11 +43,11 @@ type TLSInfo struct {
 	Records     int            `json:"mqtt_packets"` // MQTT packets decoded inside
 }
 
-// maxTLSInfos bounds the TLS connections TLSConnections lists.
+// maxTLSInfos bounds the TLS connections Stats lists.
 const maxTLSInfos = 100000
 
-// TLSConnections returns the TLS connections seen so far, in order.
-func (p *Pipeline) TLSConnections() []TLSInfo {
+// tlsConnections copies the TLS connections seen so far, in order.
+func (p *Pipeline) tlsConnections() []TLSInfo {
 	out := make([]TLSInfo, len(p.tlsInfos))
 	for i, t := range p.tlsInfos {
 		out[i] = *t
@@ -76,7 +76,7 @@ type tlsConn struct {
 	accepted     bool   // tls.accepted-untrusted-certificate reported
 	stopped      string // why decryption stopped, once it did
 	pending      []pendingFinding
-	info         *TLSInfo // what TLSConnections reports (a scratch one beyond maxTLSInfos)
+	info         *TLSInfo // what Stats reports (a scratch one beyond maxTLSInfos)
 }
 
 // tlsHalf is one direction of a TLS connection.
