@@ -14,6 +14,10 @@
 #   build_mqtap              MQTAP: $MQTAP_BIN, or mqtap built from the checkout
 #   tshark_q ARGS...         tshark -n (with TSHARK_DA, the script's -d options) without its root warning
 #   count_line FILE [TSHARK-OPTION]...   "frames N, MQTT messages M: CONNECT a, ..." (tshark's view)
+#   expect_keys DIR N        DIR holds N *.pem files
+#   go_request, py_request, go_respond_bg, py_respond_bg, resp_wait, resp_stop:
+#                            the lab peers (mqtap lab, scripts/labpeer.py as $PEER with $PY)
+#                            inside the namespace, on the broker options in the array H
 #   run_broker NAME CONF PORT [VAR=VALUE]...   mosquitto -c CONF until it listens: BROKER_PID
 #   stop_broker
 #   start_capture FILE [FILTER] [pcapng|sll|sll2], stop_capture: CAP_PID
@@ -171,4 +175,53 @@ count_line() {
 			for (i = 1; i <= 15; i++) if (c[i]) s = s sprintf("%s%s %d", (s == "" ? "" : ", "), n[i + 1], c[i])
 			printf "frames %d, MQTT messages %d%s%s\n", frames, t, (s == "" ? "" : ": "), s
 		}'
+}
+
+# expect_keys DIR N: DIR holds N PEM files
+expect_keys() {
+	local n
+	n=$(find "$1" -name '*.pem' 2>/dev/null | wc -l)
+	if [ "$n" -ne "$2" ]; then
+		echo "$PROG: $1: $n keys, want $2" >&2
+		return 1
+	fi
+}
+
+# ---------------------------------------------------------------- lab peers
+# go_request ARGS...: mqtap lab request, stdout+stderr appended to $WORK/requests.log
+go_request() { echo "+ mqtap lab request $*" >>"$WORK/requests.log"; nsx "$MQTAP" lab request "${H[@]}" "$@" >>"$WORK/requests.log" 2>&1; }
+py_request() { echo "+ labpeer.py request $*" >>"$WORK/requests.log"; nsx "$PY" "$PEER" request "${H[@]}" "$@" >>"$WORK/requests.log" 2>&1; }
+# responders in the background: RESP_PID, log in $WORK/<log>
+RESP_PID=
+go_respond_bg() {
+	local logf=$WORK/$1
+	shift
+	ip netns exec "$NS" "$MQTAP" lab respond "${H[@]}" "$@" >"$logf" 2>&1 &
+	RESP_PID=$!
+	PIDS+=("$RESP_PID")
+	wait_for "$logf" "ready:"
+}
+py_respond_bg() {
+	local logf=$WORK/$1
+	shift
+	ip netns exec "$NS" "$PY" "$PEER" respond "${H[@]}" "$@" >"$logf" 2>&1 &
+	RESP_PID=$!
+	PIDS+=("$RESP_PID")
+	wait_for "$logf" "ready:"
+}
+# resp_wait PID: a responder with --count exits by itself
+resp_wait() {
+	local i
+	for ((i = 0; i < 200; i++)); do
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.05
+	done
+	kill -0 "$1" 2>/dev/null && die "responder $1 did not exit after its --count"
+	wait "$1" || die "responder $1 failed"
+	forget_pid "$1"
+}
+resp_stop() {
+	kill -INT "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
+	forget_pid "$1"
 }

@@ -58,15 +58,6 @@ expect_pub() {
 	fi
 }
 
-# expect_keys DIR N: exactly N PKCS#8 PEM files in DIR
-expect_keys() {
-	local n
-	n=$(find "$1" -name '*.pem' 2>/dev/null | wc -l)
-	if [ "$n" -ne "$2" ]; then
-		echo "make-lab-samples: $1: $n keys, want $2" >&2
-		return 1
-	fi
-}
 
 check_sample() {
 	local name=$1 f bad=0 m k=$OUT/keys/$1
@@ -157,45 +148,8 @@ start_broker() {
 }
 
 
-# Peers. Every one talks to 127.0.0.1:1884 (not localhost: no ::1 attempt in the capture).
+# Peers: the lab peers of lib.sh, on 127.0.0.1:$PORT (not localhost: no ::1 attempt in the capture).
 H=(--host 127.0.0.1 --port "$PORT")
-# go_request ARGS...: mqtap lab request, stdout+stderr appended to $WORK/requests.log
-go_request() { echo "+ mqtap lab request $*" >>"$WORK/requests.log"; nsx "$MQTAP" lab request "${H[@]}" "$@" >>"$WORK/requests.log" 2>&1; }
-py_request() { echo "+ labpeer.py request $*" >>"$WORK/requests.log"; nsx "$PY" "$PEER" request "${H[@]}" "$@" >>"$WORK/requests.log" 2>&1; }
-# responders in the background: RESP_PID, log in $WORK/<log>
-RESP_PID=
-go_respond_bg() {
-	local logf=$WORK/$1
-	shift
-	ip netns exec "$NS" "$MQTAP" lab respond "${H[@]}" "$@" >"$logf" 2>&1 &
-	RESP_PID=$!
-	PIDS+=("$RESP_PID")
-	wait_for "$logf" "ready:"
-}
-py_respond_bg() {
-	local logf=$WORK/$1
-	shift
-	ip netns exec "$NS" "$PY" "$PEER" respond "${H[@]}" "$@" >"$logf" 2>&1 &
-	RESP_PID=$!
-	PIDS+=("$RESP_PID")
-	wait_for "$logf" "ready:"
-}
-# resp_wait PID: a responder with --count exits by itself
-resp_wait() {
-	local i
-	for ((i = 0; i < 200; i++)); do
-		kill -0 "$1" 2>/dev/null || break
-		sleep 0.05
-	done
-	kill -0 "$1" 2>/dev/null && die "responder $1 did not exit after its --count"
-	wait "$1" || die "responder $1 failed"
-	forget_pid "$1"
-}
-resp_stop() {
-	kill -INT "$1" 2>/dev/null || true
-	wait "$1" 2>/dev/null || true
-	forget_pid "$1"
-}
 
 # install_sample NAME: the capture and its key directories into $OUT
 install_sample() {

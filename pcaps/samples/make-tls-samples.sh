@@ -127,14 +127,6 @@ expect_keylog() {
 	fi
 }
 
-expect_keys() {
-	local n
-	n=$(find "$1" -name '*.pem' 2>/dev/null | wc -l)
-	if [ "$n" -ne "$2" ]; then
-		echo "make-tls-samples: $1: $n keys, want $2" >&2
-		return 1
-	fi
-}
 
 # lab_checks FILE NAME: the 47 MQTT messages of two lab exchanges (one responder connection,
 # two requester connections), all decrypted
@@ -293,32 +285,10 @@ start_broker() {
 	fi
 }
 
-
 # ---------------------------------------------------------------- peers
 # Every one talks to 127.0.0.1:8883 (not localhost: no ::1 attempt in the capture);
 # the certificates carry IP:127.0.0.1.
 H=(--host 127.0.0.1 --port "$PORT")
-go_request() { echo "+ mqtap lab request $*" >>"$WORK/requests.log"; nsx "$MQTAP" lab request "${H[@]}" "$@" >>"$WORK/requests.log" 2>&1; }
-py_request() { echo "+ labpeer.py request $*" >>"$WORK/requests.log"; nsx "$PY" "$PEER" request "${H[@]}" "$@" >>"$WORK/requests.log" 2>&1; }
-RESP_PID=
-py_respond_bg() {
-	local logf=$WORK/$1
-	shift
-	ip netns exec "$NS" "$PY" "$PEER" respond "${H[@]}" "$@" >"$logf" 2>&1 &
-	RESP_PID=$!
-	PIDS+=("$RESP_PID")
-	wait_for "$logf" "ready:"
-}
-resp_wait() {
-	local i
-	for ((i = 0; i < 200; i++)); do
-		kill -0 "$1" 2>/dev/null || break
-		sleep 0.05
-	done
-	kill -0 "$1" 2>/dev/null && die "responder $1 did not exit after its --count"
-	wait "$1" || die "responder $1 failed"
-	forget_pid "$1"
-}
 
 # merge_keylogs OUT COMMENT FILE...: the peers' key logs in one NSS key log file
 merge_keylogs() {
