@@ -71,7 +71,18 @@ func (c *Conn) SetVersion(v uint8) {
 // p.Problems, and a packet that cannot be parsed to its end keeps the fields
 // decoded so far and a Malformed problem. It updates the Conn's state
 // (version, CONNECT seen, topic aliases and maxima).
-func (c *Conn) Decode(raw []byte, fromClient bool, p *Packet) {
+func (c *Conn) Decode(raw []byte, fromClient bool, p *Packet) { c.decode(raw, fromClient, p, false) }
+
+// DecodeTruncated decodes a packet of which the capture holds only the
+// first bytes, raw (the snap length cut its frame, or a gap in the capture
+// followed them): the fields raw holds are decoded and checked as by
+// Decode, running out of bytes is not a malformation, and p.Truncated is
+// set when raw is shorter than the packet's remaining length says.
+func (c *Conn) DecodeTruncated(raw []byte, fromClient bool, p *Packet) {
+	c.decode(raw, fromClient, p, true)
+}
+
+func (c *Conn) decode(raw []byte, fromClient bool, p *Packet, cut bool) {
 	p.reset()
 	p.FromClient = fromClient
 	p.Raw = raw
@@ -102,7 +113,8 @@ func (c *Conn) Decode(raw []byte, fromClient bool, p *Packet) {
 	p.Remaining = h.Remaining
 	ver := c.pick(raw, h, fromClient)
 	p.Version = ver
-	d := decoder{p: p, c: c, b: raw, ver: ver, fromClient: fromClient, typ: h.Type, flags: h.Flags}
+	p.Truncated = cut && len(raw) < h.Total()
+	d := decoder{p: p, c: c, b: raw, ver: ver, fromClient: fromClient, typ: h.Type, flags: h.Flags, cut: p.Truncated}
 	d.run(h)
 }
 

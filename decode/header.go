@@ -123,6 +123,31 @@ func remainingValid(t Type, rem int, version uint8) bool {
 	return false
 }
 
+// PlausiblePrefix reports whether b, too short to hold a whole fixed header
+// (ParseHeader returns ErrShort), could be the start of a plausible control
+// packet: a valid type and flags, and remaining-length bytes that may still
+// end in a minimal encoding of at most maxRemaining. A capture that starts,
+// or resumes after a gap, with a fixed header split across segments (even
+// a single byte) is joined with the next bytes instead of being skipped.
+func PlausiblePrefix(b []byte, version uint8, maxRemaining int) bool {
+	if len(b) == 0 || len(b) >= 5 {
+		return false
+	}
+	t, flags := Type(b[0]>>4), b[0]&15
+	if t == Reserved || (t == AUTH && version != 0 && version != V5) || !flagsValid(t, flags, version) {
+		return false
+	}
+	vbi := b[1:]
+	least := 1 // the smallest remaining length the bytes so far allow
+	for _, c := range vbi {
+		if c&0x80 == 0 {
+			return false // the length ended: not a prefix (ParseHeader would not return ErrShort)
+		}
+		least *= 128
+	}
+	return least <= maxRemaining
+}
+
 // fresh is the state of a connection nothing is known of. Dry runs only
 // read a Conn, so Plausible can share it.
 var fresh Conn

@@ -156,6 +156,12 @@ type Packet struct {
 	Payload     []byte // PUBLISH application message; nil for other types
 	PayloadOff  int    // offset of Payload within Raw
 
+	// Truncated is set when the capture holds only the first len(Raw)
+	// bytes of the packet (Wireshark: "Packet size limited during
+	// capture"): the fields after them are missing, and that is not a
+	// malformation.
+	Truncated bool
+
 	Fields   []Field   // every field, pre-order
 	Problems []Problem // malformations and protocol violations, in order found
 }

@@ -20,6 +20,7 @@ type decoder struct {
 	qos        uint8
 	dry        bool
 	inProps    bool
+	cut        bool // the capture holds only the start of the packet: running out of bytes is not a malformation
 
 	malformed  bool
 	violations int
@@ -46,6 +47,9 @@ func (d *decoder) add(name string, k Kind, depth uint8, u uint64, bs []byte, off
 }
 
 func (d *decoder) problem(s Severity, rule, text string, off, n int, short bool) {
+	if short && d.cut {
+		return // the bytes were not captured, not missing from the packet
+	}
 	if s == Malformed {
 		d.malformed = true
 	} else {
@@ -593,7 +597,7 @@ func (d *decoder) publish() {
 		p.PayloadOff = d.off
 	}
 	d.add("mqtt.msg", KindBytes, 0, 0, payload, d.off, len(payload))
-	if d.pfi == 1 && !utf8.Valid(payload) {
+	if d.pfi == 1 && !d.cut && !utf8.Valid(payload) {
 		d.viol("", "payload is not well-formed UTF-8 although the Payload Format Indicator is 1 (MQTT 5.0 section 3.3.2.3.2)", d.off, len(payload))
 	}
 	d.off = len(d.b)
