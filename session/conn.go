@@ -4,9 +4,7 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/reassembly"
 
 	"github.com/mqtap/mqtap/decode"
 )
@@ -47,34 +45,49 @@ type conn struct {
 	kind    kind
 	client  int8 // index of the client half, -1 while unknown
 	ended   bool // FIN or RST seen
+	done    bool // finished: everything it held was delivered or dropped
 	counted bool // counted in Stats.MQTTStreams
 	last    time.Time
-	gpAtoB  bool // gopacket's client-to-server direction is a -> b
 	direct  bool // fed through Received, not captured
 	tls     *tlsConn
 	inner   kind // what a TLS connection carries inside (kindUnknown until its first data)
 
 	halves  [2]half
 	pending []chunk // data held while detecting, replayed once MQTT is found
-	mq      decode.Conn
+	// pendingHolder is set while pending is registered in
+	// Pipeline.holders; late once it waited so long that it no longer
+	// holds the output back (its data is then replayed in the frame that
+	// decides).
+	pendingHolder, late bool
+	mq                  decode.Conn
 }
 
 // half is the state of one direction of a connection.
 type half struct {
-	buf      []byte // bytes of an MQTT packet not complete yet (or held for detection)
-	resync   bool   // the next packet boundary is unknown: capture started mid-stream or lost data
-	midflow  bool   // the direction was first seen without its SYN
-	gap      int    // bytes lost since the last record, to report
-	skipped  int    // bytes skipped resynchronising since the last record, to report
-	lastSeen int    // frame of the last record, for Record.Index
+	tcp      tcpDir
+	buf      []byte   // bytes of an MQTT packet not complete yet (or held for detection)
+	bufCtx   frameCtx // frame of the last bytes appended to buf
+	lastCtx  frameCtx // frame of the last packet delivered
+	resync   bool     // the next packet boundary is unknown: capture started mid-stream or lost data
+	midflow  bool     // the direction was first seen without its SYN, or lost data while being detected
+	skip     int      // bytes still to come of a packet cut by a gap (already reported)
+	notes    notes    // what the next packet's record says about the stream before it
+	lastSeen int      // frame of the last record, for Record.Index
 	index    int
 }
 
-// chunk is data held while a connection's protocol is being detected.
+// buffered reports whether the half holds the start of a packet.
+func (h *half) buffered() bool { return len(h.buf) > 0 }
+
+// chunk is data (or a loss) held while a connection's protocol is being
+// detected.
 type chunk struct {
 	half int
 	data []byte
-	ctx  *frameCtx
+	lost int      // bytes lost here instead of data
+	from uint32   // relative sequence number of the first lost byte
+	kind lossKind // why they were lost
+	ctx  frameCtx
 }
 
 // lookup finds or creates the connection of a TCP segment and updates what
@@ -85,6 +98,9 @@ func (p *Pipeline) lookup(src, dst netip.Addr, tcp *layers.TCP, ts time.Time) *c
 	syn := tcp.SYN && !tcp.ACK
 	c := p.flows[k]
 	if c == nil || syn && c.ended {
+		if c != nil {
+			p.finish(c)
+		}
 		c = &conn{key: k, stream: p.stats.Streams, client: -1}
 		p.stats.Streams++
 		switch a, b := p.IsMQTTPort(k.a.Port()), p.IsMQTTPort(k.b.Port()); {
@@ -112,21 +128,10 @@ func (p *Pipeline) lookup(src, dst netip.Addr, tcp *layers.TCP, ts time.Time) *c
 	return c
 }
 
-// bindDirections records which of the connection's halves gopacket calls
-// client-to-server.
-func (c *conn) bindDirections(netFlow, tcpFlow gopacket.Flow) {
-	src, _ := netip.AddrFromSlice(netFlow.Src().Raw())
-	port := tcpFlow.Src().Raw()
-	sp := uint16(0)
-	if len(port) == 2 {
-		sp = uint16(port[0])<<8 | uint16(port[1])
-	}
-	c.gpAtoB = netip.AddrPortFrom(src, sp) == c.key.a
-}
-
-// halfIndex maps gopacket's direction to the index into halves.
-func (c *conn) halfIndex(dir reassembly.TCPFlowDirection) int {
-	if (dir == reassembly.TCPDirClientToServer) == c.gpAtoB {
+// sender returns the index of the half whose data a segment from src
+// carries.
+func (c *conn) sender(src netip.AddrPort) int {
+	if src == c.key.a {
 		return 0
 	}
 	return 1
@@ -143,7 +148,9 @@ func (c *conn) endpoints(i int) (src, dst netip.AddrPort) {
 // release frees the buffers of a connection that carries no more data.
 func (c *conn) release() {
 	for i := range c.halves {
-		c.halves[i].buf = nil
+		h := &c.halves[i]
+		h.buf = nil
+		h.tcp.held = nil
 	}
 	c.pending = nil
 	if c.tls != nil {
@@ -153,56 +160,25 @@ func (c *conn) release() {
 	}
 }
 
-// stream is the reassembler's view of a connection.
-type stream struct {
-	p *Pipeline
-	c *conn
-}
-
-// Accept implements reassembly.Stream: every segment is accepted, and a
-// direction first seen without its SYN starts where the capture starts.
-func (s *stream) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, dir reassembly.TCPFlowDirection, nextSeq reassembly.Sequence, start *bool, ac reassembly.AssemblerContext) bool {
-	if nextSeq == -1 && !tcp.SYN && !*start {
-		*start = true
-		h := &s.c.halves[s.c.halfIndex(dir)]
-		h.midflow, h.resync = true, true
-	}
-	return true
-}
-
-// ReassembledSG implements reassembly.Stream.
-func (s *stream) ReassembledSG(sg reassembly.ScatterGather, ac reassembly.AssemblerContext) {
-	dir, _, _, skip := sg.Info()
-	i := s.c.halfIndex(dir)
-	if skip > 0 {
-		h := &s.c.halves[i]
-		h.gap += skip
-		h.resync = true
-		h.buf = h.buf[:0]
-		s.p.stats.GapBytes += skip
-	}
-	n, _ := sg.Lengths()
-	if n == 0 || s.c.kind == kindOther {
+// finish ends a connection: held data is delivered, undecided detection is
+// given up, findings no record carried are handed over, and a packet cut
+// off by the end is counted.
+func (p *Pipeline) finish(c *conn) {
+	if c.done {
 		return
 	}
-	ctx, _ := ac.(*frameCtx)
-	if ctx == nil {
-		ctx = s.p.newCtx(sg.CaptureInfo(0))
+	for i := range c.halves {
+		p.giveUpAll(c, i, "")
 	}
-	s.p.feed(s.c, i, sg.Fetch(n), ctx)
-}
-
-// ReassemblyComplete implements reassembly.Stream: the connection is done.
-func (s *stream) ReassemblyComplete(ac reassembly.AssemblerContext) bool {
-	s.c.flushDetection(s.p)
-	s.p.flushPending(s.c)
-	for i := range s.c.halves {
-		if len(s.c.halves[i].buf) > 0 && (s.c.kind == kindMQTT || s.c.kind == kindTLS) {
-			s.p.stats.Incomplete++
+	c.done = true
+	c.flushDetection(p)
+	p.flushPending(c)
+	for i := range c.halves {
+		if len(c.halves[i].buf) > 0 && (c.kind == kindMQTT || c.kind == kindTLS) {
+			p.stats.Incomplete++
 		}
 	}
-	s.c.release()
-	return true
+	c.release()
 }
 
 // flushDetection gives up on a connection whose protocol was never found.

@@ -37,9 +37,8 @@ func (p *Pipeline) Received(local, broker netip.AddrPort, version uint8, data []
 		p.flows[k] = c
 	}
 	c.last = t
-	ctx := p.newCtx(gopacket.CaptureInfo{Timestamp: t, Length: len(data), CaptureLength: len(data)})
-	ctx.direct = true
-	p.parse(c, int(1-c.client), data, ctx)
+	p.cur = frameCtx{ci: gopacket.CaptureInfo{Timestamp: t, Length: len(data), CaptureLength: len(data)}, direct: true}
+	p.parse(c, int(1-c.client), data, &p.cur)
 	return p.err
 }
 

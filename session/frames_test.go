@@ -28,7 +28,11 @@ type conversation struct {
 	isn        [2]uint32
 }
 
-func (c *conversation) frame(s segment) []byte {
+func (c *conversation) frame(s segment) []byte { return c.frameAck(s, 1) }
+
+// frameAck is frame with the acknowledgement number ack (relative to the
+// peer's ISN) when the segment has the ACK flag.
+func (c *conversation) frameAck(s segment, ack uint32) []byte {
 	c.t.Helper()
 	cli, srv := net.IPv4(127, 0, 0, 1), net.IPv4(127, 0, 0, 2)
 	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: cli, DstIP: srv}
@@ -46,7 +50,7 @@ func (c *conversation) frame(s segment) []byte {
 			tcp.SYN = true
 		case 'A':
 			tcp.ACK = true
-			tcp.Ack = c.isn[1-dir] + 1
+			tcp.Ack = c.isn[1-dir] + ack
 		case 'F':
 			tcp.FIN = true
 		case 'R':
@@ -67,24 +71,49 @@ func (c *conversation) frame(s segment) []byte {
 // run feeds the segments to a pipeline and returns copies of the records.
 func (c *conversation) run(opts Options, segs ...segment) ([]recordCopy, Stats) {
 	c.t.Helper()
+	frames := make([]testFrame, len(segs))
+	for i, s := range segs {
+		frames[i].data = c.frame(s)
+	}
+	return runFrames(c.t, opts, frames...)
+}
+
+// testFrame is a frame to feed: data as captured, wire its length on the
+// wire (0: len(data)), iface its interface.
+type testFrame struct {
+	data  []byte
+	wire  int
+	iface int
+}
+
+// runFrames feeds frames to a pipeline, 1 ms apart, and returns copies of
+// the records; a record's At is the frame being read when it was emitted
+// (len(frames)+1 for Close).
+func runFrames(t testing.TB, opts Options, frames ...testFrame) ([]recordCopy, Stats) {
+	t.Helper()
 	var got []recordCopy
+	at := 0
 	p, err := NewPipeline(layers.LinkTypeEthernet, opts, func(r *Record) error {
-		got = append(got, copyRecord(r))
+		rc := copyRecord(r)
+		rc.At = at
+		got = append(got, rc)
 		return nil
 	})
 	if err != nil {
-		c.t.Fatal(err)
+		t.Fatal(err)
 	}
 	ts := time.Unix(1700000000, 0)
-	for i, s := range segs {
-		data := c.frame(s)
+	for i, f := range frames {
+		at = i + 1
 		ts = ts.Add(time.Millisecond)
-		if err := p.Frame(data, gopacket.CaptureInfo{Timestamp: ts, CaptureLength: len(data), Length: len(data)}); err != nil {
-			c.t.Fatalf("frame %d: %v", i+1, err)
+		wire := max(f.wire, len(f.data))
+		if err := p.Frame(f.data, gopacket.CaptureInfo{Timestamp: ts, CaptureLength: len(f.data), Length: wire, InterfaceIndex: f.iface}); err != nil {
+			t.Fatalf("frame %d: %v", i+1, err)
 		}
 	}
+	at = len(frames) + 1
 	if err := p.Close(); err != nil {
-		c.t.Fatal(err)
+		t.Fatal(err)
 	}
 	return got, p.Stats()
 }
@@ -103,6 +132,8 @@ type recordCopy struct {
 	Findings   []string
 	SrcPort    uint16
 	Stream     int
+	Truncated  bool
+	At         int // frame being read when the record was emitted (runFrames)
 }
 
 func copyRecord(r *Record) recordCopy {
@@ -110,6 +141,7 @@ func copyRecord(r *Record) recordCopy {
 		Frame: r.Frame, Index: r.Index, Type: r.Packet.Type.String(), FromClient: r.Packet.FromClient,
 		Topic: string(r.Packet.Topic), Payload: string(r.Packet.Payload), PacketID: r.Packet.PacketID,
 		Version: r.Packet.Version, Malformed: r.Packet.Malformed(), SrcPort: r.SrcPort, Stream: r.Stream,
+		Truncated: r.Packet.Truncated,
 	}
 	for _, f := range r.Findings {
 		rc.Findings = append(rc.Findings, f.Code)

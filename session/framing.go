@@ -18,7 +18,7 @@ func (p *Pipeline) feed(c *conn, i int, data []byte, ctx *frameCtx) {
 	case kindUnknown:
 		h := &c.halves[i]
 		h.buf = append(h.buf, data...)
-		c.pending = append(c.pending, chunk{half: i, data: append([]byte(nil), data...), ctx: ctx})
+		p.pend(c, chunk{half: i, data: append([]byte(nil), data...), ctx: *ctx})
 		p.detect(c)
 	}
 }
@@ -27,6 +27,15 @@ func (p *Pipeline) feed(c *conn, i int, data []byte, ctx *frameCtx) {
 // delivers each complete one. Incomplete bytes wait in the half's buffer.
 func (p *Pipeline) parse(c *conn, i int, data []byte, ctx *frameCtx) {
 	h := &c.halves[i]
+	if h.skip > 0 {
+		// The rest of a packet cut by a gap: already reported.
+		n := min(h.skip, len(data))
+		h.skip -= n
+		data = data[n:]
+		if len(data) == 0 {
+			return
+		}
+	}
 	b := data
 	if len(h.buf) > 0 {
 		h.buf = append(h.buf, data...)
@@ -39,7 +48,7 @@ func (p *Pipeline) parse(c *conn, i int, data []byte, ctx *frameCtx) {
 	for len(b) > 0 && p.err == nil && (c.kind == kindMQTT || c.kind == kindTLS) {
 		if h.resync {
 			n, ok := resync(b, c.mq.Version())
-			h.skipped += n
+			h.notes.skipped += n
 			p.stats.Skipped += n
 			b = b[n:]
 			if !ok {
@@ -69,6 +78,9 @@ func (p *Pipeline) parse(c *conn, i int, data []byte, ctx *frameCtx) {
 	if c.kind != kindMQTT && c.kind != kindTLS {
 		return
 	}
+	if len(b) > 0 {
+		h.bufCtx = *ctx
+	}
 	switch {
 	case len(b) == 0:
 		h.buf = h.buf[:0]
@@ -82,6 +94,83 @@ func (p *Pipeline) parse(c *conn, i int, data []byte, ctx *frameCtx) {
 	}
 }
 
+// lossKind tells why bytes are missing.
+type lossKind uint8
+
+const (
+	lostHole lossKind = iota // the capture does not hold them
+	lostSnap                 // the snap length cut them off the frame
+)
+
+// lost takes n bytes of direction i that the capture does not hold,
+// starting at the direction's next sequence number. why names a cap that
+// made mqtap give them up, if one did.
+func (p *Pipeline) lost(c *conn, i, n int, ctx *frameCtx, kind lossKind, why string) {
+	p.lostAt(c, i, n, c.halves[i].tcp.relative(c.halves[i].tcp.next), ctx, kind, why)
+}
+
+// lostAt is lost with the relative sequence number of the first lost byte.
+func (p *Pipeline) lostAt(c *conn, i, n int, from uint32, ctx *frameCtx, kind lossKind, why string) {
+	h := &c.halves[i]
+	if c.kind == kindUnknown {
+		p.pend(c, chunk{half: i, lost: n, from: from, kind: kind, ctx: *ctx})
+		h.buf, h.midflow = h.buf[:0], true // detect from after the gap
+		p.detect(c)
+		return
+	}
+	if kind == lostSnap {
+		p.stats.SnapCut += n
+	} else {
+		p.stats.GapBytes += n
+		h.notes.addGap(from, n, why)
+	}
+	switch c.kind {
+	case kindTLS:
+		p.tlsLost(c, i, n)
+	case kindMQTT:
+		p.mqttLost(c, i, n)
+	}
+}
+
+// mqttLost goes on framing after n lost bytes. A packet whose fixed header
+// was captured is reported with the bytes captured, marked truncated; when
+// the lost bytes end inside it, framing goes on right after it. Otherwise
+// the next packet boundary is unknown and the stream is resynchronised.
+func (p *Pipeline) mqttLost(c *conn, i, n int) {
+	h := &c.halves[i]
+	if h.skip > 0 {
+		k := min(n, h.skip)
+		h.skip -= k
+		if n -= k; n == 0 {
+			return
+		}
+	}
+	if h.resync || len(h.buf) == 0 {
+		h.buf = h.buf[:0]
+		h.resync = true
+		return
+	}
+	hdr, err := decode.ParseHeader(h.buf)
+	if err != nil {
+		// Not even the fixed header was captured.
+		h.notes.skipped += len(h.buf)
+		p.stats.Skipped += len(h.buf)
+		h.buf = h.buf[:0]
+		h.resync = true
+		return
+	}
+	rest := hdr.Total() - len(h.buf)
+	p.stats.Truncated++
+	p.deliverCut(c, i, h.buf, &h.bufCtx)
+	h.buf = h.buf[:0]
+	switch {
+	case n < rest:
+		h.skip = rest - n
+	case n > rest:
+		h.resync = true
+	}
+}
+
 // resync finds the first offset in b where a plausible MQTT control packet
 // starts and is followed by another plausible one or by the end of the data.
 // It returns ok=false with the offset of a candidate whose packet is not
@@ -90,7 +179,7 @@ func resync(b []byte, version uint8) (int, bool) {
 	for i := 0; i < len(b); i++ {
 		hdr, err := decode.ParseHeader(b[i:])
 		if errors.Is(err, decode.ErrShort) {
-			if decode.Plausible(b[i:], version, resyncMax) {
+			if decode.PlausiblePrefix(b[i:], version, resyncMax) {
 				return i, false
 			}
 			continue
@@ -109,10 +198,67 @@ func resync(b []byte, version uint8) (int, bool) {
 	return len(b), false
 }
 
-// deliver decodes one complete control packet of direction i and hands it
-// to the handler. A non-empty malformed says why the packet could not even
-// be delimited.
+// notes are what is said about the stream before a packet, carried by
+// its record as findings.
+type notes struct {
+	gap      int    // bytes not captured since the previous packet
+	gapFrom  uint32 // relative sequence number of the first of them
+	gapTo    uint32 // and of the last
+	gapWhy   string // the cap that made mqtap give them up, if one did
+	skipped  int    // bytes skipped while resynchronising
+	cut      bool   // the capture holds only the start of the packet
+	tls      []pendingFinding
+}
+
+// addGap notes n bytes lost from relative sequence number from.
+func (n *notes) addGap(from uint32, count int, why string) {
+	if n.gap == 0 {
+		n.gapFrom = from
+	}
+	n.gap += count
+	n.gapTo = from + uint32(count) - 1
+	if why != "" {
+		n.gapWhy = why
+	}
+}
+
+// deliver hands one complete control packet of direction i to the handler,
+// or to the queue when records of earlier frames may still come. A
+// non-empty malformed says why the packet could not even be delimited.
 func (p *Pipeline) deliver(c *conn, i int, raw []byte, ctx *frameCtx, malformed string) {
+	p.hand(c, i, raw, ctx, malformed, false)
+}
+
+// deliverCut hands over a packet of which the capture holds only raw.
+func (p *Pipeline) deliverCut(c *conn, i int, raw []byte, ctx *frameCtx) {
+	p.hand(c, i, raw, ctx, "", true)
+}
+
+func (p *Pipeline) hand(c *conn, i int, raw []byte, ctx *frameCtx, malformed string, cut bool) {
+	h := &c.halves[i]
+	if ctx.frame < h.lastCtx.frame && !ctx.direct {
+		// Data given up after a hole that a later frame partly filled:
+		// the direction's packets stay in stream order.
+		ctx = &h.lastCtx
+	}
+	h.lastCtx = *ctx
+	n := h.notes
+	h.notes = notes{}
+	n.cut = cut
+	if t := c.tls; t != nil && len(t.pending) > 0 {
+		n.tls = t.pending
+		t.pending = nil
+	}
+	if p.inOrder(ctx.frame) {
+		p.emit(c, i, raw, ctx, malformed, &n)
+		return
+	}
+	p.enqueue(c, i, raw, ctx, malformed, n)
+}
+
+// emit decodes one control packet of direction i into the record and hands
+// it to the handler.
+func (p *Pipeline) emit(c *conn, i int, raw []byte, ctx *frameCtx, malformed string, n *notes) {
 	r := &p.rec
 	h := &c.halves[i]
 	r.Frame = ctx.frame
@@ -120,6 +266,7 @@ func (p *Pipeline) deliver(c *conn, i int, raw []byte, ctx *frameCtx, malformed 
 	r.Relative = ctx.ci.Timestamp.Sub(p.first)
 	r.FrameLen = ctx.ci.Length
 	r.Direct = ctx.direct
+	r.Interface = p.iface(ctx.ci.InterfaceIndex)
 	if ctx.direct {
 		r.Frame, r.FrameLen = p.stats.Packets+1, len(raw)
 	}
@@ -147,28 +294,44 @@ func (p *Pipeline) deliver(c *conn, i int, raw []byte, ctx *frameCtx, malformed 
 	}
 	r.Findings = r.Findings[:0]
 	r.Crypto = Crypto{Plaintext: r.Crypto.Plaintext[:0]}
-	if malformed != "" {
+	switch {
+	case malformed != "":
 		r.Packet = decode.Packet{Raw: raw, Type: decode.Type(raw[0] >> 4), Flags: raw[0] & 15, FromClient: fromClient,
 			Fields: r.Packet.Fields[:0], Problems: append(r.Packet.Problems[:0], decode.Problem{Severity: decode.Malformed, Text: malformed, Len: len(raw)})}
-	} else {
+	case n.cut:
+		c.mq.DecodeTruncated(raw, fromClient, &r.Packet)
+	default:
 		c.mq.Decode(raw, fromClient, &r.Packet)
 	}
 	r.TLSVersion, r.TLSSuite = 0, 0
 	if t := c.tls; t != nil {
 		r.TLSVersion, r.TLSSuite = t.version, t.suiteID
 		t.info.Records++
-		for _, pf := range t.pending {
-			r.Findings = append(r.Findings, pf.f)
+	}
+	p.noteFindings(r, n)
+	p.stats.Packets++
+	if r.Packet.Malformed() != "" {
+		p.stats.Malformed++
+	}
+	if err := p.handler(r); err != nil && p.err == nil {
+		p.err = err
+	}
+}
+
+// noteFindings turns the notes before a packet into its first findings.
+func (p *Pipeline) noteFindings(r *Record, n *notes) {
+	for _, pf := range n.tls {
+		r.Findings = append(r.Findings, pf.f)
+	}
+	if n.gap > 0 {
+		text := fmt.Sprintf("%d bytes of this direction (relative sequence numbers %d to %d) were not captured before this packet", n.gap, n.gapFrom, n.gapTo)
+		if n.gapWhy != "" {
+			text += "; mqtap gave them up because " + n.gapWhy
 		}
-		t.pending = t.pending[:0]
+		r.Findings = append(r.Findings, Finding{Code: "tcp.gap", Text: text})
 	}
-	if h.gap > 0 {
-		r.Findings = append(r.Findings, Finding{Code: "tcp.gap", Text: fmt.Sprintf("%d bytes of this direction were not captured before this packet; the stream was resynchronised", h.gap)})
-		h.gap = 0
-	}
-	if h.skipped > 0 {
-		r.Findings = append(r.Findings, Finding{Code: "mqtt.resync", Text: fmt.Sprintf("%d bytes before this packet were not at an MQTT packet boundary and were skipped", h.skipped)})
-		h.skipped = 0
+	if n.skipped > 0 {
+		r.Findings = append(r.Findings, Finding{Code: "mqtt.resync", Text: fmt.Sprintf("%d bytes before this packet were not at an MQTT packet boundary and were skipped", n.skipped)})
 	}
 	for _, pr := range r.Packet.Problems {
 		code := "mqtt.protocol-violation"
@@ -176,13 +339,6 @@ func (p *Pipeline) deliver(c *conn, i int, raw []byte, ctx *frameCtx, malformed 
 			code = "mqtt.malformed"
 		}
 		r.Findings = append(r.Findings, Finding{Code: code, Rule: pr.Rule, Text: pr.Text})
-	}
-	p.stats.Packets++
-	if r.Packet.Malformed() != "" {
-		p.stats.Malformed++
-	}
-	if err := p.emit(r); err != nil && p.err == nil {
-		p.err = err
 	}
 }
 
@@ -211,7 +367,7 @@ func (p *Pipeline) detect(c *conn) {
 			}
 			break
 		}
-		if decode.Type(h.buf[0]>>4) != decode.CONNECT || !decode.Plausible(h.buf, 0, detectLimit) {
+		if decode.Type(h.buf[0]>>4) != decode.CONNECT || !plausible(h.buf, 0, detectLimit) {
 			verdict = kindOther
 			continue
 		}
@@ -248,14 +404,41 @@ func (p *Pipeline) detect(c *conn) {
 			c.halves[i].buf = c.halves[i].buf[:0]
 		}
 		if verdict == kindTLS && len(held) > 0 {
-			p.startTLS(c, held[0].ctx)
+			p.startTLS(c, &held[0].ctx)
 		} else {
 			c.kind = kindMQTT
 		}
-		for _, ch := range held {
-			p.feed(c, ch.half, ch.data, ch.ctx)
+		for k := range held {
+			ch := &held[k]
+			ctx := &ch.ctx
+			if c.late {
+				ctx = &p.cur // held too long to keep its frames: the frame that decided takes them
+			}
+			if ch.lost > 0 {
+				p.lostAt(c, ch.half, ch.lost, ch.from, ctx, ch.kind, "")
+				continue
+			}
+			p.feed(c, ch.half, ch.data, ctx)
 		}
 	}
+}
+
+// pend holds a chunk of a connection whose protocol is not known yet.
+func (p *Pipeline) pend(c *conn, ch chunk) {
+	c.pending = append(c.pending, ch)
+	if !c.pendingHolder {
+		c.pendingHolder = true
+		p.holders = append(p.holders, holder{c: c, i: -1})
+	}
+}
+
+// plausible reports whether b starts like a plausible control packet: a
+// whole fixed header that decode.Plausible accepts, or the start of one.
+func plausible(b []byte, version uint8, maxRemaining int) bool {
+	if _, err := decode.ParseHeader(b); errors.Is(err, decode.ErrShort) {
+		return decode.PlausiblePrefix(b, version, maxRemaining)
+	}
+	return decode.Plausible(b, version, maxRemaining)
 }
 
 // offersMQTT reads the ClientHello at the start of b: decided is false
@@ -295,7 +478,7 @@ func wellFormedRun(b []byte) (n int, ok bool) {
 	for len(b) > 0 {
 		hdr, err := decode.ParseHeader(b)
 		if errors.Is(err, decode.ErrShort) {
-			return n, decode.Plausible(b, 0, detectLimit)
+			return n, plausible(b, 0, detectLimit)
 		}
 		if err != nil || !decode.Plausible(b, 0, detectLimit) {
 			return n, false

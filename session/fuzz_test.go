@@ -6,7 +6,8 @@ import (
 
 // FuzzPipeline feeds arbitrary bytes as the two directions of an MQTT
 // connection, split into segments at fuzzed points, in and out of order. The
-// pipeline must never panic, and must account for every byte it was given.
+// pipeline must never panic, must account for every byte it was given, and
+// must hand records over in frame order.
 func FuzzPipeline(f *testing.F) {
 	f.Add(connect311, connack, uint8(3), false)
 	f.Add(append(connect311, publish("a/b", 1, []byte("hello"))...), append(connack, puback(1)...), uint8(7), true)
@@ -33,9 +34,12 @@ func FuzzPipeline(f *testing.F) {
 		if st.Packets != len(got) {
 			t.Fatalf("%d packets counted, %d delivered", st.Packets, len(got))
 		}
-		for _, r := range got {
+		for k, r := range got {
 			if r.Frame < 1 || r.Frame > len(segs) {
 				t.Fatalf("record in frame %d of %d", r.Frame, len(segs))
+			}
+			if k > 0 && r.Frame < got[k-1].Frame {
+				t.Fatalf("record in frame %d after one in frame %d: not in frame order", r.Frame, got[k-1].Frame)
 			}
 		}
 	})

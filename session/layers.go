@@ -35,6 +35,10 @@ type Segment struct {
 	TCP      bool // the frame carries a TCP segment (in LayerDecoder.TCP)
 	Fragment bool // an IPv4 fragment: not reassembled
 	Broken   bool // the link or IP layer could not be decoded
+	// PayloadLen is the TCP payload length the IP header gives: more than
+	// len(LayerDecoder.TCP.Payload) when the snap length cut the frame.
+	PayloadLen int
+	ipPayload  int // payload length the innermost IP header gives
 }
 
 // NewLayerDecoder returns a decoder for a link type, or an error naming the
@@ -77,6 +81,7 @@ func (d *LayerDecoder) Decode(data []byte) Segment {
 			s.Src, _ = netip.AddrFromSlice(d.ip4.SrcIP)
 			s.Dst, _ = netip.AddrFromSlice(d.ip4.DstIP)
 			s.NetFlow = d.ip4.NetworkFlow()
+			s.ipPayload = int(d.ip4.Length) - int(d.ip4.IHL)*4
 			if d.ip4.Flags&layers.IPv4MoreFragments != 0 || d.ip4.FragOffset != 0 {
 				s.Fragment = true
 				return s
@@ -85,8 +90,13 @@ func (d *LayerDecoder) Decode(data []byte) Segment {
 			s.Src, _ = netip.AddrFromSlice(d.ip6.SrcIP)
 			s.Dst, _ = netip.AddrFromSlice(d.ip6.DstIP)
 			s.NetFlow = d.ip6.NetworkFlow()
+			s.ipPayload = int(d.ip6.Length)
 		case layers.LayerTypeTCP:
 			s.TCP = true
+			s.PayloadLen = len(d.TCP.Payload)
+			if last := s.ipPayload - int(d.TCP.DataOffset)*4; last > s.PayloadLen {
+				s.PayloadLen = last
+			}
 		}
 	}
 	if !s.TCP && err != nil {

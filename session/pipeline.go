@@ -2,12 +2,12 @@ package session
 
 import (
 	"crypto/x509"
+	"net/netip"
 	"slices"
 	"time"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/reassembly"
 
 	"github.com/mqtap/mqtap/keys"
 )
@@ -21,11 +21,15 @@ type Options struct {
 	// Ports are decoded as MQTT without detection, in addition to
 	// DefaultPorts (tshark's -d tcp.port==N,mqtt).
 	Ports []uint16
-	// MaxBufferedPages caps the out-of-order data the reassembler holds
-	// across all connections, in pages of about 1900 bytes (0: 8192).
-	MaxBufferedPages int
+	// MaxHeld caps the out-of-order data held behind holes, in bytes,
+	// across all connections (0: 32 MiB); a quarter of it per direction of
+	// a connection. A hole whose data reaches the cap is given up, and the
+	// gap's finding says so.
+	MaxHeld int
 	// FlushAfter is how long, in capture time, out-of-order data waits for a
-	// missing segment before the gap is skipped (0: 30s).
+	// missing segment before the gap is given up (0: 30s). Most holes are
+	// given up sooner: when the peer acknowledges past them, or on FIN or
+	// RST.
 	FlushAfter time.Duration
 	// CloseAfter is how long, in capture time, an idle connection is kept
 	// (0: 10 minutes).
@@ -55,30 +59,34 @@ type Stats struct {
 	Frames      int       // frames read
 	TCPSegments int       // frames carrying TCP
 	Undecodable int       // frames whose link or IP layer could not be decoded
+	Unsupported int       // frames on interfaces whose link type mqtap does not decode
 	Streams     int       // TCP connections seen
 	MQTTStreams int       // TCP connections carrying MQTT
 	Packets     int       // MQTT control packets
 	Malformed   int       // MQTT control packets reported malformed
 	GapBytes    int       // bytes lost to gaps in the capture
+	SnapCut     int       // bytes the snap length cut off captured segments
+	Truncated   int       // MQTT packets reported with only the bytes captured (a gap or the snap length)
 	Skipped     int       // bytes skipped while resynchronising on a packet boundary
 	Incomplete  int       // MQTT packets cut off by the end of their connection or capture
+	CapsReached int       // holes given up because held data reached its cap
 	TLS         []TLSInfo // TLS connections, with their handshakes and whether they were decrypted
 }
 
-// Pipeline turns frames of one link type into MQTT records.
+// Pipeline turns captured frames into MQTT records.
 type Pipeline struct {
-	opts  Options
-	emit  Handler
-	ports [65536 / 64]uint64 // bitmap of MQTT ports
+	opts    Options
+	handler Handler
+	ports   [65536 / 64]uint64 // bitmap of MQTT ports
 
-	layers *LayerDecoder
+	ifaces []*iface // by interface id
+	flows  map[flowKey]*conn
+	cur    frameCtx // the frame being read
 
-	pool  *reassembly.StreamPool
-	asm   *reassembly.Assembler
-	flows map[flowKey]*conn
-	cur   *conn // connection of the frame being assembled, for StreamFactory.New
+	holders []holder // directions holding data of earlier frames (order.go)
+	queue   []queued // packets waiting for earlier frames, in frame order
+	held    int      // bytes held behind holes, all connections
 
-	ctxs     []frameCtx // slab of per-frame assembler contexts
 	first    time.Time
 	now      time.Time
 	lastScan time.Time
@@ -90,12 +98,14 @@ type Pipeline struct {
 	tlsInfos []*TLSInfo     // TLS connections, for Stats
 }
 
-// NewPipeline returns a pipeline for frames of the given link type, or an
-// error naming the link type when mqtap cannot decode it.
+// NewPipeline returns a pipeline for frames of the given link type (on
+// interface 0, as a pcap file or a live capture has), or an error naming
+// the link type when mqtap cannot decode it. Captures with several
+// interfaces declare each with AddInterface.
 func NewPipeline(link layers.LinkType, opts Options, h Handler) (*Pipeline, error) {
-	p := &Pipeline{opts: opts, emit: h, flows: make(map[flowKey]*conn)}
-	if p.opts.MaxBufferedPages == 0 {
-		p.opts.MaxBufferedPages = 8192
+	p := &Pipeline{opts: opts, handler: h, flows: make(map[flowKey]*conn)}
+	if p.opts.MaxHeld == 0 {
+		p.opts.MaxHeld = 32 << 20
 	}
 	if p.opts.FlushAfter == 0 {
 		p.opts.FlushAfter = 30 * time.Second
@@ -109,15 +119,9 @@ func NewPipeline(link layers.LinkType, opts Options, h Handler) (*Pipeline, erro
 	for _, port := range opts.Ports {
 		p.setPort(port)
 	}
-	var err error
-	if p.layers, err = NewLayerDecoder(link); err != nil {
+	if err := p.AddInterface(Interface{Link: link}); err != nil {
 		return nil, err
 	}
-
-	p.pool = reassembly.NewStreamPool(factory{p})
-	p.asm = reassembly.NewAssembler(p.pool)
-	p.asm.MaxBufferedPagesTotal = p.opts.MaxBufferedPages
-	p.asm.MaxBufferedPagesPerConnection = p.opts.MaxBufferedPages / 4
 	return p, nil
 }
 
@@ -133,8 +137,9 @@ func (p *Pipeline) Stats() Stats {
 	return st
 }
 
-// Frame processes one captured frame. It returns the handler's error, if
-// any; a frame mqtap cannot decode is counted, not an error.
+// Frame processes one captured frame; ci.InterfaceIndex names its
+// interface. It returns the handler's error, if any; a frame mqtap cannot
+// decode is counted, not an error.
 func (p *Pipeline) Frame(data []byte, ci gopacket.CaptureInfo) error {
 	if p.err != nil {
 		return p.err
@@ -144,48 +149,57 @@ func (p *Pipeline) Frame(data []byte, ci gopacket.CaptureInfo) error {
 		p.first = ci.Timestamp
 	}
 	p.now = ci.Timestamp
-	seg := p.layers.Decode(data)
-	if !seg.TCP || seg.Fragment {
-		if seg.Broken {
-			p.stats.Undecodable++
-		}
-		return nil // IP fragments of TCP are not reassembled
-	}
-	p.stats.TCPSegments++
-	tcp := &p.layers.TCP
-	c := p.lookup(seg.Src, seg.Dst, tcp, ci.Timestamp)
-	if p.opts.OnTCPFrame != nil {
-		p.opts.OnTCPFrame(p.stats.Frames, c.stream)
-	}
-	if c.kind == kindOther {
+	p.cur = frameCtx{ci: gopacket.CaptureInfo{Timestamp: ci.Timestamp, Length: ci.Length, CaptureLength: ci.CaptureLength, InterfaceIndex: ci.InterfaceIndex}, frame: p.stats.Frames}
+	dec := p.decoder(ci.InterfaceIndex)
+	if dec == nil {
 		return nil
 	}
-	p.cur = c
-	ctx := p.newCtx(ci)
-	p.asm.AssembleWithContext(seg.NetFlow, tcp, ctx)
-	p.cur = nil
+	seg := dec.Decode(data)
+	if seg.TCP && !seg.Fragment {
+		p.tcpSegment(dec, seg)
+	} else if seg.Broken {
+		p.stats.Undecodable++
+	}
 	if d := p.now.Sub(p.lastScan); d >= min(time.Second, p.opts.FlushAfter) || d < 0 {
 		p.lastScan = p.now
 		p.expire()
 	}
+	p.release(false)
 	return p.err
 }
 
-// Close delivers what the reassembler still holds and ends every
-// connection. It returns the handler's error, if any.
-func (p *Pipeline) Close() error {
-	if p.err == nil {
-		p.asm.FlushAll()
+// tcpSegment takes the TCP segment dec decoded from the current frame.
+func (p *Pipeline) tcpSegment(dec *LayerDecoder, seg Segment) {
+	p.stats.TCPSegments++
+	tcp := &dec.TCP
+	c := p.lookup(seg.Src, seg.Dst, tcp, p.now)
+	if p.opts.OnTCPFrame != nil {
+		p.opts.OnTCPFrame(p.stats.Frames, c.stream)
 	}
+	if c.kind == kindOther || c.done {
+		return
+	}
+	wire := max(seg.PayloadLen, len(tcp.Payload))
+	p.segment(c, c.sender(netip.AddrPortFrom(seg.Src, uint16(tcp.SrcPort))), tcp, wire, &p.cur)
+	if tcp.RST || c.halves[0].tcp.finished() && c.halves[1].tcp.finished() {
+		p.finish(c)
+	}
+}
+
+// Close delivers what is still held and ends every connection. It returns
+// the handler's error, if any.
+func (p *Pipeline) Close() error {
 	conns := make([]*conn, 0, len(p.flows))
 	for _, c := range p.flows {
 		conns = append(conns, c)
 	}
 	slices.SortFunc(conns, func(a, b *conn) int { return a.stream - b.stream })
 	for _, c := range conns { // in stream order, so that what they report comes in a stable order
-		c.flushDetection(p)
-		p.flushPending(c)
+		if p.err == nil {
+			p.finish(c)
+		}
 	}
+	p.release(true)
 	return p.err
 }
 
@@ -198,54 +212,29 @@ func (p *Pipeline) Tick(now time.Time) error {
 		return p.err
 	}
 	p.now, p.lastScan = now, now
+	p.cur.ci.Timestamp = now
 	p.expire()
+	p.release(false)
 	return p.err
 }
 
-// expire skips gaps that waited too long and releases idle connections, by
-// capture time.
+// expire gives up holes that waited too long and ends idle connections,
+// by capture time.
 func (p *Pipeline) expire() {
-	p.asm.FlushWithOptions(reassembly.FlushOptions{
-		T:  p.now.Add(-p.opts.FlushAfter),
-		TC: p.now.Add(-p.opts.CloseAfter),
-	})
+	p.expireHolds()
 	limit := p.now.Add(-p.opts.CloseAfter)
 	for k, c := range p.flows {
 		if c.last.Before(limit) {
-			c.flushDetection(p)
+			p.finish(c)
 			delete(p.flows, k)
 		}
 	}
 }
 
-// frameCtx is the reassembly context of one frame: its number and capture
-// info, so data delivered later is attributed to the right frame.
+// frameCtx is where a piece of data was captured: its frame number and
+// capture info, so data delivered later is attributed to the right frame.
 type frameCtx struct {
 	ci     gopacket.CaptureInfo
 	frame  int
 	direct bool // data mqtap received itself (Received), not a captured frame
-}
-
-// GetCaptureInfo implements reassembly.AssemblerContext.
-func (f *frameCtx) GetCaptureInfo() gopacket.CaptureInfo { return f.ci }
-
-// newCtx hands out contexts from a slab, so the per-frame path does not
-// allocate; the reassembler may keep a context as long as it buffers a page.
-func (p *Pipeline) newCtx(ci gopacket.CaptureInfo) *frameCtx {
-	if len(p.ctxs) == cap(p.ctxs) {
-		p.ctxs = make([]frameCtx, 0, 4096)
-	}
-	p.ctxs = append(p.ctxs, frameCtx{ci: gopacket.CaptureInfo{Timestamp: ci.Timestamp, Length: ci.Length, CaptureLength: ci.CaptureLength}, frame: p.stats.Frames})
-	return &p.ctxs[len(p.ctxs)-1]
-}
-
-// factory makes the reassembler's streams: they are the pipeline's
-// connections.
-type factory struct{ p *Pipeline }
-
-// New implements reassembly.StreamFactory.
-func (f factory) New(netFlow, tcpFlow gopacket.Flow, tcp *layers.TCP, ac reassembly.AssemblerContext) reassembly.Stream {
-	c := f.p.cur
-	c.bindDirections(netFlow, tcpFlow)
-	return &stream{p: f.p, c: c}
 }

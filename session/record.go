@@ -77,6 +77,10 @@ type Record struct {
 	Time      time.Time     // that frame's capture time
 	Relative  time.Duration // time since the first frame of the capture
 	FrameLen  int           // that frame's length on the wire
+	// Interface is the capture interface of that frame when the capture
+	// describes its interfaces (pcapng): frame.interface_id and
+	// frame.interface_name. Nil for pcap files and direct records.
+	Interface *Interface
 	Src, Dst  netip.Addr
 	SrcPort   uint16
 	DstPort   uint16
@@ -105,7 +109,7 @@ type Record struct {
 // RecordFields are the names of the fields a Record adds around the MQTT
 // packet's own (Head and Tail).
 var RecordFields = []string{
-	"frame.number", "frame.time_epoch", "frame.time_relative", "frame.len",
+	"frame.number", "frame.time_epoch", "frame.time_relative", "frame.len", "frame.interface_id", "frame.interface_name",
 	"ip.src", "ip.dst", "ipv6.src", "ipv6.dst", "tcp.srcport", "tcp.dstport", "tcp.stream",
 	"mqtap.type", "mqtap.malformed", "mqtap.findings",
 	"mqtap.message", "mqtap.session", "mqtap.scheme", "mqtap.kex", "mqtap.verify", "mqtap.decrypt", "mqtap.decrypt_error",
@@ -130,6 +134,12 @@ func (r *Record) Head() []decode.Field {
 	r.head = r.decimal("frame.time_relative", int64(r.Relative))
 	if !r.Direct {
 		r.head = r.number("frame.len", uint64(r.FrameLen))
+	}
+	if ifc := r.Interface; ifc != nil {
+		r.head = r.number("frame.interface_id", uint64(ifc.ID))
+		if ifc.Name != "" {
+			r.head = append(r.head, decode.Field{Name: "frame.interface_name", Kind: decode.KindString, Bytes: ifc.name})
+		}
 	}
 	src, dst := "ip.src", "ip.dst"
 	if r.Src.Is6() && !r.Src.Is4In6() {

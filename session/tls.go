@@ -146,6 +146,23 @@ func (p *Pipeline) tlsFeed(c *conn, i int, data []byte, ctx *frameCtx) {
 	}
 }
 
+// tlsLost ends a TLS connection that lost n bytes of direction i: the
+// records after a gap cannot be told apart nor decrypted (their sequence
+// numbers are unknown).
+func (p *Pipeline) tlsLost(c *conn, i, n int) {
+	t := c.tls
+	if t.halves[i].dec != nil {
+		t.stop(fmt.Sprintf("%d bytes of the %s were not captured", n, side(c, i)))
+		p.tlsFinding(c, &p.cur, Finding{Code: "tls.decrypt-failed", Severity: SevLow,
+			Text: fmt.Sprintf("TLS connection %s: %s; the rest of it is not decoded", c.describe(), t.stopped)})
+	} else if t.stopped == "" && t.info.Decrypted == "ok" {
+		t.stop(fmt.Sprintf("%d bytes of the %s were not captured", n, side(c, i)))
+	}
+	c.kind = kindOther
+	p.flushPending(c)
+	c.release()
+}
+
 // stop records why decryption stopped, once.
 func (t *tlsConn) stop(why string) {
 	if t.stopped == "" {

@@ -212,6 +212,7 @@ func (s *Source) Next() ([]byte, gopacket.CaptureInfo, error) {
 			continue
 		}
 		s.received++
+		ci.InterfaceIndex = 0 // the only interface of this capture (afpacket gives the kernel's ifindex)
 		return data, ci, nil
 	}
 }
