@@ -201,13 +201,13 @@ func resync(b []byte, version uint8) (int, bool) {
 // notes are what is said about the stream before a packet, carried by
 // its record as findings.
 type notes struct {
-	gap      int    // bytes not captured since the previous packet
-	gapFrom  uint32 // relative sequence number of the first of them
-	gapTo    uint32 // and of the last
-	gapWhy   string // the cap that made mqtap give them up, if one did
-	skipped  int    // bytes skipped while resynchronising
-	cut      bool   // the capture holds only the start of the packet
-	tls      []pendingFinding
+	gap     int    // bytes not captured since the previous packet
+	gapFrom uint32 // relative sequence number of the first of them
+	gapTo   uint32 // and of the last
+	gapWhy  string // the cap that made mqtap give them up, if one did
+	skipped int    // bytes skipped while resynchronising
+	cut     bool   // the capture holds only the start of the packet
+	tls     []pendingFinding
 }
 
 // addGap notes n bytes lost from relative sequence number from.

@@ -73,10 +73,10 @@ type Crypto struct {
 // Record is one MQTT control packet with where and when it was seen. The
 // pipeline reuses one Record: a handler must copy what it keeps.
 type Record struct {
-	Frame     int           // frame.number of the frame that completed the packet
-	Time      time.Time     // that frame's capture time
-	Relative  time.Duration // time since the first frame of the capture
-	FrameLen  int           // that frame's length on the wire
+	Frame    int           // frame.number of the frame that completed the packet
+	Time     time.Time     // that frame's capture time
+	Relative time.Duration // time since the first frame of the capture
+	FrameLen int           // that frame's length on the wire
 	// Interface is the capture interface of that frame when the capture
 	// describes its interfaces (pcapng): frame.interface_id and
 	// frame.interface_name. Nil for pcap files and direct records.
