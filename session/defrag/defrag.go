@@ -15,7 +15,8 @@
 // (reassembly.c) and Wireshark (packet-ipv6.c) do: the next header of the
 // fragmentable part may differ between fragments, and the one of the
 // fragment at offset 0 is the datagram's protocol. Interfaces and VLANs are
-// not part of the key: the caller adds fragments of one capture point.
+// not part of the key (Wireshark mixes the VLAN id in for private IPv4
+// addresses): the caller adds the fragments of one capture point.
 //
 // # Overlaps
 //
@@ -33,10 +34,11 @@
 // arrives after one it overlaps, Wireshark keeps the lower fragment's bytes
 // where mqtap keeps the earlier arrival's; both flag the conflict.
 //
-// A datagram that completes is forgotten, as in Linux: a fragment of it that
-// arrives later starts a new datagram, which is reported incomplete when it
-// expires (Wireshark instead remembers completed datagrams for the whole
-// capture and marks such fragments as overlaps).
+// A datagram that completes, or that is discarded or dropped, is
+// forgotten, as in Linux: a fragment of it that arrives later starts a new
+// datagram, which is reported incomplete when it expires (Wireshark
+// instead remembers completed datagrams for the whole capture and marks
+// such fragments as overlaps).
 //
 // # Atomic fragments
 //
@@ -50,8 +52,13 @@
 // (Options.MaxBytes, Options.MaxDatagrams). A datagram is reassembled in a
 // buffer as long as its farthest byte received so far: that length, not
 // only the bytes received, counts toward MaxBytes, so sparse fragments
-// cannot hold more memory than the cap says. Datagrams expire by capture
-// time (Fragment.Time, Expire), never by wall time.
+// cannot hold more memory than the cap says. When a new datagram or new
+// bytes would pass MaxDatagrams or MaxBytes, the oldest datagrams are
+// dropped, each an "ip.fragment-incomplete" problem naming the cap; when
+// the new fragment's own datagram alone would pass MaxBytes, that datagram
+// is dropped with the fragment. A fragment past MaxSize is malformed.
+// Datagrams expire by capture time (Fragment.Time, Expire), never by wall
+// time.
 package defrag
 
 import (
@@ -117,7 +124,10 @@ type Fragment struct {
 	Time     time.Time // capture time of the frame
 }
 
-// Datagram is a reassembled datagram.
+// Datagram is a reassembled datagram. Its Frames are the frames of the
+// fragments that brought bytes to it (or its end, for an empty last
+// fragment): a fragment that only repeats bytes already received, the same
+// or different, is not listed (Wireshark lists every fragment).
 type Datagram struct {
 	V6       bool
 	Src, Dst netip.Addr
@@ -171,7 +181,11 @@ func (d *Defragmenter) Add(f Fragment) (*Datagram, bool) {
 	d.expire(f.Time)
 	k := keyOf(f)
 	if why := d.check(f); why != "" {
-		d.discard(d.table[k], f, why)
+		e := d.table[k]
+		if f.Offset == 0 && !f.More {
+			e = nil // a whole datagram of its own: others are not touched
+		}
+		d.discard(e, f, why)
 		return nil, false
 	}
 	if f.Offset == 0 && !f.More {
@@ -238,7 +252,7 @@ func (d *Defragmenter) check(f Fragment) string {
 		return sprintf("frame %d is an empty fragment with more fragments to follow", f.Frame)
 	case f.More && n%8 != 0:
 		return sprintf("frame %d is not the last fragment but carries %d bytes, not a multiple of 8", f.Frame, n)
-	case f.Offset+n > d.opts.MaxSize:
+	case n > d.opts.MaxSize || f.Offset > d.opts.MaxSize-n:
 		return sprintf("frame %d reaches byte %d, past MaxSize (%d bytes)", f.Frame, f.Offset+n, d.opts.MaxSize)
 	}
 	return ""

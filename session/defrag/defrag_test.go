@@ -2,6 +2,7 @@ package defrag
 
 import (
 	"bytes"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -154,6 +155,7 @@ func TestMalformed(t *testing.T) {
 		{"empty with more", Options{}, []Fragment{frag(v6(1), 8, true, nil, 2)}, "empty fragment with more fragments"},
 		{"unaligned offset", Options{}, []Fragment{frag(v4(1), 12, false, p[:8], 2)}, "offset 12, not a non-negative multiple of 8"},
 		{"negative offset", Options{}, []Fragment{frag(v4(1), -8, false, p[:8], 2)}, "offset -8"},
+		{"huge offset", Options{}, []Fragment{frag(v4(1), math.MaxInt-7, true, p[:16], 2)}, "past MaxSize (65535 bytes)"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			d := New(c.opts)
@@ -172,6 +174,21 @@ func TestMalformed(t *testing.T) {
 				t.Errorf("the malformed datagram is still held (%d, %d bytes)", n, b)
 			}
 		})
+	}
+}
+
+func TestMalformedWholeDatagram(t *testing.T) {
+	// A whole datagram of its own past MaxSize is malformed, and the
+	// datagram with its key being reassembled is not touched.
+	d := New(Options{MaxSize: 64})
+	p := pattern(100, 17)
+	feed(t, d, []Fragment{frag(v6(1), 0, true, p[:32], 1), frag(v6(1), 0, false, p, 2)})
+	ps := wantProblems(t, d, CodeMalformed)
+	if !slices.Equal(ps[0].Frames, []int{2}) {
+		t.Errorf("problem %q frames %v, want [2]", ps[0].Text, ps[0].Frames)
+	}
+	if out := feed(t, d, []Fragment{frag(v6(1), 32, false, p[32:64], 3)}); len(out) != 1 || !bytes.Equal(out[0].Payload, p[:64]) {
+		t.Fatalf("the datagram being reassembled was touched: %+v", out)
 	}
 }
 

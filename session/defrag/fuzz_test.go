@@ -25,7 +25,7 @@ const fuzzHeader = 7
 var fuzzSources = [4]netip.Addr{srcA, srcB, src6, netip.MustParseAddr("fd00::3")}
 
 // fuzzOptions are small caps, so that the fuzzer reaches them.
-var fuzzOptions = Options{MaxBytes: 3000, MaxDatagrams: 3, MaxSize: 4000, Timeout: time.Second}
+var fuzzOptions = Options{MaxBytes: 6000, MaxDatagrams: 3, MaxSize: 5000, Timeout: time.Second}
 
 // encodeFragment appends f in the fuzzer's encoding (for the seeds).
 func encodeFragment(b []byte, f Fragment, dt time.Duration) []byte {
