@@ -111,10 +111,12 @@ func (c *Conn) decode(raw []byte, fromClient bool, p *Packet, cut bool) {
 	}
 	p.HeaderLen = h.HeaderLen
 	p.Remaining = h.Remaining
+	unknown := c.version == 0 && !c.connectSeen
+	p.Unknown = unknown
 	ver := c.pick(raw, h, fromClient)
 	p.Version = ver
 	p.Truncated = cut && len(raw) < h.Total()
-	d := decoder{p: p, c: c, b: raw, ver: ver, fromClient: fromClient, typ: h.Type, flags: h.Flags, cut: p.Truncated}
+	d := decoder{p: p, c: c, b: raw, ver: ver, fromClient: fromClient, typ: h.Type, flags: h.Flags, cut: p.Truncated, unknown: unknown}
 	d.run(h)
 }
 

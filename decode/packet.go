@@ -139,13 +139,17 @@ type Problem struct {
 
 // Packet is one decoded MQTT control packet.
 type Packet struct {
-	Raw        []byte // the whole control packet: fixed header, variable header, payload
-	Type       Type
-	Flags      uint8 // low nibble of the first byte
-	HeaderLen  int   // length of the fixed header (1 + remaining-length bytes)
-	Remaining  int   // the remaining length field
-	Version    uint8 // protocol level the packet was decoded with (V31, V311 or V5)
-	FromClient bool  // sent by the client (true) or by the broker (false)
+	Raw       []byte // the whole control packet: fixed header, variable header, payload
+	Type      Type
+	Flags     uint8 // low nibble of the first byte
+	HeaderLen int   // length of the fixed header (1 + remaining-length bytes)
+	Remaining int   // the remaining length field
+	Version   uint8 // protocol level the packet was decoded with (V31, V311 or V5)
+	// Unknown is set when the connection's version was not known before
+	// this packet (no CONNECT seen, none set or inferred): Version was
+	// picked from the packet alone.
+	Unknown    bool
+	FromClient bool // sent by the client (true) or by the broker (false)
 
 	// Values the pipeline needs on every packet, also present in Fields.
 	Dup, Retain bool

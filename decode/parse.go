@@ -21,6 +21,7 @@ type decoder struct {
 	dry        bool
 	inProps    bool
 	cut        bool // the capture holds only the start of the packet: running out of bytes is not a malformation
+	unknown    bool // the connection's version was unknown before this packet (no CONNECT seen)
 
 	malformed  bool
 	violations int
@@ -526,7 +527,13 @@ func (d *decoder) connack() {
 			d.violf("MQTT-3.2.2-8", off, 1, "0x%02x is not a CONNACK reason code", code)
 		}
 	} else {
-		d.add("mqtt.conack.val", KindUint, 0, uint64(code), nil, off, 1)
+		name := "mqtt.conack.val"
+		if d.unknown {
+			// Without the CONNECT, Wireshark names the code as MQTT 5
+			// does; so does mqtap, for the same field in both.
+			name = "mqtt.connack.reason_code"
+		}
+		d.add(name, KindUint, 0, uint64(code), nil, off, 1)
 		if code > 5 {
 			d.violf("", off, 1, "CONNACK return code %d is reserved", code)
 		}

@@ -37,6 +37,15 @@ func (p *Pipeline) parse(c *conn, i int, data []byte, ctx *frameCtx) {
 		}
 	}
 	b := data
+	if len(h.buf) > 0 && h.resync && exactRun(data, c.mq.Version()) {
+		// Resynchronising after lost bytes, the candidate boundary held so
+		// far waits for a packet longer than what came since; this
+		// segment is a run of whole packets by itself: it is the
+		// boundary (as tshark assumes of the segment after a gap).
+		h.notes.skipped += len(h.buf)
+		p.stats.Skipped += len(h.buf)
+		h.buf = h.buf[:0]
+	}
 	if len(h.buf) > 0 {
 		h.buf = append(h.buf, data...)
 		b = h.buf
@@ -347,52 +356,7 @@ func (p *Pipeline) noteFindings(r *Record, n *notes) {
 // mid-stream, both directions begin with a run of well-formed packets. Once
 // decided, the held data is replayed in capture order.
 func (p *Pipeline) detect(c *conn) {
-	verdict := kindUnknown
-	var counts [2]int
-	for i := range c.halves {
-		// A direction whose start was captured: an MQTT client opens with
-		// CONNECT, and a broker never speaks first.
-		h := &c.halves[i]
-		if len(h.buf) == 0 || h.midflow {
-			continue
-		}
-		if tlswire.LooksLikeClientHello(h.buf) {
-			// TLS on a port that is not an MQTT port: MQTT when the
-			// client offers it with ALPN.
-			switch decided, mqtt := offersMQTT(h.buf); {
-			case decided && mqtt:
-				verdict, c.client = kindTLS, int8(i)
-			case decided || len(h.buf) > detectLimit:
-				verdict = kindOther
-			}
-			break
-		}
-		if decode.Type(h.buf[0]>>4) != decode.CONNECT || !plausible(h.buf, 0, detectLimit) {
-			verdict = kindOther
-			continue
-		}
-		if hdr, err := decode.ParseHeader(h.buf); err == nil && hdr.Total() <= len(h.buf) {
-			verdict, c.client = kindMQTT, int8(i)
-			break
-		}
-	}
-	for i := range c.halves {
-		h := &c.halves[i]
-		if verdict != kindUnknown || !h.midflow || len(h.buf) == 0 {
-			continue
-		}
-		n, ok := wellFormedRun(h.buf)
-		if !ok {
-			verdict = kindOther
-		}
-		counts[i] = n
-	}
-	if verdict == kindUnknown && counts[0] > 0 && counts[1] > 0 && counts[0]+counts[1] >= 4 {
-		verdict = kindMQTT
-	}
-	if verdict == kindUnknown && (len(c.halves[0].buf) > detectLimit || len(c.halves[1].buf) > detectLimit) {
-		verdict = kindOther
-	}
+	verdict := c.verdict()
 	switch verdict {
 	case kindOther:
 		c.kind = kindOther
@@ -441,6 +405,60 @@ func plausible(b []byte, version uint8, maxRemaining int) bool {
 	return decode.Plausible(b, version, maxRemaining)
 }
 
+// verdict says what a connection carries, from the bytes each direction
+// sent so far (kindUnknown while they do not tell). A direction whose start
+// was captured opens with CONNECT (a client: MQTT), with CONNACK (a broker
+// whose client's CONNECT was not captured), or with a ClientHello (TLS, MQTT
+// when it offers ALPN "mqtt"); anything else is not MQTT. Otherwise both
+// directions must begin with a run of well-formed packets, four in all.
+func (c *conn) verdict() kind {
+	var counts [2]int
+	for i := range c.halves {
+		h := &c.halves[i]
+		if len(h.buf) == 0 {
+			continue
+		}
+		if !h.midflow {
+			if tlswire.LooksLikeClientHello(h.buf) {
+				switch decided, mqtt := offersMQTT(h.buf); {
+				case decided && mqtt:
+					c.client = int8(i)
+					return kindTLS
+				case decided || len(h.buf) > detectLimit:
+					return kindOther
+				}
+				continue
+			}
+			switch decode.Type(h.buf[0] >> 4) {
+			case decode.CONNECT:
+				if !plausible(h.buf, 0, detectLimit) {
+					return kindOther
+				}
+				if hdr, err := decode.ParseHeader(h.buf); err == nil && hdr.Total() <= len(h.buf) {
+					c.client = int8(i)
+					return kindMQTT
+				}
+				continue
+			case decode.CONNACK:
+			default:
+				return kindOther
+			}
+		}
+		n, ok := wellFormedRun(h.buf)
+		if !ok {
+			return kindOther
+		}
+		counts[i] = n
+	}
+	switch {
+	case counts[0] > 0 && counts[1] > 0 && counts[0]+counts[1] >= 4:
+		return kindMQTT
+	case len(c.halves[0].buf) > detectLimit || len(c.halves[1].buf) > detectLimit:
+		return kindOther
+	}
+	return kindUnknown
+}
+
 // offersMQTT reads the ClientHello at the start of b: decided is false
 // while it is incomplete, mqtt whether it offers ALPN "mqtt".
 func offersMQTT(b []byte) (decided, mqtt bool) {
@@ -470,6 +488,19 @@ func offersMQTT(b []byte) (decided, mqtt bool) {
 		}
 	}
 	return true, false
+}
+
+// exactRun reports whether b is a run of whole, plausible control packets
+// that ends exactly at the end of b.
+func exactRun(b []byte, version uint8) bool {
+	for len(b) > 0 {
+		hdr, err := decode.ParseHeader(b)
+		if err != nil || hdr.Total() > len(b) || hdr.Remaining > resyncMax || !decode.Plausible(b, version, resyncMax) {
+			return false
+		}
+		b = b[hdr.Total():]
+	}
+	return true
 }
 
 // wellFormedRun counts the complete, well-formed control packets at the

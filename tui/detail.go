@@ -93,6 +93,13 @@ func (a *App) showDetail(r *session.Record) {
 	fk := keyOf(frame)
 	frame.AddChild(b.node(fk, "time", "Arrival Time: "+when, nodeRef{}))
 	frame.AddChild(b.node(fk, "relative", "Time since the first packet: "+formatSeconds(r.Relative)+" seconds", nodeRef{}))
+	if ifc := r.Interface; ifc != nil {
+		label := "Interface id: " + strconv.Itoa(ifc.ID)
+		if ifc.Name != "" {
+			label += " (" + ifc.Name + ")"
+		}
+		frame.AddChild(b.node(fk, "iface", label, nodeRef{}))
+	}
 	frame.AddChild(b.node(fk, "src", "Source: "+src, nodeRef{}))
 	frame.AddChild(b.node(fk, "dst", "Destination: "+dst, nodeRef{}))
 	dir := "broker → client"

@@ -147,8 +147,8 @@ func (t *Tracker) Observe(r *session.Record) {
 		}
 		return
 	}
-	if p.Type != decode.PUBLISH || p.Malformed() != "" || len(p.Topic) == 0 {
-		return
+	if p.Type != decode.PUBLISH || p.Malformed() != "" || p.Truncated || len(p.Topic) == 0 {
+		return // a packet the capture cut short has no whole payload to judge
 	}
 	// Cheap rejection before any allocation: lab topics end in /request or /response.
 	if !bytes.HasSuffix(p.Topic, []byte("/request")) && !bytes.HasSuffix(p.Topic, []byte("/response")) {

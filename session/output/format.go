@@ -43,6 +43,9 @@ func AppendInfo(b []byte, r *session.Record) []byte {
 		b = append(b, m...)
 		b = append(b, ']')
 	}
+	if r.Packet.Truncated {
+		b = append(b, " [Packet size limited during capture]"...)
+	}
 	return b
 }
 
@@ -171,6 +174,15 @@ func (w *Writer) appendTree(b []byte, r *session.Record) []byte {
 	b = append(b, r.Time.UTC().Format("2006-01-02 15:04:05.000000000 UTC")...)
 	b = append(b, conn...)
 	b = strconv.AppendInt(b, int64(r.Stream), 10)
+	if ifc := r.Interface; ifc != nil {
+		b = append(b, "\n    Interface id: "...)
+		b = strconv.AppendInt(b, int64(ifc.ID), 10)
+		if ifc.Name != "" {
+			b = append(b, " ("...)
+			b = append(b, ifc.Name...)
+			b = append(b, ')')
+		}
+	}
 	b = append(b, "\n    Source: "...)
 	b = appendEndpoint(b, r.Src, r.SrcPort)
 	b = append(b, "\n    Destination: "...)
@@ -208,6 +220,14 @@ func (w *Writer) appendTree(b []byte, r *session.Record) []byte {
 			b = append(b, ')')
 		}
 		b = append(b, "]\n"...)
+	}
+	if r.Packet.Truncated {
+		b = appendIndent(b, 1)
+		b = append(b, "[Packet size limited during capture: MQTT truncated, "...)
+		b = strconv.AppendInt(b, int64(len(r.Packet.Raw)), 10)
+		b = append(b, " of "...)
+		b = strconv.AppendInt(b, int64(r.Packet.HeaderLen+r.Packet.Remaining), 10)
+		b = append(b, " bytes captured]\n"...)
 	}
 	if c := &r.Crypto; c.Scheme != "" || len(r.Findings) > 0 {
 		b = append(b, "mqtap\n"...)

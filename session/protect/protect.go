@@ -56,8 +56,8 @@ func (c *Checker) Stats() map[string]*Stats { return c.stats }
 // left alone.
 func (c *Checker) Observe(r *session.Record) {
 	p := &r.Packet
-	if c == nil || p.Type != decode.PUBLISH || r.Crypto.Scheme != "" || p.Malformed() != "" {
-		return
+	if c == nil || p.Type != decode.PUBLISH || r.Crypto.Scheme != "" || p.Malformed() != "" || p.Truncated {
+		return // a packet the capture cut short has no whole payload to verify
 	}
 	rule := c.store.RuleFor(p.Topic)
 	if rule == nil {

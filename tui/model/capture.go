@@ -59,9 +59,10 @@ type Capture struct {
 	visible atomic.Int64 // records flushed: what readers see
 	updates chan struct{}
 
-	epMu      sync.RWMutex // guards the endpoint table
+	epMu      sync.RWMutex // guards the endpoint table and the interfaces
 	endpoints []netip.AddrPort
 	epIndex   map[netip.AddrPort]uint32
+	ifaces    []*session.Interface // by interface id, as records named them
 
 	mu       sync.Mutex // guards everything below, and the tracker for Sessions
 	state    State
@@ -158,6 +159,8 @@ const (
 	flagFromClient = 1 << iota
 	flagDirect
 	flagMalformed
+	flagTruncated
+	flagUnknownVersion
 )
 
 var statusCodes = []string{"", "ok", "no-key", "failed", "bad"}
@@ -235,6 +238,12 @@ func (c *Capture) add(r *session.Record) error {
 	if r.Packet.Malformed() != "" {
 		flags |= flagMalformed
 	}
+	if r.Packet.Truncated {
+		flags |= flagTruncated
+	}
+	if r.Packet.Unknown {
+		flags |= flagUnknownVersion
+	}
 	row[49] = flags
 	row[50] = statusCode(cr.Decrypt)
 	row[51] = statusCode(cr.Verify)
@@ -243,6 +252,7 @@ func (c *Capture) add(r *session.Record) error {
 	row[55] = r.Packet.Version
 	le.PutUint16(row[56:], r.Packet.TopicAlias)
 	le.PutUint32(row[58:], uint32(head))
+	le.PutUint16(row[62:], c.internInterface(r.Interface))
 
 	c.rowBuf = append(c.rowBuf, row[:]...)
 	c.blobBuf = append(c.blobBuf, b...)
@@ -272,6 +282,38 @@ func (c *Capture) endpoint(a netip.Addr, port uint16) uint32 {
 	c.endpoints = append(c.endpoints, ap)
 	c.epIndex[ap] = i
 	return i
+}
+
+// internInterface returns the row's interface number of a record's
+// interface: its id plus one, 0 for none (or an id too large to keep).
+func (c *Capture) internInterface(ifc *session.Interface) uint16 {
+	if ifc == nil || ifc.ID >= 65535 {
+		return 0
+	}
+	c.epMu.RLock()
+	known := ifc.ID < len(c.ifaces) && c.ifaces[ifc.ID] != nil && c.ifaces[ifc.ID].Name == ifc.Name && c.ifaces[ifc.ID].Link == ifc.Link
+	c.epMu.RUnlock()
+	if !known {
+		c.epMu.Lock()
+		for len(c.ifaces) <= ifc.ID {
+			c.ifaces = append(c.ifaces, nil)
+		}
+		cp := *ifc
+		c.ifaces[ifc.ID] = &cp
+		c.epMu.Unlock()
+	}
+	return uint16(ifc.ID + 1)
+}
+
+// rowInterface returns the interface a row names, or nil.
+func (c *Capture) rowInterface(row *[rowSize]byte) *session.Interface {
+	n := int(binary.LittleEndian.Uint16(row[62:]))
+	c.epMu.RLock()
+	defer c.epMu.RUnlock()
+	if n == 0 || n > len(c.ifaces) {
+		return nil
+	}
+	return c.ifaces[n-1]
 }
 
 // aggregate updates the statistics, topics and findings; called with mu
@@ -562,11 +604,18 @@ func (c *Capture) recordInto(i int, r *session.Record, buf []byte) ([]byte, erro
 		return b, fmt.Errorf("record %d: %w", i, d.err)
 	}
 	var conn decode.Conn
-	conn.SetVersion(row[55])
+	if row[49]&flagUnknownVersion == 0 {
+		conn.SetVersion(row[55]) // else the version is picked from the packet, as it was
+	}
 	if alias := le.Uint16(row[56:]); alias != 0 && len(topic) > 0 {
 		conn.SetAlias(rf.FromClient, alias, topic)
 	}
-	conn.Decode(raw, rf.FromClient, &r.Packet)
+	if row[49]&flagTruncated != 0 {
+		conn.DecodeTruncated(raw, rf.FromClient, &r.Packet)
+	} else {
+		conn.Decode(raw, rf.FromClient, &r.Packet)
+	}
+	r.Interface = c.rowInterface(&row)
 	return b, nil
 }
 
