@@ -134,10 +134,10 @@ func TestWriterCopiesFramesInterfacesAndTimestamps(t *testing.T) {
 				t.Errorf("link type %v, want %v", ng.LinkType(), src.LinkType())
 			}
 			if src.Format == FormatPcapng {
-				want, _ := src.src.(*pcapgo.NgReader).Interface(0)
+				want, _ := src.Interface(0)
 				intf, _ := ng.Interface(0)
-				if intf.Name != want.Name || intf.Description != want.Description || intf.Filter != want.Filter || intf.SnapLength != want.SnapLength {
-					t.Errorf("interface %+v, want name %q description %q filter %q snaplen %d", intf, want.Name, want.Description, want.Filter, want.SnapLength)
+				if intf.Name != want.Name || intf.Description != want.Description || intf.Filter != want.Filter || intf.SnapLength != want.SnapLen {
+					t.Errorf("interface %+v, want name %q description %q filter %q snaplen %d", intf, want.Name, want.Description, want.Filter, want.SnapLen)
 				}
 			}
 			if info := ng.SectionInfo(); info.Application != "mqtap test" || info.Comment != "copy of "+sample {
