@@ -13,18 +13,18 @@ import (
 
 // pcapng block types and the byte-order magic.
 const (
-	blockSHB              = 0x0a0d0d0a
-	blockIDB              = 0x00000001
-	blockPB               = 0x00000002 // obsolete Packet Block
-	blockSPB              = 0x00000003
-	blockNRB              = 0x00000004
-	blockISB              = 0x00000005
-	blockEPB              = 0x00000006
-	blockJournal          = 0x00000009 // systemd journal export
-	blockDSB              = 0x0000000a
-	blockCustom           = 0x00000bad
-	blockCustomNoCopy     = 0x40000bad
-	byteOrderMagic uint32 = 0x1a2b3c4d
+	blockSHB                 = 0x0a0d0d0a
+	blockIDB                 = 0x00000001
+	blockPB                  = 0x00000002 // obsolete Packet Block
+	blockSPB                 = 0x00000003
+	blockNRB                 = 0x00000004
+	blockISB                 = 0x00000005
+	blockEPB                 = 0x00000006
+	blockJournal             = 0x00000009 // systemd journal export
+	blockDSB                 = 0x0000000a
+	blockCustom              = 0x00000bad
+	blockCustomNoCopy        = 0x40000bad
+	byteOrderMagic    uint32 = 0x1a2b3c4d
 
 	// maxBlock is the largest block the reader accepts: a larger total
 	// length is taken for a corrupt block.
