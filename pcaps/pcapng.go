@@ -244,13 +244,15 @@ func blockName(typ uint32) string {
 }
 
 // resync skips a malformed block that starts at start (the next unread
-// byte): it looks at every 4-byte step after it for a block framed right
-// whose content is valid, and reports the problem in one warning. With
+// byte): it looks at every byte after it for a block framed right whose
+// content is valid, and reports the problem in one warning. Every byte,
+// not every fourth: a capture cut short and then appended to (cat of a
+// truncated file and another) leaves the next section unaligned. With
 // atEnd the input has ended; resync then warns only when it found a
 // block, and it reports whether it did.
 func (r *Reader) resync(start int64, problem string, atEnd bool) bool {
 	for {
-		r.in.skip(4)
+		r.in.skip(1)
 		if err := r.in.fill(12); err != nil {
 			if atEnd {
 				return false
