@@ -256,6 +256,9 @@ func readReader(r *Reader) read {
 		id, name := "", ""
 		if f.Described {
 			id, name = fmt.Sprint(f.ID), f.Name
+			if name == "" {
+				name = "unknown" // what tshark shows for an interface without if_name
+			}
 		}
 		ts := ci.Timestamp
 		out.lines = append(out.lines, fmt.Sprintf("%d\t%s\t%s\t%d.%09d\t%d\t%d", n, id, name, ts.Unix(), ts.Nanosecond(), ci.CaptureLength, ci.Length))
