@@ -6,8 +6,9 @@
 // nothing is spooled. The pcapng reader is the package's own rather than
 // gopacket's pcapgo.NgReader, which stops at the first malformed block, does
 // not report where a block starts, does not hand out Decryption Secrets
-// Blocks as it meets them, and allocates for every packet when a file mixes
-// link types. This reader keeps every interface with its own link type,
+// Blocks as it meets them, and tells a frame's link type in a file that
+// mixes them only through CaptureInfo.AncillaryData, which its
+// ReadPacketData allocates for every packet. This reader keeps every interface with its own link type,
 // resolution and offset, numbers interfaces as Wireshark does, reads
 // several sections of either byte order, and on a malformed block warns once
 // and resynchronises on the next valid block. Exports are written with
