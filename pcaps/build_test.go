@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -187,6 +188,37 @@ var frameFields = []string{"frame.number", "frame.interface_id", "frame.interfac
 // stores 0 for it, as the reader does, so the line says 0.
 func tsharkFrames(t testing.TB, path string) []string {
 	t.Helper()
+	lines, err := tsharkRun(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lines
+}
+
+// tsharkAll runs tsharkFrames on several files at once (tshark takes a
+// second or two to start).
+func tsharkAll(t testing.TB, paths ...string) map[string][]string {
+	t.Helper()
+	out := make(map[string][]string)
+	errs := make([]error, len(paths))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i, p := range paths {
+		wg.Go(func() {
+			lines, err := tsharkRun(p)
+			mu.Lock()
+			out[p], errs[i] = lines, err
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func tsharkRun(path string) ([]string, error) {
 	args := []string{"-n", "-r", path, "-T", "fields"}
 	for _, f := range frameFields {
 		args = append(args, "-e", f)
@@ -196,10 +228,10 @@ func tsharkFrames(t testing.TB, path string) []string {
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("tshark -r %s: %v: %s", path, err, stderr.String())
+		return nil, fmt.Errorf("tshark -r %s: %w: %s", path, err, stderr.String())
 	}
 	if s := strings.TrimSpace(strings.ReplaceAll(stderr.String(), `Running as user "root" and group "root". This could be dangerous.`, "")); s != "" {
-		t.Fatalf("tshark -r %s: %s", path, s)
+		return nil, fmt.Errorf("tshark -r %s: %s", path, s)
 	}
 	var lines []string
 	for _, l := range strings.Split(strings.TrimSuffix(string(out), "\n"), "\n") {
@@ -212,7 +244,7 @@ func tsharkFrames(t testing.TB, path string) []string {
 		}
 		lines = append(lines, strings.Join(f, "\t"))
 	}
-	return lines
+	return lines, nil
 }
 
 // read is what a Reader gave for one input.

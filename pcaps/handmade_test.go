@@ -13,7 +13,7 @@ import (
 // and blocks the reader skips. Wireshark reads it all.
 func sections() [][]byte {
 	s0 := newSection(false, 1)
-	s0.idb(1, 0, s0.name("a0"), s0.tsresol(9))
+	s0.idb(1, 0, s0.name("a0"), s0.tsresol(9), s0.opt(optComment, []byte("first interface")), s0.opt(optFilter, []byte("\x00tcp port 1883")))
 	s0.idb(276, 65535, s0.name("a1"), s0.tsresol(0x80|20), s0.tsoffset(100))
 	s0.epb(0, 1700000000123456789, frameData(60, 1), 60)
 	s0.dsb(SecretsTLSKeyLog, []byte("keys-1"))

@@ -101,10 +101,11 @@ func (r *Reader) pcapRecord() error {
 	sec, frac := p.u32(h), p.u32(h[4:])
 	r.data = h[16 : 16+caplen]
 	r.in.skip(16 + int(caplen))
+	ns := int64(frac)
 	if !p.nano {
-		frac *= 1000
+		ns *= 1000
 	}
-	r.ci.Timestamp = time.Unix(int64(sec), int64(frac))
+	r.ci.Timestamp = time.Unix(int64(sec), ns)
 	r.ci.CaptureLength, r.ci.Length, r.ci.InterfaceIndex = int(caplen), int(p.u32(h[12:])), 0
 	p.last, p.seen = sec, true
 	r.pending = true

@@ -429,6 +429,7 @@ func (r *Reader) interfaceBlock(start int64, body []byte) {
 // Option codes of an Interface Description Block.
 const (
 	optEnd         = 0
+	optComment     = 1
 	optName        = 2
 	optDescription = 3
 	optTSResol     = 9
@@ -452,6 +453,10 @@ func (r *Reader) interfaceOptions(start int64, f *iface, opts []byte) {
 		v := opts[4 : 4+n]
 		opts = opts[min(len(opts), 4+(n+3)&^3):]
 		switch code {
+		case optComment:
+			if f.Comment == "" {
+				f.Comment = cString(v)
+			}
 		case optName:
 			f.Name = cString(v)
 		case optDescription:

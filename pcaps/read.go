@@ -50,16 +50,17 @@ const stdinName = "standard input"
 // Interface is one capture interface: a pcapng Interface Description Block,
 // or the implicit single interface of a pcap file.
 type Interface struct {
-	ID          int // frame.interface_id as Wireshark numbers it: the index in its section
-	Section     int // 0-based section the interface belongs to
-	Name        string
-	Description string
+	ID          int    // frame.interface_id as Wireshark numbers it: the index in its section
+	Section     int    // 0-based section the interface belongs to
+	Name        string // if_name ("" when absent; tshark then shows "unknown")
+	Description string // if_description
 	LinkType    layers.LinkType
 	SnapLen     uint32
-	TSResol     uint8 // if_tsresol as stored (6 when absent)
-	TSOffset    int64 // if_tsoffset, seconds added to every timestamp
-	Filter, OS  string
-	Described   bool // false for a pcap file's implicit interface (tshark shows no frame.interface_id for pcap files)
+	TSResol     uint8  // if_tsresol as stored (6 when absent)
+	TSOffset    int64  // if_tsoffset, seconds added to every timestamp
+	Filter, OS  string // if_filter (a filter string), if_os
+	Comment     string // the first opt_comment
+	Described   bool   // false for a pcap file's implicit interface (tshark shows no frame.interface_id for pcap files)
 }
 
 // Hooks are called by Reader.Next, never elsewhere, in file order, before

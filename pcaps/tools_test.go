@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -30,6 +31,9 @@ const (
 	clientIP = "10.77.0.2"
 )
 
+// labs counts the labs of this process: each has its own namespaces.
+var labs atomic.Int64
+
 // newLab sets up a lab; it fails the test when it cannot (the tests need
 // root and scripts/install-deps.sh's tools).
 func newLab(t *testing.T) *lab {
@@ -42,7 +46,8 @@ func newLab(t *testing.T) *lab {
 			t.Fatalf("%s is missing: run scripts/install-deps.sh", tool)
 		}
 	}
-	l := &lab{t: t, dir: t.TempDir(), a: fmt.Sprintf("mqtap-pcaps-%d-a", os.Getpid()), b: fmt.Sprintf("mqtap-pcaps-%d-b", os.Getpid())}
+	n := labs.Add(1)
+	l := &lab{t: t, dir: t.TempDir(), a: fmt.Sprintf("mqtap-pcaps-%d-%d-a", os.Getpid(), n), b: fmt.Sprintf("mqtap-pcaps-%d-%d-b", os.Getpid(), n)}
 	for _, ns := range []string{l.a, l.b} {
 		l.run("ip", "netns", "add", ns)
 		t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
@@ -179,23 +184,31 @@ func TestCaptureTools(t *testing.T) {
 	l.run("editcap", "--inject-secrets", "tls,"+l.path("keylog"), l.path("multi.pcapng"), l.path("secrets.pcapng"))
 	parts := []string{l.path("a.pcapng"), l.path("b.pcapng"), l.path("merged.pcapng")}
 	var cat []byte
-	var perPart []string
 	for _, p := range parts {
 		b, err := os.ReadFile(p)
 		if err != nil {
 			t.Fatal(err)
 		}
 		cat = append(cat, b...)
-		perPart = append(perPart, tsharkFrames(t, p)...)
 	}
 	os.WriteFile(l.path("cat.pcapng"), cat, 0o644)
+	files := []string{"multi.pcapng", "merged.pcapng", "sll2.pcap", "eth.pcap", "nsec.pcap", "secrets.pcapng", "a.pcapng", "b.pcapng", "cat.pcapng"}
+	var paths []string
+	for _, f := range files {
+		paths = append(paths, l.path(f))
+	}
+	tshark := tsharkAll(t, paths...)
+	var perPart []string
+	for _, p := range parts {
+		perPart = append(perPart, tshark[p]...)
+	}
 
-	for _, name := range []string{"multi.pcapng", "merged.pcapng", "sll2.pcap", "eth.pcap", "nsec.pcap", "secrets.pcapng", "a.pcapng"} {
+	for _, name := range files[:7] {
 		got := readPath(t, l.path(name))
 		if got.err != nil || len(got.warnings) != 0 || len(got.lines) < 10 {
 			t.Fatalf("%s: %d frames, %v, warnings %q", name, len(got.lines), got.err, got.warnings)
 		}
-		sameLines(t, name, got.lines, tsharkFrames(t, l.path(name)))
+		sameLines(t, name, got.lines, tshark[l.path(name)])
 	}
 	checkLinkTypes(t, l.path("multi.pcapng"), "vA", 1, "lo", 1, "any", 276)
 	checkLinkTypes(t, l.path("merged.pcapng"), "", 276, "", 1)
@@ -207,7 +220,7 @@ func TestCaptureTools(t *testing.T) {
 		t.Fatalf("cat: %v, warnings %q", got.err, got.warnings)
 	}
 	sameLines(t, "cat vs tshark on each part", got.lines, renumber(perPart))
-	first := len(tsharkFrames(t, parts[0]))
+	first := len(tshark[parts[0]])
 	blank := func(lines []string) []string {
 		out := make([]string, len(lines))
 		for i, l := range lines {
@@ -219,7 +232,7 @@ func TestCaptureTools(t *testing.T) {
 		}
 		return out
 	}
-	sameLines(t, "cat vs tshark without names", blank(got.lines), blank(tsharkFrames(t, l.path("cat.pcapng"))))
+	sameLines(t, "cat vs tshark without names", blank(got.lines), blank(tshark[l.path("cat.pcapng")]))
 
 	// Secrets come before the first frame, and ReadSecrets finds them.
 	// (editcap writes the block right after the section header.)

@@ -88,6 +88,7 @@ func (r *Reader) exported(g int) pcapgo.NgInterface {
 	intf := pcapgo.NgInterface{
 		Name:                truncateOption(f.Name),
 		Description:         truncateOption(f.Description),
+		Comment:             truncateOption(f.Comment),
 		OS:                  truncateOption(f.OS),
 		LinkType:            f.LinkType,
 		SnapLength:          f.SnapLen,

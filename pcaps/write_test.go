@@ -333,6 +333,10 @@ func TestWriterMultiSection(t *testing.T) {
 	}
 	f.Close()
 	sameLines(t, "export vs tshark", tsharkFrames(t, out), want)
+	_, ng := readNg(t, out)
+	if intf, _ := ng.Interface(0); intf.Comment != "first interface" || intf.Filter != "tcp port 1883" || intf.Name != "a0" || ng.NInterfaces() != 5 {
+		t.Errorf("first interface of the export %+v, %d interfaces", intf, ng.NInterfaces())
+	}
 	back, err := Open(out)
 	if err != nil {
 		t.Fatal(err)
