@@ -159,12 +159,12 @@ func (l *lab) traffic(n int) {
 // path is a file of the lab's directory.
 func (l *lab) path(name string) string { return filepath.Join(l.dir, name) }
 
-// TestCaptureTools: captures written by dumpcap (three interfaces of two
-// link types), mergecap (an SLL2 and an Ethernet capture), cat (three
-// sections), editcap (nanosecond pcap, injected secrets) and gzip read
-// frame for frame as tshark reads them.
-func TestCaptureTools(t *testing.T) {
-	l := newLab(t)
+// captureFiles captures the lab's traffic with dumpcap and tcpdump at once,
+// and derives files from the captures with mergecap, editcap and cat. It
+// returns the key log injected into secrets.pcapng and the parts of
+// cat.pcapng.
+func (l *lab) captureFiles() (keylog string, parts []string) {
+	l.t.Helper()
 	caps := []*proc{
 		l.start(l.a, "Capturing on", "dumpcap", "-i", "vA", "-i", "lo", "-i", "any", "-y", "LINUX_SLL2", "-w", l.path("multi.pcapng")),
 		l.start(l.a, "Capturing on", "dumpcap", "-i", "vA", "-w", l.path("a.pcapng")),
@@ -179,19 +179,29 @@ func TestCaptureTools(t *testing.T) {
 	}
 	l.run("mergecap", "-F", "pcapng", "-w", l.path("merged.pcapng"), l.path("sll2.pcap"), l.path("eth.pcap"))
 	l.run("editcap", "-F", "nsecpcap", l.path("eth.pcap"), l.path("nsec.pcap"))
-	keylog := "CLIENT_RANDOM " + strings.Repeat("ab", 32) + " " + strings.Repeat("cd", 48) + "\n"
+	keylog = "CLIENT_RANDOM " + strings.Repeat("ab", 32) + " " + strings.Repeat("cd", 48) + "\n"
 	os.WriteFile(l.path("keylog"), []byte(keylog), 0o644)
 	l.run("editcap", "--inject-secrets", "tls,"+l.path("keylog"), l.path("multi.pcapng"), l.path("secrets.pcapng"))
-	parts := []string{l.path("a.pcapng"), l.path("b.pcapng"), l.path("merged.pcapng")}
+	parts = []string{l.path("a.pcapng"), l.path("b.pcapng"), l.path("merged.pcapng")}
 	var cat []byte
 	for _, p := range parts {
 		b, err := os.ReadFile(p)
 		if err != nil {
-			t.Fatal(err)
+			l.t.Fatal(err)
 		}
 		cat = append(cat, b...)
 	}
 	os.WriteFile(l.path("cat.pcapng"), cat, 0o644)
+	return keylog, parts
+}
+
+// TestCaptureTools: captures written by dumpcap (three interfaces of two
+// link types), mergecap (an SLL2 and an Ethernet capture), cat (three
+// sections), editcap (nanosecond pcap, injected secrets) and gzip read
+// frame for frame as tshark reads them.
+func TestCaptureTools(t *testing.T) {
+	l := newLab(t)
+	keylog, parts := l.captureFiles()
 	files := []string{"multi.pcapng", "merged.pcapng", "sll2.pcap", "eth.pcap", "nsec.pcap", "secrets.pcapng", "a.pcapng", "b.pcapng", "cat.pcapng"}
 	var paths []string
 	for _, f := range files {
