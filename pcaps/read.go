@@ -1,19 +1,19 @@
 // Package pcaps reads and writes capture files.
 //
-// It reads pcap (micro- and nanosecond, either byte order) and pcapng, plain
-// or gzip-compressed, from files and from streams such as standard input,
-// frame by frame: a frame is returned as soon as its bytes have arrived, and
-// nothing is spooled. The pcapng reader is the package's own rather than
-// gopacket's pcapgo.NgReader, which stops at the first malformed block, does
-// not report where a block starts, does not hand out Decryption Secrets
-// Blocks as it meets them, and tells a frame's link type in a file that
-// mixes them only through CaptureInfo.AncillaryData, which its
-// ReadPacketData allocates for every packet. This reader keeps every interface with its own link type,
-// resolution and offset, numbers interfaces as Wireshark does, reads
-// several sections of either byte order, and on a malformed block warns once
-// and resynchronises on the next valid block. Exports are written with
-// pcapgo's NgWriter. The sample captures and their test keys live in
-// pcaps/samples.
+// It reads pcap (micro- and nanosecond, either byte order) and pcapng,
+// plain or gzip-compressed, from files and from streams such as standard
+// input, frame by frame: a frame is returned as soon as its bytes have
+// arrived, and nothing is spooled. The pcapng reader is the package's own
+// rather than gopacket's pcapgo.NgReader, which stops at the first
+// malformed block, does not report where a block starts, does not hand out
+// Decryption Secrets Blocks as it meets them, and tells a frame's link type
+// in a file that mixes them only through CaptureInfo.AncillaryData, which
+// its ReadPacketData allocates for every packet. This reader keeps every
+// interface with its own link type, resolution and offset, numbers
+// interfaces as Wireshark does, reads several sections of either byte
+// order, and on a malformed block warns once and resynchronises on the next
+// valid block. Exports are written with pcapgo's NgWriter. The sample
+// captures and their test keys live in pcaps/samples.
 package pcaps
 
 import (
@@ -224,10 +224,11 @@ func (r *Reader) Next() ([]byte, gopacket.CaptureInfo, error) {
 }
 
 // advance reads blocks or records until a frame is pending or an error
-// stops the reader; with untilInterface it also stops once an interface
-// is known.
-func (r *Reader) advance(untilInterface bool) {
-	for !r.pending && r.err == nil && !(untilInterface && len(r.ifaces) > 0) {
+// stops the reader. Called by Next, it reports what it meets as it goes,
+// so that events do not pile up; with ahead (LinkType reading ahead) it
+// keeps them for Next and also stops once an interface is known.
+func (r *Reader) advance(ahead bool) {
+	for !r.pending && r.err == nil && !(ahead && len(r.ifaces) > 0) {
 		var err error
 		if r.Format == FormatPcap {
 			err = r.pcapRecord()
@@ -236,6 +237,9 @@ func (r *Reader) advance(untilInterface bool) {
 		}
 		if err != nil {
 			r.err = r.readError(err)
+		}
+		if !ahead && len(r.events) > 0 {
+			r.report()
 		}
 	}
 }
@@ -302,7 +306,7 @@ func (r *Reader) warn(at int64, format string, args ...any) {
 // for callers that handle one. For pcapng it reads ahead to the first
 // Interface Description Block, losing nothing: what it reads is returned
 // and reported by the following calls of Next. It is 0 (LinkTypeNull) when
-// the input declares no interface before its first frame or its end.
+// the input declares no interface.
 func (r *Reader) LinkType() layers.LinkType {
 	if r.first() {
 		return r.ifaces[0].LinkType
