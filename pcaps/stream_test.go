@@ -298,3 +298,32 @@ func TestWarningsWithoutHook(t *testing.T) {
 		t.Errorf("%d frames, %v, standard error:\n%s", n, err, out)
 	}
 }
+
+// TestCutThenAppended: a capture cut short at an odd offset and then
+// appended to (cat of a truncated file and another) leaves the second
+// section unaligned: the reader warns once and finds it, and reads every
+// frame of both as tshark reads the originals.
+func TestCutThenAppended(t *testing.T) {
+	first, err := os.ReadFile("samples/mqtt311.pcapng")
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := os.ReadFile("samples/mqtt5.pcapng")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cut := first[:len(first)/2+1]
+	alone := readPath(t, writeFile(t, dir, "cut.pcapng", cut))
+	if !errors.Is(alone.err, ErrTruncated) || len(alone.lines) == 0 {
+		t.Fatalf("cut file: %d frames, %v", len(alone.lines), alone.err)
+	}
+	path := writeFile(t, dir, "cat.pcapng", cut, second)
+	got := readPath(t, path)
+	tshark := tsharkAll(t, "samples/mqtt311.pcapng", "samples/mqtt5.pcapng")
+	want := append(tshark["samples/mqtt311.pcapng"][:len(alone.lines)], tshark["samples/mqtt5.pcapng"]...)
+	if got.err != nil || len(got.warnings) != 1 || !strings.HasPrefix(got.warnings[0], path+": byte ") || !strings.Contains(got.warnings[0], "to the next valid block") {
+		t.Fatalf("%v, warnings %q", got.err, got.warnings)
+	}
+	sameLines(t, "cut then appended", got.lines, renumber(want))
+}
