@@ -2,6 +2,7 @@ package pcaps
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -68,7 +69,7 @@ func (o ours) next() ([]byte, error) {
 }
 
 type theirs struct {
-	f   *os.File
+	c   io.Closer
 	src interface {
 		ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, error)
 	}
@@ -79,7 +80,10 @@ func (t theirs) next() ([]byte, error) {
 	return data, err
 }
 
-func (t theirs) Close() error { return t.f.Close() }
+func (t theirs) Close() error { return t.c.Close() }
+
+// opener opens a capture from a file or from memory.
+type opener func(path string) (frameSource, error)
 
 func openOurs(path string) (frameSource, error) {
 	r, err := Open(path)
@@ -93,51 +97,80 @@ func openPcapgo(path string) (frameSource, error) {
 	if err != nil {
 		return nil, err
 	}
-	br := bufio.NewReaderSize(f, 1<<16)
+	return pcapgoReader(f, f)
+}
+
+func pcapgoReader(in io.Reader, c io.Closer) (frameSource, error) {
+	br := bufio.NewReaderSize(in, 1<<16)
 	magic, _ := br.Peek(4)
 	if string(magic) == "\x0a\x0d\x0d\x0a" {
 		ng, err := pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{WantMixedLinkType: true})
-		return theirs{f, ng}, err
+		return theirs{c, ng}, err
 	}
 	p, err := pcapgo.NewReader(br)
-	return theirs{f, p}, err
+	return theirs{c, p}, err
+}
+
+// inMemory returns openers that read the files from memory, loaded once,
+// so that the benchmark measures the readers and not the page cache.
+func inMemory(b *testing.B, paths ...string) (mqtap, pcapgo opener) {
+	files := make(map[string][]byte)
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		files[p] = data
+	}
+	mqtap = func(p string) (frameSource, error) {
+		r, err := NewReader(bytes.NewReader(files[p]), p)
+		return ours{r}, err
+	}
+	pcapgo = func(p string) (frameSource, error) {
+		return pcapgoReader(bytes.NewReader(files[p]), io.NopCloser(nil))
+	}
+	return mqtap, pcapgo
 }
 
 // BenchmarkRead reads large captures frame by frame with this package's
-// reader and with gopacket's pcapgo readers; one op is one frame (the file
-// is read again from the start when it ends).
+// reader and with gopacket's pcapgo readers, from the file and from
+// memory; one op is one frame (the capture is read again from the start
+// when it ends).
 func BenchmarkRead(b *testing.B) {
 	pcap, pcapng, mixed := benchFiles(b)
+	memOurs, memPcapgo := inMemory(b, pcap, pcapng, mixed)
 	for _, file := range []struct{ name, path string }{{"pcap", pcap}, {"pcapng", pcapng}, {"mixed", mixed}} {
 		for _, reader := range []struct {
 			name string
-			open func(string) (frameSource, error)
-		}{{"mqtap", openOurs}, {"pcapgo", openPcapgo}} {
-			b.Run(file.name+"/"+reader.name, func(b *testing.B) {
-				src, err := reader.open(file.path)
-				if err != nil {
-					b.Fatal(err)
-				}
-				var bytes int64
-				b.ReportAllocs()
-				b.ResetTimer()
-				for range b.N {
-					data, err := src.next()
-					if err == io.EOF {
-						src.Close()
-						if src, err = reader.open(file.path); err == nil {
-							data, err = src.next()
-						}
-					}
-					if err != nil {
-						b.Fatal(err)
-					}
-					bytes += int64(len(data))
-				}
-				b.StopTimer()
-				src.Close()
-				b.ReportMetric(float64(bytes)/b.Elapsed().Seconds()/1e6, "MB/s")
-			})
+			open opener
+		}{{"file/mqtap", openOurs}, {"file/pcapgo", openPcapgo}, {"memory/mqtap", memOurs}, {"memory/pcapgo", memPcapgo}} {
+			b.Run(file.name+"/"+reader.name, func(b *testing.B) { benchRead(b, file.path, reader.open) })
 		}
 	}
+}
+
+func benchRead(b *testing.B, path string, open opener) {
+	src, err := open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var n int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		data, err := src.next()
+		if err == io.EOF {
+			src.Close()
+			if src, err = open(path); err == nil {
+				data, err = src.next()
+			}
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		n += int64(len(data))
+	}
+	b.StopTimer()
+	src.Close()
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds()/1e6, "MB/s")
 }
