@@ -124,10 +124,11 @@ func (r *Reader) pcapResync(start int64, problem string) error {
 			return nil
 		}
 		if !more {
-			break
+			r.warn(start, "%s; no plausible record follows, the rest of the input is not read", problem)
+			return ErrTruncated
 		}
 	}
-	r.warn(start, "%s; no plausible record follows, the rest of the input is not read", problem)
+	r.warn(start, "%s; no plausible record in the %d KiB after it, the rest of the input is not read", problem, resyncWindow>>10)
 	return ErrTruncated
 }
 

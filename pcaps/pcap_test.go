@@ -117,3 +117,22 @@ func TestPcapHeaderErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestPcapResyncWindow: the search for a plausible record after a corrupt
+// one stops after resyncWindow bytes, and the warning says so.
+func TestPcapResyncWindow(t *testing.T) {
+	le := binary.LittleEndian
+	b := pcapFile(le, false, 65535, 1)
+	b = pcapRecord(b, le, 1700000000, 0, frameData(60, 1), 60)
+	at := len(b)
+	b = pcapRecord(b, le, 1700000001, 0, make([]byte, 60), 60)
+	le.PutUint32(b[at+8:], 1<<20)
+	b = append(b, make([]byte, resyncWindow+100)...) // zeros: headers whose time is far from the last record
+	b = pcapRecord(b, le, 1700000002, 0, frameData(60, 2), 60)
+	path := writeFile(t, t.TempDir(), "window.pcap", b)
+	got := readPath(t, path)
+	want := fmt.Sprintf("%s: byte %d: record header says 1048576 captured bytes, more than the 262144 a record of this file may hold; no plausible record in the 1024 KiB after it, the rest of the input is not read", path, at)
+	if !errors.Is(got.err, ErrTruncated) || len(got.lines) != 1 || len(got.warnings) != 1 || got.warnings[0] != want {
+		t.Errorf("%d frames, %v, warnings %q\nwant %q", len(got.lines), got.err, got.warnings, want)
+	}
+}
