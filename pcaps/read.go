@@ -1,6 +1,19 @@
-// Package pcaps reads and writes capture files: pcap and pcapng, plain or
-// gzip-compressed, through gopacket's pcapgo. The sample captures and their
-// test keys live in pcaps/samples.
+// Package pcaps reads and writes capture files.
+//
+// It reads pcap (micro- and nanosecond, either byte order) and pcapng,
+// plain or gzip-compressed, from files and from streams such as standard
+// input, frame by frame: a frame is returned as soon as its bytes have
+// arrived, and nothing is spooled. The pcapng reader is the package's own
+// rather than gopacket's pcapgo.NgReader, which stops at the first
+// malformed block, does not report where a block starts, does not hand out
+// Decryption Secrets Blocks as it meets them, and tells a frame's link type
+// in a file that mixes them only through CaptureInfo.AncillaryData, which
+// its ReadPacketData allocates for every packet. This reader keeps every
+// interface with its own link type, resolution and offset, numbers
+// interfaces as Wireshark does, reads several sections of either byte
+// order, and on a malformed block warns once and resynchronises on the next
+// valid block. Exports are written with pcapgo's NgWriter. The sample
+// captures and their test keys live in pcaps/samples.
 package pcaps
 
 import (
@@ -12,16 +25,14 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"sync/atomic"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 )
 
-// ErrTruncated is returned by Reader.Next when the file ends in the middle of
-// a packet record: the capture was cut short (a copy interrupted, a capture
-// killed while writing).
+// ErrTruncated is returned by Reader.Next when the input ends in the middle
+// of a block or record: the capture was cut short (a copy interrupted, a
+// capture killed while writing).
 var ErrTruncated = errors.New("capture file is truncated")
 
 // Format names a capture file format.
@@ -33,28 +44,89 @@ const (
 	FormatPcapng Format = "pcapng"
 )
 
-// packetSource is what pcapgo's readers have in common.
-type packetSource interface {
-	ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, error)
-	LinkType() layers.LinkType
+// stdinName is how messages name standard input.
+const stdinName = "standard input"
+
+// Interface is one capture interface: a pcapng Interface Description Block,
+// or the implicit single interface of a pcap file.
+type Interface struct {
+	ID          int    // frame.interface_id as Wireshark numbers it: the index in its section
+	Section     int    // 0-based section the interface belongs to
+	Name        string // if_name ("" when absent; tshark then shows "unknown")
+	Description string // if_description
+	LinkType    layers.LinkType
+	SnapLen     uint32
+	TSResol     uint8  // if_tsresol as stored (6 when absent)
+	TSOffset    int64  // if_tsoffset, seconds added to every timestamp
+	Filter, OS  string // if_filter (a filter string), if_os
+	Comment     string // the first opt_comment
+	Described   bool   // false for a pcap file's implicit interface (tshark shows no frame.interface_id for pcap files)
 }
 
-// Reader reads the frames of one capture file in order.
+// Hooks are called by Reader.Next, never elsewhere, in file order, before
+// the frame that follows what they report.
+type Hooks struct {
+	// Interface is called for each interface when it is declared, before
+	// the first frame on it.
+	Interface func(Interface)
+	// Secrets is called for each Decryption Secrets Block when met. Its
+	// Data is the reader's copy: the hook may keep it.
+	Secrets func(Secret)
+	// Warning is called with each problem of the input, one line with no
+	// trailing newline that names the input and the byte offset. When it is
+	// nil, warnings are printed on standard error after "mqtap: ".
+	Warning func(string)
+}
+
+// Reader reads the frames of one capture in order.
 type Reader struct {
-	Path       string
+	Path       string // the path given to Open, "standard input", or the name given to NewReader
 	Format     Format
 	Compressed bool
 
-	f     *os.File
-	gz    *gzip.Reader
-	count *countingReader
-	size  int64
-	src   packetSource
+	closer io.Closer // the file Open opened
+	gz     *gzip.Reader
+	count  *counter
+	size   int64
+	in     input
+	hooks  Hooks
+
+	ifaces []iface  // every interface, in declaration order
+	ng     ngState  // pcapng parsing state
+	pcap   pcapInfo // pcap header
+	events []event  // reported through the hooks by the next call of Next
+	warned int      // warnings reported
+
+	data    []byte               // the frame Next returns next, when pending
+	ci      gopacket.CaptureInfo // and its capture info
+	pending bool
+	err     error // sticky: the error every later Next returns
+}
+
+// eventKind says what an event reports.
+type eventKind uint8
+
+const (
+	eventInterface eventKind = iota
+	eventSecret
+	eventWarning
+)
+
+// event is something a hook reports.
+type event struct {
+	kind   eventKind
+	iface  int // global index into Reader.ifaces
+	secret Secret
+	text   string
 }
 
 // Open opens a pcap or pcapng file, gzip-compressed or not, and reads its
-// header. The errors say what is wrong in words a user can act on.
+// header; "-" is standard input. The errors say what is wrong in words a
+// user can act on.
 func Open(path string) (*Reader, error) {
+	if path == "-" {
+		return newReader(os.Stdin, stdinName, nil, 0)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		switch {
@@ -63,105 +135,234 @@ func Open(path string) (*Reader, error) {
 		case errors.Is(err, fs.ErrPermission):
 			return nil, fmt.Errorf("%s: permission denied (check the file's mode or run with enough rights)", path)
 		}
-		return nil, err
+		return nil, fmt.Errorf("opening the capture: %w", err)
 	}
-	r := &Reader{Path: path, f: f}
+	var size int64
 	if st, err := f.Stat(); err == nil {
 		if st.IsDir() {
 			f.Close()
 			return nil, fmt.Errorf("%s: is a directory, not a capture file", path)
 		}
-		r.size = st.Size()
-	}
-	r.count = &countingReader{r: f}
-	br := bufio.NewReaderSize(r.count, 1<<16)
-	var in io.Reader = br
-	magic, _ := br.Peek(4)
-	if len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		r.gz, err = gzip.NewReader(br)
-		if err != nil {
-			f.Close()
-			return nil, fmt.Errorf("%s: broken gzip stream: %v", path, err)
+		if st.Mode().IsRegular() {
+			size = st.Size()
 		}
-		r.Compressed = true
-		zbr := bufio.NewReaderSize(r.gz, 1<<16)
-		magic, _ = zbr.Peek(4)
-		in = zbr
 	}
-	if len(magic) < 4 {
+	r, err := newReader(f, path, f, size)
+	if err != nil {
 		f.Close()
-		if len(magic) == 0 {
-			return nil, fmt.Errorf("%s: empty file, not a capture", path)
-		}
-		return nil, fmt.Errorf("%s: too short to be a capture file (%d bytes)", path, len(magic))
-	}
-	switch m := binary.LittleEndian.Uint32(magic); m {
-	case 0x0a0d0d0a:
-		r.Format = FormatPcapng
-		ng, err := pcapgo.NewNgReader(in, pcapgo.NgReaderOptions{})
-		if err != nil {
-			f.Close()
-			return nil, fmt.Errorf("%s: unreadable pcapng header: %v", path, err)
-		}
-		r.src = ng
-	case 0xa1b2c3d4, 0xd4c3b2a1, 0xa1b23c4d, 0x4d3cb2a1:
-		r.Format = FormatPcap
-		p, err := pcapgo.NewReader(in)
-		if err != nil {
-			f.Close()
-			return nil, fmt.Errorf("%s: unreadable pcap header: %v", path, err)
-		}
-		r.src = p
-	default:
-		f.Close()
-		return nil, fmt.Errorf("%s: not a pcap or pcapng capture (starts with %02x %02x %02x %02x)", path, magic[0], magic[1], magic[2], magic[3])
+		return nil, err
 	}
 	return r, nil
 }
 
-// LinkType is the link-layer header type of the capture's (first) interface.
-func (r *Reader) LinkType() layers.LinkType { return r.src.LinkType() }
-
-// Next returns the next frame. The data is valid until the following call.
-// At the end of the file it returns io.EOF; a file that ends inside a packet
-// record gives ErrTruncated.
-func (r *Reader) Next() ([]byte, gopacket.CaptureInfo, error) {
-	data, ci, err := r.src.ZeroCopyReadPacketData()
-	if err != nil {
-		switch {
-		case err == io.EOF:
-		case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, gzip.ErrChecksum):
-			err = ErrTruncated
-		default:
-			err = fmt.Errorf("%s: %w", r.Path, err)
-		}
-	}
-	return data, ci, err
+// NewReader reads a capture from a stream (a pipe, a socket, a file opened
+// by the caller), gzip-compressed or not, and reads its header. Name is how
+// messages call the input. Close does not close in.
+func NewReader(in io.Reader, name string) (*Reader, error) {
+	return newReader(in, name, nil, 0)
 }
 
-// Size is the size of the file on disk (compressed size for gzip files).
+func newReader(src io.Reader, name string, closer io.Closer, size int64) (*Reader, error) {
+	r := &Reader{Path: name, closer: closer, size: size, count: &counter{r: src}}
+	br := bufio.NewReaderSize(r.count, 1<<16)
+	var in io.Reader = br
+	magic, err := br.Peek(4)
+	if len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		r.gz, err = gzip.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("%s: broken gzip stream: %w", name, err)
+		}
+		r.Compressed = true
+		zbr := bufio.NewReaderSize(r.gz, 1<<16)
+		magic, err = zbr.Peek(4)
+		in = zbr
+	}
+	if len(magic) < 4 {
+		switch {
+		case err != nil && !errors.Is(err, io.EOF):
+			return nil, fmt.Errorf("%s: reading the capture: %w", name, err)
+		case len(magic) == 0:
+			return nil, fmt.Errorf("%s: empty file, not a capture", name)
+		}
+		return nil, fmt.Errorf("%s: too short to be a capture file (%d bytes)", name, len(magic))
+	}
+	r.in.src = in
+	switch m := binary.LittleEndian.Uint32(magic); m {
+	case blockSHB:
+		r.Format = FormatPcapng
+		r.ng.section = -1
+	case 0xa1b2c3d4, 0xd4c3b2a1, 0xa1b23c4d, 0x4d3cb2a1:
+		r.Format = FormatPcap
+		if err := r.readPcapHeader(); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("%s: not a pcap or pcapng capture (starts with %02x %02x %02x %02x)", name, magic[0], magic[1], magic[2], magic[3])
+	}
+	return r, nil
+}
+
+// SetHooks sets the functions Next calls to report interfaces, secrets and
+// warnings. Call it before the first Next.
+func (r *Reader) SetHooks(h Hooks) { r.hooks = h }
+
+// Next returns the next frame. The data is valid until the following call;
+// ci.InterfaceIndex is the frame's Interface.ID. At the end of the input it
+// returns io.EOF; an input that ends inside a block or record gives
+// ErrTruncated. Malformed blocks are reported through Hooks.Warning and
+// skipped.
+func (r *Reader) Next() ([]byte, gopacket.CaptureInfo, error) {
+	if !r.pending && r.err == nil {
+		r.advance(false)
+	}
+	r.report()
+	if !r.pending {
+		return nil, gopacket.CaptureInfo{}, r.err
+	}
+	r.pending = false
+	return r.data, r.ci, nil
+}
+
+// advance reads blocks or records until a frame is pending or an error
+// stops the reader. Called by Next, it reports what it meets as it goes,
+// so that events do not pile up; with ahead (LinkType reading ahead) it
+// keeps them for Next and also stops once an interface is known.
+func (r *Reader) advance(ahead bool) {
+	for !r.pending && r.err == nil && !(ahead && len(r.ifaces) > 0) {
+		var err error
+		if r.Format == FormatPcap {
+			err = r.pcapRecord()
+		} else {
+			err = r.ngBlock()
+		}
+		if err != nil {
+			r.err = r.readError(err)
+		}
+		if !ahead && len(r.events) > 0 {
+			r.report()
+		}
+	}
+}
+
+// readError turns what stopped the input into Next's error.
+func (r *Reader) readError(err error) error {
+	switch {
+	case err == io.EOF:
+		return io.EOF
+	case errors.Is(err, ErrTruncated), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, gzip.ErrChecksum):
+		return ErrTruncated
+	}
+	return fmt.Errorf("%s: reading the capture: %w", r.Path, err)
+}
+
+// report hands the events gathered since the last call to the hooks.
+func (r *Reader) report() {
+	for i := range r.events {
+		e := &r.events[i]
+		switch e.kind {
+		case eventInterface:
+			if r.hooks.Interface != nil {
+				r.hooks.Interface(r.ifaces[e.iface].Interface)
+			}
+		case eventSecret:
+			if r.hooks.Secrets != nil {
+				r.hooks.Secrets(e.secret)
+			}
+		case eventWarning:
+			if r.hooks.Warning != nil {
+				r.hooks.Warning(e.text)
+			} else {
+				fmt.Fprintln(os.Stderr, "mqtap: "+e.text)
+			}
+		}
+		*e = event{}
+	}
+	r.events = r.events[:0]
+}
+
+// maxWarnings is how many warnings one input reports; the one after says
+// that further ones are not reported.
+const maxWarnings = 100
+
+// warn reports a problem of the input at stream offset at.
+func (r *Reader) warn(at int64, format string, args ...any) {
+	r.warned++
+	switch {
+	case r.warned > maxWarnings+1:
+		return
+	case r.warned == maxWarnings+1:
+		r.events = append(r.events, event{kind: eventWarning, text: fmt.Sprintf("%s: more than %d problems; further ones are not reported", r.Path, maxWarnings)})
+		return
+	}
+	where := "byte"
+	if r.Compressed {
+		where = "uncompressed byte"
+	}
+	text := fmt.Sprintf("%s: %s %d: ", r.Path, where, at) + fmt.Sprintf(format, args...)
+	r.events = append(r.events, event{kind: eventWarning, text: text})
+}
+
+// LinkType is the link-layer header type of the capture's first interface,
+// for callers that handle one. For pcapng it reads ahead to the first
+// Interface Description Block, losing nothing: what it reads is returned
+// and reported by the following calls of Next. It is 0 (LinkTypeNull) when
+// the input declares no interface.
+func (r *Reader) LinkType() layers.LinkType {
+	if r.first() {
+		return r.ifaces[0].LinkType
+	}
+	return 0
+}
+
+// first reads ahead to the first interface, when needed, and reports
+// whether there is one.
+func (r *Reader) first() bool {
+	if len(r.ifaces) == 0 && !r.pending && r.err == nil {
+		r.advance(true)
+	}
+	return len(r.ifaces) > 0
+}
+
+// Interface returns the interface with the given ID (ci.InterfaceIndex) in
+// the section of the last frame Next returned: interface IDs restart at 0
+// in each pcapng section, as in Wireshark.
+func (r *Reader) Interface(id int) (Interface, bool) {
+	g, ok := r.global(id)
+	if !ok {
+		return Interface{}, false
+	}
+	return r.ifaces[g].Interface, true
+}
+
+// global is the index into r.ifaces of interface id of the current section.
+func (r *Reader) global(id int) (int, bool) {
+	if r.Format == FormatPcap {
+		return 0, id == 0 && len(r.ifaces) == 1
+	}
+	if id < 0 || id >= r.ng.count {
+		return 0, false
+	}
+	return r.ng.base + id, true
+}
+
+// Size is the size of the file on disk (compressed size for gzip files), 0
+// for a stream.
 func (r *Reader) Size() int64 { return r.size }
 
-// Offset is how many bytes of the file on disk have been read so far.
+// Offset is how many bytes of the input (compressed bytes for gzip) have
+// been read so far.
 func (r *Reader) Offset() int64 { return r.count.n.Load() }
 
-// Close closes the file.
+// Close closes the file Open opened; a stream given to NewReader and
+// standard input stay open.
 func (r *Reader) Close() error {
 	if r.gz != nil {
 		r.gz.Close()
 	}
-	return r.f.Close()
-}
-
-// countingReader counts the bytes read through it; Offset may be called from
-// another goroutine (a progress bar).
-type countingReader struct {
-	r io.Reader
-	n atomic.Int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n.Add(int64(n))
-	return n, err
+	if r.closer != nil {
+		if err := r.closer.Close(); err != nil {
+			return fmt.Errorf("closing %s: %w", r.Path, err)
+		}
+	}
+	return nil
 }

@@ -39,15 +39,17 @@ type WriterInfo struct {
 // NewWriter starts a pcapng file on w for frames read from src: the section
 // header, then the first interface of src (same link type, name,
 // description, filter, OS and snap length; timestamps are written in
-// nanoseconds, which loses nothing). Interfaces src declares later are
-// copied before the first frame that uses them. Call Flush at the end.
+// nanoseconds, which loses nothing, with src's if_tsoffset already in
+// them). The other interfaces of src, of every section, are copied in the
+// order src declared them before the first frame that needs them, into one
+// section: the frames of a multi-section capture land on the copies of
+// their own interfaces. Call Flush at the end.
 func NewWriter(w io.Writer, src *Reader, info WriterInfo) (*Writer, error) {
-	intf, ok := src.iface(0)
-	if !ok {
+	if !src.first() {
 		return nil, fmt.Errorf("%s: the capture declares no interface to copy into the export", src.Path)
 	}
 	out := &Writer{src: src}
-	if err := out.start(w, intf, info); err != nil {
+	if err := out.start(w, src.exported(0), info); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -78,34 +80,24 @@ func (w *Writer) start(dst io.Writer, intf pcapgo.NgInterface, info WriterInfo) 
 	return nil
 }
 
-// iface returns interface i of the capture as the export writes it.
-func (r *Reader) iface(i int) (pcapgo.NgInterface, bool) {
-	switch src := r.src.(type) {
-	case *pcapgo.NgReader:
-		intf, err := src.Interface(i)
-		if err != nil {
-			return intf, false
-		}
-		// The reader has applied the offset and scaled the timestamps to
-		// nanoseconds: the copy must not apply them again.
-		intf.TimestampOffset = 0
-		intf.TimestampResolution = 9
-		intf.Statistics = pcapgo.NgInterfaceStatistics{}
-		intf.Name = truncateOption(intf.Name)
-		intf.Comment = truncateOption(intf.Comment)
-		intf.Description = truncateOption(intf.Description)
-		intf.OS = truncateOption(intf.OS)
-		if len(intf.Filter) >= maxOption {
-			intf.Filter = "" // the filter option also holds its type byte
-		}
-		return intf, true
-	case *pcapgo.Reader:
-		if i != 0 {
-			return pcapgo.NgInterface{}, false
-		}
-		return pcapgo.NgInterface{LinkType: src.LinkType(), SnapLength: src.Snaplen(), TimestampResolution: 9}, true
+// exported returns interface g (an index into r.ifaces) as an export
+// writes it: timestamps in nanoseconds, if_tsoffset already applied by the
+// reader, options cut to what pcapng holds.
+func (r *Reader) exported(g int) pcapgo.NgInterface {
+	f := r.ifaces[g]
+	intf := pcapgo.NgInterface{
+		Name:                truncateOption(f.Name),
+		Description:         truncateOption(f.Description),
+		Comment:             truncateOption(f.Comment),
+		OS:                  truncateOption(f.OS),
+		LinkType:            f.LinkType,
+		SnapLength:          f.SnapLen,
+		TimestampResolution: 9,
 	}
-	return pcapgo.NgInterface{}, false
+	if len(f.Filter) < maxOption {
+		intf.Filter = f.Filter // the filter option also holds its type byte
+	}
+	return intf
 }
 
 // WriteSecrets writes a Decryption Secrets Block of the given type (for
@@ -121,17 +113,22 @@ func (w *Writer) WriteSecrets(kind uint32, data []byte) error {
 
 // WriteFrame writes one frame with its capture info (timestamp, lengths,
 // interface) and packet comments (pcapng opt_comment, Wireshark's
-// frame.comment), each cut to the 65532 bytes an option can hold.
+// frame.comment), each cut to the 65532 bytes an option can hold. For a
+// Writer made by NewWriter, the frame must come from the section of the one
+// src.Next returned last: its interface is looked up there.
 func (w *Writer) WriteFrame(data []byte, ci gopacket.CaptureInfo, comments []string) error {
-	for w.src != nil && ci.InterfaceIndex >= w.nIntf {
-		intf, ok := w.src.iface(w.nIntf)
+	if w.src != nil {
+		g, ok := w.src.global(ci.InterfaceIndex)
 		if !ok {
 			return fmt.Errorf("frame on interface %d, which the capture does not declare", ci.InterfaceIndex)
 		}
-		if _, err := w.ng.AddInterface(intf); err != nil {
-			return fmt.Errorf("writing interface %d: %w", w.nIntf, err)
+		for w.nIntf <= g {
+			if _, err := w.ng.AddInterface(w.src.exported(w.nIntf)); err != nil {
+				return fmt.Errorf("writing interface %d: %w", w.nIntf, err)
+			}
+			w.nIntf++
 		}
-		w.nIntf++
+		ci.InterfaceIndex = g
 	}
 	var opts pcapgo.NgPacketOptions
 	if len(comments) > 0 {

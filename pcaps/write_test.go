@@ -2,6 +2,7 @@ package pcaps
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -134,10 +135,10 @@ func TestWriterCopiesFramesInterfacesAndTimestamps(t *testing.T) {
 				t.Errorf("link type %v, want %v", ng.LinkType(), src.LinkType())
 			}
 			if src.Format == FormatPcapng {
-				want, _ := src.src.(*pcapgo.NgReader).Interface(0)
+				want, _ := src.Interface(0)
 				intf, _ := ng.Interface(0)
-				if intf.Name != want.Name || intf.Description != want.Description || intf.Filter != want.Filter || intf.SnapLength != want.SnapLength {
-					t.Errorf("interface %+v, want name %q description %q filter %q snaplen %d", intf, want.Name, want.Description, want.Filter, want.SnapLength)
+				if intf.Name != want.Name || intf.Description != want.Description || intf.Filter != want.Filter || intf.SnapLength != want.SnapLen {
+					t.Errorf("interface %+v, want name %q description %q filter %q snaplen %d", intf, want.Name, want.Description, want.Filter, want.SnapLen)
 				}
 			}
 			if info := ng.SectionInfo(); info.Application != "mqtap test" || info.Comment != "copy of "+sample {
@@ -286,5 +287,68 @@ func TestLinkWriter(t *testing.T) {
 	got, ci, opts, err := r.ReadPacketDataWithOptions()
 	if err != nil || len(got) != 60 || ci.Length != 60 || !ci.Timestamp.Equal(time.Unix(1, 5)) || len(opts.Comments) != 1 || r.LinkType() != layers.LinkTypeEthernet {
 		t.Errorf("read back %d bytes %+v %+v %v", len(got), ci, opts, err)
+	}
+}
+
+// TestWriterMultiSection: an export of a capture of several sections
+// copies every interface into its one section, in the order the source
+// declared them, and each frame lands on the copy of its own interface:
+// tshark sees the names, link types, times and lengths of the source.
+func TestWriterMultiSection(t *testing.T) {
+	dir := t.TempDir()
+	src, err := Open(writeFile(t, dir, "sections.pcapng", sections()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	out := filepath.Join(dir, "out.pcapng")
+	f, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := NewWriter(f, src, WriterInfo{Application: "mqtap test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string // the source's frames, with interface IDs of the export
+	var links []layers.LinkType
+	for n := 1; ; n++ {
+		data, ci, err := src.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		intf, _ := src.Interface(ci.InterfaceIndex)
+		g, _ := src.global(ci.InterfaceIndex)
+		want = append(want, fmt.Sprintf("%d\t%d\t%s\t%d.%09d\t%d\t%d", n, g, intf.Name, ci.Timestamp.Unix(), ci.Timestamp.Nanosecond(), ci.CaptureLength, ci.Length))
+		links = append(links, intf.LinkType)
+		if err := w.WriteFrame(data, ci, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	sameLines(t, "export vs tshark", tsharkFrames(t, out), want)
+	_, ng := readNg(t, out)
+	if intf, _ := ng.Interface(0); intf.Comment != "first interface" || intf.Filter != "tcp port 1883" || intf.Name != "a0" || ng.NInterfaces() != 5 {
+		t.Errorf("first interface of the export %+v, %d interfaces", intf, ng.NInterfaces())
+	}
+	back, err := Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer back.Close()
+	for i := 0; ; i++ {
+		_, ci, err := back.Next()
+		if err != nil {
+			break
+		}
+		if intf, _ := back.Interface(ci.InterfaceIndex); intf.LinkType != links[i] || intf.TSOffset != 0 || intf.TSResol != 9 {
+			t.Errorf("frame %d: interface %+v, want link type %v, no offset, nanoseconds", i+1, intf, links[i])
+		}
 	}
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what mqtap's tests need when it is missing: a real MQTT broker and
-# clients, tshark (the decoding oracle), tcpdump, tmux (the terminal UI's
+# clients, tshark (the decoding oracle), dumpcap, editcap and mergecap
+# (the capture file tests), tcpdump, tmux (the terminal UI's
 # test), openssl (the TLS peer of the TLS tests) and the Python peer's
 # libraries. Debian/Ubuntu only (apt-get),
 # non-interactive. Fails loudly when something is missing and cannot be
@@ -12,6 +13,9 @@ command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || need+=(mosquitt
 command -v mosquitto_pub >/dev/null || need+=(mosquitto-clients)
 command -v tshark >/dev/null || need+=(tshark)
 command -v editcap >/dev/null || need+=(wireshark-common)
+command -v mergecap >/dev/null || need+=(wireshark-common)
+command -v dumpcap >/dev/null || [ -x /usr/bin/dumpcap ] || need+=(wireshark-common)
+command -v gzip >/dev/null || need+=(gzip)
 command -v tcpdump >/dev/null || [ -x /usr/sbin/tcpdump ] || need+=(tcpdump)
 [ -x /usr/bin/time ] || need+=(time)
 command -v ip >/dev/null || need+=(iproute2)
