@@ -395,7 +395,7 @@ func (r *Reader) packet(typ uint32, body []byte) {
 	}
 	f := &r.ifaces[s.base+id]
 	r.data = data
-	r.ci.CaptureLength, r.ci.Length, r.ci.InterfaceIndex = int(caplen), int(origlen), id
+	r.ci.CaptureLength, r.ci.Length, r.ci.InterfaceIndex = int(caplen), int(origlen), s.base+id
 	if typ == blockSPB {
 		// No timestamp: Wireshark shows none and stores 0.
 		r.ci.Timestamp = time.Unix(0, 0)
@@ -413,6 +413,7 @@ func (r *Reader) interfaceBlock(start int64, body []byte) {
 		return
 	}
 	f := iface{Interface: Interface{
+		Index:     len(r.ifaces),
 		ID:        s.count,
 		Section:   s.section,
 		LinkType:  layers.LinkType(s.u16(body)),

@@ -50,6 +50,7 @@ const stdinName = "standard input"
 // Interface is one capture interface: a pcapng Interface Description Block,
 // or the implicit single interface of a pcap file.
 type Interface struct {
+	Index       int    // position among all the interfaces of the input, in declaration order: CaptureInfo.InterfaceIndex
 	ID          int    // frame.interface_id as Wireshark numbers it: the index in its section
 	Section     int    // 0-based section the interface belongs to
 	Name        string // if_name ("" when absent; tshark then shows "unknown")
@@ -207,7 +208,8 @@ func newReader(src io.Reader, name string, closer io.Closer, size int64) (*Reade
 func (r *Reader) SetHooks(h Hooks) { r.hooks = h }
 
 // Next returns the next frame. The data is valid until the following call;
-// ci.InterfaceIndex is the frame's Interface.ID. At the end of the input it
+// ci.InterfaceIndex is the frame's Interface.Index (unique in the input,
+// unlike the ID, which restarts in each pcapng section). At the end of the input it
 // returns io.EOF; an input that ends inside a block or record gives
 // ErrTruncated. Malformed blocks are reported through Hooks.Warning and
 // skipped.
@@ -323,26 +325,12 @@ func (r *Reader) first() bool {
 	return len(r.ifaces) > 0
 }
 
-// Interface returns the interface with the given ID (ci.InterfaceIndex) in
-// the section of the last frame Next returned: interface IDs restart at 0
-// in each pcapng section, as in Wireshark.
-func (r *Reader) Interface(id int) (Interface, bool) {
-	g, ok := r.global(id)
-	if !ok {
+// Interface returns the interface with the given Index (ci.InterfaceIndex).
+func (r *Reader) Interface(index int) (Interface, bool) {
+	if index < 0 || index >= len(r.ifaces) {
 		return Interface{}, false
 	}
-	return r.ifaces[g].Interface, true
-}
-
-// global is the index into r.ifaces of interface id of the current section.
-func (r *Reader) global(id int) (int, bool) {
-	if r.Format == FormatPcap {
-		return 0, id == 0 && len(r.ifaces) == 1
-	}
-	if id < 0 || id >= r.ng.count {
-		return 0, false
-	}
-	return r.ng.base + id, true
+	return r.ifaces[index].Interface, true
 }
 
 // Size is the size of the file on disk (compressed size for gzip files), 0

@@ -114,13 +114,14 @@ func (w *Writer) WriteSecrets(kind uint32, data []byte) error {
 // WriteFrame writes one frame with its capture info (timestamp, lengths,
 // interface) and packet comments (pcapng opt_comment, Wireshark's
 // frame.comment), each cut to the 65532 bytes an option can hold. For a
-// Writer made by NewWriter, the frame must come from the section of the one
-// src.Next returned last: its interface is looked up there.
+// Writer made by NewWriter, ci.InterfaceIndex is the frame's Interface.Index
+// in src: the export has src's interfaces in one section, in the order
+// src declared them.
 func (w *Writer) WriteFrame(data []byte, ci gopacket.CaptureInfo, comments []string) error {
 	if w.src != nil {
-		g, ok := w.src.global(ci.InterfaceIndex)
-		if !ok {
-			return fmt.Errorf("frame on interface %d, which the capture does not declare", ci.InterfaceIndex)
+		g := ci.InterfaceIndex
+		if _, ok := w.src.Interface(g); !ok {
+			return fmt.Errorf("frame on interface %d, which the capture does not declare", g)
 		}
 		for w.nIntf <= g {
 			if _, err := w.ng.AddInterface(w.src.exported(w.nIntf)); err != nil {

@@ -321,7 +321,7 @@ func TestWriterMultiSection(t *testing.T) {
 			t.Fatal(err)
 		}
 		intf, _ := src.Interface(ci.InterfaceIndex)
-		g, _ := src.global(ci.InterfaceIndex)
+		g := ci.InterfaceIndex
 		want = append(want, fmt.Sprintf("%d\t%d\t%s\t%d.%09d\t%d\t%d", n, g, intf.Name, ci.Timestamp.Unix(), ci.Timestamp.Nanosecond(), ci.CaptureLength, ci.Length))
 		links = append(links, intf.LinkType)
 		if err := w.WriteFrame(data, ci, nil); err != nil {
