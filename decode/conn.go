@@ -41,6 +41,10 @@ type Conn struct {
 	// server sends; aliasBytes counts the topic bytes held per direction.
 	aliases    [2]map[uint16][]byte
 	aliasBytes [2]int
+	// unsure[dir] is set once bytes of the direction were not captured:
+	// an alias may have been set in them, so one without a mapping is not
+	// a protocol error.
+	unsure [2]bool
 }
 
 // maxAliasBytes bounds the topic bytes a Conn keeps per direction for topic
@@ -214,6 +218,21 @@ func (c *Conn) SetAlias(fromClient bool, alias uint16, topic []byte) {
 		dir = 0
 	}
 	c.setAlias(dir, alias, topic)
+}
+
+// Lost tells the Conn that bytes the client (fromClient) or the server sent
+// were not captured: a gap in the capture, or a capture that started after
+// the connection did. The topic aliases of that direction are forgotten (a
+// lost PUBLISH may have changed them), and a topic alias used without a
+// mapping is no longer reported as a protocol error.
+func (c *Conn) Lost(fromClient bool) {
+	dir := 1
+	if fromClient {
+		dir = 0
+	}
+	clear(c.aliases[dir])
+	c.aliasBytes[dir] = 0
+	c.unsure[dir] = true
 }
 
 // lookupAlias returns the topic mapped to alias in the direction dir.

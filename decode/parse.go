@@ -641,7 +641,7 @@ func (d *decoder) topicAlias(topic []byte, topicOff, topicField int) {
 	}
 	t, ok := d.c.lookupAlias(dir, a)
 	if !ok {
-		if a != 0 {
+		if a != 0 && !d.c.unsure[dir] {
 			d.violf("", topicOff, 0, "zero-length topic name with Topic Alias %d, which has no mapping yet (Protocol Error, MQTT 5.0 section 3.3.2.3.4)", a)
 		}
 		return

@@ -66,7 +66,6 @@ type conn struct {
 type half struct {
 	tcp      tcpDir
 	buf      []byte   // bytes of an MQTT packet not complete yet (or held for detection)
-	bufCtx   frameCtx // frame of the last bytes appended to buf
 	lastCtx  frameCtx // frame of the last packet delivered
 	resync   bool     // the next packet boundary is unknown: capture started mid-stream or lost data
 	midflow  bool     // the direction was first seen without its SYN, or lost data while being detected
@@ -75,9 +74,6 @@ type half struct {
 	lastSeen int      // frame of the last record, for Record.Index
 	index    int
 }
-
-// buffered reports whether the half holds the start of a packet.
-func (h *half) buffered() bool { return len(h.buf) > 0 }
 
 // chunk is data (or a loss) held while a connection's protocol is being
 // detected.
@@ -126,6 +122,17 @@ func (p *Pipeline) lookup(src, dst netip.Addr, tcp *layers.TCP, ts time.Time) *c
 	}
 	c.last = ts
 	return c
+}
+
+// missed tells the MQTT state that bytes of direction i were not captured
+// (its start, or a gap): the topic aliases they may have set are unknown.
+func (c *conn) missed(i int) {
+	if c.client < 0 {
+		c.mq.Lost(true)
+		c.mq.Lost(false)
+		return
+	}
+	c.mq.Lost(c.client == int8(i))
 }
 
 // sender returns the index of the half whose data a segment from src
@@ -181,10 +188,10 @@ func (p *Pipeline) finish(c *conn) {
 	c.release()
 }
 
-// flushDetection gives up on a connection whose protocol was never found.
+// flushDetection decides about a connection whose protocol was not found
+// before it ended.
 func (c *conn) flushDetection(p *Pipeline) {
 	if c.kind == kindUnknown {
-		c.kind = kindOther
-		c.release()
+		p.decide(c, c.lastVerdict())
 	}
 }

@@ -49,7 +49,7 @@ func (p *Pipeline) parse(c *conn, i int, data []byte, ctx *frameCtx) {
 	if len(h.buf) > 0 {
 		h.buf = append(h.buf, data...)
 		b = h.buf
-	} else if c.kind == kindMQTT && !h.resync && c.client == int8(i) && tlswire.LooksLikeClientHello(b) {
+	} else if c.kind == kindMQTT && c.startsTLS(i, b) {
 		p.startTLS(c, ctx) // MQTT over TLS: decrypted with the key log, never decoded as garbage
 		p.tlsFeed(c, i, b, ctx)
 		return
@@ -87,9 +87,6 @@ func (p *Pipeline) parse(c *conn, i int, data []byte, ctx *frameCtx) {
 	if c.kind != kindMQTT && c.kind != kindTLS {
 		return
 	}
-	if len(b) > 0 {
-		h.bufCtx = *ctx
-	}
 	switch {
 	case len(b) == 0:
 		h.buf = h.buf[:0]
@@ -101,6 +98,17 @@ func (p *Pipeline) parse(c *conn, i int, data []byte, ctx *frameCtx) {
 	default:
 		h.buf = append(h.buf[:0], b...)
 	}
+}
+
+// startsTLS reports whether b, the next bytes of direction i of an MQTT
+// connection, show that the connection is TLS: the client's ClientHello, or,
+// before any MQTT packet (the handshake was not captured), a TLS record.
+func (c *conn) startsTLS(i int, b []byte) bool {
+	h := &c.halves[i]
+	if !h.resync && c.client == int8(i) && tlswire.LooksLikeClientHello(b) {
+		return true
+	}
+	return !c.counted && tlswire.LooksLikeRecord(b)
 }
 
 // lossKind tells why bytes are missing.
@@ -133,11 +141,12 @@ func (p *Pipeline) lostAt(c *conn, i, n int, from uint32, ctx *frameCtx, kind lo
 		p.stats.GapBytes += n
 		h.notes.addGap(from, n, why)
 	}
+	c.missed(i)
 	switch c.kind {
 	case kindTLS:
 		p.tlsLost(c, i, n)
 	case kindMQTT:
-		p.mqttLost(c, i, n)
+		p.mqttLost(c, i, n, ctx)
 	}
 }
 
@@ -145,7 +154,7 @@ func (p *Pipeline) lostAt(c *conn, i, n int, from uint32, ctx *frameCtx, kind lo
 // was captured is reported with the bytes captured, marked truncated; when
 // the lost bytes end inside it, framing goes on right after it. Otherwise
 // the next packet boundary is unknown and the stream is resynchronised.
-func (p *Pipeline) mqttLost(c *conn, i, n int) {
+func (p *Pipeline) mqttLost(c *conn, i, n int, ctx *frameCtx) {
 	h := &c.halves[i]
 	if h.skip > 0 {
 		k := min(n, h.skip)
@@ -170,7 +179,7 @@ func (p *Pipeline) mqttLost(c *conn, i, n int) {
 	}
 	rest := hdr.Total() - len(h.buf)
 	p.stats.Truncated++
-	p.deliverCut(c, i, h.buf, &h.bufCtx)
+	p.deliverCut(c, i, h.buf, ctx) // in the frame that shows the bytes are lost
 	h.buf = h.buf[:0]
 	switch {
 	case n < rest:
@@ -355,8 +364,11 @@ func (p *Pipeline) noteFindings(r *Record, n *notes) {
 // carries MQTT: its client opens with a CONNECT, or, when the capture started
 // mid-stream, both directions begin with a run of well-formed packets. Once
 // decided, the held data is replayed in capture order.
-func (p *Pipeline) detect(c *conn) {
-	verdict := c.verdict()
+func (p *Pipeline) detect(c *conn) { p.decide(c, c.verdict()) }
+
+// decide acts on a verdict about a connection: MQTT (or TLS) replays the
+// data held meanwhile, in capture order; anything else drops it.
+func (p *Pipeline) decide(c *conn, verdict kind) {
 	switch verdict {
 	case kindOther:
 		c.kind = kindOther
@@ -457,6 +469,30 @@ func (c *conn) verdict() kind {
 		return kindOther
 	}
 	return kindUnknown
+}
+
+// lastVerdict decides about a connection that ended while still
+// undecided: it carried MQTT when every direction that sent data sent
+// whole, well-formed packets and nothing else, at least two in all (a short
+// connection whose CONNECT was not captured); otherwise it was something
+// else.
+func (c *conn) lastVerdict() kind {
+	n := 0
+	for i := range c.halves {
+		b := c.halves[i].buf
+		if len(b) == 0 {
+			continue
+		}
+		if !exactRun(b, 0) {
+			return kindOther
+		}
+		k, _ := wellFormedRun(b)
+		n += k
+	}
+	if n < 2 {
+		return kindOther
+	}
+	return kindMQTT
 }
 
 // offersMQTT reads the ClientHello at the start of b: decided is false

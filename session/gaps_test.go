@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
 
 	"github.com/mqtap/mqtap/pcaps"
 )
@@ -59,11 +60,11 @@ func (s seen) String() string {
 // records runs frames (all but frame skip, numbered from 1; 0 keeps all)
 // through a pipeline and returns what it reported, with frame numbers of
 // the original capture.
-func records(t *testing.T, link int, frames []captured, skip int) []seen {
+func records(t *testing.T, link layers.LinkType, frames []captured, skip int) []seen {
 	t.Helper()
 	var got []seen
 	var orig []int // frame number in the original capture of each frame fed
-	p, err := NewPipeline(linkType(link), Options{}, func(r *Record) error {
+	p, err := NewPipeline(link, Options{}, func(r *Record) error {
 		got = append(got, seen{frame: orig[r.Frame-1], src: netip.AddrPortFrom(r.Src, r.SrcPort), dst: netip.AddrPortFrom(r.Dst, r.DstPort),
 			typ: r.Packet.Type.String(), length: len(r.Packet.Raw), id: r.Packet.PacketID, topic: string(r.Packet.Topic), truncated: r.Packet.Truncated})
 		return nil
@@ -105,9 +106,9 @@ func TestEveryLostSegmentOfTheSamples(t *testing.T) {
 	drops := 0
 	for _, file := range files {
 		frames, r := readCapture(t, file)
-		link := int(r.LinkType())
+		link := r.LinkType()
 		whole := records(t, link, frames, 0)
-		dec, err := NewLayerDecoder(linkType(link))
+		dec, err := NewLayerDecoder(link)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -125,6 +126,25 @@ func TestEveryLostSegmentOfTheSamples(t *testing.T) {
 	if drops < 500 {
 		t.Errorf("only %d frames dropped in all", drops)
 	}
+}
+
+// sameAfterGap reports whether the records after a gap are the ground
+// truth's, but for the topics that topic aliases set in the lost bytes
+// would have given: those are unknown (empty).
+func sameAfterGap(got, want []seen) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	for i := range got {
+		g := got[i]
+		if g.topic == "" {
+			g.topic = want[i].topic
+		}
+		if g != want[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // checkDrop compares the records of a capture that lost frame k (data
@@ -150,15 +170,19 @@ func checkDrop(t *testing.T, name string, whole, got []seen, k int, src, dst net
 		want = append(want, s)
 	}
 	var after []seen
+	cut := 0
 	for _, s := range got {
-		if affected(s) {
+		switch {
+		case s.truncated && s.src == src && s.dst == dst:
+			cut++ // the packet the gap cut, reported with the bytes captured
+		case affected(s):
 			after = append(after, s)
-			continue
+		default:
+			have = append(have, s)
 		}
-		if s.truncated && s.src == src && s.dst == dst {
-			continue // the packet the gap cut, reported with the bytes before it
-		}
-		have = append(have, s)
+	}
+	if cut > 1 {
+		t.Errorf("%s: %d packets reported truncated for one lost frame", name, cut)
 	}
 	if fmt.Sprint(have) != fmt.Sprint(want) {
 		t.Errorf("%s: the records outside the gap changed:\n got %v\nwant %v", name, have, want)
@@ -174,7 +198,7 @@ func checkDrop(t *testing.T, name string, whole, got []seen, k int, src, dst net
 	// the frame after them: everything from the first packet found on is
 	// the ground truth's tail.
 	lostAfter := len(rest) - len(after)
-	if lostAfter < 0 || fmt.Sprint(after) != fmt.Sprint(rest[lostAfter:]) {
+	if lostAfter < 0 || !sameAfterGap(after, rest[lostAfter:]) {
 		t.Errorf("%s: after the gap\n got %v\nwant a tail of %v", name, after, rest)
 		return
 	}

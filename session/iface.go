@@ -10,9 +10,10 @@ import (
 // declares one per Interface Description Block, each with its own link
 // type; a pcap file and a live capture have one.
 type Interface struct {
-	ID   int             // frame.interface_id (CaptureInfo.InterfaceIndex)
-	Name string          // frame.interface_name, "" when unnamed
-	Link layers.LinkType // link-layer header type of its frames
+	Index int             // CaptureInfo.InterfaceIndex of its frames: unique in the capture
+	ID    int             // frame.interface_id, as Wireshark numbers it (it restarts in each pcapng section)
+	Name  string          // frame.interface_name, "" when unnamed
+	Link  layers.LinkType // link-layer header type of its frames
 	// Described is set for interfaces the capture declares (pcapng), whose
 	// records carry frame.interface_id and frame.interface_name as in
 	// Wireshark; a pcap file's implicit interface is not described.
@@ -27,21 +28,22 @@ type iface struct {
 	dec *LayerDecoder // nil when the link type is not supported
 }
 
-// AddInterface declares interface ifc.ID (replacing an earlier one with
-// the same id, such as the implicit interface 0 of NewPipeline). It
+// AddInterface declares the interface of index ifc.Index (replacing an
+// earlier one with the same index, such as the implicit interface 0 of
+// NewPipeline). It
 // returns an error naming the interface and its link type when mqtap cannot
 // decode its frames: they are then counted in Stats.Unsupported and
 // skipped.
 func (p *Pipeline) AddInterface(ifc Interface) error {
-	if ifc.ID < 0 || ifc.ID > 1<<20 {
-		return fmt.Errorf("interface id %d is out of range", ifc.ID)
+	if ifc.Index < 0 || ifc.Index > 1<<20 {
+		return fmt.Errorf("interface index %d is out of range", ifc.Index)
 	}
-	for len(p.ifaces) <= ifc.ID {
+	for len(p.ifaces) <= ifc.Index {
 		p.ifaces = append(p.ifaces, nil)
 	}
 	ifc.name = []byte(ifc.Name)
 	f := &iface{Interface: ifc}
-	p.ifaces[ifc.ID] = f
+	p.ifaces[ifc.Index] = f
 	for _, o := range p.ifaces {
 		if o != nil && o != f && o.Link == ifc.Link && o.dec != nil {
 			f.dec = o.dec // one decoder per link type: frames are decoded one at a time
@@ -66,7 +68,7 @@ func nameSuffix(name string) string {
 	return " (" + name + ")"
 }
 
-// decoder returns the layer decoder of interface id, or nil (counting the
+// decoder returns the layer decoder of the interface of index id, or nil (counting the
 // frame in Stats.Unsupported) when mqtap cannot decode its frames.
 func (p *Pipeline) decoder(id int) *LayerDecoder {
 	if id >= 0 && id < len(p.ifaces) && p.ifaces[id] != nil && p.ifaces[id].dec != nil {
@@ -76,8 +78,8 @@ func (p *Pipeline) decoder(id int) *LayerDecoder {
 	return nil
 }
 
-// iface returns interface id for a record: nil unless the capture
-// described it.
+// iface returns the interface of index id for a record: nil unless the
+// capture described it.
 func (p *Pipeline) iface(id int) *Interface {
 	if id >= 0 && id < len(p.ifaces) && p.ifaces[id] != nil && p.ifaces[id].Described {
 		return &p.ifaces[id].Interface

@@ -122,7 +122,7 @@ func TestGapInsidePacketKeepsFraming(t *testing.T) {
 	)
 	got, st := runFrames(t, Options{}, frames...)
 	frameOrder(t, got)
-	if want := "CONNECT@004 PUBLISH@005 PUBLISH@007"; describe(got) != want {
+	if want := "CONNECT@004 PUBLISH@006 PUBLISH@007"; describe(got) != want {
 		t.Fatalf("records %s, want %s", describe(got), want)
 	}
 	cut := got[1]
@@ -271,13 +271,13 @@ func TestInterfacesOfDifferentLinkTypes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := p.AddInterface(Interface{ID: 0, Name: "eth0", Link: layers.LinkTypeEthernet, Described: true}); err != nil {
+	if err := p.AddInterface(Interface{Index: 0, ID: 0, Name: "eth0", Link: layers.LinkTypeEthernet, Described: true}); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.AddInterface(Interface{ID: 1, Name: "tun0", Link: layers.LinkTypeRaw, Described: true}); err != nil {
+	if err := p.AddInterface(Interface{Index: 1, ID: 1, Name: "tun0", Link: layers.LinkTypeRaw, Described: true}); err != nil {
 		t.Fatal(err)
 	}
-	err = p.AddInterface(Interface{ID: 2, Name: "odd", Link: layers.LinkType(147), Described: true})
+	err = p.AddInterface(Interface{Index: 2, ID: 2, Name: "odd", Link: layers.LinkType(147), Described: true})
 	if err == nil || !strings.Contains(err.Error(), "interface 2 (odd)") {
 		t.Errorf("unsupported link type: error %v, want one naming interface 2 (odd)", err)
 	}

@@ -80,6 +80,7 @@ func (p *Pipeline) segment(c *conn, i int, tcp *layers.TCP, wire int, ctx *frame
 			d.started, d.base, d.next = true, seq-1, seq
 			h := &c.halves[i]
 			h.midflow, h.resync = true, true
+			c.missed(i)
 		}
 		if diff := seqDiff(seq, d.next); diff > 0 {
 			p.hold(c, i, seq, tcp.Payload, wire, ctx)
@@ -313,9 +314,6 @@ func (h holder) holding() (frame int, ok bool) {
 	frame = d.held[0].ctx.frame
 	for _, s := range d.held[1:] {
 		frame = min(frame, s.ctx.frame)
-	}
-	if hf := c.halves[h.i].bufCtx.frame; c.halves[h.i].buffered() && hf < frame {
-		frame = hf
 	}
 	return frame, true
 }

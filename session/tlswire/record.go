@@ -132,6 +132,19 @@ func LooksLikeClientHello(b []byte) bool {
 	return true
 }
 
+// LooksLikeRecord reports whether b starts with a TLS record header: a
+// known content type, protocol major version 3 and a possible length. On
+// an MQTT port it tells TLS from MQTT even when the ClientHello was not
+// captured: the content types 20-23 are fixed headers MQTT forbids (a
+// CONNECT with non-zero flags). b must hold the whole 5-byte header.
+func LooksLikeRecord(b []byte) bool {
+	if len(b) < RecordHeaderLen || b[0] < ChangeCipherSpec || b[0] > ApplicationData || b[1] != 3 || b[2] > 4 {
+		return false
+	}
+	n := binary.BigEndian.Uint16(b[3:5])
+	return n > 0 && int(n) <= MaxRecordLen
+}
+
 // ContentTypeName returns the RFC name of a record content type, such as
 // "handshake", or "content_type(N)" for an unknown one.
 func ContentTypeName(t byte) string {
