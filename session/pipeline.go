@@ -34,9 +34,9 @@ type Options struct {
 	// CloseAfter is how long, in capture time, an idle connection is kept
 	// (0: 10 minutes).
 	CloseAfter time.Duration
-	// OnTCPFrame, when set, is called for every frame that carries TCP with
-	// the frame number and its tcp.stream (exports keep whole connections).
-	OnTCPFrame func(frame, stream int)
+	// OnTCPFrame, when set, is called for every frame that carries TCP
+	// (exports keep whole connections and the frames packets depend on).
+	OnTCPFrame func(TCPFrame)
 	// Keys holds the TLS key logs that decrypt MQTT over TLS and the
 	// keyring's CA file that broker certificates are verified against
 	// (with the system roots). Nil: TLS is followed but not decrypted.
@@ -48,6 +48,18 @@ type Options struct {
 	// record carries (a TLS connection without its key log: its
 	// certificate audit), with the frame they were seen in.
 	OnFinding func(f Finding, frame int)
+}
+
+// TCPFrame is a frame that carries a TCP segment, as Options.OnTCPFrame
+// sees it.
+type TCPFrame struct {
+	Frame   int            // frame number
+	Time    time.Time      // its capture time
+	Stream  int            // tcp.stream
+	Src     netip.AddrPort // sender
+	Seq     uint32         // sequence number
+	SYN     bool
+	Payload int // bytes of TCP payload on the wire
 }
 
 // Handler receives each MQTT control packet. The Record is reused after the
@@ -100,9 +112,19 @@ type Pipeline struct {
 
 // NewPipeline returns a pipeline for frames of the given link type (on
 // interface 0, as a pcap file or a live capture has), or an error naming
-// the link type when mqtap cannot decode it. Captures with several
-// interfaces declare each with AddInterface.
+// the link type when mqtap cannot decode it.
 func NewPipeline(link layers.LinkType, opts Options, h Handler) (*Pipeline, error) {
+	p := New(opts, h)
+	if err := p.AddInterface(Interface{Link: link}); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// New returns a pipeline that hands each MQTT control packet to h. It
+// knows no interface yet: declare them with AddInterface, or Attach a
+// capture file's reader.
+func New(opts Options, h Handler) *Pipeline {
 	p := &Pipeline{opts: opts, handler: h, flows: make(map[flowKey]*conn)}
 	if p.opts.MaxHeld == 0 {
 		p.opts.MaxHeld = 32 << 20
@@ -119,10 +141,7 @@ func NewPipeline(link layers.LinkType, opts Options, h Handler) (*Pipeline, erro
 	for _, port := range opts.Ports {
 		p.setPort(port)
 	}
-	if err := p.AddInterface(Interface{Link: link}); err != nil {
-		return nil, err
-	}
-	return p, nil
+	return p
 }
 
 func (p *Pipeline) setPort(port uint16) { p.ports[port/64] |= 1 << (port % 64) }
@@ -173,14 +192,15 @@ func (p *Pipeline) tcpSegment(dec *LayerDecoder, seg Segment) {
 	p.stats.TCPSegments++
 	tcp := &dec.TCP
 	c := p.lookup(seg.Src, seg.Dst, tcp, p.now)
+	src := netip.AddrPortFrom(seg.Src, uint16(tcp.SrcPort))
+	wire := max(seg.PayloadLen, len(tcp.Payload))
 	if p.opts.OnTCPFrame != nil {
-		p.opts.OnTCPFrame(p.stats.Frames, c.stream)
+		p.opts.OnTCPFrame(TCPFrame{Frame: p.stats.Frames, Time: p.now, Stream: c.stream, Src: src, Seq: tcp.Seq, SYN: tcp.SYN, Payload: wire})
 	}
 	if c.kind == kindOther || c.done {
 		return
 	}
-	wire := max(seg.PayloadLen, len(tcp.Payload))
-	p.segment(c, c.sender(netip.AddrPortFrom(seg.Src, uint16(tcp.SrcPort))), tcp, wire, &p.cur)
+	p.segment(c, c.sender(src), tcp, wire, &p.cur)
 	if tcp.RST || c.halves[0].tcp.finished() && c.halves[1].tcp.finished() {
 		p.finish(c)
 	}

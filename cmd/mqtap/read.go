@@ -265,51 +265,56 @@ func btoi(b bool) int {
 // errStop ends a read early once -c packets were printed.
 var errStop = errors.New("count reached")
 
-// readFile runs one capture file through the pipeline into handle.
+// readFile runs one capture file (or standard input, "-") through the
+// pipeline into handle. Problems of the input (malformed blocks, link types
+// mqtap does not decode, caps reached) are one line each on stderr.
 func readFile(path string, opts session.Options, handle session.Handler, stderr io.Writer) (session.Stats, error) {
 	r, err := pcaps.Open(path)
 	if err != nil {
 		return session.Stats{}, err
 	}
 	defer r.Close()
-	p, err := session.NewPipeline(r.LinkType(), opts, handle)
-	if err != nil {
-		return session.Stats{}, fmt.Errorf("%s: %w", path, err)
+	return readCapture(r, opts, handle, stderr)
+}
+
+// readCapture is readFile on an open capture.
+func readCapture(r *pcaps.Reader, opts session.Options, handle session.Handler, stderr io.Writer) (session.Stats, error) {
+	p := session.New(opts, handle)
+	if err := p.Attach(r, func(msg string) { fmt.Fprintln(stderr, "mqtap: "+msg) }); err != nil {
+		return session.Stats{}, err
 	}
 	stopProgress := startProgress(r, stderr)
-	var readErr error
-	for {
-		data, ci, err := r.Next()
-		if err != nil {
-			if err != io.EOF {
-				readErr = err
-			}
-			break
-		}
-		if err := p.Frame(data, ci); err != nil {
-			break
-		}
-	}
-	closeErr := p.Close()
+	res, err := p.ReadCapture(r)
 	stopProgress()
-	st := p.Stats()
-	if closeErr != nil && !errors.Is(closeErr, errStop) {
-		return st, closeErr
+	st := res.Stats
+	if err != nil && !errors.Is(err, errStop) {
+		return st, err
 	}
+	noteStats(stderr, r.Path, st)
+	if res.Truncated {
+		if st.Frames == 0 {
+			return st, fmt.Errorf("%s: the file is truncated before its first frame; nothing could be read", r.Path)
+		}
+		fmt.Fprintf(stderr, "mqtap: %s: the file is truncated after frame %d; showing what was read\n", r.Path, st.Frames)
+	}
+	if st.Frames > 0 && st.Unsupported == st.Frames {
+		return st, fmt.Errorf("%s: no frame could be decoded: mqtap does not read the link type of any of its interfaces", r.Path)
+	}
+	return st, nil
+}
+
+// noteStats says on stderr what a read could not show in full: packets cut
+// off by the end, bytes the snap length cut, holes given up at a cap.
+func noteStats(stderr io.Writer, path string, st session.Stats) {
 	if st.Incomplete > 0 {
 		fmt.Fprintf(stderr, "mqtap: %s: %d MQTT packet(s) were cut off by the end of their connection or of the capture and are not shown\n", path, st.Incomplete)
 	}
-	if readErr != nil {
-		if errors.Is(readErr, pcaps.ErrTruncated) {
-			if st.Frames == 0 {
-				return st, fmt.Errorf("%s: the file is truncated before its first frame; nothing could be read", path)
-			}
-			fmt.Fprintf(stderr, "mqtap: %s: the file is truncated after frame %d; showing what was read\n", path, st.Frames)
-			return st, nil
-		}
-		return st, readErr
+	if st.SnapCut > 0 {
+		fmt.Fprintf(stderr, "mqtap: %s: the capture's snap length cut %d bytes of TCP data off its frames; %d MQTT packet(s) are shown with the bytes captured (\"Packet size limited during capture\")\n", path, st.SnapCut, st.Truncated)
 	}
-	return st, nil
+	if st.CapsReached > 0 {
+		fmt.Fprintf(stderr, "mqtap: %s: %d hole(s) in TCP streams were given up early because the out-of-order data held behind them reached its cap (see their tcp.gap findings)\n", path, st.CapsReached)
+	}
 }
 
 // startProgress shows a progress bar on stderr while a large file is read,

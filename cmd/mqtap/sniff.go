@@ -240,9 +240,9 @@ func runSniff(ctx context.Context, of *outputFlags, sf *sniffFlags, stdout, stde
 		return err
 	}
 	defer src.Close()
-	p, err := session.NewPipeline(src.LinkType(), opts, sk.handle)
+	p, err := livePipeline(src, name, opts, sk.handle)
 	if err != nil {
-		return fmt.Errorf("capture on %s: %w", name, err)
+		return err
 	}
 	var spool *liveFile
 	if sf.write != "" {
@@ -279,6 +279,17 @@ func runSniff(ctx context.Context, of *outputFlags, sf *sniffFlags, stdout, stde
 	}
 	fmt.Fprintln(stderr, summary)
 	return runErr
+}
+
+// livePipeline returns the pipeline of a live capture on interface name:
+// its records carry frame.interface_id 0 and the interface's name, as
+// tshark's do and as the -w file declares it.
+func livePipeline(src *capture.Source, name string, opts session.Options, h session.Handler) (*session.Pipeline, error) {
+	p := session.New(opts, h)
+	if err := p.AddInterface(session.Interface{Name: name, Link: src.LinkType(), Described: true}); err != nil {
+		return nil, fmt.Errorf("capture on %s: %w", name, err)
+	}
+	return p, nil
 }
 
 // captureLive runs frames from src through p until ctx is done, maxFrames

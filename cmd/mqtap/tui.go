@@ -164,9 +164,9 @@ func runTui(ctx context.Context, src tuiSource, keyPaths []string, expr string, 
 			return err
 		}
 		defer cs.Close()
-		p, err := session.NewPipeline(cs.LinkType(), opts, c.Handler())
+		p, err := livePipeline(cs, name, opts, c.Handler())
 		if err != nil {
-			return fmt.Errorf("capture on %s: %w", name, err)
+			return err
 		}
 		var spool *liveFile
 		if src.sniff.write != "" {
@@ -204,10 +204,10 @@ func runTui(ctx context.Context, src tuiSource, keyPaths []string, expr string, 
 		if err != nil {
 			return err
 		}
-		r.Close()
+		defer r.Close()
 		produce = func(ctx context.Context) error {
 			h := c.Handler()
-			_, err := readFile(src.file, opts, func(r *session.Record) error {
+			_, err := readCapture(r, opts, func(r *session.Record) error {
 				if err := ctx.Err(); err != nil {
 					return err // the user quit before the file was read
 				}

@@ -1,7 +1,6 @@
 package export
 
 import (
-	"errors"
 	"fmt"
 	"hash/fnv"
 	"io"
@@ -59,44 +58,28 @@ func Decrypted(path string, w io.Writer, c *Collector, opts Options) (Stats, err
 	if opts.Analysis != nil {
 		analyze = opts.Analysis()
 	}
-	var now time.Time
 	popts := opts.Pipeline
-	popts.OnTCPFrame = func(_, stream int) {
-		if c.streams.has(stream) && !s.started.has(stream) {
-			if _, ok := s.first[stream]; !ok {
-				s.first[stream] = now
+	popts.OnTCPFrame = func(f session.TCPFrame) {
+		if c.streams.has(f.Stream) && !s.started.has(f.Stream) {
+			if _, ok := s.first[f.Stream]; !ok {
+				s.first[f.Stream] = f.Time
 			}
 		}
 	}
-	p, err := session.NewPipeline(r.LinkType(), popts, func(rec *session.Record) error {
+	p := session.New(popts, func(rec *session.Record) error {
 		if analyze != nil {
 			analyze(rec)
 		}
 		return s.record(rec)
 	})
-	if err != nil {
-		return st, fmt.Errorf("%s: %w", path, err)
-	}
-	for {
-		data, ci, err := r.Next()
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if errors.Is(err, pcaps.ErrTruncated) {
-				st.Truncated = true
-				break
-			}
-			return st, err
-		}
-		now = ci.Timestamp
-		if err := p.Frame(data, ci); err != nil {
-			return st, err
-		}
-	}
-	if err := p.Close(); err != nil {
+	if err := p.Attach(r, ignore); err != nil {
 		return st, err
 	}
+	res, err := p.ReadCapture(r)
+	if err != nil {
+		return st, err
+	}
+	st.Truncated = res.Truncated
 	if err := s.closeAll(); err != nil {
 		return st, err
 	}

@@ -2,12 +2,9 @@ package export
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"net/netip"
 
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
 
 	"github.com/mqtap/mqtap/decode"
 	"github.com/mqtap/mqtap/pcaps"
@@ -38,31 +35,25 @@ func plan(path string, c *Collector, withContext bool, pipeOpts session.Options)
 		return nil, false, err
 	}
 	defer r.Close()
-	dec, err := newSegmentDecoder(r.LinkType())
-	if err != nil {
-		return nil, false, fmt.Errorf("%s: %w", path, err)
-	}
 	d := &depends{c: c, need: &need, streams: make(map[int]*streamBytes)}
-	var data []byte
 	end := c.lastFrame(withContext)
-	pipeOpts.OnTCPFrame = func(frame, stream int) {
-		if withContext && c.streams.has(stream) {
-			need.set(frame)
+	pipeOpts.OnTCPFrame = func(f session.TCPFrame) {
+		if withContext && c.streams.has(f.Stream) {
+			need.set(f.Frame)
 		}
-		if stream < len(c.lastSel) && frame <= int(c.lastSel[stream]) {
-			d.segment(frame, stream, dec, data)
+		if f.Stream < len(c.lastSel) && f.Frame <= int(c.lastSel[f.Stream]) {
+			d.segment(f)
 		}
 	}
-	p, err := session.NewPipeline(r.LinkType(), pipeOpts, func(rec *session.Record) error {
+	p := session.New(pipeOpts, func(rec *session.Record) error {
 		d.record(rec)
 		return nil
 	})
-	if err != nil {
-		return nil, false, fmt.Errorf("%s: %w", path, err)
+	if err := p.Attach(r, ignore); err != nil {
+		return nil, false, err
 	}
 	for n := 1; n <= end; n++ {
-		var ci gopacket.CaptureInfo
-		data, ci, err = r.Next()
+		data, ci, err := r.Next()
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				break
@@ -185,29 +176,22 @@ func (d *depends) dir(stream int, src netip.AddrPort, create bool) *dirBytes {
 }
 
 // segment counts the new bytes of a TCP frame of an MQTT connection.
-func (d *depends) segment(frame, stream int, dec *segmentDecoder, data []byte) {
-	seg, ok := dec.decode(data)
-	if !ok {
+func (d *depends) segment(seg session.TCPFrame) {
+	if !seg.SYN && seg.Payload == 0 {
 		return
 	}
-	if !seg.syn && seg.payload == 0 {
-		return
-	}
-	b := d.dir(stream, seg.src, true)
+	b := d.dir(seg.Stream, seg.Src, true)
 	if b == nil {
 		return
 	}
-	if seg.syn {
-		b.started, b.next = true, seg.seq+1
-		return
-	}
-	if seg.payload == 0 {
+	if seg.SYN {
+		b.started, b.next = true, seg.Seq+1
 		return
 	}
 	if !b.started {
-		b.started, b.next = true, seg.seq
+		b.started, b.next = true, seg.Seq
 	}
-	n := b.receive(seg.seq, seg.payload)
+	n := b.receive(seg.Seq, seg.Payload)
 	if n <= 0 {
 		return // a retransmission
 	}
@@ -215,7 +199,7 @@ func (d *depends) segment(frame, stream int, dec *segmentDecoder, data []byte) {
 	if len(b.chain) == maxChain {
 		b.chain = append(b.chain[:0], b.chain[1:]...)
 	}
-	b.chain = append(b.chain, chained{frame, b.end})
+	b.chain = append(b.chain, chained{seg.Frame, b.end})
 }
 
 // record consumes the bytes of one MQTT packet; when its frame is exported,
@@ -257,31 +241,6 @@ func (d *depends) record(r *session.Record) {
 	}
 }
 
-// segment is what the byte accounting needs of a TCP frame.
-type segment struct {
-	src     netip.AddrPort
-	seq     uint32
-	payload int
-	syn     bool
-}
-
-// segmentDecoder reads the sender and sequence numbers of TCP segments with
-// the pipeline's own layer decoder.
-type segmentDecoder struct{ *session.LayerDecoder }
-
-func newSegmentDecoder(link layers.LinkType) (*segmentDecoder, error) {
-	d, err := session.NewLayerDecoder(link)
-	if err != nil {
-		return nil, err
-	}
-	return &segmentDecoder{d}, nil
-}
-
-func (d *segmentDecoder) decode(data []byte) (segment, bool) {
-	seg := d.Decode(data)
-	if !seg.TCP || seg.Fragment {
-		return segment{}, false
-	}
-	t := &d.TCP
-	return segment{src: netip.AddrPortFrom(seg.Src, uint16(t.SrcPort)), seq: t.Seq, payload: len(t.Payload), syn: t.SYN}, true
-}
+// ignore drops the warnings of the passes after the first, which already
+// reported them.
+func ignore(string) {}

@@ -73,11 +73,11 @@ func (c *Collector) Close() error { return c.comments.close() }
 // connection has ended. Optional.
 func (c *Collector) Hook(opts session.Options) session.Options {
 	prev := opts.OnTCPFrame
-	opts.OnTCPFrame = func(frame, stream int) {
-		c.last = grow(c.last, stream)
-		c.last[stream] = int32(min(frame, math.MaxInt32))
+	opts.OnTCPFrame = func(f session.TCPFrame) {
+		c.last = grow(c.last, f.Stream)
+		c.last[f.Stream] = int32(min(f.Frame, math.MaxInt32))
 		if prev != nil {
-			prev(frame, stream)
+			prev(f)
 		}
 	}
 	return opts

@@ -393,7 +393,7 @@ func TestFramesSelectionAndContext(t *testing.T) {
 	syns := 0
 	r, _ := pcaps.Open(path)
 	stream := -1
-	p, _ := session.NewPipeline(r.LinkType(), session.Options{OnTCPFrame: func(_, s int) { stream = s }}, func(*session.Record) error { return nil })
+	p, _ := session.NewPipeline(r.LinkType(), session.Options{OnTCPFrame: func(f session.TCPFrame) { stream = f.Stream }}, func(*session.Record) error { return nil })
 	orig := originalFrames(t, path)
 	for n := 1; n < len(orig); n++ {
 		stream = -1

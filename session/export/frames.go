@@ -118,8 +118,18 @@ func Frames(path string, w io.Writer, c *Collector, opts Options) (Stats, error)
 			return st, err
 		}
 	}
+	var secretErr error
+	r.SetHooks(pcaps.Hooks{
+		// The capture's own secrets go along, where they were.
+		Secrets: func(s pcaps.Secret) {
+			if err := out.WriteSecrets(s.Type, s.Data); err != nil && secretErr == nil {
+				secretErr = err
+			}
+		},
+		Warning: ignore,
+	})
 	end := len(need) * 64
-	for n := 1; n < end; n++ {
+	for n := 1; n < end && secretErr == nil; n++ {
 		data, ci, err := r.Next()
 		if err != nil {
 			if errors.Is(err, io.EOF) {
@@ -145,6 +155,9 @@ func Frames(path string, w io.Writer, c *Collector, opts Options) (Stats, error)
 		if len(cms) > 0 {
 			st.Commented++
 		}
+	}
+	if secretErr != nil {
+		return st, secretErr
 	}
 	return st, out.Flush()
 }
