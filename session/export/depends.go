@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/netip"
 
-
 	"github.com/mqtap/mqtap/decode"
 	"github.com/mqtap/mqtap/pcaps"
 	"github.com/mqtap/mqtap/session"
