@@ -37,7 +37,10 @@ packet comment, shown by Wireshark as frame.comment, e.g.
 and so do key exchanges and payloads that failed to decrypt or verify (with
 the reason and the finding codes).
 TLS key logs named by a keyring ([tls] keylog) are embedded as a Decryption
-Secrets Block, so Wireshark decrypts TLS in the export without the file.
+Secrets Block, so Wireshark decrypts TLS in the export without the file; the
+capture's own Decryption Secrets Blocks are kept where they were.
+
+FILE may be - for standard input: `+spoolNote+`.
 
 --with-context also keeps every other frame of each connection with a
 selected packet: the TCP handshake and teardown, acknowledgements and the
@@ -110,7 +113,7 @@ whatever its size. OUT is written to a temporary file renamed at the end;
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&run.in, "read-file", "r", "", "capture file to read (same as the FILE argument)")
+	f.StringVarP(&run.in, "read-file", "r", "", "capture file to read (same as the FILE argument); - is standard input, kept in a temporary file of at most 4 GiB")
 	f.StringVarP(&run.out, "output", "o", "", "pcapng file to write (- for stdout)")
 	f.BoolVar(&run.withContext, "with-context", false, "also keep every other frame of each connection with a selected packet (handshake, teardown, acknowledgements)")
 	f.BoolVar(&run.decrypted, "decrypted", false, "write a re-synthesised capture of the selected connections with every decrypted payload in plaintext")
@@ -123,6 +126,7 @@ whatever its size. OUT is written to a temporary file renamed at the end;
 // exportRun is one mqtap export.
 type exportRun struct {
 	in, out     string
+	name        string // how messages name the input, when it is not in
 	opts        session.Options
 	store       *keys.Store
 	sel         func(*session.Record) bool // the MQTT packets to export; nil: all
@@ -134,6 +138,18 @@ type exportRun struct {
 // stages, the others by the export package, into a temporary file renamed
 // at the end.
 func (e *exportRun) run(stdout, stderr io.Writer) error {
+	if e.in == "-" {
+		// The export reads the capture two or three times.
+		spool, err := newStdinSpool()
+		if err != nil {
+			return err
+		}
+		defer spool.remove()
+		if err := spool.fill(); err != nil {
+			return err
+		}
+		e.in, e.name = spool.path(), "standard input"
+	}
 	dst, err := createOutput(e.out, e.in, stdout)
 	if err != nil {
 		return err
@@ -176,7 +192,7 @@ func (e *exportRun) run(stdout, stderr io.Writer) error {
 	}
 	switch {
 	case collector.Selected() == 0:
-		fmt.Fprintf(stderr, "mqtap: no MQTT packet selected in %s: %s holds no frames\n", e.in, e.out)
+		fmt.Fprintf(stderr, "mqtap: no MQTT packet selected in %s: %s holds no frames\n", e.inName(), e.out)
 	case e.decrypted:
 		fmt.Fprintf(stderr, "mqtap: exported %d connection(s) in %d synthesised frames, %d payload(s) decrypted, to %s\n", st.Connections, st.Frames, st.Decrypted, e.out)
 	default:
@@ -185,9 +201,17 @@ func (e *exportRun) run(stdout, stderr io.Writer) error {
 	return nil
 }
 
+// inName is how messages name the input.
+func (e *exportRun) inName() string {
+	if e.name != "" {
+		return e.name
+	}
+	return e.in
+}
+
 // comment is the section comment of the export.
 func (e *exportRun) comment() string {
-	s := "mqtap export of " + filepath.Base(e.in)
+	s := "mqtap export of " + filepath.Base(e.inName())
 	switch {
 	case e.decrypted:
 		s += ", decrypted (re-synthesised connections)"
@@ -208,7 +232,7 @@ type writeFlag struct {
 // register adds -w to cmd; the output path is checked before the capture is
 // read.
 func (w *writeFlag) register(cmd *cobra.Command) {
-	cmd.Flags().StringVarP(&w.path, "write", "w", "", "also write the frames of the printed MQTT packets, with comments on what was decrypted, to this pcapng file (as mqtap export)")
+	cmd.Flags().StringVarP(&w.path, "write", "w", "", "also write the frames of the printed MQTT packets, with comments on what was decrypted, to this pcapng file (as mqtap export; from standard input, a copy of at most 4 GiB is kept to read it again)")
 	prev := cmd.PreRunE
 	cmd.PreRunE = func(cmd *cobra.Command, args []string) error {
 		if prev != nil {

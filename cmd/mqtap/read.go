@@ -207,16 +207,30 @@ A truncated capture prints what could be read and a warning; the exit code is
 			opts.Keys = sk.store
 			var unattached []session.Finding
 			opts.OnFinding = func(f session.Finding, frame int) { unattached = append(unattached, f) }
-			st, err := readFile(file, opts, sk.handle, stderr)
+			in := file
+			var st session.Stats
+			if file == "-" && wf.path != "" {
+				// -w reads the capture again: keep a copy of standard
+				// input as it is read.
+				spool, err := newStdinSpool()
+				if err != nil {
+					return err
+				}
+				defer spool.remove()
+				st, err = readStream(io.TeeReader(os.Stdin, spool), opts, sk.handle, stderr)
+				in = spool.path()
+			} else {
+				st, err = readFile(file, opts, sk.handle, stderr)
+			}
 			noteTLS(stderr, file, st.TLS, unattached)
-			err = wf.finish(err, file, opts, sk.store)
+			err = wf.finish(err, in, opts, sk.store)
 			if cerr := sk.out.Close(); err == nil {
 				err = cerr
 			}
 			return err
 		},
 	}
-	cmd.Flags().StringVarP(&file, "read-file", "r", "", "capture file to read (same as the FILE argument)")
+	cmd.Flags().StringVarP(&file, "read-file", "r", "", "capture file to read (same as the FILE argument); - is standard input")
 	cmd.Flags().IntVarP(&count, "count", "c", 0, "stop after this many MQTT control packets")
 	of.register(cmd)
 	wf.register(cmd)
@@ -270,6 +284,16 @@ var errStop = errors.New("count reached")
 // mqtap does not decode, caps reached) are one line each on stderr.
 func readFile(path string, opts session.Options, handle session.Handler, stderr io.Writer) (session.Stats, error) {
 	r, err := pcaps.Open(path)
+	if err != nil {
+		return session.Stats{}, err
+	}
+	defer r.Close()
+	return readCapture(r, opts, handle, stderr)
+}
+
+// readStream is readFile on a stream (standard input read through a copy).
+func readStream(in io.Reader, opts session.Options, handle session.Handler, stderr io.Writer) (session.Stats, error) {
+	r, err := pcaps.NewReader(in, "standard input")
 	if err != nil {
 		return session.Stats{}, err
 	}
