@@ -12,7 +12,8 @@ const (
 // resource id) and its TLVs up to the payload one, an IPv4 or IPv6 packet.
 // TLV lengths and types are in the capturing host's byte order: the first
 // TLV's type tells which. A payload TLV the capture cut is decoded as far
-// as it goes; a frame without one carries no packet.
+// as it goes; a frame without one (cut before it, or logged without the
+// packet) is Broken: there is nothing to decode.
 func (w *walk) nflog() layer {
 	if len(w.data) < 4 {
 		return layerBroken
@@ -36,7 +37,7 @@ func (w *walk) nflog() layer {
 		}
 		b = b[min((int(n)+3)&^3, len(b)):]
 	}
-	return layerNone
+	return layerBroken
 }
 
 // nflogBigEndian guesses the byte order of NFLOG TLVs from the first one's
