@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Installs what mqtap's tests need when it is missing: a real MQTT broker and
 # clients, tshark (the decoding oracle), dumpcap, editcap and mergecap
-# (the capture file tests), tcpdump, tmux (the terminal UI's
-# test), openssl (the TLS peer of the TLS tests) and the Python peer's
-# libraries. Debian/Ubuntu only (apt-get),
-# non-interactive. Fails loudly when something is missing and cannot be
-# installed.
+# (the capture file tests), tcpdump, tmux (the terminal UI's test), openssl
+# (the TLS peer of the TLS tests), iptables (the NFLOG sample), the Python
+# peer's libraries and scapy (the link-layer samples). Debian/Ubuntu only
+# (apt-get), non-interactive. Fails loudly when something is missing and
+# cannot be installed.
 set -euo pipefail
 
 need=()
@@ -21,14 +21,16 @@ command -v tcpdump >/dev/null || [ -x /usr/sbin/tcpdump ] || need+=(tcpdump)
 command -v ip >/dev/null || need+=(iproute2)
 command -v tmux >/dev/null || need+=(tmux)
 command -v openssl >/dev/null || need+=(openssl)
+command -v iptables >/dev/null || [ -x /usr/sbin/iptables ] || need+=(iptables)
 py=/usr/bin/python3
 [ -x "$py" ] || need+=(python3)
 if [ -x "$py" ]; then
 	"$py" -c 'import paho.mqtt.client' 2>/dev/null || need+=(python3-paho-mqtt)
 	"$py" -c 'import cryptography' 2>/dev/null || need+=(python3-cryptography)
 	"$py" -c 'import ecdsa' 2>/dev/null || need+=(python3-ecdsa)
+	"$py" -c 'import scapy.all' 2>/dev/null || need+=(python3-scapy)
 else
-	need+=(python3-paho-mqtt python3-cryptography python3-ecdsa)
+	need+=(python3-paho-mqtt python3-cryptography python3-ecdsa python3-scapy)
 fi
 
 if [ ${#need[@]} -eq 0 ]; then
