@@ -90,8 +90,8 @@ var benchShapes = []struct {
 	{"ipv6-ah", "link-ipv6-ext.pcapng", func(data []byte, s Segment) bool { return s.TCP && s.PayloadLen > 0 && data[14+6] == protoAH }},
 	{"radiotap", "link-radiotap.pcapng", isIPv4},
 	{"80211", "link-80211.pcapng", isIPv4},
-	{"fragment-ipv4", "fragments/frag-ipv4.pcapng", func(data []byte, s Segment) bool { return s.Fragment }},
-	{"fragment-ipv6", "fragments/frag-ipv6.pcapng", func(data []byte, s Segment) bool { return s.Fragment }},
+	{"fragment-ipv4", "frag-ipv4.pcapng", func(data []byte, s Segment) bool { return s.Fragment }},
+	{"fragment-ipv6", "frag-ipv6.pcapng", func(data []byte, s Segment) bool { return s.Fragment }},
 }
 
 func isIPv4(data []byte, s Segment) bool { return s.TCP && s.Src.Is4() && s.PayloadLen > 0 }

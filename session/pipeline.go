@@ -10,6 +10,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 
 	"github.com/mqtap/mqtap/keys"
+	"github.com/mqtap/mqtap/session/defrag"
 )
 
 // DefaultPorts are the TCP ports decoded as MQTT without detection: MQTT,
@@ -72,6 +73,9 @@ type Stats struct {
 	TCPSegments int       // frames carrying TCP
 	Undecodable int       // frames whose link or IP layer could not be decoded
 	Unsupported int       // frames on interfaces whose link type mqtap does not decode
+	Encrypted   int       // protected 802.11 frames: mqtap does not decrypt 802.11
+	Fragments   int       // IP fragments
+	Datagrams   int       // IP datagrams reassembled from them
 	Streams     int       // TCP connections seen
 	MQTTStreams int       // TCP connections carrying MQTT
 	Packets     int       // MQTT control packets
@@ -95,9 +99,10 @@ type Pipeline struct {
 	flows  map[flowKey]*conn
 	cur    frameCtx // the frame being read
 
-	holders []holder // directions holding data of earlier frames (order.go)
-	queue   []queued // packets waiting for earlier frames, in frame order
-	held    int      // bytes held behind holes, all connections
+	holders []holder             // directions holding data of earlier frames (order.go)
+	queue   []queued             // packets waiting for earlier frames, in frame order
+	held    int                  // bytes held behind holes, all connections
+	defrag  *defrag.Defragmenter // IP fragments, made at the first one
 
 	first    time.Time
 	now      time.Time
@@ -173,10 +178,14 @@ func (p *Pipeline) Frame(data []byte, ci gopacket.CaptureInfo) error {
 	if dec == nil {
 		return nil
 	}
-	seg := dec.Decode(data)
-	if seg.TCP && !seg.Fragment {
+	switch seg := dec.Decode(data); {
+	case seg.Fragment:
+		p.fragment(dec, seg)
+	case seg.TCP:
 		p.tcpSegment(dec, seg)
-	} else if seg.Broken {
+	case seg.Encrypted:
+		p.stats.Encrypted++
+	case seg.Broken:
 		p.stats.Undecodable++
 	}
 	if d := p.now.Sub(p.lastScan); d >= min(time.Second, p.opts.FlushAfter) || d < 0 {
@@ -219,6 +228,10 @@ func (p *Pipeline) Close() error {
 			p.finish(c)
 		}
 	}
+	if p.defrag != nil {
+		p.defrag.Flush()
+		p.fragmentProblems()
+	}
 	p.release(true)
 	return p.err
 }
@@ -241,6 +254,10 @@ func (p *Pipeline) Tick(now time.Time) error {
 // expire gives up holes that waited too long and ends idle connections,
 // by capture time.
 func (p *Pipeline) expire() {
+	if p.defrag != nil {
+		p.defrag.Expire(p.now)
+		p.fragmentProblems()
+	}
 	p.expireHolds()
 	limit := p.now.Add(-p.opts.CloseAfter)
 	for k, c := range p.flows {

@@ -222,7 +222,7 @@ A truncated capture prints what could be read and a warning; the exit code is
 			} else {
 				st, err = readFile(file, opts, sk.handle, stderr)
 			}
-			noteTLS(stderr, file, st.TLS, unattached)
+			noteUnshown(stderr, file, st.TLS, unattached)
 			err = wf.finish(err, in, opts, sk.store)
 			if cerr := sk.out.Close(); err == nil {
 				err = cerr
@@ -237,36 +237,36 @@ A truncated capture prints what could be read and a warning; the exit code is
 	return cmd
 }
 
-// noteTLS says on stderr which TLS connections could not be decrypted, and
-// what was found about them (their certificates): their MQTT packets are
-// missing from the output.
-func noteTLS(stderr io.Writer, file string, conns []session.TLSInfo, fs []session.Finding) {
+// noteUnshown says on stderr what the records do not show: the TLS
+// connections that could not be decrypted (their MQTT packets are missing)
+// and the findings no record carries (about those connections, and about IP
+// fragments), by code.
+func noteUnshown(stderr io.Writer, file string, conns []session.TLSInfo, fs []session.Finding) {
 	hidden := 0
 	for _, c := range conns {
 		if c.Decrypted != "ok" {
 			hidden++
 		}
 	}
-	if hidden == 0 && len(fs) == 0 {
+	if hidden > 0 {
+		fmt.Fprintf(stderr, "mqtap: %d of %d TLS connection(s) could not be decrypted (pass the clients' key log, SSLKEYLOGFILE, with --keys); mqtap sessions --tls %s lists their handshakes\n", hidden, len(conns), file)
+	}
+	if len(fs) == 0 {
 		return
 	}
-	msg := fmt.Sprintf("mqtap: %d of %d TLS connection(s) could not be decrypted (pass the clients' key log, SSLKEYLOGFILE, with --keys); mqtap sessions --tls %s lists their handshakes", hidden, len(conns), file)
-	if len(fs) > 0 {
-		codes := map[string]int{}
-		var order []string
-		for _, f := range fs {
-			if codes[f.Code] == 0 {
-				order = append(order, f.Code)
-			}
-			codes[f.Code]++
+	codes := map[string]int{}
+	var order []string
+	for _, f := range fs {
+		if codes[f.Code] == 0 {
+			order = append(order, f.Code)
 		}
-		var parts []string
-		for _, c := range order {
-			parts = append(parts, fmt.Sprintf("%d %s", codes[c], c))
-		}
-		msg += "; findings about them: " + strings.Join(parts, ", ") + " (mqtap findings)"
+		codes[f.Code]++
 	}
-	fmt.Fprintln(stderr, msg)
+	var parts []string
+	for _, c := range order {
+		parts = append(parts, fmt.Sprintf("%d %s", codes[c], c))
+	}
+	fmt.Fprintf(stderr, "mqtap: findings no MQTT packet carries: %s (mqtap findings %s)\n", strings.Join(parts, ", "), file)
 }
 
 func btoi(b bool) int {
@@ -335,6 +335,9 @@ func noteStats(stderr io.Writer, path string, st session.Stats) {
 	}
 	if st.SnapCut > 0 {
 		fmt.Fprintf(stderr, "mqtap: %s: the capture's snap length cut %d bytes of TCP data off its frames; %d MQTT packet(s) are shown with the bytes captured (\"Packet size limited during capture\")\n", path, st.SnapCut, st.Truncated)
+	}
+	if st.Encrypted > 0 {
+		fmt.Fprintf(stderr, "mqtap: %s: %d 802.11 frame(s) are encrypted (WEP/WPA): mqtap does not decrypt 802.11; capture on an open network, or on the wired side of the access point\n", path, st.Encrypted)
 	}
 	if st.CapsReached > 0 {
 		fmt.Fprintf(stderr, "mqtap: %s: %d hole(s) in TCP streams were given up early because the out-of-order data held behind them reached its cap (see their tcp.gap findings)\n", path, st.CapsReached)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make-link-samples.sh: the link-layer samples (link-*.pcapng, and
-# fragments/frag-*.pcapng): one real MQTT session each (mosquitto,
+# frag-*.pcapng): one real MQTT session each (mosquitto,
 # mosquitto_sub, mosquitto_pub) over VLAN tags, QinQ, VXLAN, GRE, IP in IP,
 # NFLOG, IPv6 extension headers, 802.11 (radiotap and plain) and IP
 # fragments; see README.md in this directory.
@@ -23,9 +23,7 @@
 # or a veth and rewrapped by linkcraft.py (python3-scapy). IPv4 fragments
 # are made by the router namespace (MTU 600 towards the broker, clients
 # without path MTU discovery), outer VXLAN fragments by the kernel's VXLAN
-# (overlay MTU 1500 over an underlay of 1500). The fragment samples live in
-# fragments/, apart from the samples every tshark comparison reads, until
-# mqtap reassembles IP fragments. Needs root, mosquitto, mosquitto-clients,
+# (overlay MTU 1500 over an underlay of 1500). Needs root, mosquitto, mosquitto-clients,
 # tshark (dumpcap, capinfos), iproute2, iptables, /usr/bin/python3 with
 # python3-scapy. Idempotent: existing samples are overwritten.
 set -euo pipefail
@@ -46,7 +44,6 @@ parse_args "$@"
 # sample_file NAME: where a sample lives, relative to OUT
 sample_file() {
 	case $1 in
-	frag-*) echo "fragments/$1.pcapng" ;;
 	*) echo "$1.pcapng" ;;
 	esac
 }

@@ -41,6 +41,9 @@ var Catalog = map[string]Kind{
 	"mqtt.protocol-violation":            {session.SevLow, "MQTT protocol violation", "The packet breaks a rule of the MQTT specification; fix the client or library that sent it."},
 	"mqtt.resync":                        {session.SevInfo, "Bytes skipped to find a packet boundary", "The capture started inside a connection or lost data; capture from the connection's start to see every packet."},
 	"tcp.gap":                            {session.SevInfo, "Bytes missing from the capture", "Segments were not captured (drops, or a capture filter); increase the capture buffer or capture closer to the broker."},
+	"ip.fragment-overlap":                {session.SevMedium, "Overlapping IP fragments with different data", "Fragments that overlap with different bytes make hosts and inspectors see different data (an evasion technique); find the sender, and drop such datagrams at the firewall."},
+	"ip.fragment-malformed":              {session.SevLow, "IP fragments that cannot form a datagram", "The fragments contradict each other or pass the largest datagram; look for a broken stack or crafted traffic."},
+	"ip.fragment-incomplete":             {session.SevInfo, "IP datagram never completed", "Fragments were lost (or not captured) before the datagram completed; capture closer to the sender or check the path's MTU."},
 	"qos.unacknowledged":                 {session.SevLow, "QoS flow that never completed", "Check the receiver and the connection: a QoS 1/2 message without its acknowledgements may be delivered twice or not at all."},
 	"lab.qos":                            {session.SevInfo, "Lab message not sent with QoS 1", "The secure MQTT lab requires QoS 1 for every publish and subscribe."},
 }

@@ -1,0 +1,66 @@
+package session
+
+import (
+	"github.com/mqtap/mqtap/session/defrag"
+)
+
+// maxNesting bounds the IP layers reassembled one inside the other (a
+// fragmented tunnel carrying fragments).
+const maxNesting = 4
+
+// fragment takes an IP fragment dec found in the current frame: when it
+// completes its datagram, the datagram's payload is decoded on (its TCP
+// segment, or a tunnel's inner packet, itself perhaps a fragment), and the
+// segment belongs to this frame, as in Wireshark.
+func (p *Pipeline) fragment(dec *LayerDecoder, seg Segment) {
+	if p.defrag == nil {
+		p.defrag = defrag.New(defrag.Options{})
+	}
+	for range maxNesting {
+		f := seg.Frag
+		p.stats.Fragments++
+		dg, ok := p.defrag.Add(defrag.Fragment{V6: f.V6, Src: seg.Src, Dst: seg.Dst, ID: f.ID, Proto: f.Proto,
+			Offset: f.Offset, More: f.More, Payload: f.Payload, Frame: p.stats.Frames, Time: p.now})
+		p.fragmentProblems()
+		if !ok {
+			return
+		}
+		p.stats.Datagrams++
+		seg = dec.DecodePayload(dg.V6, dg.Src, dg.Dst, dg.Proto, dg.Payload)
+		switch {
+		case seg.TCP:
+			p.tcpSegment(dec, seg)
+			return
+		case !seg.Fragment:
+			return
+		}
+	}
+}
+
+// fragmentProblems hands what the reassembler found wrong (overlapping
+// fragments with different data, malformed or incomplete datagrams) to
+// Options.OnFinding: no record carries them.
+func (p *Pipeline) fragmentProblems() {
+	for _, pr := range p.defrag.Problems() {
+		if p.opts.OnFinding == nil {
+			continue
+		}
+		frame := p.stats.Frames
+		if n := len(pr.Frames); n > 0 {
+			frame = pr.Frames[n-1]
+		}
+		p.opts.OnFinding(Finding{Code: pr.Code, Severity: fragmentSeverity(pr.Code), Text: pr.Text}, frame)
+	}
+}
+
+// fragmentSeverity is the severity of a reassembly problem: different data
+// in overlapping fragments is how traffic hides from inspectors.
+func fragmentSeverity(code string) Severity {
+	switch code {
+	case defrag.CodeOverlap:
+		return SevMedium
+	case defrag.CodeMalformed:
+		return SevLow
+	}
+	return SevInfo
+}
