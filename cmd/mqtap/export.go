@@ -40,7 +40,7 @@ TLS key logs named by a keyring ([tls] keylog) are embedded as a Decryption
 Secrets Block, so Wireshark decrypts TLS in the export without the file; the
 capture's own Decryption Secrets Blocks are kept where they were.
 
-FILE may be - for standard input: `+spoolNote+`.
+FILE may be - for standard input: ` + spoolNote + `.
 
 --with-context also keeps every other frame of each connection with a
 selected packet: the TCP handshake and teardown, acknowledgements and the
