@@ -12,7 +12,7 @@ import (
 type Interface struct {
 	Index int             // CaptureInfo.InterfaceIndex of its frames: unique in the capture
 	ID    int             // frame.interface_id, as Wireshark numbers it (it restarts in each pcapng section)
-	Name  string          // frame.interface_name, "" when unnamed
+	Name  string          // frame.interface_name ("unknown" for a described interface without a name, as in Wireshark)
 	Link  layers.LinkType // link-layer header type of its frames
 	// Described is set for interfaces the capture declares (pcapng), whose
 	// records carry frame.interface_id and frame.interface_name as in
@@ -40,6 +40,9 @@ func (p *Pipeline) AddInterface(ifc Interface) error {
 	}
 	for len(p.ifaces) <= ifc.Index {
 		p.ifaces = append(p.ifaces, nil)
+	}
+	if ifc.Described && ifc.Name == "" {
+		ifc.Name = "unknown" // what Wireshark names an interface whose description has no name
 	}
 	ifc.name = []byte(ifc.Name)
 	f := &iface{Interface: ifc}

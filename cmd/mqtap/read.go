@@ -217,8 +217,10 @@ A truncated capture prints what could be read and a warning; the exit code is
 					return err
 				}
 				defer spool.remove()
-				st, err = readStream(io.TeeReader(os.Stdin, spool), opts, sk.handle, stderr)
+				st, err = readStream(io.TeeReader(os.Stdin, spool), opts, sk.handle, sk.flush, stderr)
 				in = spool.path()
+			} else if file == "-" {
+				st, err = readStream(os.Stdin, opts, sk.handle, sk.flush, stderr)
 			} else {
 				st, err = readFile(file, opts, sk.handle, stderr)
 			}
@@ -291,9 +293,11 @@ func readFile(path string, opts session.Options, handle session.Handler, stderr 
 	return readCapture(r, opts, handle, stderr)
 }
 
-// readStream is readFile on a stream (standard input read through a copy).
-func readStream(in io.Reader, opts session.Options, handle session.Handler, stderr io.Writer) (session.Stats, error) {
-	r, err := pcaps.NewReader(in, "standard input")
+// readStream is readFile on standard input (or a copy of it being made):
+// idle is called whenever mqtap has decoded everything that arrived so far
+// and waits for more, to print it.
+func readStream(in io.Reader, opts session.Options, handle session.Handler, idle func(), stderr io.Writer) (session.Stats, error) {
+	r, err := pcaps.NewReader(newIdleReader(in, idle), "standard input")
 	if err != nil {
 		return session.Stats{}, err
 	}

@@ -1,11 +1,21 @@
 package main
 
 import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/mqtap/mqtap/pcaps"
+	"github.com/mqtap/mqtap/session/labpeer/labtest"
 )
 
 // sampleKeys returns the --keys arguments of a sample capture: its folder
@@ -54,5 +64,239 @@ func TestFrameOrderOnEveryCapture(t *testing.T) {
 	}
 	if total < 1000 {
 		t.Errorf("only %d records in all the captures", total)
+	}
+}
+
+// runBinary runs the built mqtap with stdin and returns its exit code and
+// output.
+func runBinary(t *testing.T, stdin io.Reader, args ...string) (int, string, string) {
+	t.Helper()
+	cmd := exec.Command(mqtapBinary(t), args...)
+	var out, errb bytes.Buffer
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, &out, &errb
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		t.Fatalf("mqtap %s: %v", strings.Join(args, " "), err)
+	}
+	return cmd.ProcessState.ExitCode(), out.String(), errb.String()
+}
+
+// TestStandardInput reads captures from pipes: "-" and "-r -", pcap,
+// pcapng and gzip, the same records as from the file.
+func TestStandardInput(t *testing.T) {
+	for _, sample := range []string{"mqtt5.pcapng", "cooked-sll.pcap", "cooked-sll2.pcap.gz", "tls12-lab.pcapng"} {
+		path := filepath.Join("../../pcaps/samples", sample)
+		extra := sampleKeys(path)
+		_, want, _ := mqtap(append([]string{"read", path, "-T", "ndjson"}, extra...)...)
+		if strings.Count(want, "\n") < 5 {
+			t.Fatalf("%s: only %q", sample, want)
+		}
+		for _, args := range [][]string{{"read", "-"}, {"read", "-r", "-"}} {
+			f, err := os.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			code, got, errOut := runBinary(t, f, append(append(args, "-T", "ndjson"), extra...)...)
+			f.Close()
+			if code != 0 || got != want {
+				t.Errorf("%s through mqtap %s: exit %d, %d bytes of output, want %d (stderr %s)", sample, strings.Join(args, " "), code, len(got), len(want), errOut)
+			}
+		}
+	}
+	// zcat x.pcapng.gz | mqtap read -
+	gz := exec.Command("gzip", "-c", "../../pcaps/samples/mqtt311.pcapng")
+	data, err := gz.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, want, _ := mqtap("read", "../../pcaps/samples/mqtt311.pcapng")
+	if code, got, errOut := runBinary(t, bytes.NewReader(data), "read", "-"); code != 0 || got != want {
+		t.Errorf("gzip through a pipe: exit %d, got %q (stderr %s)", code, got, errOut)
+	}
+	// Not a capture: one line, exit 1.
+	if code, _, errOut := runBinary(t, strings.NewReader("hello"), "read", "-"); code != 1 || !strings.Contains(errOut, "standard input") || strings.Count(errOut, "\n") != 1 {
+		t.Errorf("garbage on standard input: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// TestStreamFromTcpdump reads `tcpdump -U -w -` through a pipe: a record is
+// printed while tcpdump still runs, as soon as its frame arrives.
+func TestStreamFromTcpdump(t *testing.T) {
+	needRoot(t)
+	addr := listen(t)
+	_, port, _ := net.SplitHostPort(addr)
+	td := exec.Command("tcpdump", "-i", "lo", "-U", "-w", "-", "tcp port "+port)
+	pipe, err := td.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tdErr := &labtest.Buffer{}
+	td.Stderr = tdErr
+	if err := td.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer td.Process.Kill()
+	out := &labtest.Buffer{}
+	mq := exec.Command(mqtapBinary(t), "read", "-", "-d", "tcp.port=="+port+",mqtt", "-T", "fields", "-e", "mqtt.clientid")
+	mq.Stdin, mq.Stdout, mq.Stderr = pipe, out, out
+	if err := mq.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- mq.Wait() }()
+	if err := labtest.WaitFor(tdErr, "listening on", 10*time.Second, nil); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		sendConnect(t, addr, fmt.Sprintf("streamed-%d", i))
+		if err := labtest.WaitFor(out, fmt.Sprintf("streamed-%d\n", i), 10*time.Second, nil); err != nil {
+			t.Fatalf("CONNECT %d not printed while tcpdump runs: %v", i, err)
+		}
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("mqtap ended before tcpdump did: %v", err)
+	default:
+	}
+	td.Process.Signal(os.Interrupt)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("mqtap after tcpdump stopped: %v; output %s", err, out.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("mqtap did not end with its input")
+	}
+}
+
+// withSecretsAt copies a capture into a pcapng whose Decryption Secrets
+// Block holding keylog comes right after frame after (0: before the first
+// frame).
+func withSecretsAt(t *testing.T, src, keylog string, after int) string {
+	t.Helper()
+	secret, err := os.ReadFile(keylog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := pcaps.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	out := filepath.Join(t.TempDir(), "secrets.pcapng")
+	f, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w, err := pcaps.NewWriter(f, r, pcaps.WriterInfo{Application: "mqtap test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n := 0; ; n++ {
+		if n == after {
+			if err := w.WriteSecrets(pcaps.SecretsTLSKeyLog, secret); err != nil {
+				t.Fatal(err)
+			}
+		}
+		data, ci, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.WriteFrame(data, ci, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestEmbeddedSecrets reads captures that carry their TLS key log (editcap
+// --inject-secrets puts it first; another file has it in its middle,
+// before the connections it decrypts): every command decrypts them without
+// --keys, as with the key log given.
+func TestEmbeddedSecrets(t *testing.T) {
+	sample := "../../pcaps/samples/tls12-lab.pcapng"
+	keylog := "../../pcaps/samples/keys/tls12-lab/tls.keylog"
+	injected := filepath.Join(t.TempDir(), "injected.pcapng")
+	if out, err := exec.Command("editcap", "--inject-secrets", "tls,"+keylog, sample, injected).CombinedOutput(); err != nil {
+		t.Fatalf("editcap --inject-secrets: %v\n%s", err, out)
+	}
+	middle := withSecretsAt(t, sample, keylog, 3) // after the first connection's TCP handshake
+	_, want, _ := mqtap("read", sample, "--keys", keylog, "-T", "fields", "-e", "frame.number", "-e", "mqtt.msgtype", "-e", "mqtap.tls_version")
+	if strings.Count(want, "\n") < 40 {
+		t.Fatalf("the sample decrypts to only %q", want)
+	}
+	for _, capture := range []string{injected, middle} {
+		code, got, errOut := mqtap("read", capture, "-T", "fields", "-e", "frame.number", "-e", "mqtt.msgtype", "-e", "mqtap.tls_version")
+		if code != 0 || got != want || strings.Contains(errOut, "could not be decrypted") {
+			t.Errorf("%s: exit %d, stderr %q, records differ from those with the key log: %s", filepath.Base(capture), code, errOut, firstDiff(lines(got), lines(want)))
+		}
+		if _, out, _ := mqtap("sessions", "--tls", capture, "-T", "json"); strings.Count(out, `"decrypted": "ok"`) != 3 {
+			t.Errorf("%s: sessions --tls:\n%s", filepath.Base(capture), out)
+		}
+		if _, out, _ := mqtap("findings", capture); !strings.Contains(out, "tls.") && strings.Contains(out, "could not be decrypted") {
+			t.Errorf("%s: findings without the key log:\n%s", filepath.Base(capture), out)
+		}
+		// The export keeps the secrets: tshark decrypts it by itself.
+		exported := filepath.Join(t.TempDir(), "export.pcapng")
+		runExport(t, capture, "-o", exported)
+		if n := strings.Count(tsharkOut(t, exported, "-Y", "mqtt", "-d", "tcp.port==8883,tls"), "\n"); n < 40 {
+			t.Errorf("%s: tshark decrypts %d MQTT frames of the export alone", filepath.Base(capture), n)
+		}
+	}
+	// Secrets placed after the handshakes of the first connections do not
+	// decrypt them (as in Wireshark), but do decrypt the last one.
+	first, err := strconv.Atoi(lines(tsharkOut(t, sample, "-Y", "tcp.stream == 2", "-T", "fields", "-e", "frame.number"))[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	late := withSecretsAt(t, sample, keylog, first-1)
+	_, got, errOut := mqtap("read", late, "-T", "fields", "-e", "tcp.stream")
+	if !strings.Contains(errOut, "2 of 3 TLS connection(s) could not be decrypted") || strings.Trim(got, "2\n") != "" || got == "" {
+		t.Errorf("secrets before the third connection: stdout %q stderr %q", got, errOut)
+	}
+}
+
+// TestMergedLinkTypes reads a pcapng merged from an SLL2 and an Ethernet
+// capture (mergecap): each interface's frames with its own link type, and
+// every record naming its interface as tshark does.
+func TestMergedLinkTypes(t *testing.T) {
+	merged := filepath.Join(t.TempDir(), "merged.pcapng")
+	if out, err := exec.Command("mergecap", "-F", "pcapng", "-w", merged, "../../pcaps/samples/cooked-sll2.pcap.gz", "../../pcaps/samples/mqtt5.pcapng").CombinedOutput(); err != nil {
+		t.Fatalf("mergecap: %v\n%s", err, out)
+	}
+	want := map[string]bool{}
+	for _, l := range lines(tsharkOut(t, merged, "-Y", "mqtt", "-T", "fields", "-e", "frame.number", "-e", "frame.interface_id", "-e", "frame.interface_name")) {
+		want[l] = true
+	}
+	_, out, errOut := mqtap("read", merged, "-T", "fields", "-e", "frame.number", "-e", "frame.interface_id", "-e", "frame.interface_name")
+	got := map[string]bool{}
+	links := map[string]bool{}
+	for _, l := range lines(out) {
+		got[l] = true
+		links[strings.Split(l, "\t")[1]] = true
+	}
+	if len(want) < 50 || len(links) != 2 || fmt.Sprint(got) != fmt.Sprint(want) || errOut != "" {
+		t.Errorf("merged capture: %d frames with MQTT (tshark %d), interfaces %v, stderr %q", len(got), len(want), links, errOut)
+	}
+	cmp := exec.Command(filepath.Join(shared(t), "tools", "tshark-compare"), "--mqtap", mqtapBinary(t), merged)
+	if out, err := cmp.CombinedOutput(); err != nil {
+		t.Errorf("tshark-compare on the merged capture: %v\n%s", err, out)
+	}
+	// The interface is a field like the others, in filters too.
+	_, out, _ = mqtap("read", merged, "-Y", `frame.interface_id == 1 && mqtt.msgtype == 3`, "-T", "fields", "-e", "frame.interface_name")
+	if l := lines(out); len(l) == 0 || strings.Count(out, l[0]+"\n") != len(l) {
+		t.Errorf("-Y frame.interface_id == 1: %q", out)
+	}
+	_, out, _ = mqtap("read", merged, "-V", "-c", "1")
+	if !strings.Contains(out, "Interface id: ") {
+		t.Errorf("-V without the interface:\n%s", out)
 	}
 }

@@ -41,6 +41,9 @@ func newSink(of *outputFlags, stdout io.Writer, count int) (*sink, error) {
 	return &sink{out: out, filter: flt, tracker: kex.NewTracker(store), checker: protect.New(store), store: store, count: count}, nil
 }
 
+// flush writes out the records printed so far.
+func (s *sink) flush() { s.out.Flush() }
+
 // handle is the pipeline's handler.
 func (s *sink) handle(rec *session.Record) error {
 	s.tracker.Observe(rec)

@@ -61,3 +61,65 @@ func (s *stdinSpool) remove() {
 	s.f.Close()
 	os.Remove(s.f.Name())
 }
+
+// idleReader reads a stream (a pipe from tcpdump -U -w -) in its own
+// goroutine and calls idle whenever the reader is about to wait for more:
+// what was decoded so far is printed before mqtap waits on a quiet pipe,
+// while a fast stream is not flushed at every record.
+type idleReader struct {
+	chunks chan []byte // data read, in order
+	free   chan []byte // buffers to read into again
+	cur    []byte      // the rest of the chunk being consumed
+	last   []byte      // the buffer cur is part of
+	err    error       // why the stream ended, once chunks is closed
+	idle   func()
+}
+
+func newIdleReader(r io.Reader, idle func()) *idleReader {
+	const buffers, size = 4, 64 << 10
+	ir := &idleReader{chunks: make(chan []byte, buffers), free: make(chan []byte, buffers), idle: idle}
+	for range buffers {
+		ir.free <- make([]byte, size)
+	}
+	go func() {
+		for {
+			buf := <-ir.free
+			n, err := r.Read(buf[:cap(buf)])
+			if n > 0 {
+				ir.chunks <- buf[:n]
+			} else {
+				ir.free <- buf
+			}
+			if err != nil {
+				ir.err = err
+				close(ir.chunks)
+				return
+			}
+		}
+	}()
+	return ir
+}
+
+// Read implements io.Reader.
+func (ir *idleReader) Read(p []byte) (int, error) {
+	if len(ir.cur) == 0 {
+		if ir.last != nil {
+			ir.free <- ir.last
+			ir.last = nil
+		}
+		var ok bool
+		select {
+		case ir.cur, ok = <-ir.chunks:
+		default:
+			ir.idle()
+			ir.cur, ok = <-ir.chunks
+		}
+		if !ok {
+			return 0, ir.err
+		}
+		ir.last = ir.cur
+	}
+	n := copy(p, ir.cur)
+	ir.cur = ir.cur[n:]
+	return n, nil
+}

@@ -200,7 +200,13 @@ func runTui(ctx context.Context, src tuiSource, keyPaths []string, expr string, 
 		}
 		produce = func(ctx context.Context) error { return tapLive(ctx, cfg, p, c.Flush) }
 	default:
-		r, err := pcaps.Open(src.file)
+		var r *pcaps.Reader
+		if src.file == "-" {
+			// A pipe: what arrived is shown before waiting for more.
+			r, err = pcaps.NewReader(newIdleReader(os.Stdin, func() { c.Flush() }), "standard input")
+		} else {
+			r, err = pcaps.Open(src.file)
+		}
 		if err != nil {
 			return err
 		}
