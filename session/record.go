@@ -111,7 +111,7 @@ type Record struct {
 var RecordFields = []string{
 	"frame.number", "frame.time_epoch", "frame.time_relative", "frame.len", "frame.interface_id", "frame.interface_name",
 	"ip.src", "ip.dst", "ipv6.src", "ipv6.dst", "tcp.srcport", "tcp.dstport", "tcp.stream",
-	"mqtap.type", "mqtap.malformed", "mqtap.findings",
+	"mqtap.type", "mqtap.malformed", "mqtap.truncated", "mqtap.findings",
 	"mqtap.message", "mqtap.session", "mqtap.scheme", "mqtap.kex", "mqtap.verify", "mqtap.decrypt", "mqtap.decrypt_error",
 	"mqtap.plaintext", "mqtap.plaintext_hex", "mqtap.key", "mqtap.kdf", "mqtap.token_time",
 	"mqtap.tls_version", "mqtap.tls_cipher",
@@ -163,6 +163,9 @@ func (r *Record) Tail() []decode.Field {
 	r.tail = append(r.tail, decode.Field{Name: "mqtap.type", Kind: decode.KindString, Bytes: typeNames[r.Packet.Type&15]})
 	if m := r.Packet.Malformed(); m != "" {
 		r.tail = append(r.tail, decode.Field{Name: "mqtap.malformed", Kind: decode.KindString, Bytes: []byte(m)})
+	}
+	if r.Packet.Truncated {
+		r.tail = append(r.tail, decode.Field{Name: "mqtap.truncated", Kind: decode.KindBool, Uint: 1})
 	}
 	for i := range r.Findings {
 		r.tail = append(r.tail, decode.Field{Name: "mqtap.findings", Kind: decode.KindString, Bytes: []byte(r.Findings[i].Code)})

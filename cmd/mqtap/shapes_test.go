@@ -126,7 +126,7 @@ func TestStreamFromTcpdump(t *testing.T) {
 	needRoot(t)
 	addr := listen(t)
 	_, port, _ := net.SplitHostPort(addr)
-	td := exec.Command("tcpdump", "-i", "lo", "-U", "-w", "-", "tcp port "+port)
+	td := exec.Command("tcpdump", "-i", "lo", "--immediate-mode", "-U", "-w", "-", "tcp port "+port)
 	pipe, err := td.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -298,5 +298,121 @@ func TestMergedLinkTypes(t *testing.T) {
 	_, out, _ = mqtap("read", merged, "-V", "-c", "1")
 	if !strings.Contains(out, "Interface id: ") {
 		t.Errorf("-V without the interface:\n%s", out)
+	}
+}
+
+// TestTuiReadsPipeWithEmbeddedSecrets opens, from a pipe, a capture whose
+// TLS key log is in its middle: the terminal UI lists the MQTT packets
+// inside TLS, with the interface in the frame's details.
+func TestTuiReadsPipeWithEmbeddedSecrets(t *testing.T) {
+	sample := "../../pcaps/samples/tls12-lab.pcapng"
+	capture := withSecretsAt(t, sample, "../../pcaps/samples/keys/tls12-lab/tls.keylog", 3)
+	tm := startTmux(t, 160, 45, "cat "+capture+" | "+mqtapBinary(t)+" tui -")
+	tm.waitFor("the decrypted packets of the pipe", func(s string) bool {
+		return strings.Contains(s, "Subscribe Request") && strings.Contains(s, "done")
+	})
+	tm.keys("Tab")
+	time.Sleep(200 * time.Millisecond)
+	tm.keys("e") // expand every subtree of the details
+	tm.waitFor("the interface in the details", func(s string) bool { return strings.Contains(s, "Interface id: 0 (lo)") })
+	tm.keys("q")
+	if s := tm.waitFor("mqtap exiting", func(s string) bool { return strings.Contains(s, "EXITED ") }); !strings.Contains(s, "EXITED 0") {
+		t.Errorf("mqtap tui - did not exit 0:\n%s", s)
+	}
+}
+
+// capturing is a tcpdump running on lo.
+type capturing struct {
+	cmd  *exec.Cmd
+	file string
+}
+
+// startTcpdump captures the traffic of a port on lo into a pcap file, with
+// extra options (-s 96), and returns once tcpdump listens.
+func startTcpdump(t *testing.T, port int, extra ...string) *capturing {
+	t.Helper()
+	c := &capturing{file: filepath.Join(t.TempDir(), "capture.pcap")}
+	args := append([]string{"-i", "lo", "--immediate-mode", "-U", "-Z", "root", "-w", c.file}, extra...)
+	c.cmd = exec.Command("tcpdump", append(args, "tcp port "+strconv.Itoa(port))...)
+	errb := &labtest.Buffer{}
+	c.cmd.Stderr = errb
+	if err := c.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.cmd.Process.Kill(); c.cmd.Wait() })
+	if err := labtest.WaitFor(errb, "listening on", 10*time.Second, nil); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// stop ends the capture (tcpdump writes what it holds).
+func (c *capturing) stop(t *testing.T) {
+	t.Helper()
+	c.cmd.Process.Signal(os.Interrupt)
+	c.cmd.Wait()
+}
+
+// TestSnapLengthCapture captures one session twice at once, whole and with
+// tcpdump -s 96: every packet that starts a frame of the whole capture is
+// in the cut one, in the same frame, with the fields the 96 bytes hold and
+// marked truncated when its frame was cut; tshark agrees on what it shows.
+func TestSnapLengthCapture(t *testing.T) {
+	needRoot(t)
+	b := labtest.StartBroker(t)
+	whole := startTcpdump(t, b.Port)
+	cut := startTcpdump(t, b.Port, "-s", "96")
+	sizes := []int{0, 10, 200, 1000, 3000, 20}
+	for i, n := range sizes {
+		msg := strings.Repeat("x", n)
+		out, err := exec.Command("mosquitto_pub", "-h", b.Host, "-p", strconv.Itoa(b.Port), "-q", "1", "-t", fmt.Sprintf("snap/%d", i), "-m", msg).CombinedOutput()
+		if err != nil {
+			t.Fatalf("mosquitto_pub: %v\n%s", err, out)
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
+	whole.stop(t)
+	cut.stop(t)
+	fields := []string{"-T", "fields", "-e", "frame.number", "-e", "mqtt.msgtype", "-e", "mqtt.msgid", "-e", "mqtt.topic", "-e", "mqtap.truncated", "-d", "tcp.port==" + strconv.Itoa(b.Port) + ",mqtt"}
+	_, all, _ := mqtap(append([]string{"read", whole.file}, fields...)...)
+	_, got, errOut := mqtap(append([]string{"read", cut.file}, fields...)...)
+	if !strings.Contains(errOut, "snap length cut") {
+		t.Errorf("no word on the snap length: %q", errOut)
+	}
+	byFrame := map[string]string{}
+	for _, l := range lines(got) {
+		f := strings.SplitN(l, "\t", 2)
+		if _, ok := byFrame[f[0]]; !ok {
+			byFrame[f[0]] = f[1]
+		}
+	}
+	firsts, truncated := 0, 0
+	seen := map[string]bool{}
+	for _, l := range lines(all) {
+		f := strings.Split(l, "\t")
+		if seen[f[0]] {
+			continue // not the first packet of its frame: it may start past the 96 bytes
+		}
+		seen[f[0]] = true
+		firsts++
+		g, ok := byFrame[f[0]]
+		if !ok {
+			t.Errorf("frame %s: %s missing from the cut capture", f[0], l)
+			continue
+		}
+		gf := strings.Split(g, "\t")
+		if gf[0] != f[1] || gf[1] != f[2] || (gf[2] != f[3] && gf[2] != "") {
+			t.Errorf("frame %s: cut capture has %q, the whole one %q", f[0], g, l)
+		}
+		if gf[3] == "True" {
+			truncated++
+		}
+	}
+	if firsts < 30 || truncated < 4 {
+		t.Errorf("%d packets compared, %d of them truncated", firsts, truncated)
+	}
+	cmp := exec.Command(filepath.Join(shared(t), "tools", "tshark-compare"), "--mqtap", mqtapBinary(t), "--port", strconv.Itoa(b.Port), cut.file)
+	if out, err := cmp.CombinedOutput(); err != nil {
+		t.Errorf("tshark-compare on the cut capture: %v\n%s", err, out)
 	}
 }
