@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -414,5 +415,41 @@ func TestSnapLengthCapture(t *testing.T) {
 	cmp := exec.Command(filepath.Join(shared(t), "tools", "tshark-compare"), "--mqtap", mqtapBinary(t), "--port", strconv.Itoa(b.Port), cut.file)
 	if out, err := cmp.CombinedOutput(); err != nil {
 		t.Errorf("tshark-compare on the cut capture: %v\n%s", err, out)
+	}
+}
+
+// TestLostConnectSegment drops a client's CONNECT frame with editcap, on
+// an MQTT port and on a port where MQTT must be detected: every other
+// packet is still shown, in its own frame and in frame order, as in the
+// whole capture.
+func TestLostConnectSegment(t *testing.T) {
+	for _, c := range []struct {
+		sample string
+		frame  int
+	}{{"mqtt5.pcapng", 4}, {"port17501.pcapng", 68}} {
+		src := filepath.Join("../../pcaps/samples", c.sample)
+		cut := filepath.Join(t.TempDir(), "cut.pcapng")
+		if out, err := exec.Command("editcap", src, cut, strconv.Itoa(c.frame)).CombinedOutput(); err != nil {
+			t.Fatalf("editcap: %v\n%s", err, out)
+		}
+		fields := []string{"-T", "fields", "-e", "frame.number", "-e", "mqtt.msgtype", "-e", "mqtt.msgid"}
+		_, whole, _ := mqtap(append([]string{"read", src}, fields...)...)
+		var want []string
+		for _, l := range lines(whole) {
+			f := strings.SplitN(l, "\t", 2)
+			n, _ := strconv.Atoi(f[0])
+			switch {
+			case n == c.frame: // the lost CONNECT
+			case n > c.frame:
+				want = append(want, strconv.Itoa(n-1)+"\t"+f[1])
+			default:
+				want = append(want, l)
+			}
+		}
+		checkFrameOrder(t, cut)
+		_, got, _ := mqtap(append([]string{"read", cut}, fields...)...)
+		if !slices.Equal(lines(got), want) {
+			t.Errorf("%s without frame %d: %s", c.sample, c.frame, firstDiff(lines(got), want))
+		}
 	}
 }
