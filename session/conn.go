@@ -155,9 +155,7 @@ func (c *conn) endpoints(i int) (src, dst netip.AddrPort) {
 // release frees the buffers of a connection that carries no more data.
 func (c *conn) release() {
 	for i := range c.halves {
-		h := &c.halves[i]
-		h.buf = nil
-		h.tcp.held = nil
+		c.halves[i].buf = nil // the TCP state stays: it keeps following the sequence numbers
 	}
 	c.pending = nil
 	if c.tls != nil {

@@ -1,7 +1,9 @@
 package session
 
 import (
+	"fmt"
 	"math"
+	"slices"
 	"sort"
 )
 
@@ -69,6 +71,31 @@ func (p *Pipeline) enqueue(c *conn, i int, raw []byte, ctx *frameCtx, malformed 
 	p.queue = append(p.queue, queued{})
 	copy(p.queue[at+1:], p.queue[at:])
 	p.queue[at] = q
+	p.queued += len(raw)
+	if p.queued > p.opts.MaxQueued && !p.unblocking {
+		p.unblocking = true
+		p.unblock()
+		p.unblocking = false
+	}
+}
+
+// unblock makes the holders that hold the queue back let go, when the
+// packets waiting behind them reach Options.MaxQueued: holes are given up
+// (their data keeps its frames), detection that still holds data no longer
+// holds the output (that data goes to the frame that decides).
+func (p *Pipeline) unblock() {
+	why := fmt.Sprintf("the cap of %s of MQTT packets waiting for earlier frames was reached", byteSize(p.opts.MaxQueued))
+	for _, h := range slices.Clone(p.holders) {
+		if _, ok := h.holding(); !ok {
+			continue
+		}
+		p.stats.CapsReached++
+		if h.i < 0 {
+			h.c.late = true
+			continue
+		}
+		p.giveUpAll(h.c, h.i, why)
+	}
 }
 
 // release hands the queued packets whose turn has come to the handler; all
@@ -85,10 +112,11 @@ func (p *Pipeline) release(all bool) {
 	for n < len(p.queue) && p.queue[n].ctx.frame <= low && p.err == nil {
 		q := &p.queue[n]
 		p.emit(q.c, q.i, q.raw, &q.ctx, q.malformed, &q.notes)
+		p.queued -= len(q.raw)
 		n++
 	}
 	if p.err != nil {
-		n = len(p.queue)
+		n, p.queued = len(p.queue), 0
 	}
 	clear(p.queue[:n])
 	p.queue = append(p.queue[:0], p.queue[n:]...)

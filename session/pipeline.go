@@ -27,6 +27,10 @@ type Options struct {
 	// a connection. A hole whose data reaches the cap is given up, and the
 	// gap's finding says so.
 	MaxHeld int
+	// MaxQueued caps the bytes of the MQTT packets that wait, in frame
+	// order, for held data of earlier frames (0: 16 MiB). Past it the
+	// holes are given up.
+	MaxQueued int
 	// FlushAfter is how long, in capture time, out-of-order data waits for a
 	// missing segment before the gap is given up (0: 30s). Most holes are
 	// given up sooner: when the peer acknowledges past them, or on FIN or
@@ -99,10 +103,13 @@ type Pipeline struct {
 	flows  map[flowKey]*conn
 	cur    frameCtx // the frame being read
 
-	holders []holder             // directions holding data of earlier frames (order.go)
-	queue   []queued             // packets waiting for earlier frames, in frame order
-	held    int                  // bytes held behind holes, all connections
-	defrag  *defrag.Defragmenter // IP fragments, made at the first one
+	holders []holder // directions holding data of earlier frames (order.go)
+	queue   []queued // packets waiting for earlier frames, in frame order
+	held    int      // bytes held behind holes, all connections
+	queued  int      // bytes of the packets in queue
+	// unblocking is set while unblock runs (it queues packets itself).
+	unblocking bool
+	defrag     *defrag.Defragmenter // IP fragments, made at the first one
 
 	first    time.Time
 	now      time.Time
@@ -133,6 +140,9 @@ func New(opts Options, h Handler) *Pipeline {
 	p := &Pipeline{opts: opts, handler: h, flows: make(map[flowKey]*conn)}
 	if p.opts.MaxHeld == 0 {
 		p.opts.MaxHeld = 32 << 20
+	}
+	if p.opts.MaxQueued == 0 {
+		p.opts.MaxQueued = 16 << 20
 	}
 	if p.opts.FlushAfter == 0 {
 		p.opts.FlushAfter = 30 * time.Second

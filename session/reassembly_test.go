@@ -306,3 +306,37 @@ func TestInterfacesOfDifferentLinkTypes(t *testing.T) {
 		t.Errorf("Unsupported = %d, want 2", st.Unsupported)
 	}
 }
+
+// While a hole holds data of an early frame, the packets of other
+// connections wait for it; past the cap of what may wait, the hole is
+// given up and everything comes out, still in frame order.
+func TestQueueCap(t *testing.T) {
+	x := &conversation{t: t, clientPort: 41010, serverPort: 1883, isn: [2]uint32{100, 900}}
+	y := &conversation{t: t, clientPort: 41011, serverPort: 1883, isn: [2]uint32{200, 800}}
+	a, b := publish("x/a", 1, []byte("A")), publish("x/b", 2, []byte("B"))
+	s := uint32(1 + len(connect311))
+
+	var frames []testFrame
+	add := func(c *conversation, seg segment) { frames = append(frames, testFrame{data: c.frame(seg)}) }
+	for _, seg := range append(handshake(), segment{true, "A", 1, connect311}, segment{true, "A", s + uint32(len(a)), b}) {
+		add(x, seg) // frames 1-5: b held behind the lost a
+	}
+	for _, seg := range append(handshake(), segment{true, "A", 1, connect311}) {
+		add(y, seg)
+	}
+	seq := s
+	for k := 0; k < 40; k++ {
+		p := publish("y/big", uint16(k+1), bytes.Repeat([]byte("y"), 1000))
+		add(y, segment{true, "A", seq, p})
+		seq += uint32(len(p))
+	}
+
+	got, st := runFrames(t, Options{MaxQueued: 16 << 10}, frames...)
+	frameOrder(t, got)
+	if len(got) != 43 || st.CapsReached == 0 {
+		t.Fatalf("%d records, CapsReached %d: %s", len(got), st.CapsReached, describe(got))
+	}
+	if got[1].Topic != "x/b" || got[1].At > 30 {
+		t.Errorf("the held packet came out while reading frame %d (the cap is reached near frame 25): %+v", got[1].At, got[1])
+	}
+}

@@ -178,14 +178,13 @@ func (p *Pipeline) hold(c *conn, i int, seq uint32, data []byte, wire int, ctx *
 	case d.bytes > p.opts.MaxHeld/4:
 		p.giveUpAll(c, i, capText(p.opts.MaxHeld/4, "per direction of a connection"))
 	}
-	for p.held > p.opts.MaxHeld {
-		p.giveUpOldest(capText(p.opts.MaxHeld, "across connections"))
+	for p.held > p.opts.MaxHeld && p.giveUpOldest(capText(p.opts.MaxHeld, "across connections")) {
 	}
 }
 
 // giveUpOldest gives up the holes of the direction whose held data waited
-// longest.
-func (p *Pipeline) giveUpOldest(why string) {
+// longest. It reports whether there was one.
+func (p *Pipeline) giveUpOldest(why string) bool {
 	var oldest *holder
 	for k := range p.holders {
 		h := &p.holders[k]
@@ -197,10 +196,10 @@ func (p *Pipeline) giveUpOldest(why string) {
 		}
 	}
 	if oldest == nil {
-		p.held = 0 // unreachable: held bytes always belong to a holder
-		return
+		return false
 	}
 	p.giveUpAll(oldest.c, oldest.i, why)
+	return true
 }
 
 // ack applies an acknowledgement the peer sent for direction i: bytes it
