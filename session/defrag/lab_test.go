@@ -10,11 +10,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mqtap/mqtap/session/labpeer/labtest"
 )
 
 // The lab is three private network namespaces:
@@ -115,27 +116,9 @@ func (l *lab) run(name string, args ...string) {
 type proc struct {
 	what string
 	cmd  *exec.Cmd
-	log  syncBuffer    // the output that is not scanned
-	done chan struct{} // closed when the command ended; err is then set
+	log  labtest.Buffer // the output that is not scanned
+	done chan struct{}  // closed when the command ended; err is then set
 	err  error
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // start starts a command in namespace ns and waits until a line of its
