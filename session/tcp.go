@@ -125,6 +125,9 @@ func (p *Pipeline) take(c *conn, i int, seq uint32, data []byte, wire int, ctx *
 // reached. They complete their packets in the frame ctx.
 func (p *Pipeline) drain(c *conn, i int, ctx *frameCtx) {
 	d := &c.halves[i].tcp
+	if len(d.held) == 0 || seqDiff(d.held[0].seq, d.next) > 0 {
+		return
+	}
 	for len(d.held) > 0 && seqDiff(d.held[0].seq, d.next) <= 0 {
 		s := d.held[0]
 		d.held = d.held[1:]
@@ -140,6 +143,18 @@ func (p *Pipeline) drain(c *conn, i int, ctx *frameCtx) {
 	}
 	if len(d.held) == 0 {
 		d.held = nil // let the backing array go
+	} else {
+		d.resetSince()
+	}
+}
+
+// resetSince sets since to the arrival of the oldest segment held.
+func (d *tcpDir) resetSince() {
+	d.since = d.held[0].ctx.ci.Timestamp
+	for _, s := range d.held[1:] {
+		if s.ctx.ci.Timestamp.Before(d.since) {
+			d.since = s.ctx.ci.Timestamp
+		}
 	}
 }
 
@@ -262,14 +277,6 @@ func (p *Pipeline) giveUp(c *conn, i int, upto uint32, why string) {
 		d.next = end
 	}
 	p.drain(c, i, nil)
-	if len(d.held) > 0 {
-		d.since = d.held[0].ctx.ci.Timestamp
-		for _, s := range d.held[1:] {
-			if s.ctx.ci.Timestamp.Before(d.since) {
-				d.since = s.ctx.ci.Timestamp
-			}
-		}
-	}
 }
 
 // capText says which cap of held data was reached.
