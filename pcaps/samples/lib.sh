@@ -21,6 +21,8 @@
 #   run_broker NAME CONF PORT [VAR=VALUE]...   mosquitto -c CONF until it listens: BROKER_PID
 #   stop_broker
 #   start_capture FILE [FILTER] [pcapng|sll|sll2], stop_capture: CAP_PID
+#   check_all, check_mode    run the script's check_sample NAME on every wanted
+#                            sample; check_mode exits after that with --check
 # shellcheck shell=bash
 # shellcheck disable=SC2034 # the variables set here are read by the sourcing script
 
@@ -224,4 +226,23 @@ resp_stop() {
 	kill -INT "$1" 2>/dev/null || true
 	wait "$1" 2>/dev/null || true
 	forget_pid "$1"
+}
+
+# check_all: check_sample NAME (the sourcing script's) for every wanted
+# sample; fails when one does.
+check_all() {
+	local rc=0 n
+	for n in "${WANT[@]}"; do check_sample "$n" || rc=1; done
+	return $rc
+}
+
+# check_mode: tshark and capinfos are needed; with --check, the committed
+# samples are checked and the script exits.
+check_mode() {
+	command -v tshark >/dev/null || die "tshark is missing (apt-get install tshark)"
+	command -v capinfos >/dev/null || die "capinfos is missing (apt-get install tshark)"
+	if [ "$CHECK_ONLY" = 1 ]; then
+		check_all
+		exit
+	fi
 }

@@ -173,18 +173,7 @@ check_sample() {
 	return $bad
 }
 
-check_all() {
-	local rc=0 n
-	for n in "${WANT[@]}"; do check_sample "$n" || rc=1; done
-	return $rc
-}
-
-command -v tshark >/dev/null || die "tshark is missing (apt-get install tshark)"
-command -v capinfos >/dev/null || die "capinfos is missing (apt-get install tshark)"
-if [ $CHECK_ONLY = 1 ]; then
-	check_all
-	exit
-fi
+check_mode
 
 [ "$(id -u)" -eq 0 ] || die "must run as root (network namespaces, capture)"
 for t in mosquitto mosquitto_pub mosquitto_sub dumpcap editcap ip ss iptables ip6tables stdbuf; do
