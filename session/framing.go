@@ -285,6 +285,7 @@ func (p *Pipeline) emit(c *conn, i int, raw []byte, ctx *frameCtx, malformed str
 	r.FrameLen = ctx.ci.Length
 	r.Direct = ctx.direct
 	r.Interface = p.iface(ctx.ci.InterfaceIndex)
+	r.Protocols = ctx.protos
 	if ctx.direct {
 		r.Frame, r.FrameLen = p.stats.Packets+1, len(raw)
 	}

@@ -141,6 +141,7 @@ func (w *walk) ipv6(s *Segment) layer {
 	s.Dst = netip.AddrFrom16([16]byte(b[24:40]))
 	s.NetFlow = gopacket.NewFlow(layers.EndpointIPv6, b[8:24], b[24:40])
 	w.data, w.want, w.v6 = b[40:], total-40, true
+	w.ext = b[6]
 	return protoLayer(b[6], true)
 }
 
@@ -155,6 +156,7 @@ func (w *walk) ipv6Ext() layer {
 	if !w.skip((int(w.data[1]) + 1) * 8) {
 		return layerBroken
 	}
+	w.ext = next
 	return protoLayer(next, true)
 }
 
@@ -167,6 +169,7 @@ func (w *walk) ah() layer {
 	if !w.skip((int(w.data[1]) + 2) * 4) {
 		return layerBroken
 	}
+	w.ext = next
 	return protoLayer(next, w.v6)
 }
 

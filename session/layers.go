@@ -31,6 +31,7 @@ const LinkTypeNFLOG layers.LinkType = 239
 // and DecodePayload goes on from the reassembled datagram.
 type LayerDecoder struct {
 	first layer
+	chain Protocols // of the last frame Decode read, for DecodePayload
 	// TCP is the TCP header of the last frame Decode found TCP in.
 	TCP layers.TCP
 }
@@ -51,6 +52,9 @@ type Segment struct {
 	// frame (snap length). For a fragment, the fragment data bytes the IP
 	// header says it carries (larger than len(Frag.Payload) when cut).
 	PayloadLen int
+	// Protocols is the frame's chain of protocols, as frame.protocols
+	// (DecodePayload goes on with the chain of the frame's Decode).
+	Protocols Protocols
 }
 
 // IPFragment is one fragment of an IPv4 or IPv6 datagram (innermost IP
@@ -130,8 +134,10 @@ type walk struct {
 	// want is how many bytes the innermost IP header says follow data[0],
 	// counting those the capture cut; -1 before any IP header.
 	want int
-	v6   bool // the innermost IP header is IPv6 (its extension headers follow)
-	pad  bool // radiotap: padding aligns the 802.11 payload on 4 bytes
+	v6   bool   // the innermost IP header is IPv6 (its extension headers follow)
+	pad  bool   // radiotap: padding aligns the 802.11 payload on 4 bytes
+	tag  uint16 // the last EtherType read (the VLAN tag's TPID, for its name)
+	ext  uint8  // the protocol number that announced the next IPv6 extension header
 }
 
 // skip drops n header bytes. It fails when the frame, or the IP payload
@@ -152,6 +158,7 @@ func (d *LayerDecoder) Decode(data []byte) Segment {
 	var s Segment
 	w := walk{data: data, want: -1}
 	d.run(d.first, &w, &s)
+	d.chain = s.Protocols
 	return s
 }
 
@@ -161,7 +168,7 @@ func (d *LayerDecoder) Decode(data []byte) Segment {
 // down to the inner TCP. Addresses of the wrong family for v6 make a
 // Broken segment.
 func (d *LayerDecoder) DecodePayload(v6 bool, src, dst netip.Addr, proto uint8, payload []byte) Segment {
-	s := Segment{Src: src, Dst: dst}
+	s := Segment{Src: src, Dst: dst, Protocols: d.chain}
 	switch {
 	case v6 && src.Is6() && dst.Is6():
 		a, b := src.As16(), dst.As16()
@@ -189,47 +196,56 @@ func (d *LayerDecoder) run(l layer, w *walk, s *Segment) {
 			s.Broken = true
 			return
 		case layerTCP:
+			s.Protocols.add(pTCP)
 			d.tcp(w, s)
 			return
-		case layerEthernet:
-			l = w.ethernet()
-		case layerVLAN:
-			l = w.vlan()
-		case layerLLC:
-			l = w.llc()
-		case layerSLL:
-			l = w.sll()
-		case layerSLL2:
-			l = w.sll2()
-		case layerLoop:
-			l = w.loop()
-		case layerRawIP:
-			l = w.rawIP()
-		case layerIPv4:
-			l = w.ipv4(s)
-		case layerIPv6:
-			l = w.ipv6(s)
-		case layerIPv6Ext:
-			l = w.ipv6Ext()
-		case layerIPv6Frag:
-			l = w.ipv6Frag(s)
-		case layerAH:
-			l = w.ah()
-		case layerUDP:
-			l = w.udp()
-		case layerGRE:
-			l = w.gre()
-		case layerNFLOG:
-			l = w.nflog()
-		case layerRadiotap:
-			l = w.radiotap()
-		case layer80211:
-			l = w.dot11(s)
-		default:
-			s.Broken = true
-			return
 		}
+		tag, ext := w.tag, w.ext // what announced this header, for its name
+		next := w.step(l, s)
+		w.names(l, next, tag, ext, s)
+		l = next
 	}
+}
+
+// step reads the header of layer l and returns the layer that follows it.
+func (w *walk) step(l layer, s *Segment) layer {
+	switch l {
+	case layerEthernet:
+		return w.ethernet()
+	case layerVLAN:
+		return w.vlan()
+	case layerLLC:
+		return w.llc()
+	case layerSLL:
+		return w.sll()
+	case layerSLL2:
+		return w.sll2()
+	case layerLoop:
+		return w.loop()
+	case layerRawIP:
+		return w.rawIP()
+	case layerIPv4:
+		return w.ipv4(s)
+	case layerIPv6:
+		return w.ipv6(s)
+	case layerIPv6Ext:
+		return w.ipv6Ext()
+	case layerIPv6Frag:
+		return w.ipv6Frag(s)
+	case layerAH:
+		return w.ah()
+	case layerUDP:
+		return w.udp()
+	case layerGRE:
+		return w.gre()
+	case layerNFLOG:
+		return w.nflog()
+	case layerRadiotap:
+		return w.radiotap()
+	case layer80211:
+		return w.dot11(s)
+	}
+	return layerBroken
 }
 
 // tcp decodes the TCP header into d.TCP.

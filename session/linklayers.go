@@ -40,6 +40,7 @@ func (w *walk) ethernet() layer {
 // lengthOrType follows an Ethernet or VLAN type field: a value up to 1500
 // is an 802.3 length (LLC follows, the rest is padding).
 func (w *walk) lengthOrType(t uint16) layer {
+	w.tag = t
 	switch {
 	case t <= 1500:
 		if int(t) < len(w.data) {

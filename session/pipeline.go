@@ -188,7 +188,9 @@ func (p *Pipeline) Frame(data []byte, ci gopacket.CaptureInfo) error {
 	if dec == nil {
 		return nil
 	}
-	switch seg := dec.Decode(data); {
+	seg := dec.Decode(data)
+	p.cur.protos = seg.Protocols
+	switch {
 	case seg.Fragment:
 		p.fragment(dec, seg)
 	case seg.TCP:
@@ -209,6 +211,7 @@ func (p *Pipeline) Frame(data []byte, ci gopacket.CaptureInfo) error {
 // tcpSegment takes the TCP segment dec decoded from the current frame.
 func (p *Pipeline) tcpSegment(dec *LayerDecoder, seg Segment) {
 	p.stats.TCPSegments++
+	p.cur.protos = seg.Protocols
 	tcp := &dec.TCP
 	c := p.lookup(seg.Src, seg.Dst, tcp, p.now)
 	src := netip.AddrPortFrom(seg.Src, uint16(tcp.SrcPort))
@@ -283,5 +286,6 @@ func (p *Pipeline) expire() {
 type frameCtx struct {
 	ci     gopacket.CaptureInfo
 	frame  int
-	direct bool // data mqtap received itself (Received), not a captured frame
+	direct bool      // data mqtap received itself (Received), not a captured frame
+	protos Protocols // the frame's protocols up to TCP
 }

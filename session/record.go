@@ -78,6 +78,9 @@ type Record struct {
 	Time     time.Time     // that frame's capture time
 	Relative time.Duration // time since the first frame of the capture
 	FrameLen int           // that frame's length on the wire
+	// Protocols is that frame's chain of protocols up to TCP (empty for
+	// direct records); ProtocolChain adds what mqtap found above TCP.
+	Protocols Protocols
 	// Interface is the capture interface of that frame when the capture
 	// describes its interfaces (pcapng): frame.interface_id and
 	// frame.interface_name. Nil for pcap files and direct records.
@@ -110,7 +113,7 @@ type Record struct {
 // RecordFields are the names of the fields a Record adds around the MQTT
 // packet's own (Head and Tail).
 var RecordFields = []string{
-	"frame.number", "frame.time_epoch", "frame.time_relative", "frame.len", "frame.interface_id", "frame.interface_name",
+	"frame.number", "frame.time_epoch", "frame.time_relative", "frame.len", "frame.interface_id", "frame.interface_name", "frame.protocols",
 	"ip.src", "ip.dst", "ipv6.src", "ipv6.dst", "tcp.srcport", "tcp.dstport", "tcp.stream",
 	"mqtap.type", "mqtap.malformed", "mqtap.truncated", "mqtap.findings",
 	"mqtap.message", "mqtap.session", "mqtap.scheme", "mqtap.kex", "mqtap.verify", "mqtap.decrypt", "mqtap.decrypt_error",
@@ -142,6 +145,12 @@ func (r *Record) Head() []decode.Field {
 			r.head = append(r.head, decode.Field{Name: "frame.interface_name", Kind: decode.KindString, Bytes: ifc.name})
 		}
 	}
+	if !r.Direct {
+		start := len(r.text)
+		chain := r.ProtocolChain()
+		r.text = chain.Append(r.text)
+		r.head = append(r.head, decode.Field{Name: "frame.protocols", Kind: decode.KindString, Bytes: r.text[start:len(r.text):len(r.text)]})
+	}
 	src, dst := "ip.src", "ip.dst"
 	if r.Src.Is6() && !r.Src.Is4In6() {
 		src, dst = "ipv6.src", "ipv6.dst"
@@ -155,6 +164,17 @@ func (r *Record) Head() []decode.Field {
 	r.head = r.number("tcp.dstport", uint64(r.DstPort))
 	r.head = r.number("tcp.stream", uint64(r.Stream))
 	return r.head
+}
+
+// ProtocolChain is frame.protocols of the record: the frame's protocols up
+// to TCP, then TLS when the packet was decrypted from it, then mqtt.
+func (r *Record) ProtocolChain() Protocols {
+	c := r.Protocols
+	if r.TLSVersion != 0 {
+		c.add(pTLS)
+	}
+	c.add(pMQTT)
+	return c
 }
 
 // Tail returns mqtap's own fields of the record: mqtap.type, mqtap.malformed

@@ -100,6 +100,9 @@ func (a *App) showDetail(r *session.Record) {
 		}
 		frame.AddChild(b.node(fk, "iface", label, nodeRef{}))
 	}
+	if !r.Direct {
+		frame.AddChild(b.node(fk, "protocols", "[Protocols in frame: "+r.ProtocolChain().String()+"]", nodeRef{}))
+	}
 	frame.AddChild(b.node(fk, "src", "Source: "+src, nodeRef{}))
 	frame.AddChild(b.node(fk, "dst", "Destination: "+dst, nodeRef{}))
 	dir := "broker → client"

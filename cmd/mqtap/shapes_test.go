@@ -494,3 +494,46 @@ wrpcap(sys.argv[1], [
 		t.Errorf("findings:\n%s", report)
 	}
 }
+
+// TestProtocolsAgreeWithTshark compares frame.protocols of every frame
+// with an MQTT packet in the samples with tshark's (up to mqtt: tshark may
+// add a dissector of the payload after it). TLS samples are read with
+// their key logs; WebSocket samples, whose MQTT tshark does not see, are
+// left out.
+func TestProtocolsAgreeWithTshark(t *testing.T) {
+	compared := 0
+	for _, capture := range samples(t) {
+		name := filepath.Base(capture)
+		if strings.HasPrefix(name, "ws") {
+			continue
+		}
+		var targs, margs []string
+		if strings.HasPrefix(name, "tls") {
+			keylog := filepath.Join("../../pcaps/samples/keys", strings.TrimSuffix(name, ".pcapng"), "tls.keylog")
+			if _, err := os.Stat(keylog); err == nil {
+				targs = []string{"-o", "tls.keylog_file:" + keylog}
+				margs = []string{"--keys", keylog}
+			}
+		}
+		want := map[string]string{}
+		for _, l := range lines(tsharkOut(t, capture, append(targs, "-Y", "mqtt", "-T", "fields", "-e", "frame.number", "-e", "frame.protocols")...)) {
+			f := strings.SplitN(l, "\t", 2)
+			if k := strings.Index(f[1], ":mqtt"); k >= 0 {
+				want[f[0]] = f[1][:k+5]
+			}
+		}
+		_, out, _ := mqtap(append([]string{"read", capture, "-T", "fields", "-e", "frame.number", "-e", "frame.protocols"}, margs...)...)
+		for _, l := range lines(out) {
+			f := strings.SplitN(l, "\t", 2)
+			if w, ok := want[f[0]]; ok {
+				compared++
+				if w != f[1] {
+					t.Errorf("%s frame %s: frame.protocols %q, tshark %q", name, f[0], f[1], w)
+				}
+			}
+		}
+	}
+	if compared < 1000 {
+		t.Errorf("only %d frames compared", compared)
+	}
+}

@@ -83,6 +83,7 @@ const (
 	srcProtoAlways                // frame, tcp, mqtap: present on every record
 	srcProtoIP                    // ip: present when the record is IPv4
 	srcProtoIPv6                  // ipv6: present when the record is IPv6
+	srcProtoChain                 // another protocol: present when frame.protocols names it
 )
 
 // fieldDef describes one field name a filter can use.
@@ -318,6 +319,11 @@ func init() {
 	rec("mqtap", ftProto, 0, srcProtoAlways)
 	rec("ip", ftProto, 0, srcProtoIP)
 	rec("ipv6", ftProto, 0, srcProtoIPv6)
+	for _, name := range session.ProtocolNames() {
+		if fieldDefs[name] == nil {
+			rec(name, ftProto, 0, srcProtoChain)
+		}
+	}
 }
 
 // lookupField returns the definition of a field or protocol name, or nil
@@ -529,6 +535,10 @@ func (d *fieldDef) nextIn(r *session.Record, c *cursor, v *val) bool {
 	case srcProtoIPv6:
 		*v = val{k: vNone}
 		return isIPv6(r) && first(c)
+	case srcProtoChain:
+		*v = val{k: vNone}
+		chain := r.ProtocolChain()
+		return chain.Has(d.name) && first(c)
 	}
 	return false
 }

@@ -183,6 +183,12 @@ func (w *Writer) appendTree(b []byte, r *session.Record) []byte {
 			b = append(b, ')')
 		}
 	}
+	if !r.Direct {
+		b = append(b, "\n    [Protocols in frame: "...)
+		chain := r.ProtocolChain()
+		b = chain.Append(b)
+		b = append(b, ']')
+	}
 	b = append(b, "\n    Source: "...)
 	b = appendEndpoint(b, r.Src, r.SrcPort)
 	b = append(b, "\n    Destination: "...)

@@ -213,6 +213,7 @@ func (c *Capture) add(r *session.Record) error {
 	}
 	b = binary.AppendUvarint(b, uint64(r.TLSVersion))
 	b = binary.AppendUvarint(b, uint64(r.TLSSuite))
+	b = r.Protocols.AppendBinary(b)
 	b = appendBytes(b, r.Packet.Raw)
 	c.scratch = b
 
@@ -599,6 +600,7 @@ func (c *Capture) recordInto(i int, r *session.Record, buf []byte) ([]byte, erro
 		r.Findings = append(r.Findings, f)
 	}
 	r.TLSVersion, r.TLSSuite = uint16(d.uvarint()), uint16(d.uvarint())
+	r.Protocols, d.b = session.ParseProtocols(d.b)
 	raw := d.bytes()
 	if d.err != nil {
 		return b, fmt.Errorf("record %d: %w", i, d.err)
