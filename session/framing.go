@@ -421,8 +421,8 @@ func plausible(b []byte, version uint8, maxRemaining int) bool {
 // verdict says what a connection carries, from the bytes each direction
 // sent so far (kindUnknown while they do not tell). A direction whose start
 // was captured opens with CONNECT (a client: MQTT), with CONNACK (a broker
-// whose client's CONNECT was not captured), or with a ClientHello (TLS, MQTT
-// when it offers ALPN "mqtt"); anything else is not MQTT. Otherwise both
+// whose client's CONNECT was not captured), or with a ClientHello (TLS,
+// whatever it carries); anything else is not MQTT. Otherwise both
 // directions must begin with a run of well-formed packets, four in all.
 func (c *conn) verdict() kind {
 	var counts [2]int
@@ -433,11 +433,13 @@ func (c *conn) verdict() kind {
 		}
 		if !h.midflow {
 			if tlswire.LooksLikeClientHello(h.buf) {
-				switch decided, mqtt := offersMQTT(h.buf); {
-				case decided && mqtt:
+				// TLS on any port: what it carries is known once
+				// decrypted (MQTT, or MQTT over WebSocket).
+				switch whole, ok := clientHello(h.buf); {
+				case whole && ok:
 					c.client = int8(i)
 					return kindTLS
-				case decided || len(h.buf) > detectLimit:
+				case whole || len(h.buf) > detectLimit:
 					return kindOther
 				}
 				continue
@@ -496,9 +498,9 @@ func (c *conn) lastVerdict() kind {
 	return kindMQTT
 }
 
-// offersMQTT reads the ClientHello at the start of b: decided is false
-// while it is incomplete, mqtt whether it offers ALPN "mqtt".
-func offersMQTT(b []byte) (decided, mqtt bool) {
+// clientHello reads the ClientHello at the start of b: whole is false while
+// it is incomplete, ok whether it parses.
+func clientHello(b []byte) (whole, ok bool) {
 	rec, _, ok, err := tlswire.NextRecord(b)
 	if err != nil {
 		return true, false
@@ -515,16 +517,8 @@ func offersMQTT(b []byte) (decided, mqtt bool) {
 	if !ok {
 		return false, false // a ClientHello over several records: rare; wait
 	}
-	ch, err := tlswire.ParseClientHello(msg)
-	if err != nil {
-		return true, false
-	}
-	for _, a := range ch.ALPN {
-		if a == "mqtt" {
-			return true, true
-		}
-	}
-	return true, false
+	_, err = tlswire.ParseClientHello(msg)
+	return true, err == nil
 }
 
 // exactRun reports whether b is a run of whole, plausible control packets

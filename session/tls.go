@@ -375,10 +375,14 @@ func (p *Pipeline) tlsApplicationData(c *conn, i int, plain []byte, ctx *frameCt
 	case kindUnknown:
 		// The port, the ALPN offer or a CONNECT says the inside is MQTT.
 		switch {
-		case p.IsMQTTPort(c.key.a.Port()) || p.IsMQTTPort(c.key.b.Port()) || t.alpnOffered:
+		case p.carriesMQTT(c):
 			c.inner = kindMQTT
 		case c.client == int8(i) && decode.Type(plain[0]>>4) == decode.CONNECT && decode.Plausible(plain, 0, detectLimit):
 			c.inner = kindMQTT
+		case c.client != int8(i) && decode.Type(plain[0]>>4) == decode.CONNACK && decode.Plausible(plain, 0, detectLimit):
+			c.inner = kindMQTT // the broker's answer decrypted before its client's CONNECT
+		case c.client != int8(i):
+			return // the server spoke first: what the client sends tells
 		default:
 			c.inner = kindOther
 			return
@@ -389,6 +393,12 @@ func (p *Pipeline) tlsApplicationData(c *conn, i int, plain []byte, ctx *frameCt
 	p.parse(c, i, plain, ctx)
 }
 
+// carriesMQTT reports whether a TLS connection is known to carry MQTT: on
+// an MQTT port, offering ALPN "mqtt", or seen to once decrypted.
+func (p *Pipeline) carriesMQTT(c *conn) bool {
+	return p.IsMQTTPort(c.key.a.Port()) || p.IsMQTTPort(c.key.b.Port()) || c.tls.alpnOffered || c.inner == kindMQTT
+}
+
 // tlsFinding reports a finding about a TLS connection: it goes with the
 // connection's next MQTT record.
 func (p *Pipeline) tlsFinding(c *conn, ctx *frameCtx, f Finding) {
@@ -396,8 +406,14 @@ func (p *Pipeline) tlsFinding(c *conn, ctx *frameCtx, f Finding) {
 }
 
 // flushPending hands findings no record carried to Options.OnFinding.
+// Those of a TLS connection that is not known to carry MQTT (another port,
+// no ALPN "mqtt", not decrypted) are dropped: it may be any TLS traffic.
 func (p *Pipeline) flushPending(c *conn) {
 	if c.tls == nil {
+		return
+	}
+	if !p.carriesMQTT(c) {
+		c.tls.pending = nil
 		return
 	}
 	for _, pf := range c.tls.pending {

@@ -165,12 +165,21 @@ func TestTLSSuitesThroughThePipeline(t *testing.T) {
 			}
 		})
 	}
-	// TLS on another port without ALPN mqtt is not MQTT's business.
+	// TLS on another port without ALPN mqtt: listed, and decoded as MQTT
+	// once decrypted, from its CONNECT.
 	client, server, keylog := goTLSSession(t, &tls.Config{MinVersion: tls.VersionTLS13}, cert)
 	store, _ := keys.Load(keylog)
 	c := &conversation{t: t, clientPort: 41000, serverPort: 9443, isn: [2]uint32{1, 1}}
-	got, st := c.run(Options{Keys: store}, append(handshake(), segment{true, "A", 1, client}, segment{false, "A", 1, server})...)
-	if len(got) != 0 || len(st.TLS) != 0 {
-		t.Errorf("TLS without ALPN mqtt on port 9443: %d records, %d TLS connections", len(got), len(st.TLS))
+	hello := helloLen(client)
+	segs := append(handshake(), segment{true, "A", 1, client[:hello]}, segment{false, "A", 1, server},
+		segment{true, "A", 1 + uint32(hello), client[hello:]})
+	got, st := c.run(Options{Keys: store}, segs...)
+	if len(got) != 3 || len(st.TLS) != 1 || st.TLS[0].Decrypted != "ok" {
+		t.Errorf("TLS without ALPN mqtt on port 9443: %d records, TLS %+v", len(got), st.TLS)
+	}
+	var fs []string
+	got, st = c.run(Options{OnFinding: func(f Finding, _ int) { fs = append(fs, f.Code) }}, segs...)
+	if len(got) != 0 || len(st.TLS) != 1 || st.TLS[0].Decrypted != "no-key" || len(fs) != 0 {
+		t.Errorf("the same without the key log: %d records, TLS %+v, findings %v (not known to be MQTT: none)", len(got), st.TLS, fs)
 	}
 }
