@@ -285,11 +285,11 @@ var wsCloseNames = map[uint16]string{
 }
 
 // WSCloseCodeName returns Wireshark's name of a close status code ("Normal
-// Closure", "Going Away", ...), or "Unknown (N)" as Wireshark shows a code
-// it has no name for.
+// Closure", "Going Away", ...), or "Unknown" for a code it has no name for
+// (Wireshark shows "Unknown (1012)").
 func WSCloseCodeName(code uint16) string {
 	if s, ok := wsCloseNames[code]; ok {
 		return s
 	}
-	return "Unknown (" + strconv.Itoa(int(code)) + ")"
+	return "Unknown"
 }

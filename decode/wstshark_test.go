@@ -263,3 +263,54 @@ func compareFrames(t *testing.T, dir string, want []tsWS, b []byte) {
 	}
 	t.Logf("%s: %d frames agree with tshark", dir, len(got))
 }
+
+// TestWSEdgeFramesAgainstTshark compares hand-made frames with tshark:
+// every opcode (reserved ones included), every RSV combination, lengths
+// in non-minimal encodings and at the boundaries, fragmented and oversized
+// control frames, and Close frames with every class of status code.
+func TestWSEdgeFramesAgainstTshark(t *testing.T) {
+	frame := func(f WSFrame, payload []byte) []byte {
+		f.PayloadLen = uint64(len(payload))
+		b := AppendWSFrame(nil, f)
+		start := len(b)
+		b = append(b, payload...)
+		UnmaskWS(b[start:], b[start:], f.MaskKey, 0)
+		return b
+	}
+	key := [4]byte{0xde, 0xad, 0xbe, 0xef}
+	var client []byte
+	for op := range WSOpcode(16) {
+		client = append(client, frame(WSFrame{Fin: op != 1, RSV: uint8(op) & 7, Opcode: op, Masked: true, MaskKey: key}, []byte("payload"))...)
+	}
+	for _, n := range []int{0, 125, 126, 127, 65535, 65536} {
+		client = append(client, frame(WSFrame{Fin: true, Opcode: WSBinary, Masked: true, MaskKey: key}, make([]byte, n))...)
+	}
+	client = append(client, 0x82, 0xfe, 0x00, 0x05, 1, 2, 3, 4, 'a', 'b', 'c', 'd', 'e') // 5 in 16 bits
+	client = append(client, 0x82, 0x7f, 0, 0, 0, 0, 0, 0, 0x01, 0x2c)                   // 300 in 64 bits, unmasked
+	client = append(client, make([]byte, 300)...)
+	client = append(client, frame(WSFrame{Opcode: WSPing, Masked: true, MaskKey: key}, make([]byte, 200))...)
+	var server []byte
+	for _, code := range []uint16{999, 1000, 1001, 1002, 1003, 1004, 1005, 1006, 1007, 1008, 1009, 1010, 1011, 1012, 1015, 1016, 2999, 3000, 4999, 5000} {
+		server = append(server, frame(WSFrame{Fin: true, Opcode: WSClose}, fmt.Appendf([]byte{byte(code >> 8), byte(code)}, "close %d ✓", code))...)
+	}
+	server = append(server, frame(WSFrame{Fin: true, Opcode: WSClose}, nil)...)
+	chunks := []wsChunk{
+		{true, []byte(wsRequest)},
+		{false, []byte(wsResponse("permessage-deflate"))},
+		{true, client},
+		{false, server},
+	}
+	port := 51999
+	ts := tsharkWS(t, writeTapePcap(t, chunks, port), port)
+	for i := range ts.client {
+		if op, _ := strconv.Atoi(ts.client[i].opcode); WSOpcode(op).Reserved() {
+			// Wireshark calls them "Unknown (N)", mqtap "Reserved (N)".
+			if want := fmt.Sprintf("Opcode: Unknown (%d)", op); ts.client[i].opcodeLabel != want {
+				t.Errorf("tshark labels opcode %d %q", op, ts.client[i].opcodeLabel)
+			}
+			ts.client[i].opcodeLabel = fmt.Sprintf("Opcode: %s (%d)", WSOpcode(op), op)
+		}
+	}
+	compareFrames(t, "client", ts.client, client)
+	compareFrames(t, "server", ts.server, server)
+}
