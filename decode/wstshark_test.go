@@ -286,7 +286,7 @@ func TestWSEdgeFramesAgainstTshark(t *testing.T) {
 		client = append(client, frame(WSFrame{Fin: true, Opcode: WSBinary, Masked: true, MaskKey: key}, make([]byte, n))...)
 	}
 	client = append(client, 0x82, 0xfe, 0x00, 0x05, 1, 2, 3, 4, 'a', 'b', 'c', 'd', 'e') // 5 in 16 bits
-	client = append(client, 0x82, 0x7f, 0, 0, 0, 0, 0, 0, 0x01, 0x2c)                   // 300 in 64 bits, unmasked
+	client = append(client, 0x82, 0x7f, 0, 0, 0, 0, 0, 0, 0x01, 0x2c)                    // 300 in 64 bits, unmasked
 	client = append(client, make([]byte, 300)...)
 	client = append(client, frame(WSFrame{Opcode: WSPing, Masked: true, MaskKey: key}, make([]byte, 200))...)
 	var server []byte
