@@ -73,6 +73,7 @@ type wsConv struct {
 	up               WSUpgrade
 	client, server   wsDir
 	clientB, serverB []byte // the frames of each direction, after the heads
+	reqB, respB      []byte // the first 1 KiB of each direction
 }
 
 // TestWSRealTraffic records real WebSocket conversations (github.com/coder/websocket
@@ -121,6 +122,7 @@ func decodeTape(t *testing.T, tape *wsTape, rng *rand.Rand) *wsConv {
 	}
 	conv.up = up
 	conv.clientB, conv.serverB = cs[conv.req.Len:], ss[conv.resp.Len:]
+	conv.reqB, conv.respB = cs[:min(len(cs), 1024)], ss[:min(len(ss), 1024)]
 	conv.client = decodeWSDir(t, conv.clientB, true, up.Deflate, rng)
 	conv.server = decodeWSDir(t, conv.serverB, false, up.Deflate, rng)
 	return conv
@@ -349,5 +351,3 @@ func checkLengths(t *testing.T, frames []WSFrame) {
 		t.Errorf("no client frame with these payload lengths and header lengths: %v", want)
 	}
 }
-
-func saveSeeds(t *testing.T, name string, conv *wsConv) {}
