@@ -89,7 +89,9 @@ func (in *Inflater) Message(compressed, dst []byte) ([]byte, error) {
 	dst, err := in.inflate(dst)
 	if err != nil {
 		if in.takeover {
-			in.broken = fmt.Errorf("%w (%w)", ErrInflaterBroken, err)
+			// Only ErrInflaterBroken is wrapped: the later messages are
+			// not themselves too large or corrupt.
+			in.broken = fmt.Errorf("%w (%v)", ErrInflaterBroken, err)
 		}
 		return dst, err
 	}
