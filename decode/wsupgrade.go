@@ -16,13 +16,16 @@ type WSUpgrade struct {
 	ExtensionsOffered  string   // raw Sec-WebSocket-Extensions of the request
 	ExtensionsAccepted string   // raw Sec-WebSocket-Extensions of the response
 	Status             int      // the response's status: 101 when switched, 0 with no response
-	Deflate            *DeflateParams
-	// Deflate is permessage-deflate as accepted by the server with status
-	// 101, nil when it was not.
+	// Deflate is permessage-deflate as the server accepted it with status
+	// 101, nil when it did not.
+	Deflate *DeflateParams
 }
 
 // DeflateParams are the parameters of permessage-deflate (RFC 7692 section
-// 7.1) as the server accepted them.
+// 7.1) as the server accepted them. They come from the response alone: a
+// client that asked for client_no_context_takeover may drop its context
+// even when the server did not repeat it, and inflating as if it kept it
+// gives the same bytes.
 type DeflateParams struct {
 	ServerNoContextTakeover, ClientNoContextTakeover bool
 	ServerMaxWindowBits, ClientMaxWindowBits         int // 8..15, 15 when not given
