@@ -41,6 +41,9 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzNextRecord$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./session/tlswire
 	$(GO) test -run='^$$' -fuzz='^FuzzHandshake$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./session/tlswire
 	$(GO) test -run='^$$' -fuzz='^FuzzTLSDecrypt$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./keys
+	$(GO) test -run='^$$' -fuzz='^FuzzWSFrame$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./decode
+	$(GO) test -run='^$$' -fuzz='^FuzzHTTPHead$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./decode
+	$(GO) test -run='^$$' -fuzz='^FuzzInflate$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./decode
 	$(GO) test -run='^$$' -fuzz='^FuzzReader$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./pcaps
 	$(GO) test -run='^$$' -fuzz='^FuzzAdd$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./session/defrag
 
