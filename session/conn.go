@@ -54,6 +54,9 @@ type conn struct {
 
 	halves  [2]half
 	pending []chunk // data held while detecting, replayed once MQTT is found
+	// waiting are findings about the connection that go with its next
+	// MQTT record.
+	waiting []pendingFinding
 	// pendingHolder is set while pending is registered in
 	// Pipeline.holders; late once it waited so long that it no longer
 	// holds the output back (its data is then replayed in the frame that

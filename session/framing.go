@@ -219,13 +219,13 @@ func resync(b []byte, version uint8) (int, bool) {
 // notes are what is said about the stream before a packet, carried by
 // its record as findings.
 type notes struct {
-	gap     int    // bytes not captured since the previous packet
-	gapFrom uint32 // relative sequence number of the first of them
-	gapTo   uint32 // and of the last
-	gapWhy  string // the cap that made mqtap give them up, if one did
-	skipped int    // bytes skipped while resynchronising
-	cut     bool   // the capture holds only the start of the packet
-	tls     []pendingFinding
+	gap     int              // bytes not captured since the previous packet
+	gapFrom uint32           // relative sequence number of the first of them
+	gapTo   uint32           // and of the last
+	gapWhy  string           // the cap that made mqtap give them up, if one did
+	skipped int              // bytes skipped while resynchronising
+	cut     bool             // the capture holds only the start of the packet
+	conn    []pendingFinding // findings about the connection (its TLS or WebSocket layer)
 }
 
 // addGap notes n bytes lost from relative sequence number from.
@@ -263,9 +263,8 @@ func (p *Pipeline) hand(c *conn, i int, raw []byte, ctx *frameCtx, malformed str
 	n := h.notes
 	h.notes = notes{}
 	n.cut = cut
-	if t := c.tls; t != nil && len(t.pending) > 0 {
-		n.tls = t.pending
-		t.pending = nil
+	if len(c.waiting) > 0 {
+		n.conn, c.waiting = c.waiting, nil
 	}
 	if p.inOrder(ctx.frame) {
 		p.emit(c, i, raw, ctx, malformed, &n)
@@ -339,7 +338,7 @@ func (p *Pipeline) emit(c *conn, i int, raw []byte, ctx *frameCtx, malformed str
 
 // noteFindings turns the notes before a packet into its first findings.
 func (p *Pipeline) noteFindings(r *Record, n *notes) {
-	for _, pf := range n.tls {
+	for _, pf := range n.conn {
 		r.Findings = append(r.Findings, pf.f)
 	}
 	if n.gap > 0 {

@@ -72,10 +72,9 @@ type tlsConn struct {
 	hasSecrets   bool
 	secrets      keys.TLSSecrets
 	halves       [2]tlsHalf
-	certProblem  string // why the server's certificate is untrusted ("" when trusted or not seen)
-	accepted     bool   // tls.accepted-untrusted-certificate reported
-	stopped      string // why decryption stopped, once it did
-	pending      []pendingFinding
+	certProblem  string   // why the server's certificate is untrusted ("" when trusted or not seen)
+	accepted     bool     // tls.accepted-untrusted-certificate reported
+	stopped      string   // why decryption stopped, once it did
 	info         *TLSInfo // what Stats reports (a scratch one beyond maxTLSInfos)
 }
 
@@ -87,8 +86,9 @@ type tlsHalf struct {
 	dec       *keys.TLSDecrypter // nil without keys
 }
 
-// pendingFinding waits for the next MQTT record of its connection; a
-// connection that never carries one hands it to Options.OnFinding.
+// pendingFinding waits for the next MQTT record of its connection
+// (conn.waiting); a connection that never carries one hands it to
+// Options.OnFinding.
 type pendingFinding struct {
 	f     Finding
 	frame int
@@ -401,27 +401,28 @@ func (p *Pipeline) carriesMQTT(c *conn) bool {
 
 // tlsFinding reports a finding about a TLS connection: it goes with the
 // connection's next MQTT record.
-func (p *Pipeline) tlsFinding(c *conn, ctx *frameCtx, f Finding) {
-	c.tls.pending = append(c.tls.pending, pendingFinding{f: f, frame: ctx.frame})
+func (p *Pipeline) tlsFinding(c *conn, ctx *frameCtx, f Finding) { c.report(ctx, f) }
+
+// report notes a finding about a connection (its TLS or WebSocket layer):
+// it goes with the connection's next MQTT record.
+func (c *conn) report(ctx *frameCtx, f Finding) {
+	c.waiting = append(c.waiting, pendingFinding{f: f, frame: ctx.frame})
 }
 
 // flushPending hands findings no record carried to Options.OnFinding.
 // Those of a TLS connection that is not known to carry MQTT (another port,
 // no ALPN "mqtt", not decrypted) are dropped: it may be any TLS traffic.
 func (p *Pipeline) flushPending(c *conn) {
-	if c.tls == nil {
+	if c.tls != nil && !p.carriesMQTT(c) {
+		c.waiting = nil
 		return
 	}
-	if !p.carriesMQTT(c) {
-		c.tls.pending = nil
-		return
-	}
-	for _, pf := range c.tls.pending {
+	for _, pf := range c.waiting {
 		if p.opts.OnFinding != nil {
 			p.opts.OnFinding(pf.f, pf.frame)
 		}
 	}
-	c.tls.pending = nil
+	c.waiting = nil
 }
 
 // tlsProtocolAudit reports a TLS version below 1.2 or a weak cipher suite.
