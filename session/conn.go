@@ -27,8 +27,14 @@ const (
 	kindUnknown kind = iota // not on an MQTT port: still looking at the first bytes
 	kindMQTT                // MQTT, by port or detected
 	kindTLS                 // TLS: MQTT inside when the key log has the connection's secrets
+	kindWS                  // MQTT over WebSocket
 	kindOther               // something else
 )
+
+// decodes reports whether MQTT is being decoded on the connection.
+func (c *conn) decodes() bool {
+	return c.kind == kindMQTT || c.kind == kindTLS || c.kind == kindWS
+}
 
 // Limits of detection and resynchronisation.
 const (
@@ -50,7 +56,8 @@ type conn struct {
 	last    time.Time
 	direct  bool // fed through Received, not captured
 	tls     *tlsConn
-	inner   kind // what a TLS connection carries inside (kindUnknown until its first data)
+	ws      *wsConn // the WebSocket layer (over TCP, or inside TLS)
+	inner   kind    // what a TLS connection carries inside (kindUnknown until its first data)
 
 	halves  [2]half
 	pending []chunk // data held while detecting, replayed once MQTT is found
@@ -182,7 +189,7 @@ func (p *Pipeline) finish(c *conn) {
 	c.flushDetection(p)
 	p.flushPending(c)
 	for i := range c.halves {
-		if len(c.halves[i].buf) > 0 && (c.kind == kindMQTT || c.kind == kindTLS) {
+		if len(c.halves[i].buf) > 0 && c.decodes() {
 			p.stats.Incomplete++
 		}
 	}

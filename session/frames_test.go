@@ -1,6 +1,7 @@
 package session
 
 import (
+	"fmt"
 	"net"
 	"testing"
 	"time"
@@ -133,7 +134,8 @@ type recordCopy struct {
 	SrcPort    uint16
 	Stream     int
 	Truncated  bool
-	At         int // frame being read when the record was emitted (runFrames)
+	WS         string // the WebSocket frame that completed the packet: "opcode fin mask length"
+	At         int    // frame being read when the record was emitted (runFrames)
 }
 
 func copyRecord(r *Record) recordCopy {
@@ -142,6 +144,10 @@ func copyRecord(r *Record) recordCopy {
 		Topic: string(r.Packet.Topic), Payload: string(r.Packet.Payload), PacketID: r.Packet.PacketID,
 		Version: r.Packet.Version, Malformed: r.Packet.Malformed(), SrcPort: r.SrcPort, Stream: r.Stream,
 		Truncated: r.Packet.Truncated,
+	}
+	if r.WebSocket != nil {
+		f := r.WSFrame
+		rc.WS = fmt.Sprintf("%d %v %v %d", f.Opcode, f.Fin, f.Masked, f.PayloadLen)
 	}
 	for _, f := range r.Findings {
 		rc.Findings = append(rc.Findings, f.Code)

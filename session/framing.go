@@ -15,6 +15,8 @@ func (p *Pipeline) feed(c *conn, i int, data []byte, ctx *frameCtx) {
 		p.parse(c, i, data, ctx)
 	case kindTLS:
 		p.tlsFeed(c, i, data, ctx)
+	case kindWS:
+		p.wsFeed(c, i, data, ctx)
 	case kindUnknown:
 		h := &c.halves[i]
 		h.buf = append(h.buf, data...)
@@ -54,7 +56,7 @@ func (p *Pipeline) parse(c *conn, i int, data []byte, ctx *frameCtx) {
 		p.tlsFeed(c, i, b, ctx)
 		return
 	}
-	for len(b) > 0 && p.err == nil && (c.kind == kindMQTT || c.kind == kindTLS) {
+	for len(b) > 0 && p.err == nil && c.decodes() {
 		if h.resync {
 			n, ok := resync(b, c.mq.Version())
 			h.notes.skipped += n
@@ -84,7 +86,7 @@ func (p *Pipeline) parse(c *conn, i int, data []byte, ctx *frameCtx) {
 		p.deliver(c, i, b[:total], ctx, "")
 		b = b[total:]
 	}
-	if c.kind != kindMQTT && c.kind != kindTLS {
+	if !c.decodes() {
 		return
 	}
 	switch {
@@ -145,6 +147,8 @@ func (p *Pipeline) lostAt(c *conn, i, n int, from uint32, ctx *frameCtx, kind lo
 	switch c.kind {
 	case kindTLS:
 		p.tlsLost(c, i, n)
+	case kindWS:
+		p.wsLost(c, i, n, ctx)
 	case kindMQTT:
 		p.mqttLost(c, i, n, ctx)
 	}
@@ -226,6 +230,8 @@ type notes struct {
 	skipped int              // bytes skipped while resynchronising
 	cut     bool             // the capture holds only the start of the packet
 	conn    []pendingFinding // findings about the connection (its TLS or WebSocket layer)
+	ws      WSFrameInfo      // the WebSocket frame that completed the packet, when hasWS
+	hasWS   bool
 }
 
 // addGap notes n bytes lost from relative sequence number from.
@@ -265,6 +271,10 @@ func (p *Pipeline) hand(c *conn, i int, raw []byte, ctx *frameCtx, malformed str
 	n.cut = cut
 	if len(c.waiting) > 0 {
 		n.conn, c.waiting = c.waiting, nil
+	}
+	if w := c.ws; w != nil {
+		n.ws, n.hasWS = w.halves[i].cur, true
+		w.info.Packets++
 	}
 	if p.inOrder(ctx.frame) {
 		p.emit(c, i, raw, ctx, malformed, &n)
@@ -321,6 +331,10 @@ func (p *Pipeline) emit(c *conn, i int, raw []byte, ctx *frameCtx, malformed str
 	default:
 		c.mq.Decode(raw, fromClient, &r.Packet)
 	}
+	r.WebSocket, r.WSFrame = nil, WSFrameInfo{}
+	if n.hasWS {
+		r.WebSocket, r.WSFrame = c.ws.info, n.ws
+	}
 	r.TLSVersion, r.TLSSuite = 0, 0
 	if t := c.tls; t != nil {
 		r.TLSVersion, r.TLSSuite = t.version, t.suiteID
@@ -373,15 +387,18 @@ func (p *Pipeline) decide(c *conn, verdict kind) {
 	case kindOther:
 		c.kind = kindOther
 		c.release()
-	case kindMQTT, kindTLS:
+	case kindMQTT, kindTLS, kindWS:
 		held := c.pending
 		c.pending = nil
 		for i := range c.halves {
 			c.halves[i].buf = c.halves[i].buf[:0]
 		}
-		if verdict == kindTLS && len(held) > 0 {
+		switch {
+		case verdict == kindTLS && len(held) > 0:
 			p.startTLS(c, &held[0].ctx)
-		} else {
+		case verdict == kindWS && len(held) > 0:
+			p.startWS(c, &held[0].ctx, !c.halves[0].midflow && !c.halves[1].midflow)
+		default:
 			c.kind = kindMQTT
 		}
 		for k := range held {
@@ -415,62 +432,6 @@ func plausible(b []byte, version uint8, maxRemaining int) bool {
 		return decode.PlausiblePrefix(b, version, maxRemaining)
 	}
 	return decode.Plausible(b, version, maxRemaining)
-}
-
-// verdict says what a connection carries, from the bytes each direction
-// sent so far (kindUnknown while they do not tell). A direction whose start
-// was captured opens with CONNECT (a client: MQTT), with CONNACK (a broker
-// whose client's CONNECT was not captured), or with a ClientHello (TLS,
-// whatever it carries); anything else is not MQTT. Otherwise both
-// directions must begin with a run of well-formed packets, four in all.
-func (c *conn) verdict() kind {
-	var counts [2]int
-	for i := range c.halves {
-		h := &c.halves[i]
-		if len(h.buf) == 0 {
-			continue
-		}
-		if !h.midflow {
-			if tlswire.LooksLikeClientHello(h.buf) {
-				// TLS on any port: what it carries is known once
-				// decrypted (MQTT, or MQTT over WebSocket).
-				switch whole, ok := clientHello(h.buf); {
-				case whole && ok:
-					c.client = int8(i)
-					return kindTLS
-				case whole || len(h.buf) > detectLimit:
-					return kindOther
-				}
-				continue
-			}
-			switch decode.Type(h.buf[0] >> 4) {
-			case decode.CONNECT:
-				if !plausible(h.buf, 0, detectLimit) {
-					return kindOther
-				}
-				if hdr, err := decode.ParseHeader(h.buf); err == nil && hdr.Total() <= len(h.buf) {
-					c.client = int8(i)
-					return kindMQTT
-				}
-				continue
-			case decode.CONNACK:
-			default:
-				return kindOther
-			}
-		}
-		n, ok := wellFormedRun(h.buf)
-		if !ok {
-			return kindOther
-		}
-		counts[i] = n
-	}
-	switch {
-	case counts[0] > 0 && counts[1] > 0 && counts[0]+counts[1] >= 4:
-		return kindMQTT
-	case len(c.halves[0].buf) > detectLimit || len(c.halves[1].buf) > detectLimit:
-		return kindOther
-	}
-	return kindUnknown
 }
 
 // lastVerdict decides about a connection that ended while still

@@ -91,6 +91,7 @@ type Stats struct {
 	Incomplete  int       // MQTT packets cut off by the end of their connection or capture
 	CapsReached int       // holes given up because held data reached its cap
 	TLS         []TLSInfo // TLS connections, with their handshakes and whether they were decrypted
+	WebSocket   []WSInfo  // WebSocket connections, with their handshakes
 }
 
 // Pipeline turns captured frames into MQTT records.
@@ -120,6 +121,7 @@ type Pipeline struct {
 	stats    Stats
 	rootPool *x509.CertPool // certificate roots, built on first use
 	tlsInfos []*TLSInfo     // TLS connections, for Stats
+	wsInfos  []*WSInfo      // WebSocket connections, for Stats
 }
 
 // NewPipeline returns a pipeline for frames of the given link type (on
@@ -168,6 +170,10 @@ func (p *Pipeline) IsMQTTPort(port uint16) bool { return p.ports[port/64]&(1<<(p
 func (p *Pipeline) Stats() Stats {
 	st := p.stats
 	st.TLS = p.tlsConnections()
+	st.WebSocket = make([]WSInfo, len(p.wsInfos))
+	for i, w := range p.wsInfos {
+		st.WebSocket[i] = *w
+	}
 	return st
 }
 

@@ -100,6 +100,10 @@ type Record struct {
 	Packet   decode.Packet
 	Findings []Finding
 	Crypto   Crypto
+	// WebSocket is the WebSocket connection the packet came in (nil when
+	// none), WSFrame the frame that completed the packet.
+	WebSocket *WSInfo
+	WSFrame   WSFrameInfo
 	// TLSVersion and TLSSuite are the protocol version and cipher suite of
 	// the TLS connection the packet was decrypted from (0 when not TLS).
 	TLSVersion uint16
@@ -115,6 +119,7 @@ type Record struct {
 var RecordFields = []string{
 	"frame.number", "frame.time_epoch", "frame.time_relative", "frame.len", "frame.interface_id", "frame.interface_name", "frame.protocols",
 	"ip.src", "ip.dst", "ipv6.src", "ipv6.dst", "tcp.srcport", "tcp.dstport", "tcp.stream",
+	"websocket.fin", "websocket.opcode", "websocket.mask", "websocket.payload_length",
 	"mqtap.type", "mqtap.malformed", "mqtap.truncated", "mqtap.findings",
 	"mqtap.message", "mqtap.session", "mqtap.scheme", "mqtap.kex", "mqtap.verify", "mqtap.decrypt", "mqtap.decrypt_error",
 	"mqtap.plaintext", "mqtap.plaintext_hex", "mqtap.key", "mqtap.kdf", "mqtap.token_time",
@@ -163,6 +168,14 @@ func (r *Record) Head() []decode.Field {
 	r.head = r.number("tcp.srcport", uint64(r.SrcPort))
 	r.head = r.number("tcp.dstport", uint64(r.DstPort))
 	r.head = r.number("tcp.stream", uint64(r.Stream))
+	if r.WebSocket != nil {
+		f := &r.WSFrame
+		r.head = append(r.head,
+			decode.Field{Name: "websocket.fin", Kind: decode.KindBool, Uint: b2u(f.Fin)},
+			decode.Field{Name: "websocket.opcode", Kind: decode.KindUint, Uint: uint64(f.Opcode)},
+			decode.Field{Name: "websocket.mask", Kind: decode.KindBool, Uint: b2u(f.Masked)},
+			decode.Field{Name: "websocket.payload_length", Kind: decode.KindUint, Uint: f.PayloadLen})
+	}
 	return r.head
 }
 
@@ -173,8 +186,30 @@ func (r *Record) ProtocolChain() Protocols {
 	if r.TLSVersion != 0 {
 		c.add(pTLS)
 	}
+	if r.WebSocket != nil {
+		c.add(pWebSocket)
+	}
 	c.add(pMQTT)
 	return c
+}
+
+// HasProtocol reports whether a protocol is part of the record, as a bare
+// protocol test of a display filter sees it: one of frame.protocols, or
+// http for a packet of a WebSocket connection whose HTTP upgrade the
+// capture holds.
+func (r *Record) HasProtocol(name string) bool {
+	if name == "http" {
+		return r.WebSocket != nil && r.WebSocket.Handshake
+	}
+	c := r.ProtocolChain()
+	return c.Has(name)
+}
+
+func b2u(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // Tail returns mqtap's own fields of the record: mqtap.type, mqtap.malformed

@@ -381,6 +381,8 @@ func (p *Pipeline) tlsApplicationData(c *conn, i int, plain []byte, ctx *frameCt
 			c.inner = kindMQTT
 		case c.client != int8(i) && decode.Type(plain[0]>>4) == decode.CONNACK && decode.Plausible(plain, 0, detectLimit):
 			c.inner = kindMQTT // the broker's answer decrypted before its client's CONNECT
+		case c.client == int8(i) && decode.LooksLikeHTTPRequest(plain):
+			p.startWS(c, ctx, true) // MQTT over WebSocket when the head is an upgrade
 		case c.client != int8(i):
 			return // the server spoke first: what the client sends tells
 		default:
@@ -390,13 +392,17 @@ func (p *Pipeline) tlsApplicationData(c *conn, i int, plain []byte, ctx *frameCt
 	case kindOther:
 		return
 	}
+	if c.inner == kindWS {
+		p.wsFeed(c, i, plain, ctx)
+		return
+	}
 	p.parse(c, i, plain, ctx)
 }
 
 // carriesMQTT reports whether a TLS connection is known to carry MQTT: on
 // an MQTT port, offering ALPN "mqtt", or seen to once decrypted.
 func (p *Pipeline) carriesMQTT(c *conn) bool {
-	return p.IsMQTTPort(c.key.a.Port()) || p.IsMQTTPort(c.key.b.Port()) || c.tls.alpnOffered || c.inner == kindMQTT
+	return p.IsMQTTPort(c.key.a.Port()) || p.IsMQTTPort(c.key.b.Port()) || c.tls.alpnOffered || c.inner == kindMQTT || c.inner == kindWS
 }
 
 // tlsFinding reports a finding about a TLS connection: it goes with the

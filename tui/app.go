@@ -665,7 +665,7 @@ func (a *App) showRecord(idx int) {
 	if err != nil {
 		a.curIdx, a.cur = idx, nil
 		a.tree.SetRoot(tview.NewTreeNode(""))
-		a.hex.setData(nil, nil)
+		a.hex.setData(nil, nil, "")
 		a.setError("record " + strconv.Itoa(idx) + ": " + err.Error())
 		return
 	}
@@ -677,7 +677,7 @@ func (a *App) showRecord(idx int) {
 func (a *App) clearRecord() {
 	a.curIdx, a.cur = -1, nil
 	a.tree.SetRoot(tview.NewTreeNode(""))
-	a.hex.setData(nil, nil)
+	a.hex.setData(nil, nil, "")
 }
 
 // jumpToRecord selects record idx in the packet list, clearing the display

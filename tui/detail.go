@@ -37,6 +37,31 @@ func plaintextOf(r *session.Record) []byte {
 	return nil
 }
 
+// secondBlock returns what the hex pane shows beside the packet: the
+// plaintext of a decrypted payload, or the WebSocket frame the packet came
+// in as on the wire (its header, and its masked payload when the packet
+// filled it uncompressed).
+func secondBlock(r *session.Record) ([]byte, string) {
+	if pt := plaintextOf(r); pt != nil {
+		return pt, "Decrypted (" + strconv.Itoa(len(pt)) + " bytes)"
+	}
+	if r.WebSocket == nil {
+		return nil, ""
+	}
+	f := &r.WSFrame
+	wire := append([]byte(nil), f.Header[:f.HeaderLen]...)
+	if f.RSV&4 != 0 || f.PayloadLen != uint64(len(r.Packet.Raw)) {
+		return wire, "WebSocket frame header on the wire (its payload is compressed or holds more than this packet)"
+	}
+	wire = append(wire, r.Packet.Raw...)
+	heading := "WebSocket frame on the wire (" + strconv.Itoa(len(wire)) + " bytes)"
+	if f.Masked {
+		decode.UnmaskWS(wire[f.HeaderLen:], wire[f.HeaderLen:], f.MaskKey, 0)
+		heading = "WebSocket frame on the wire (" + strconv.Itoa(len(wire)) + " bytes, payload masked)"
+	}
+	return wire, heading
+}
+
 // treeBuilder builds the detail tree of one record.
 type treeBuilder struct {
 	a    *App
@@ -116,6 +141,17 @@ func (a *App) showDetail(r *session.Record) {
 	}
 	b.expand(frame, false)
 	root.AddChild(frame)
+
+	// The WebSocket frame that completed the packet.
+	if r.WebSocket != nil {
+		ws := b.node("", "websocket", r.WSFrame.Title(), nodeRef{})
+		wk := keyOf(ws)
+		for k, l := range r.WSFrame.Lines(r.WebSocket) {
+			ws.AddChild(b.node(wk, strconv.Itoa(k), l, nodeRef{}))
+		}
+		b.expand(ws, false)
+		root.AddChild(ws)
+	}
 
 	// The MQTT packet, every field at its depth.
 	p := &r.Packet
@@ -233,7 +269,8 @@ func (a *App) showDetail(r *session.Record) {
 		})
 	}
 	a.tree.SetRoot(root)
-	a.hex.setData(p.Raw, plaintextOf(r))
+	second, heading := secondBlock(r)
+	a.hex.setData(p.Raw, second, heading)
 	a.tree.SetCurrentNode(a.rememberedNode(root))
 	a.onTreeSelect(a.tree.GetCurrentNode())
 }

@@ -8,13 +8,14 @@ import (
 )
 
 // hexView is the packet bytes pane: offset, hex bytes and ASCII of the raw
-// MQTT packet and, when the packet was decrypted, the same of the plaintext
-// under a "Decrypted" heading: beside the raw bytes when the pane is wide
-// enough, else below them. The bytes of the selected detail tree field are
-// shown in reverse video.
+// MQTT packet and, when there is one, a second block under its heading: the
+// plaintext of a decrypted payload, or the WebSocket frame as on the wire;
+// beside the raw bytes when the pane is wide enough, else below them. The
+// bytes of the selected detail tree field are shown in reverse video.
 type hexView struct {
 	*tview.Box
 	raw, dec []byte
+	heading  string // of dec
 
 	hiOff, hiLen int  // highlighted range
 	hiDec        bool // the range is in dec
@@ -30,9 +31,10 @@ func newHexView() *hexView {
 	return &hexView{Box: tview.NewBox()}
 }
 
-// setData shows new bytes, scrolled to the top.
-func (h *hexView) setData(raw, dec []byte) {
-	h.raw, h.dec = raw, dec
+// setData shows new bytes, scrolled to the top: the packet's, and a second
+// block under heading (nil for none).
+func (h *hexView) setData(raw, dec []byte, heading string) {
+	h.raw, h.dec, h.heading = raw, dec, heading
 	h.hiOff, h.hiLen, h.hiDec = 0, 0, false
 	h.offset = 0
 }
@@ -102,7 +104,7 @@ func (h *hexView) layout(width int) [][]hexSeg {
 		}
 		return segs
 	}
-	heading := "Decrypted (" + strconv.Itoa(len(h.dec)) + " bytes)"
+	heading := h.heading
 	rawW := hexLineWidth(16, rawOW)
 	if h.dec != nil && width >= rawW+gap+hexLineWidth(8, decOW) {
 		// Side by side.

@@ -21,6 +21,7 @@ func newSessionsCmd(stdout, stderr io.Writer) *cobra.Command {
 		decodeAs []string
 		expr     string
 		showTLS  bool
+		showWS   bool
 	)
 	cmd := &cobra.Command{
 		Use:   "sessions FILE",
@@ -58,8 +59,13 @@ kex.key-reuse, kex.weak-group, kex.invalid-public-key, payload.not-encrypted).`,
 			if err != nil {
 				return err
 			}
-			if showTLS {
+			switch {
+			case showTLS && showWS:
+				return usagef("--tls and --ws list different connections: give one")
+			case showTLS:
 				return writeTLS(stdout, format, st.TLS)
+			case showWS:
+				return writeWS(stdout, format, st.WebSocket)
 			}
 			tracker.Close()
 			exchanges := tracker.Exchanges()
@@ -80,6 +86,7 @@ kex.key-reuse, kex.weak-group, kex.invalid-public-key, payload.not-encrypted).`,
 	}
 	cmd.Flags().StringVarP(&format, "format", "T", "text", "output format: text or json")
 	cmd.Flags().BoolVar(&showTLS, "tls", false, "list the TLS connections instead: handshake (version, cipher suite, SNI, ALPN, resumption), the broker's certificate and whether mqtap decrypted them")
+	cmd.Flags().BoolVar(&showWS, "ws", false, "list the WebSocket connections instead: their upgrade (path, host, subprotocols offered and chosen, extensions, status), frames, MQTT packets and close")
 	cmd.Flags().StringArrayVarP(&decodeAs, "decode-as", "d", nil, "decode a TCP port as MQTT: -d tcp.port==N,mqtt (repeatable)")
 	registerKeys(cmd, &keyPaths)
 	registerFilter(cmd, &expr)
@@ -125,6 +132,47 @@ func writeTLS(w io.Writer, format string, conns []session.TLSInfo) error {
 		}
 		if c.CertProblem != "" {
 			fmt.Fprintf(w, "stream %d: untrusted certificate: %s\n", c.Stream, c.CertProblem)
+		}
+	}
+	return nil
+}
+
+// writeWS lists WebSocket connections.
+func writeWS(w io.Writer, format string, conns []session.WSInfo) error {
+	if format == "json" {
+		if conns == nil {
+			conns = []session.WSInfo{}
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(conns)
+	}
+	if len(conns) == 0 {
+		_, err := fmt.Fprintln(w, "no WebSocket connections found")
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "STREAM\tFRAME\tCLIENT\tSERVER\tTLS\tPATH\tHOST\tOFFERED\tCHOSEN\tDEFLATE\tSTATUS\tFRAMES\tMQTT\tCLOSE")
+	for _, c := range conns {
+		status, closed := "-", "-"
+		if c.Handshake {
+			status = strconv.Itoa(c.Status)
+		}
+		if c.CloseCode != 0 {
+			closed = strconv.Itoa(int(c.CloseCode)) + " " + c.Close
+		}
+		fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%v\t%s\t%s\t%s\t%s\t%v\t%s\t%d\t%d\t%s\n", c.Stream, c.Frame, c.Client, c.Server, c.TLS,
+			dash(c.Path), dash(c.Host), dash(strings.Join(c.Offered, ",")), dash(strings.Join(c.Chosen, ",")), c.Compressed, status, c.Frames, c.Packets, closed)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, c := range conns {
+		switch {
+		case c.NotMQTT != "":
+			fmt.Fprintf(w, "stream %d: not MQTT over WebSocket: %s\n", c.Stream, c.NotMQTT)
+		case !c.Handshake:
+			fmt.Fprintf(w, "stream %d: the handshake was not captured; found from frames carrying MQTT\n", c.Stream)
 		}
 	}
 	return nil

@@ -537,8 +537,7 @@ func (d *fieldDef) nextIn(r *session.Record, c *cursor, v *val) bool {
 		return isIPv6(r) && first(c)
 	case srcProtoChain:
 		*v = val{k: vNone}
-		chain := r.ProtocolChain()
-		return chain.Has(d.name) && first(c)
+		return r.HasProtocol(d.name) && first(c)
 	}
 	return false
 }

@@ -193,6 +193,14 @@ func (w *Writer) appendTree(b []byte, r *session.Record) []byte {
 	b = appendEndpoint(b, r.Src, r.SrcPort)
 	b = append(b, "\n    Destination: "...)
 	b = appendEndpoint(b, r.Dst, r.DstPort)
+	if r.WebSocket != nil {
+		b = append(b, '\n')
+		b = append(b, r.WSFrame.Title()...)
+		for _, l := range r.WSFrame.Lines(r.WebSocket) {
+			b = append(b, "\n    "...)
+			b = append(b, l...)
+		}
+	}
 	b = append(b, "\nMQ Telemetry Transport Protocol, "...)
 	b = append(b, decode.Info(&r.Packet)...)
 	b = append(b, '\n')

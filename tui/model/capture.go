@@ -63,6 +63,7 @@ type Capture struct {
 	endpoints []netip.AddrPort
 	epIndex   map[netip.AddrPort]uint32
 	ifaces    []*session.Interface // by interface id, as records named them
+	ws        map[int]*session.WSInfo // WebSocket connections by tcp.stream, as their first record saw them
 
 	mu       sync.Mutex // guards everything below, and the tracker for Sessions
 	state    State
@@ -214,6 +215,7 @@ func (c *Capture) add(r *session.Record) error {
 	b = binary.AppendUvarint(b, uint64(r.TLSVersion))
 	b = binary.AppendUvarint(b, uint64(r.TLSSuite))
 	b = r.Protocols.AppendBinary(b)
+	b = c.appendWS(b, r)
 	b = appendBytes(b, r.Packet.Raw)
 	c.scratch = b
 
@@ -283,6 +285,47 @@ func (c *Capture) endpoint(a netip.Addr, port uint16) uint32 {
 	c.endpoints = append(c.endpoints, ap)
 	c.epIndex[ap] = i
 	return i
+}
+
+// appendWS appends the WebSocket frame that completed the record's packet
+// (a 0 when there is none), and keeps its connection's description.
+func (c *Capture) appendWS(b []byte, r *session.Record) []byte {
+	if r.WebSocket == nil {
+		return append(b, 0)
+	}
+	c.epMu.Lock()
+	if c.ws[r.Stream] == nil {
+		if c.ws == nil {
+			c.ws = make(map[int]*session.WSInfo)
+		}
+		cp := *r.WebSocket
+		c.ws[r.Stream] = &cp
+	}
+	c.epMu.Unlock()
+	f := &r.WSFrame
+	b = append(b, 1, byte(f.Opcode), btob(f.Fin)|btob(f.Masked)<<1|f.RSV<<2)
+	b = binary.AppendUvarint(b, f.PayloadLen)
+	b = append(b, f.MaskKey[:]...)
+	return appendBytes(b, f.Header[:f.HeaderLen])
+}
+
+// readWS reads what appendWS wrote.
+func (c *Capture) readWS(d *blobReader, r *session.Record) {
+	if d.byte() == 0 || d.err != nil {
+		return
+	}
+	f := &r.WSFrame
+	f.Opcode = decode.WSOpcode(d.byte())
+	fl := d.byte()
+	f.Fin, f.Masked, f.RSV = fl&1 != 0, fl&2 != 0, fl>>2
+	f.PayloadLen = d.uvarint()
+	for k := range f.MaskKey {
+		f.MaskKey[k] = d.byte()
+	}
+	f.HeaderLen = copy(f.Header[:], d.bytes())
+	c.epMu.RLock()
+	r.WebSocket = c.ws[r.Stream]
+	c.epMu.RUnlock()
 }
 
 // internInterface returns the row's interface number of a record's
@@ -601,6 +644,7 @@ func (c *Capture) recordInto(i int, r *session.Record, buf []byte) ([]byte, erro
 	}
 	r.TLSVersion, r.TLSSuite = uint16(d.uvarint()), uint16(d.uvarint())
 	r.Protocols, d.b = session.ParseProtocols(d.b)
+	c.readWS(&d, r)
 	raw := d.bytes()
 	if d.err != nil {
 		return b, fmt.Errorf("record %d: %w", i, d.err)
