@@ -62,7 +62,7 @@ type Capture struct {
 	epMu      sync.RWMutex // guards the endpoint table and the interfaces
 	endpoints []netip.AddrPort
 	epIndex   map[netip.AddrPort]uint32
-	ifaces    []*session.Interface // by interface id, as records named them
+	ifaces    []*session.Interface    // by interface id, as records named them
 	ws        map[int]*session.WSInfo // WebSocket connections by tcp.stream, as their first record saw them
 
 	mu       sync.Mutex // guards everything below, and the tracker for Sessions
