@@ -191,4 +191,6 @@ func subscribePacket(id uint16, filter string, qos byte) []byte {
 }
 
 // header is the value of an answer's header, "" when absent.
-func (rc *rawClient) header(name string) string { return strings.Join(rc.resp.Header.Values(name), ", ") }
+func (rc *rawClient) header(name string) string {
+	return strings.Join(rc.resp.Header.Values(name), ", ")
+}
