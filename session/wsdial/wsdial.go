@@ -223,6 +223,7 @@ func addrPort(a net.Addr) netip.AddrPort {
 // than 101 Switching Protocols.
 type StatusError struct {
 	URL    string
+	Path   string // the URL's path
 	Status string // "404 Not Found"
 	Code   int
 	Body   string // the first line of the body, if any
@@ -232,7 +233,7 @@ func (e *StatusError) Error() string {
 	what := "the server answered instead of switching to WebSocket"
 	switch {
 	case e.Code == http.StatusNotFound:
-		what = "no WebSocket endpoint at this path"
+		what = "no WebSocket endpoint at " + e.Path
 	case e.Code >= 200 && e.Code < 300:
 		what = "not a WebSocket endpoint"
 	case e.Code == http.StatusUpgradeRequired || e.Code == http.StatusBadRequest:
@@ -240,7 +241,7 @@ func (e *StatusError) Error() string {
 	case e.Code >= 300 && e.Code < 400:
 		what = "the server redirects elsewhere"
 	}
-	s := fmt.Sprintf("%s: HTTP %s: %s", e.URL, e.Status, what)
+	s := fmt.Sprintf("HTTP %s: %s", e.Status, what)
 	if e.Body != "" {
 		s += fmt.Sprintf(" (%q)", e.Body)
 	}
@@ -256,13 +257,14 @@ type SubprotocolError struct {
 }
 
 func (e *SubprotocolError) Error() string {
-	return fmt.Sprintf("%s: the server chose the WebSocket subprotocol %q, not %s: it does not carry MQTT",
-		e.URL, e.Chosen, strings.Join(e.Offered, " or "))
+	return fmt.Sprintf("the server chose the WebSocket subprotocol %q, not %s: it does not carry MQTT",
+		e.Chosen, strings.Join(e.Offered, " or "))
 }
 
 func (e *SubprotocolError) Unwrap() error { return e.err }
 
-// upgradeError says in one line why the upgrade failed.
+// upgradeError says in one line why the upgrade failed (the caller names
+// the URL).
 func upgradeError(u *url.URL, offered []string, resp *http.Response, err error) error {
 	where := u.String()
 	if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
@@ -272,13 +274,13 @@ func upgradeError(u *url.URL, offered []string, resp *http.Response, err error) 
 			line, _, _ := bytes.Cut(bytes.TrimSpace(b), []byte("\n"))
 			body = strings.TrimSpace(string(line))
 		}
-		return &StatusError{URL: where, Status: resp.Status, Code: resp.StatusCode, Body: body}
+		return &StatusError{URL: where, Path: u.Path, Status: resp.Status, Code: resp.StatusCode, Body: body}
 	}
 	if resp != nil {
 		if chosen := resp.Header.Get("Sec-WebSocket-Protocol"); chosen != "" && strings.Contains(err.Error(), "Sec-WebSocket-Protocol") {
 			return &SubprotocolError{URL: where, Chosen: chosen, Offered: offered, err: err}
 		}
-		return fmt.Errorf("%s: WebSocket upgrade: %w", where, unwrapDial(err))
+		return fmt.Errorf("WebSocket upgrade: %w", unwrapDial(err))
 	}
 	err = unwrapDial(err)
 	var op *net.OpError
@@ -286,11 +288,11 @@ func upgradeError(u *url.URL, offered []string, resp *http.Response, err error) 
 	case errors.As(err, &op) && op.Op == "dial":
 		return err
 	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET):
-		return fmt.Errorf("%s: the server closed the connection without an HTTP answer (not a WebSocket endpoint: an MQTT listener? then use mqtt:// or mqtts://)", where)
+		return errors.New("the server closed the connection without an HTTP answer (not a WebSocket endpoint: an MQTT listener? then use mqtt:// or mqtts://)")
 	case strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
-		return fmt.Errorf("%s: the server answers in plain HTTP, not TLS (a ws:// endpoint? then use ws://)", where)
+		return errors.New("the server answers in plain HTTP, not TLS (a ws:// endpoint? then use ws://)")
 	case strings.Contains(err.Error(), "malformed HTTP"):
-		return fmt.Errorf("%s: the server does not answer in HTTP (an MQTT listener? then use mqtt:// or mqtts://): %w", where, err)
+		return fmt.Errorf("the server does not answer in HTTP (an MQTT listener? then use mqtt:// or mqtts://): %w", err)
 	}
 	return err
 }

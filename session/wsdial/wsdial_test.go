@@ -162,7 +162,7 @@ func TestDialErrors(t *testing.T) {
 	free := labtest.FreePort(t)
 	for _, c := range []struct{ url, want string }{
 		{fmt.Sprintf("ws://127.0.0.1:%d/mqtt", free), "connection refused"},
-		{fmt.Sprintf("ws://127.0.0.1:%d/wrong", plain.Port), "HTTP 404 Not Found: no WebSocket endpoint at this path"},
+		{fmt.Sprintf("ws://127.0.0.1:%d/wrong", plain.Port), "HTTP 404 Not Found: no WebSocket endpoint at /wrong"},
 		{fmt.Sprintf("ws://%s/mqtt", ln.Addr()), `HTTP 200 OK: not a WebSocket endpoint ("hello from a web page")`},
 		{fmt.Sprintf("ws://%s/mqtt", b.Addr()), "without an HTTP answer (not a WebSocket endpoint: an MQTT listener?"},
 		{chat.URL, `the server chose the WebSocket subprotocol "chat", not mqtt`},
