@@ -187,7 +187,7 @@ type tapper struct {
 	lastErr   string                // why the last connection attempt failed
 	reason    string                // why connection upConn was lost
 	reasonSet bool
-	noProto   bool // the WebSocket server of the last connection chose no subprotocol
+	noProto   bool          // the WebSocket server of the last connection chose no subprotocol
 	reasonCh  chan struct{} // closed when reason is set
 }
 
