@@ -3,7 +3,8 @@
 # clients, tshark (the decoding oracle), dumpcap, editcap and mergecap
 # (the capture file tests), tcpdump, tmux (the terminal UI's test), openssl
 # (the TLS peer of the TLS tests), iptables (the NFLOG sample), the Python
-# peer's libraries and scapy (the link-layer samples). Debian/Ubuntu only
+# peer's libraries, scapy (the link-layer samples) and websockets (the
+# MQTT-over-WebSocket client scripts/wsmqtt.py). Debian/Ubuntu only
 # (apt-get), non-interactive. Fails loudly when something is missing and
 # cannot be installed.
 set -euo pipefail
@@ -29,8 +30,9 @@ if [ -x "$py" ]; then
 	"$py" -c 'import cryptography' 2>/dev/null || need+=(python3-cryptography)
 	"$py" -c 'import ecdsa' 2>/dev/null || need+=(python3-ecdsa)
 	"$py" -c 'import scapy.all' 2>/dev/null || need+=(python3-scapy)
+	"$py" -c 'import websockets.client' 2>/dev/null || need+=(python3-websockets)
 else
-	need+=(python3-paho-mqtt python3-cryptography python3-ecdsa python3-scapy)
+	need+=(python3-paho-mqtt python3-cryptography python3-ecdsa python3-scapy python3-websockets)
 fi
 
 if [ ${#need[@]} -eq 0 ]; then

@@ -1,8 +1,14 @@
 package labtest
 
 import (
+	"bytes"
+	"context"
 	"fmt"
 	"net"
+	"os/exec"
+	"runtime"
+	"strings"
+	"time"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -153,4 +159,55 @@ func (w *WSBridge) Conns() []wsbridge.ConnStats {
 		out = append(out, b.Conns()...)
 	}
 	return out
+}
+
+// WSScript is the path of scripts/wsmqtt.py, the MQTT-over-WebSocket client
+// on python3-websockets, in this checkout.
+func WSScript() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", "..", "scripts", "wsmqtt.py")
+}
+
+var (
+	wsOnce sync.Once
+	wsErr  error
+)
+
+// CheckWebsockets fails the test unless /usr/bin/python3 imports websockets
+// (python3-websockets).
+func CheckWebsockets(t testing.TB) {
+	t.Helper()
+	wsOnce.Do(func() {
+		out, err := exec.Command(Python, "-c", "import websockets.client").CombinedOutput()
+		if err != nil {
+			wsErr = fmt.Errorf("%s cannot import websockets (apt-get install python3-websockets, or make deps): %v: %s",
+				Python, err, bytes.TrimSpace(out))
+		}
+	})
+	if wsErr != nil {
+		t.Fatal(wsErr)
+	}
+}
+
+// WSRun runs wsmqtt.py with args and returns its stderr (its log) and exit
+// code; it fails the test if the script is still running after timeout.
+func WSRun(t testing.TB, timeout time.Duration, args ...string) (stderr string, code int) {
+	t.Helper()
+	CheckWebsockets(t)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, Python, append([]string{WSScript()}, args...)...)
+	var e bytes.Buffer
+	cmd.Stderr = &e
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("wsmqtt.py %s: still running after %v; stderr: %s", strings.Join(args, " "), timeout, e.String())
+	}
+	if err != nil {
+		if ee, ok := err.(*exec.ExitError); ok {
+			return e.String(), ee.ExitCode()
+		}
+		t.Fatalf("wsmqtt.py: %v", err)
+	}
+	return e.String(), 0
 }
