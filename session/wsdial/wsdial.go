@@ -104,6 +104,21 @@ type Conn struct {
 	Extensions string
 	// TLS is the state of the TLS connection of wss:// (nil for ws://).
 	TLS *tls.ConnectionState
+
+	ws *websocket.Conn
+}
+
+// Close ends the connection as RFC 6455 wants: a Close frame (1000), the
+// server's Close frame (at most 5 s), then the TCP connection. (Closing
+// coder's NetConn first would cut the TCP connection without a Close frame
+// while another goroutine reads.)
+func (c *Conn) Close() error {
+	err := c.ws.Close(websocket.StatusNormalClosure, "")
+	c.Conn.Close() // its contexts; the WebSocket is closed already
+	if errors.Is(err, net.ErrClosed) || websocket.CloseStatus(err) != -1 {
+		return nil
+	}
+	return err
 }
 
 // LocalAddr implements net.Conn: the TCP connection's local end.
@@ -176,6 +191,7 @@ func Dial(ctx context.Context, u *url.URL, o Options) (*Conn, error) {
 		Remote:      addrPort(nc.RemoteAddr()),
 		Subprotocol: c.Subprotocol(),
 		Extensions:  resp.Header.Get("Sec-WebSocket-Extensions"),
+		ws:          c,
 	}
 	if tc, ok := nc.(interface{ ConnectionState() tls.ConnectionState }); ok {
 		cs := tc.ConnectionState()

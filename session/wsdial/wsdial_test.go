@@ -196,3 +196,35 @@ func TestDialErrors(t *testing.T) {
 	}
 	c.Close()
 }
+
+// TestCloseWhileReading checks that Close sends a Close frame even while
+// another goroutine is blocked reading (as paho's reader is).
+func TestCloseWhileReading(t *testing.T) {
+	b := labtest.StartBroker(t)
+	w := labtest.StartWSBridge(t, b, labtest.WSBridgeOptions{})
+	c, err := dial(t, w.URL, wsdial.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	connack(t, c)
+	c.SetReadDeadline(time.Time{})
+	read := make(chan error, 1)
+	go func() {
+		_, err := c.Read(make([]byte, 10))
+		read <- err
+	}()
+	time.Sleep(50 * time.Millisecond) // the reader is blocked
+	if err := c.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if err := <-read; err == nil {
+		t.Error("the blocked read returned no error")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(w.Log.String(), "closed (the client closed the WebSocket: StatusNormalClosure)") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the bridge did not see a Close frame:\n%s", w.Log.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
