@@ -4,7 +4,7 @@
 # (the capture file tests), tcpdump, tmux (the terminal UI's test), openssl
 # (the TLS peer of the TLS tests), iptables (the NFLOG sample), the Python
 # peer's libraries, scapy (the link-layer samples) and websockets (the
-# WebSocket decoders' Python peer). Debian/Ubuntu only
+# WebSocket decoders' tests and scripts/wsmqtt.py). Debian/Ubuntu only
 # (apt-get), non-interactive. Fails loudly when something is missing and
 # cannot be installed.
 set -euo pipefail
@@ -30,7 +30,7 @@ if [ -x "$py" ]; then
 	"$py" -c 'import cryptography' 2>/dev/null || need+=(python3-cryptography)
 	"$py" -c 'import ecdsa' 2>/dev/null || need+=(python3-ecdsa)
 	"$py" -c 'import scapy.all' 2>/dev/null || need+=(python3-scapy)
-	"$py" -c 'import websockets' 2>/dev/null || need+=(python3-websockets)
+	"$py" -c 'import websockets.client' 2>/dev/null || need+=(python3-websockets)
 else
 	need+=(python3-paho-mqtt python3-cryptography python3-ecdsa python3-scapy python3-websockets)
 fi

@@ -7,7 +7,7 @@ tests and sample captures (the Go twin is `mqtap lab request|respond`).
                [--timeout 10s] [--client-id ID] [-v] [TLS options]
     labpeer.py respond [NETID...] [--host H] [--port P] [--dhparams F] [--save-keys DIR]
                [--protocol 3.1.1|5] [--hkdf-info zero|none] [--count N] [--client-id ID]
-               [TLS options]
+               [TLS options] [--transport tcp|websockets [--ws-path /mqtt]]
     TLS options: --tls [--cafile CA.pem] [--insecure] [--keylog FILE]
                [--tls-version 1.2|1.3] [--ciphers OPENSSL-CIPHERS]
 
@@ -40,6 +40,14 @@ comment line when it creates the file). --tls-version pins the version
 TLS 1.2 (set_ciphers: OpenSSL names such as ECDHE-RSA-AES128-GCM-SHA256 or
 AES128-SHA, separated by ':' or ','); TLS 1.3 suites cannot be chosen from
 Python.
+
+--transport websockets speaks MQTT over WebSocket with paho-mqtt's own
+WebSocket transport: an HTTP upgrade at --ws-path (/mqtt by default) offering
+the subprotocol "mqtt", then every MQTT packet in one binary frame; with --tls
+it is wss:// (the same TLS options). paho reads any framing the server
+chooses (fragments) but does not check the subprotocol the server chose, and
+answers a server's Ping with an unmasked Pong, which servers that follow RFC
+6455 (5.1) refuse by closing the connection.
 """
 
 import argparse
@@ -185,10 +193,14 @@ class Peer:
     def __init__(self, args, client_id):
         proto = mqtt.MQTTv5 if args.protocol == "5" else mqtt.MQTTv311
         kw = {} if proto == mqtt.MQTTv5 else {"clean_session": True}
-        self.c = mqtt.Client(client_id=client_id, protocol=proto, **kw)
+        self.c = mqtt.Client(client_id=client_id, protocol=proto, transport=args.transport, **kw)
         self.v5 = proto == mqtt.MQTTv5
         self.addr = "%s:%d" % (args.host, args.port)
-        self.tls = None  # "TLSv1.3, TLS_AES_256_GCM_SHA384, certificate verified" once connected
+        self.ws = args.transport == "websockets"
+        if self.ws:
+            self.c.ws_set_options(path=args.ws_path)
+            self.addr = "%s://%s%s" % ("wss" if args.tls else "ws", self.addr, args.ws_path)
+        self.tls = None  # "TLSv1.3, TLS_AES_256_GCM_SHA384, certificate verified", "WebSocket" once connected
         if args.tls:
             self.c.tls_set_context(tls_context(args))
         self.connack = None
@@ -205,6 +217,9 @@ class Peer:
             self.c.connect(args.host, args.port, 30, **kw)
         except ssl.SSLError as e:
             raise Fail(tls_error(self.addr, args.host, e))
+        except mqtt.WebsocketConnectionError as e:
+            raise Fail("the WebSocket upgrade at %s failed (paho: %s): no MQTT WebSocket endpoint there? "
+                       "(check --port and --ws-path)" % (self.addr, e))
         except OSError as e:
             if args.tls and isinstance(e, (ConnectionResetError, BrokenPipeError)):
                 # mosquitto's plain listeners take a ClientHello for a malformed CONNECT
@@ -213,8 +228,12 @@ class Peer:
             raise Fail("cannot reach the MQTT broker at %s: %s" % (self.addr, e.strerror or e))
         if args.tls:
             sock = self.c.socket()
+            if self.ws:
+                sock = sock._socket  # paho's WebsocketWrapper around the SSL socket
             self.tls = "%s, %s, %s" % (sock.version(), sock.cipher()[0],
                                        "certificate NOT verified (--insecure)" if args.insecure else "certificate verified")
+        if self.ws:
+            self.tls = "WebSocket in " + self.tls if self.tls else "WebSocket"
         self.pump(lambda: self.connack is not None, 10, "CONNACK")
         if self.connack != 0:
             raise Fail("the MQTT broker at %s refused the connection: %s" % (self.addr, self.connack))
@@ -475,6 +494,10 @@ def main(argv):
         sp.add_argument("--ciphers", metavar="CIPHERS",
                         help="with --tls: TLS 1.2 ciphers to offer, OpenSSL names separated by ':' or ',' "
                              "(e.g. ECDHE-RSA-AES128-GCM-SHA256, AES128-SHA)")
+        sp.add_argument("--transport", choices=["tcp", "websockets"], default="tcp",
+                        help="tcp (default) or websockets: MQTT over WebSocket (wss with --tls)")
+        sp.add_argument("--ws-path", metavar="PATH",
+                        help="with --transport websockets: the endpoint (default /mqtt)")
 
     rq = sub.add_parser("request", help="the lab's secure_mqtt_client")
     rq.add_argument("netid")
@@ -495,6 +518,12 @@ def main(argv):
                             ("--tls-version", args.tls_version), ("--ciphers", args.ciphers)):
             if value:
                 p.error("%s needs --tls (MQTT over TLS)" % flag)
+    if args.ws_path is not None and args.transport != "websockets":
+        p.error("--ws-path needs --transport websockets")
+    if args.ws_path is None:
+        args.ws_path = "/mqtt"
+    if not args.ws_path.startswith("/"):
+        p.error("--ws-path %r must start with /" % args.ws_path)
     if args.ciphers and args.tls_version == "1.3":
         p.error("--ciphers chooses TLS 1.2 ciphers and --tls-version 1.3 rules TLS 1.2 out")
     try:

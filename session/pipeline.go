@@ -22,6 +22,10 @@ type Options struct {
 	// Ports are decoded as MQTT without detection, in addition to
 	// DefaultPorts (tshark's -d tcp.port==N,mqtt).
 	Ports []uint16
+	// WSPorts are decoded as MQTT over WebSocket (an HTTP upgrade, then
+	// WebSocket frames carrying MQTT) without detection (-d
+	// tcp.port==N,websocket).
+	WSPorts []uint16
 	// MaxHeld caps the out-of-order data held behind holes, in bytes,
 	// across all connections (0: 32 MiB); a quarter of it per direction of
 	// a connection. A hole whose data reaches the cap is given up, and the

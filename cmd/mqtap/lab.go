@@ -32,11 +32,16 @@ type labFlags struct {
 	keylog     string
 	tlsVersion string
 	ciphers    string
+
+	// MQTT over WebSocket
+	url string
+	cmd *cobra.Command // to see which flags were given
 }
 
 // register adds the shared flags; idDefault describes the default client id.
 func (l *labFlags) register(cmd *cobra.Command, idDefault string) {
 	f := cmd.Flags()
+	l.cmd = cmd
 	f.StringVar(&l.host, "host", labpeer.DefaultHost, "MQTT broker host")
 	f.IntVar(&l.port, "port", labpeer.DefaultPort, "MQTT broker port")
 	f.StringVar(&l.dhparams, "dhparams", "", "DH parameters PEM file (default: the lab's dhparam4096.pem, built in)")
@@ -52,6 +57,7 @@ func (l *labFlags) register(cmd *cobra.Command, idDefault string) {
 	f.StringVar(&l.keylog, "keylog", "", "with --tls: append the TLS secrets to `FILE` in the NSS key log format (SSLKEYLOGFILE), for mqtap --keys or Wireshark")
 	f.StringVar(&l.tlsVersion, "tls-version", "", "with --tls: only this TLS version, 1.2 or 1.3 (default: either)")
 	f.StringVar(&l.ciphers, "ciphers", "", "with --tls: TLS 1.2 cipher `SUITES` to offer, comma-separated IANA names, e.g. TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 (Go cannot choose TLS 1.3 suites)")
+	f.StringVar(&l.url, "url", "", "MQTT over WebSocket to this `URL`: ws://HOST:PORT/PATH, or wss://HOST:PORT/PATH with the TLS flags (instead of --host, --port and --tls)")
 	cmd.RegisterFlagCompletionFunc("tls-version", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return []string{"1.2", "1.3"}, cobra.ShellCompDirectiveNoFileComp
 	})
@@ -66,7 +72,7 @@ func (l *labFlags) tlsOptions() (*labpeer.TLSOptions, error) {
 		}{{"--cafile", l.cafile != ""}, {"--insecure", l.insecure}, {"--keylog", l.keylog != ""},
 			{"--tls-version", l.tlsVersion != ""}, {"--ciphers", l.ciphers != ""}} {
 			if f.set {
-				return nil, usagef("%s needs --tls (MQTT over TLS)", f.name)
+				return nil, usagef("%s needs --tls (MQTT over TLS) or a wss:// --url", f.name)
 			}
 		}
 		return nil, nil
@@ -103,6 +109,10 @@ func (l *labFlags) config(log io.Writer) (labpeer.Config, error) {
 	if l.host == "" {
 		return labpeer.Config{}, usagef("--host must not be empty")
 	}
+	ws, err := l.webSocket()
+	if err != nil {
+		return labpeer.Config{}, err
+	}
 	variant, err := labpeer.ParseVariant(l.hkdfInfo)
 	if err != nil {
 		return labpeer.Config{}, usagef("--hkdf-info: %v", err)
@@ -117,8 +127,26 @@ func (l *labFlags) config(log io.Writer) (labpeer.Config, error) {
 	}
 	return labpeer.Config{
 		Host: l.host, Port: l.port, Group: group, SaveKeys: l.saveKeys,
-		Variant: variant, ClientID: l.clientID, Log: log, TLS: tlsOpts,
+		Variant: variant, ClientID: l.clientID, Log: log, TLS: tlsOpts, WebSocket: ws,
 	}, nil
+}
+
+// webSocket reads --url into the host, port and TLS flags; nil without it.
+func (l *labFlags) webSocket() (*labpeer.WSOptions, error) {
+	if l.url == "" {
+		return nil, nil
+	}
+	for _, name := range []string{"host", "port", "tls"} {
+		if l.cmd != nil && l.cmd.Flags().Changed(name) {
+			return nil, usagef("--url names the broker and its transport: drop --%s (wss:// is WebSocket over TLS)", name)
+		}
+	}
+	host, port, ws, secure, err := labpeer.ParseURL(l.url)
+	if err != nil {
+		return nil, usagef("--url: %v", err)
+	}
+	l.host, l.port, l.tls = host, port, secure
+	return ws, nil
 }
 
 func newLabCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -134,6 +162,13 @@ template's info=None), and with --save-keys DIR write every private key they
 generate as PKCS#8 PEM (<netid>-request-<unix-ns>.pem,
 <netid>-response-<unix-ns>.pem) so that 'mqtap read --keys DIR' decrypts a
 capture of their traffic.
+
+With --url ws://HOST:PORT/PATH both speak MQTT over WebSocket (the HTTP
+upgrade offers the subprotocol "mqtt", each MQTT packet goes in a binary
+message), and wss://HOST:PORT/PATH over WebSocket in TLS, with the TLS flags
+below (--cafile, --insecure, --keylog, --tls-version, --ciphers) and no
+--tls. --url replaces --host and --port (80 and 443 when the URL has no
+port).
 
 With --tls both speak MQTT over TLS (crypto/tls, TLS 1.2 or 1.3) to the same
 port (1884 unless --port says otherwise; mosquitto's TLS listeners are usually
@@ -153,7 +188,9 @@ Actions: ` + strings.Join(labpeer.Actions, ", ") + `.`,
 		Example: `  mqtap lab respond &
   mqtap lab request le0nh4rt uppercase "Networking is the best!" --save-keys keys/
   mqtap lab respond --tls --port 8883 --cafile ca.pem --keylog tls.keylog &
-  mqtap lab request le0nh4rt reverse hello --tls --port 8883 --cafile ca.pem --keylog tls.keylog --tls-version 1.2`,
+  mqtap lab request le0nh4rt reverse hello --tls --port 8883 --cafile ca.pem --keylog tls.keylog --tls-version 1.2
+  mqtap lab respond --url ws://localhost:8080/mqtt &
+  mqtap lab request le0nh4rt uppercase hi --url wss://broker.lab:8084/mqtt --cafile ca.pem --keylog tls.keylog`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return usagef("lab needs a subcommand: request or respond (see 'mqtap lab --help')")

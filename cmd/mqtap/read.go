@@ -37,7 +37,7 @@ func (o *outputFlags) register(cmd *cobra.Command) {
 	f.StringArrayVarP(&o.fields, "field", "e", nil, "field to print with -T fields (repeatable), e.g. -e frame.number -e mqtt.topic")
 	f.BoolVarP(&o.verbose, "verbose", "V", false, "print the detail tree of every packet")
 	f.BoolVar(&o.showSecrets, "show-secrets", false, "print passwords from CONNECT instead of masking them")
-	f.StringArrayVarP(&o.decodeAs, "decode-as", "d", nil, "decode a TCP port as MQTT, as in tshark: -d tcp.port==N,mqtt (repeatable)")
+	f.StringArrayVarP(&o.decodeAs, "decode-as", "d", nil, "decode a TCP port as MQTT, as in tshark: -d tcp.port==N,mqtt, or as MQTT over WebSocket: -d tcp.port==N,websocket (repeatable)")
 	registerKeys(cmd, &o.keys)
 	registerFilter(cmd, &o.filter)
 	cmd.RegisterFlagCompletionFunc("format", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
@@ -49,33 +49,39 @@ func (o *outputFlags) register(cmd *cobra.Command) {
 func (o *outputFlags) pipelineOptions() (session.Options, error) {
 	var opts session.Options
 	for _, d := range o.decodeAs {
-		port, err := parseDecodeAs(d)
+		port, ws, err := parseDecodeAs(d)
 		if err != nil {
 			return opts, err
 		}
-		opts.Ports = append(opts.Ports, port)
+		if ws {
+			opts.WSPorts = append(opts.WSPorts, port)
+		} else {
+			opts.Ports = append(opts.Ports, port)
+		}
 	}
 	return opts, nil
 }
 
-// parseDecodeAs parses tshark's "tcp.port==N,mqtt".
-func parseDecodeAs(s string) (uint16, error) {
+// parseDecodeAs parses tshark's "tcp.port==N,mqtt" and
+// "tcp.port==N,websocket" (MQTT over WebSocket: ws is set).
+func parseDecodeAs(s string) (port uint16, ws bool, err error) {
 	sel, proto, ok := strings.Cut(s, ",")
-	if !ok || !strings.EqualFold(strings.TrimSpace(proto), "mqtt") {
-		return 0, usagef("-d %q: expected tcp.port==PORT,mqtt", s)
+	proto = strings.ToLower(strings.TrimSpace(proto))
+	if !ok || (proto != "mqtt" && proto != "websocket") {
+		return 0, false, usagef("-d %q: expected tcp.port==PORT,mqtt or tcp.port==PORT,websocket", s)
 	}
 	field, val, ok := strings.Cut(sel, "==")
 	if !ok {
 		field, val, ok = strings.Cut(sel, ":")
 	}
 	if !ok || strings.TrimSpace(field) != "tcp.port" {
-		return 0, usagef("-d %q: only tcp.port==PORT,mqtt is supported", s)
+		return 0, false, usagef("-d %q: only tcp.port==PORT,mqtt and tcp.port==PORT,websocket are supported", s)
 	}
-	port, err := strconv.ParseUint(strings.TrimSpace(val), 10, 16)
-	if err != nil || port == 0 {
-		return 0, usagef("-d %q: %q is not a TCP port (1-65535)", s, val)
+	n, err := strconv.ParseUint(strings.TrimSpace(val), 10, 16)
+	if err != nil || n == 0 {
+		return 0, false, usagef("-d %q: %q is not a TCP port (1-65535)", s, val)
 	}
-	return uint16(port), nil
+	return uint16(n), proto == "websocket", nil
 }
 
 // registerFilter adds -Y, tshark's display filter.

@@ -49,8 +49,10 @@ print every MQTT control packet as soon as it is decoded, exactly as mqtap read
 prints a capture file: the same formats, fields, -Y display filters, key
 exchanges, decryption and findings.
 
-A kernel (BPF) filter keeps only TCP on the MQTT ports (1883, 1884, 8883 and
-every -d port), so other traffic never reaches mqtap. -f replaces it: a port
+A kernel (BPF) filter keeps only TCP on the MQTT ports (1883, 1884, 8883),
+the ports brokers serve MQTT over WebSocket on (8000, 8080, 8083, 8084, 9001)
+and every -d port (-d tcp.port==443,websocket adds 443), so other traffic
+never reaches mqtap. -f replaces it: a port
 list ("1883,9001", whose ports are also decoded as MQTT) or a capture filter in
 tcpdump syntax ("tcp port 1883 and host 10.0.0.5"; the common primitives are
 compiled by mqtap itself, anything else through tcpdump -ddd when tcpdump is
@@ -90,7 +92,7 @@ Capturing needs root or the CAP_NET_RAW capability: grant it once with
 	f := cmd.Flags()
 	f.StringVarP(&sf.iface, "interface", "i", "", "interface to capture on (a name or a number from -D; any: all interfaces)")
 	f.BoolVarP(&sf.list, "list-interfaces", "D", false, "list the interfaces and exit")
-	f.StringVarP(&sf.filter, "capture-filter", "f", "", `kernel capture filter: a port list ("1883,9001") or tcpdump syntax (default: TCP on the MQTT ports)`)
+	f.StringVarP(&sf.filter, "capture-filter", "f", "", `kernel capture filter: a port list ("1883,9001") or tcpdump syntax (default: TCP on the MQTT and MQTT-over-WebSocket ports)`)
 	f.BoolVar(&sf.anyPort, "any-port", false, "capture all TCP and detect MQTT on any port")
 	f.IntVarP(&sf.count, "count", "c", 0, "stop after this many MQTT control packets")
 	f.StringArrayVarP(&sf.autostop, "autostop", "a", nil, "stop after duration:SECONDS, or packets:N frames captured")
@@ -192,7 +194,7 @@ func captureFilter(sf *sniffFlags, opts *session.Options) (string, error) {
 		return "tcp", nil
 	}
 	if sf.filter == "" {
-		return capture.PortsExpr(slices.Concat(session.DefaultPorts, opts.Ports)), nil
+		return capture.PortsExpr(slices.Concat(session.DefaultPorts, capture.WebSocketPorts, opts.Ports, opts.WSPorts)), nil
 	}
 	ports, ok, err := capture.ParsePortList(sf.filter)
 	if err != nil {

@@ -30,7 +30,7 @@ func newTapCmd(stdout, stderr io.Writer) *cobra.Command {
 		autostop []string
 	)
 	cmd := &cobra.Command{
-		Use:   "tap mqtt://HOST:PORT",
+		Use:   "tap mqtt://HOST:PORT | mqtts://HOST:PORT | ws://HOST:PORT/PATH | wss://HOST:PORT/PATH",
 		Short: "Subscribe to a broker and decode what it sends, when capturing is not possible",
 		Long: `Connect to a broker as an MQTT 5 client (clean session), subscribe to topic
 filters (--topic, default "#") and run every packet the broker sends through
@@ -42,7 +42,12 @@ Records have no frame number, frame length nor TCP fields: the source is the
 broker (ip.src), the destination mqtap's own end of the connection, and the
 first column of the text output numbers the packets received.
 
-mqtts:// connects over TLS (--cafile for a private CA). When the broker goes
+mqtts:// connects over TLS (--cafile for a private CA, --insecure to skip
+verification). ws://HOST:PORT/PATH connects over WebSocket (the HTTP upgrade
+offers the subprotocol "mqtt"; brokers usually serve it at /mqtt on 8080,
+8083 or 9001), wss:// over WebSocket in TLS with the same options. An
+endpoint that is not there, a path answered with 404 or a server that
+chooses another subprotocol is a one-line error. When the broker goes
 away, mqtap says so on stderr and reconnects with a growing delay; a broker
 that refuses the first connection, bad credentials or a refused subscription
 end the tap with a one-line error. It stops after -c packets, after
@@ -50,10 +55,12 @@ end the tap with a one-line error. It stops after -c packets, after
 		Example: `  mqtap tap mqtt://localhost:1884 --keys lab-keys/
   mqtap tap mqtt://broker.lab:1883 -t 'sensors/#' -t 'alerts/+' -T ndjson
   mqtap tap mqtts://broker.lab:8883 --cafile ca.pem -u alice -P secret
+  mqtap tap ws://broker.lab:8080/mqtt -t 'sensors/#'
+  mqtap tap wss://broker.lab:8084/mqtt --cafile ca.pem
   mqtap tap mqtt://localhost:1883 -Y 'mqtap.decrypt == "ok"' -T fields -e mqtt.topic -e mqtap.plaintext`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
-				return usagef("tap needs one broker URL: mqtap tap mqtt://HOST:PORT (see 'mqtap tap --help')")
+				return usagef("tap needs one broker URL: mqtap tap mqtt://HOST:PORT or ws://HOST:PORT/PATH (see 'mqtap tap --help')")
 			}
 			cfg.URL = args[0]
 			return nil
@@ -78,8 +85,8 @@ end the tap with a one-line error. It stops after -c packets, after
 	f.Uint8Var(&cfg.QoS, "qos", 0, "QoS of the subscriptions (0, 1 or 2)")
 	f.StringVarP(&cfg.Username, "username", "u", "", "user name for the broker")
 	f.StringVarP(&password, "password", "P", "", "password for the broker")
-	f.StringVar(&cfg.CAFile, "cafile", "", "PEM file of the CA certificates that sign the broker's certificate (mqtts://)")
-	f.BoolVar(&cfg.Insecure, "insecure", false, "do not verify the broker's certificate (mqtts://)")
+	f.StringVar(&cfg.CAFile, "cafile", "", "PEM file of the CA certificates that sign the broker's certificate (mqtts://, wss://)")
+	f.BoolVar(&cfg.Insecure, "insecure", false, "do not verify the broker's certificate (mqtts://, wss://)")
 	f.StringVar(&cfg.ClientID, "id", "", "client identifier (default: mqtap- and random hex)")
 	f.IntVarP(&count, "count", "c", 0, "stop after this many MQTT control packets")
 	f.StringArrayVarP(&autostop, "autostop", "a", nil, "stop after duration:SECONDS")

@@ -128,6 +128,10 @@ type Config struct {
 	// TLS, when not nil, connects with MQTT over TLS (the port stays
 	// Port: DefaultPort unless set, not 8883).
 	TLS *TLSOptions
+	// WebSocket, when not nil, connects with MQTT over WebSocket to
+	// Host:Port at its path: ws://, or wss:// when TLS is set too (see
+	// ParseURL).
+	WebSocket *WSOptions
 	// Log receives progress and diagnostics, one line each; nil discards.
 	Log io.Writer
 }
@@ -232,8 +236,9 @@ type conn struct {
 	lost chan struct{}
 	err  error
 	done chan struct{} // closed by close(): handlers stop delivering
-	// tls describes the TLS session ("TLS 1.3, TLS_AES_128_GCM_SHA256,
-	// certificate verified"); "" without TLS.
+	// tls describes the transport beyond TCP: the TLS session ("TLS
+	// 1.3, TLS_AES_128_GCM_SHA256, certificate verified"), WebSocket
+	// ("WebSocket, subprotocol \"mqtt\""); "" for plain MQTT over TCP.
 	tls string
 }
 
@@ -241,28 +246,17 @@ type conn struct {
 // MQTT 5 (clean start) and routes received PUBLISHes to the returned
 // conn's msgs channel.
 func connect(ctx context.Context, cfg Config, clientID string) (*conn, error) {
-	addr := cfg.addr()
+	addr := cfg.where() // in messages
 	cn := &conn{
 		msgs: make(chan *paho.Publish, 1024),
 		lost: make(chan struct{}),
 		done: make(chan struct{}),
 	}
-	var nc net.Conn
-	if cfg.TLS != nil {
-		tc, err := dialTLS(ctx, *cfg.TLS, cfg.Host, addr)
-		if err != nil {
-			return nil, err
-		}
-		cn.tls = tlsState(tc.ConnectionState(), *cfg.TLS)
-		nc = tc
-	} else {
-		d := net.Dialer{Timeout: 5 * time.Second}
-		var err error
-		nc, err = d.DialContext(ctx, "tcp", addr)
-		if err != nil {
-			return nil, fmt.Errorf("cannot reach the MQTT broker at %s: %s", addr, dialReason(err))
-		}
+	nc, desc, err := dialBroker(ctx, cfg)
+	if err != nil {
+		return nil, err
 	}
+	cn.tls = desc
 	var lostOnce = make(chan struct{}, 1)
 	markLost := func(err error) {
 		select {
@@ -306,12 +300,33 @@ func connect(ctx context.Context, cfg Config, clientID string) (*conn, error) {
 			return nil, fmt.Errorf("the MQTT broker at %s refused the connection: reason 0x%02x", addr, ca.ReasonCode)
 		}
 		hint := ""
-		if cfg.TLS == nil && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)) {
+		if cfg.TLS == nil && cfg.WebSocket == nil && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)) {
 			hint = " (the broker closed the connection: a TLS listener? then add --tls)"
 		}
 		return nil, fmt.Errorf("MQTT connect to %s: %v%s", addr, err, hint)
 	}
 	return cn, nil
+}
+
+// dialBroker opens the network connection to the broker: TCP, TLS or
+// WebSocket, and describes what is beyond TCP ("" for plain TCP).
+func dialBroker(ctx context.Context, cfg Config) (net.Conn, string, error) {
+	switch {
+	case cfg.WebSocket != nil:
+		return dialWS(ctx, cfg)
+	case cfg.TLS != nil:
+		tc, err := dialTLS(ctx, *cfg.TLS, cfg.Host, cfg.addr())
+		if err != nil {
+			return nil, "", err
+		}
+		return tc, tlsState(tc.ConnectionState(), *cfg.TLS), nil
+	}
+	d := net.Dialer{Timeout: 5 * time.Second}
+	nc, err := d.DialContext(ctx, "tcp", cfg.addr())
+	if err != nil {
+		return nil, "", fmt.Errorf("cannot reach the MQTT broker at %s: %s", cfg.addr(), dialReason(err))
+	}
+	return nc, "", nil
 }
 
 // dialReason is the short reason a dial failed ("connection refused").

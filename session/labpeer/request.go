@@ -84,7 +84,7 @@ func (r Request) Run(ctx context.Context) (string, error) {
 	}
 	defer cn.close()
 	if cn.tls != "" {
-		cfg.logf("connected to %s over %s", cfg.addr(), cn.tls)
+		cfg.logf("connected to %s over %s", cfg.where(), cn.tls)
 	}
 	if err := cn.subscribe(ctx, kexResp, actResp); err != nil {
 		return "", err

@@ -69,7 +69,7 @@ func (r Responder) Run(ctx context.Context) error {
 	if cn.tls != "" {
 		over = " over " + cn.tls
 	}
-	cfg.logf("ready: subscribed to %s at %s as %s%s", strings.Join(filters, ", "), cfg.addr(), clientID, over)
+	cfg.logf("ready: subscribed to %s at %s as %s%s", strings.Join(filters, ", "), cfg.where(), clientID, over)
 
 	keysByNetID := map[string]keys.FernetKey{}
 	answered := 0

@@ -1,8 +1,8 @@
 // Package tap is the broker-subscription source of `mqtap tap mqtt://HOST:PORT`:
-// it connects to an MQTT broker as a client, subscribes to topic filters and
-// hands the caller the raw bytes the broker sends on each network
-// connection, so that the caller decodes them with its own MQTT decoder
-// exactly as it decodes a captured TCP stream.
+// it connects to an MQTT broker as a client (over TCP, TLS or WebSocket),
+// subscribes to topic filters and hands the caller the raw MQTT bytes the
+// broker sends on each network connection, so that the caller decodes them
+// with its own MQTT decoder exactly as it decodes a captured TCP stream.
 //
 // The client is github.com/eclipse/paho.golang's autopaho, which reconnects
 // with a growing delay when the connection is lost. paho.golang speaks MQTT 5
@@ -16,7 +16,9 @@
 // Only the broker-to-mqtap direction is handed out (CONNACK, SUBACK,
 // PUBLISH, PINGRESP, DISCONNECT, ...); what mqtap itself sends (CONNECT,
 // SUBSCRIBE, PUBACK, PINGREQ) is not. The bytes are those of the MQTT
-// layer: for mqtts:// they are the decrypted TLS application data.
+// layer: for mqtts:// they are the decrypted TLS application data, for
+// ws:// and wss:// the payloads of the binary WebSocket messages, in order,
+// however the server framed them (package wsdial).
 package tap
 
 import (
@@ -41,6 +43,8 @@ import (
 	"github.com/eclipse/paho.golang/autopaho"
 	"github.com/eclipse/paho.golang/packets"
 	"github.com/eclipse/paho.golang/paho"
+
+	"github.com/mqtap/mqtap/session/wsdial"
 )
 
 // Chunk is data the broker sent on one connection, in order, or the end of that connection.
@@ -55,13 +59,13 @@ type Chunk struct {
 
 // Config says where to connect and what to subscribe to.
 type Config struct {
-	URL        string                           // mqtt://host:port, tcp://, mqtts://host:port (TLS), ssl://, tls://; port defaults 1883 / 8883
+	URL        string                           // mqtt://host:port, tcp://, mqtts://host:port (TLS), ssl://, tls://, ws://host:port/path, wss:// (WebSocket); port defaults 1883 / 8883 / 80 / 443
 	Topics     []string                         // topic filters, default ["#"]
 	QoS        byte                             // subscription QoS (default 0)
 	Username   string                           // user name of the CONNECT packet (empty: none)
 	Password   []byte                           // nil: no password
-	CAFile     string                           // PEM CA certificates for mqtts:// (empty: system roots)
-	Insecure   bool                             // mqtts:// without certificate verification
+	CAFile     string                           // PEM CA certificates for mqtts:// and wss:// (empty: system roots)
+	Insecure   bool                             // mqtts:// or wss:// without certificate verification
 	ClientID   string                           // default "mqtap-" + 8 random hex chars
 	KeepAlive  uint16                           // seconds, default 30
 	Log        func(format string, args ...any) // progress/reconnect messages (one line each, no trailing newline); nil: silent
@@ -157,7 +161,8 @@ func Run(ctx context.Context, cfg Config, out chan<- Chunk) error {
 // tapper is the state of one Run.
 type tapper struct {
 	cfg      Config
-	server   *url.URL // normalised: scheme://host:port
+	server   *url.URL // normalised: scheme://host:port, and /path for WebSocket
+	ws       bool     // ws:// or wss://
 	display  string   // server.String(), for messages
 	tlsCfg   *tls.Config
 	clientID string
@@ -168,6 +173,7 @@ type tapper struct {
 	abandon     chan struct{} // closed when sends give up
 	abandonOnce sync.Once
 	logMu       sync.Mutex // serialises cfg.Log
+	warnedProto bool       // the missing subprotocol was logged (onUp only)
 	workers     sync.WaitGroup
 	inflight    sync.WaitGroup // sends in progress (see send)
 
@@ -181,13 +187,14 @@ type tapper struct {
 	lastErr   string                // why the last connection attempt failed
 	reason    string                // why connection upConn was lost
 	reasonSet bool
+	noProto   bool          // the WebSocket server of the last connection chose no subprotocol
 	reasonCh  chan struct{} // closed when reason is set
 }
 
 // newTapper checks cfg, fills in the defaults and prepares the TLS
 // configuration; nothing is dialled.
 func newTapper(cfg Config, out chan<- Chunk) (*tapper, error) {
-	server, useTLS, err := parseURL(cfg.URL)
+	server, useTLS, ws, err := parseURL(cfg.URL)
 	if err != nil {
 		return nil, err
 	}
@@ -211,6 +218,7 @@ func newTapper(cfg Config, out chan<- Chunk) (*tapper, error) {
 	t := &tapper{
 		cfg:      cfg,
 		server:   server,
+		ws:       ws,
 		display:  server.String(),
 		clientID: cfg.ClientID,
 		out:      out,
@@ -239,53 +247,59 @@ func newTapper(cfg Config, out chan<- Chunk) (*tapper, error) {
 			t.tlsCfg.RootCAs = pool
 		}
 	} else if cfg.CAFile != "" || cfg.Insecure {
-		return nil, fmt.Errorf("%s does not use TLS: a CA file or insecure mode needs mqtts://", t.display)
+		return nil, fmt.Errorf("%s does not use TLS: a CA file or insecure mode needs mqtts:// or wss://", t.display)
 	}
 	return t, nil
 }
 
-// parseURL checks a broker URL and returns it as scheme://host:port, and
-// whether it is a TLS scheme.
-func parseURL(raw string) (*url.URL, bool, error) {
-	const want = "mqtt://, tcp://, mqtts://, ssl:// or tls://"
+// parseURL checks a broker URL and returns it as scheme://host:port (with
+// the path for WebSocket), whether it is a TLS scheme and whether it is a
+// WebSocket one.
+func parseURL(raw string) (u *url.URL, useTLS, ws bool, err error) {
+	const want = "mqtt://, tcp://, mqtts://, ssl://, tls://, ws:// or wss://"
 	if raw == "" {
-		return nil, false, fmt.Errorf("no broker URL (want %sHOST:PORT)", "mqtt://")
+		return nil, false, false, fmt.Errorf("no broker URL (want %sHOST:PORT)", "mqtt://")
 	}
 	if !strings.Contains(raw, "://") {
-		return nil, false, fmt.Errorf("broker URL %q has no scheme (want %s, e.g. mqtt://%s)", raw, want, raw)
+		return nil, false, false, fmt.Errorf("broker URL %q has no scheme (want %s, e.g. mqtt://%s)", raw, want, raw)
 	}
-	u, err := url.Parse(raw)
+	u, err = url.Parse(raw)
 	if err != nil {
-		return nil, false, fmt.Errorf("broker URL: %w", err)
+		return nil, false, false, fmt.Errorf("broker URL: %w", err)
 	}
 	scheme := strings.ToLower(u.Scheme)
-	var useTLS bool
 	port := defaultTCPPort
 	switch scheme {
 	case "mqtt", "tcp":
 	case "mqtts", "ssl", "tls":
 		useTLS, port = true, defaultTLSPort
+	case "ws", "wss":
+		u, err := wsdial.ParseURL(raw)
+		if err != nil {
+			return nil, false, false, fmt.Errorf("broker URL: %w", err)
+		}
+		return u, scheme == "wss", true, nil
 	default:
-		return nil, false, fmt.Errorf("broker URL %q: unsupported scheme %q (want %s)", raw, u.Scheme, want)
+		return nil, false, false, fmt.Errorf("broker URL %q: unsupported scheme %q (want %s)", raw, u.Scheme, want)
 	}
 	host := u.Hostname()
 	if host == "" {
-		return nil, false, fmt.Errorf("broker URL %q has no host", raw)
+		return nil, false, false, fmt.Errorf("broker URL %q has no host", raw)
 	}
 	if u.User != nil {
-		return nil, false, fmt.Errorf("broker URL %q: credentials in the URL are not supported (set the user name and password separately)", u.Redacted())
+		return nil, false, false, fmt.Errorf("broker URL %q: credentials in the URL are not supported (set the user name and password separately)", u.Redacted())
 	}
 	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
-		return nil, false, fmt.Errorf("broker URL %q: unexpected path, query or fragment (want %sHOST:PORT)", raw, scheme+"://")
+		return nil, false, false, fmt.Errorf("broker URL %q: unexpected path, query or fragment (want %sHOST:PORT; a path needs ws:// or wss://)", raw, scheme+"://")
 	}
 	if p := u.Port(); p != "" {
 		n, err := strconv.Atoi(p)
 		if err != nil || n < 1 || n > 65535 {
-			return nil, false, fmt.Errorf("broker URL %q: bad port %q", raw, p)
+			return nil, false, false, fmt.Errorf("broker URL %q: bad port %q", raw, p)
 		}
 		port = strconv.Itoa(n)
 	}
-	return &url.URL{Scheme: scheme, Host: net.JoinHostPort(host, port)}, useTLS, nil
+	return &url.URL{Scheme: scheme, Host: net.JoinHostPort(host, port)}, useTLS, false, nil
 }
 
 // checkFilter rejects topic filters that no broker accepts.
@@ -377,10 +391,20 @@ func (t *tapper) dial(ctx context.Context, _ autopaho.ClientConfig, u *url.URL) 
 		c   net.Conn
 		err error
 	)
-	if t.tlsCfg != nil {
+	switch {
+	case t.ws:
+		var wc *wsdial.Conn
+		wc, err = wsdial.Dial(ctx, u, wsdial.Options{TLSConfig: t.tlsCfg})
+		if err == nil {
+			t.mu.Lock()
+			t.noProto = wc.Subprotocol == ""
+			t.mu.Unlock()
+			c = wc
+		}
+	case t.tlsCfg != nil:
 		d := tls.Dialer{Config: t.tlsCfg}
 		c, err = d.DialContext(ctx, "tcp", u.Host)
-	} else {
+	default:
 		var d net.Dialer
 		c, err = d.DialContext(ctx, "tcp", u.Host)
 	}
@@ -491,11 +515,16 @@ func (t *tapper) onUp(cm *autopaho.ConnectionManager, _ *paho.Connack) {
 	t.upConn = t.conns
 	n := t.conns
 	t.reason, t.reasonSet, t.reasonCh = "", false, make(chan struct{})
+	noProto := t.noProto
 	t.mu.Unlock()
 	if first {
 		t.logf("connected to %s (MQTT 5, client ID %q)", t.display, t.clientID)
 	} else {
 		t.logf("reconnected to %s (connection %d)", t.display, n)
+	}
+	if noProto && !t.warnedProto {
+		t.warnedProto = true
+		t.logf("warning: %s chose no WebSocket subprotocol (MQTT-6.0.0-4: it must choose \"mqtt\"); the connection works anyway", t.display)
 	}
 	t.workers.Add(1)
 	go t.subscribe(cm, first)
@@ -762,136 +791,6 @@ func addrPort(a net.Addr) netip.AddrPort {
 		ap, _ = netip.ParseAddrPort(a.String())
 	}
 	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-}
-
-// refusedError is a CONNACK refusal.
-type refusedError struct {
-	server string
-	code   byte
-	reason string
-	err    error // autopaho's *ConnackError
-}
-
-func (e *refusedError) Error() string {
-	return fmt.Sprintf("%s refused the connection: %s", e.server, connackText(e.code, e.reason))
-}
-
-func (e *refusedError) Unwrap() error { return e.err }
-
-// subRefusedError is a SUBACK refusal.
-type subRefusedError struct {
-	server string
-	topic  string
-	code   byte
-	reason string
-	err    error // paho's error, if any
-}
-
-func (e *subRefusedError) Error() string {
-	s := fmt.Sprintf("%s: subscription to %q refused: %s (0x%02X)", e.server, e.topic, reasonName(e.code), e.code)
-	if e.reason != "" {
-		s += fmt.Sprintf(", %q", e.reason)
-	}
-	return s
-}
-
-func (e *subRefusedError) Unwrap() error { return e.err }
-
-// connackText is "bad user name or password (CONNACK reason 0x86)".
-func connackText(code byte, reason string) string {
-	s := fmt.Sprintf("%s (CONNACK reason 0x%02X", reasonName(code), code)
-	if reason != "" {
-		s += fmt.Sprintf(", %q", reason)
-	}
-	return s + ")"
-}
-
-// disconnectText is "session taken over (0x8E)".
-func disconnectText(code byte, reason string) string {
-	name := reasonName(code)
-	if code == 0 {
-		name = "normal disconnection"
-	}
-	s := fmt.Sprintf("%s (0x%02X)", name, code)
-	if reason != "" {
-		s += fmt.Sprintf(", %q", reason)
-	}
-	return s
-}
-
-// reasonName names an MQTT 5 reason code of CONNACK, SUBACK or DISCONNECT.
-func reasonName(code byte) string {
-	switch code {
-	case 0x80:
-		return "unspecified error"
-	case 0x81:
-		return "malformed packet"
-	case 0x82:
-		return "protocol error"
-	case 0x83:
-		return "implementation specific error"
-	case 0x84:
-		return "unsupported protocol version"
-	case 0x85:
-		return "client identifier not valid"
-	case 0x86:
-		return "bad user name or password"
-	case 0x87:
-		return "not authorized"
-	case 0x88:
-		return "server unavailable"
-	case 0x89:
-		return "server busy"
-	case 0x8A:
-		return "banned"
-	case 0x8B:
-		return "server shutting down"
-	case 0x8C:
-		return "bad authentication method"
-	case 0x8D:
-		return "keep alive timeout"
-	case 0x8E:
-		return "session taken over"
-	case 0x8F:
-		return "topic filter invalid"
-	case 0x90:
-		return "topic name invalid"
-	case 0x91:
-		return "packet identifier in use"
-	case 0x93:
-		return "receive maximum exceeded"
-	case 0x94:
-		return "topic alias invalid"
-	case 0x95:
-		return "packet too large"
-	case 0x96:
-		return "message rate too high"
-	case 0x97:
-		return "quota exceeded"
-	case 0x98:
-		return "administrative action"
-	case 0x99:
-		return "payload format invalid"
-	case 0x9A:
-		return "retain not supported"
-	case 0x9B:
-		return "QoS not supported"
-	case 0x9C:
-		return "use another server"
-	case 0x9D:
-		return "server moved"
-	case 0x9E:
-		return "shared subscriptions not supported"
-	case 0x9F:
-		return "connection rate exceeded"
-	case 0xA0:
-		return "maximum connect time"
-	case 0xA1:
-		return "subscription identifiers not supported"
-	case 0xA2:
-		return "wildcard subscriptions not supported"
-	}
-	return "reason code " + strconv.Itoa(int(code))
 }
 
 // quoteList is `"a/#", "b"`.

@@ -707,7 +707,9 @@ func TestBadConfig(t *testing.T) {
 		want string
 	}{
 		{Config{URL: "http://x"}, `unsupported scheme "http"`},
-		{Config{URL: "ws://x:80"}, `unsupported scheme "ws"`},
+		{Config{URL: "ftp://x:80"}, `unsupported scheme "ftp"`},
+		{Config{URL: "ws://x:0/mqtt"}, "bad port"},
+		{Config{URL: "ws://x/mqtt", CAFile: "ca.pem"}, "needs mqtts:// or wss://"},
 		{Config{URL: "mqtt://"}, "has no host"},
 		{Config{URL: "mqtt://:1883"}, "has no host"},
 		{Config{URL: "localhost:1883"}, "has no scheme"},
@@ -746,7 +748,7 @@ func TestParseURL(t *testing.T) {
 		"tls://[::1]:8884":      "tls://[::1]:8884",
 		"mqtt://[fe80::1%25lo]": "mqtt://[fe80::1%25lo]:1883",
 	} {
-		u, _, err := parseURL(in)
+		u, _, _, err := parseURL(in)
 		if err != nil || u.String() != want {
 			t.Errorf("parseURL(%q) = %v, %v; want %s", in, u, err, want)
 		}
