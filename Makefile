@@ -36,6 +36,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParseHeader$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./decode
 	$(GO) test -run='^$$' -fuzz='^FuzzPipeline$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./session
 	$(GO) test -run='^$$' -fuzz='^FuzzLayers$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./session
+	$(GO) test -run='^$$' -fuzz='^FuzzWebSocket$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./session
 	$(GO) test -run='^$$' -fuzz='^FuzzCompileFilter$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./session/capture
 	$(GO) test -run='^$$' -fuzz='^FuzzTLS$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./session
 	$(GO) test -run='^$$' -fuzz='^FuzzNextRecord$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./session/tlswire

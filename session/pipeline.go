@@ -103,6 +103,7 @@ type Pipeline struct {
 	opts    Options
 	handler Handler
 	ports   [65536 / 64]uint64 // bitmap of MQTT ports
+	wsPorts [65536 / 64]uint64 // bitmap of the ports forced to MQTT over WebSocket
 
 	ifaces []*iface // by interface id
 	flows  map[flowKey]*conn
@@ -162,10 +163,16 @@ func New(opts Options, h Handler) *Pipeline {
 	for _, port := range opts.Ports {
 		p.setPort(port)
 	}
+	for _, port := range opts.WSPorts {
+		p.wsPorts[port/64] |= 1 << (port % 64)
+	}
 	return p
 }
 
 func (p *Pipeline) setPort(port uint16) { p.ports[port/64] |= 1 << (port % 64) }
+
+// isWSPort reports whether port is forced to MQTT over WebSocket.
+func (p *Pipeline) isWSPort(port uint16) bool { return p.wsPorts[port/64]&(1<<(port%64)) != 0 }
 
 // IsMQTTPort reports whether port is decoded as MQTT without detection.
 func (p *Pipeline) IsMQTTPort(port uint16) bool { return p.ports[port/64]&(1<<(port%64)) != 0 }
@@ -231,6 +238,15 @@ func (p *Pipeline) tcpSegment(dec *LayerDecoder, seg Segment) {
 	}
 	if c.kind == kindOther || c.done {
 		return
+	}
+	if c.kind == kindUnknown && c.ws == nil && (p.isWSPort(c.key.a.Port()) || p.isWSPort(c.key.b.Port())) {
+		if c.client < 0 {
+			c.client = 0 // the side not on the forced port is the client
+			if p.isWSPort(c.key.a.Port()) {
+				c.client = 1
+			}
+		}
+		p.startWS(c, &p.cur, true)
 	}
 	p.segment(c, c.sender(src), tcp, wire, &p.cur)
 	if tcp.RST || c.halves[0].tcp.finished() && c.halves[1].tcp.finished() {

@@ -125,6 +125,7 @@ func (p *Pipeline) wsFeed(c *conn, i int, data []byte, ctx *frameCtx) {
 		case h.probe:
 			h.probe = false
 			h.head = decode.LooksLikeHTTPRequest(data) || hasPrefix(data, "HTTP/")
+			h.lost = !h.head && c.halves[i].midflow
 		case h.head:
 			data = p.wsHead(c, i, data, ctx)
 		case h.lost:

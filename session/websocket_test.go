@@ -39,7 +39,7 @@ func wsHandshake(proto, reqExt, respExt string) (req, resp []byte) {
 // wsConversation lays out a WebSocket connection on port 8080: the
 // handshake, then the client's and the server's frames in turn (one
 // segment each).
-func wsConversation(t *testing.T, port uint16, req, resp []byte, frames ...[]byte) []segment {
+func wsConversation(t testing.TB, port uint16, req, resp []byte, frames ...[]byte) []segment {
 	segs := handshake()
 	seq := [2]uint32{1, 1}
 	add := func(client bool, b []byte) {
@@ -109,7 +109,7 @@ type deflater struct {
 	takeover bool
 }
 
-func (d *deflater) message(t *testing.T, b []byte) []byte {
+func (d *deflater) message(t testing.TB, b []byte) []byte {
 	t.Helper()
 	if d.w == nil || !d.takeover {
 		d.buf.Reset()
@@ -193,6 +193,14 @@ func TestWebSocketMidStream(t *testing.T) {
 	if len(st.WebSocket) != 1 || st.WebSocket[0].Handshake {
 		t.Errorf("WebSocket %+v", st.WebSocket)
 	}
+	// Forced with -d tcp.port==8080,websocket, a capture that starts in the
+	// middle of a frame: the frame boundary is found again.
+	segs[0].payload = segs[0].payload[5:]
+	segs[0].seq += 5
+	got, _ = c.run(Options{WSPorts: []uint16{8080}}, segs...)
+	if want := "PUBACK PUBLISH PUBACK PUBLISH PUBACK PINGREQ PINGRESP"; types(got) != want {
+		t.Errorf("forced, from the middle of a frame: records %s, want %s", types(got), want)
+	}
 }
 
 // TestWebSocketFindings: a subprotocol other than mqtt, or none, with MQTT
@@ -231,4 +239,40 @@ func TestWebSocketFindings(t *testing.T) {
 	if len(got) != 1 || !slices.Contains(fs, "websocket.malformed") {
 		t.Errorf("malformed frames: %s, findings %v", describe(got), fs)
 	}
+}
+
+// FuzzWebSocket feeds arbitrary bytes as the two directions of a WebSocket
+// connection after its upgrade (with permessage-deflate or without), cut
+// into segments at fuzzed points: never a panic, records in frame order.
+func FuzzWebSocket(f *testing.F) {
+	cli := &deflater{takeover: true}
+	f.Add(wsFrame(decode.WSBinary, true, 0, true, connect311), wsFrame(decode.WSBinary, true, 0, false, connack), uint8(7), false)
+	f.Add(wsFrame(decode.WSBinary, true, 4, true, cli.message(f, connect311)), wsFrame(decode.WSBinary, true, 0, false, connack), uint8(3), true)
+	f.Add(append(wsFrame(decode.WSBinary, false, 0, true, connect311[:3]), wsFrame(decode.WSContinuation, true, 0, true, connect311[3:])...), []byte{0x82, 127, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, uint8(1), false)
+	f.Fuzz(func(t *testing.T, client, server []byte, cut uint8, deflate bool) {
+		ext := ""
+		if deflate {
+			ext = "Sec-WebSocket-Extensions: permessage-deflate\r\n"
+		}
+		req, resp := wsHandshake("mqtt", ext, ext)
+		segs := wsConversation(t, 8080, req, resp)
+		step := int(cut)%64 + 1
+		seq := [2]uint32{1 + uint32(len(req)), 1 + uint32(len(resp))}
+		for k, b := range [][]byte{client, server} {
+			for off := 0; off < len(b); off += step {
+				end := min(off+step, len(b))
+				segs = append(segs, segment{k == 0, "A", seq[k] + uint32(off), b[off:end]})
+			}
+		}
+		c := &conversation{t: t, clientPort: 43100, serverPort: 8080, isn: [2]uint32{1, 1}}
+		got, st := c.run(Options{}, segs...)
+		if st.Packets != len(got) {
+			t.Fatalf("%d packets counted, %d delivered", st.Packets, len(got))
+		}
+		for k := 1; k < len(got); k++ {
+			if got[k].Frame < got[k-1].Frame {
+				t.Fatalf("not in frame order: %s", describe(got))
+			}
+		}
+	})
 }
