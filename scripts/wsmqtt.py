@@ -27,11 +27,12 @@ ACTIONs:
     json:TOPIC:QOS:N          PUBLISH N readings as one JSON array (compresses well)
     recv:N                    wait until N PUBLISH have been received since the CONNECT
     ping                      PINGREQ, wait for the PINGRESP
+    pings:N                   N PINGREQs in one message (pipelined), wait for N PINGRESPs
     wsping                    a WebSocket Ping, wait for its Pong
     sleep:SECONDS             pause
     wait-file:PATH            log "waiting for PATH", wait until it exists (a capture
-                              can start meanwhile), log "go"; the final summary also
-                              counts what came after it
+                              can start meanwhile), log "go: PATH appeared"; the final
+                              summary also counts what came after it
 
 Every MQTT packet sent or received is one line on stderr ("sent PUBLISH",
 "received CONNACK"), the handshake one line ("handshake: subprotocol ...,
@@ -250,6 +251,13 @@ async def do_action(c, action):
     elif kind == "ping":
         await c.send(bytes([0xC0, 0]))
         await c.expect(PINGRESP, "the PINGRESP")
+    elif kind == "pings":
+        n = int(rest)
+        await c.ws.send(bytes([0xC0, 0]) * n)
+        c.sent[PINGREQ] += n
+        log("sent %d PINGREQ in one message (%d bytes)" % (n, 2 * n))
+        for i in range(n):
+            await c.expect(PINGRESP, "PINGRESP %d of %d" % (i + 1, n))
     elif kind == "wsping":
         waiter = await c.ws.ping()
         await asyncio.wait_for(waiter, c.timeout)
@@ -263,7 +271,7 @@ async def do_action(c, action):
                 raise Fail(c.closed)
             await asyncio.sleep(0.02)
         c.mark = (list(c.sent), list(c.received), rest)
-        log("go")
+        log("go: %s appeared" % rest)
 
 
 def ssl_context(args):
@@ -344,6 +352,7 @@ def check_action(a):
         "json": lambda: len(parts) == 3 and parts[1] in ("0", "1") and parts[2].isdigit(),
         "recv": lambda: rest.isdigit(),
         "ping": lambda: not rest,
+        "pings": lambda: rest.isdigit() and int(rest) > 0,
         "wsping": lambda: not rest,
         "sleep": lambda: rest.replace(".", "", 1).isdigit(),
         "wait-file": lambda: bool(rest),

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -201,6 +202,12 @@ func TestAgreesWithTshark(t *testing.T) {
 	}
 	total, agree, compared := 0, 0, 0
 	for _, capture := range append(conformance(t), samples(t)...) {
+		// tshark 4.0 does not decode MQTT inside WebSocket: the ws-*/wss-*
+		// samples are checked against their ground truth
+		// (pcaps/samples/ws-ground-truth.tsv) by the WebSocket tests instead.
+		if base := filepath.Base(capture); strings.HasPrefix(base, "ws-") || strings.HasPrefix(base, "wss-") {
+			continue
+		}
 		n, a, c := compareWithTshark(t, capture, nil, nil)
 		total, agree, compared = total+n, agree+a, compared+c
 	}
