@@ -197,7 +197,7 @@ func (p *Pipeline) wsUpgraded(c *conn, up decode.WSUpgrade, extErr error, ctx *f
 	default:
 		w.confirm = true
 		c.report(ctx, Finding{Code: "websocket.no-subprotocol", Severity: SevInfo,
-			Text: fmt.Sprintf("the WebSocket upgrade of %s negotiated no subprotocol (the client offered %v); MQTT flows on it without mqtt being agreed (MQTT-6.0.0-3)", c.describe(), up.Offered)})
+			Text: fmt.Sprintf("the WebSocket upgrade of %s negotiated no subprotocol (the client offered %s); MQTT flows on it without mqtt being agreed (MQTT-6.0.0-3)", c.describe(), offered(up.Offered))})
 	}
 }
 
@@ -457,4 +457,12 @@ func trueFalse(b bool) string {
 		return "True"
 	}
 	return "False"
+}
+
+// offered names the subprotocols a client offered.
+func offered(protos []string) string {
+	if len(protos) == 0 {
+		return "none"
+	}
+	return strings.Join(protos, ", ")
 }

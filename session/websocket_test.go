@@ -276,3 +276,49 @@ func FuzzWebSocket(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkPipelineWebSocket is BenchmarkPipelinePublish over WebSocket:
+// the same PUBLISH packets, each in a masked binary frame from the client.
+func BenchmarkPipelineWebSocket(b *testing.B) {
+	c := &conversation{t: b, clientPort: 42001, serverPort: 8080, isn: [2]uint32{1, 1}}
+	pub := publish("sensors/room-1/temperature", 1, []byte(`{"t":21.5,"unit":"C"}`))
+	req, resp := wsHandshake("mqtt", "", "")
+	var frames [][]byte
+	for _, s := range wsConversation(b, 8080, req, resp, wsFrame(decode.WSBinary, true, 0, true, connect311), wsFrame(decode.WSBinary, true, 0, false, connack)) {
+		frames = append(frames, c.frame(s))
+	}
+	seq := uint32(1 + len(req) + len(wsFrame(decode.WSBinary, true, 0, true, connect311)))
+	framed := wsFrame(decode.WSBinary, true, 0, true, pub)
+	const n = 1024
+	next := func() [][]byte {
+		var out [][]byte
+		for range n {
+			out = append(out, c.frame(segment{true, "A", seq, framed}))
+			seq += uint32(len(framed))
+		}
+		return out
+	}
+	p, err := NewPipeline(1, Options{}, func(r *Record) error { return nil })
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, f := range frames {
+		p.Frame(f, captureInfo(len(f)))
+	}
+	data := next()
+	b.ReportAllocs()
+	b.SetBytes(int64(len(data[0])))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if i > 0 && i%n == 0 {
+			b.StopTimer()
+			data = next()
+			b.StartTimer()
+		}
+		f := data[i%n]
+		p.Frame(f, captureInfo(len(f)))
+	}
+	if st := p.Stats(); st.Packets < b.N {
+		b.Fatalf("%d MQTT packets for %d frames", st.Packets, b.N)
+	}
+}

@@ -179,7 +179,10 @@ func (s *synth) rewrite(r *session.Record) []byte {
 }
 
 // open starts the synthesised connection of a record: SYN, SYN-ACK, ACK at
-// the time of the connection's first frame.
+// the time of the connection's first frame, when the record is its CONNECT.
+// A connection whose CONNECT the capture did not hold (caught mid-stream)
+// starts without a handshake, as in the capture: a reader then finds MQTT
+// from its packets instead of expecting a CONNECT.
 func (s *synth) open(r *session.Record) (*tcpConn, error) {
 	src, dst := netip.AddrPortFrom(r.Src.Unmap(), r.SrcPort), netip.AddrPortFrom(r.Dst.Unmap(), r.DstPort)
 	conn := &tcpConn{ends: [2]netip.AddrPort{src, dst}}
@@ -207,6 +210,9 @@ func (s *synth) open(r *session.Record) (*tcpConn, error) {
 	s.started.set(r.Stream)
 	s.conns[r.Stream] = conn
 	s.st.Connections++
+	if r.Packet.Type != decode.CONNECT {
+		return conn, nil
+	}
 	if err := s.segment(conn, 0, start, layers.TCP{SYN: true}, nil); err != nil {
 		return nil, err
 	}
