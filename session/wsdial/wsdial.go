@@ -75,6 +75,9 @@ func ParseURL(raw string) (*url.URL, error) {
 	if out.Path == "" {
 		out.Path = "/"
 	}
+	if _, err := url.Parse(out.String()); err != nil {
+		return nil, fmt.Errorf("WebSocket URL %q: bad host %q", raw, host)
+	}
 	return out, nil
 }
 
