@@ -221,3 +221,20 @@ func TestParseURL(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseURL checks that ParseURL never panics and gives a usable host
+// and port for what it accepts.
+func FuzzParseURL(f *testing.F) {
+	for _, s := range []string{"ws://localhost:8080/mqtt", "wss://[::1]/", "ws://h/p?q", "mqtt://h"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		host, port, ws, _, err := ParseURL(s)
+		if err != nil {
+			return
+		}
+		if host == "" || port < 1 || port > 65535 || ws == nil || !strings.HasPrefix(ws.Path, "/") {
+			t.Fatalf("%q: host %q, port %d, %+v", s, host, port, ws)
+		}
+	})
+}

@@ -162,3 +162,24 @@ func TestParseWebSocketURL(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseURL checks that parseURL never panics, that what it accepts it
+// accepts again unchanged, and that only ws:// and wss:// keep a path.
+func FuzzParseURL(f *testing.F) {
+	for _, s := range []string{"mqtt://h:1883", "mqtts://[::1]", "ws://h:8080/mqtt", "wss://h/mqtt?x=1", "tcp://h/", "ws://h/%2Fa"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		u, _, ws, err := parseURL(s)
+		if err != nil {
+			return
+		}
+		again, _, ws2, err := parseURL(u.String())
+		if err != nil || again.String() != u.String() || ws2 != ws {
+			t.Fatalf("%q -> %q -> %v, %v", s, u, again, err)
+		}
+		if !ws && u.Path != "" {
+			t.Fatalf("%q: path %q without WebSocket", s, u.Path)
+		}
+	})
+}

@@ -5,8 +5,8 @@
 // subprotocol "mqtt" (MQTT 3.1.1 and 5.0, section 6) and returns a
 // net.Conn that carries the MQTT bytes: each Write is one binary message,
 // and Read returns the payloads of the messages received, in order,
-// whatever their framing (github.com/coder/websocket's NetConn). A failed
-// upgrade is a one-line error that says what the server answered instead.
+// whatever their framing (github.com/coder/websocket). A failed upgrade is
+// a one-line error that says what the server answered instead.
 package wsdial
 
 import (
@@ -24,6 +24,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/coder/websocket"
 )
@@ -75,6 +76,9 @@ func ParseURL(raw string) (*url.URL, error) {
 	if out.Path == "" {
 		out.Path = "/"
 	}
+	if _, err := url.Parse(out.String()); err != nil {
+		return nil, fmt.Errorf("WebSocket URL %q: bad host %q", raw, host)
+	}
 	return out, nil
 }
 
@@ -104,21 +108,6 @@ type Conn struct {
 	Extensions string
 	// TLS is the state of the TLS connection of wss:// (nil for ws://).
 	TLS *tls.ConnectionState
-
-	ws *websocket.Conn
-}
-
-// Close ends the connection as RFC 6455 wants: a Close frame (1000), the
-// server's Close frame (at most 5 s), then the TCP connection. (Closing
-// coder's NetConn first would cut the TCP connection without a Close frame
-// while another goroutine reads.)
-func (c *Conn) Close() error {
-	err := c.ws.Close(websocket.StatusNormalClosure, "")
-	c.Conn.Close() // its contexts; the WebSocket is closed already
-	if errors.Is(err, net.ErrClosed) || websocket.CloseStatus(err) != -1 {
-		return nil
-	}
-	return err
 }
 
 // LocalAddr implements net.Conn: the TCP connection's local end.
@@ -126,6 +115,89 @@ func (c *Conn) LocalAddr() net.Addr { return net.TCPAddrFromAddrPort(c.Local) }
 
 // RemoteAddr implements net.Conn: the server's end.
 func (c *Conn) RemoteAddr() net.Addr { return net.TCPAddrFromAddrPort(c.Remote) }
+
+// msgConn carries MQTT bytes in the binary messages of a WebSocket: each
+// Write is one message, Read returns the payloads of the messages received,
+// in order. Unlike coder's NetConn it reads and writes without a context
+// of its own, which costs allocations on every frame; deadlines are the
+// transport connection's (after one expires the connection is unusable).
+type msgConn struct {
+	ws  *websocket.Conn
+	raw net.Conn // the TCP or TLS connection, for deadlines and addresses
+
+	rmu sync.Mutex // serialises Read
+	r   io.Reader  // the message being read
+}
+
+// errText is the error of a Text message: MQTT travels in Binary ones.
+var errText = errors.New("the server sent a Text message: MQTT travels in Binary messages (MQTT-6.0.0-1)")
+
+// Read implements net.Conn; a Close frame with status 1000 or 1001 is
+// io.EOF.
+func (m *msgConn) Read(p []byte) (int, error) {
+	m.rmu.Lock()
+	defer m.rmu.Unlock()
+	if len(p) == 0 {
+		return 0, nil
+	}
+	for {
+		if m.r == nil {
+			typ, r, err := m.ws.Reader(context.Background())
+			if err != nil {
+				if s := websocket.CloseStatus(err); s == websocket.StatusNormalClosure || s == websocket.StatusGoingAway {
+					return 0, io.EOF
+				}
+				return 0, err
+			}
+			if typ != websocket.MessageBinary {
+				m.ws.Close(websocket.StatusUnsupportedData, "MQTT travels in Binary messages (MQTT-6.0.0-1)")
+				return 0, errText
+			}
+			m.r = r
+		}
+		n, err := m.r.Read(p)
+		if errors.Is(err, io.EOF) {
+			m.r, err = nil, nil
+		}
+		if n > 0 || err != nil {
+			return n, err
+		}
+	}
+}
+
+// Write implements net.Conn: p is one binary message.
+func (m *msgConn) Write(p []byte) (int, error) {
+	if err := m.ws.Write(context.Background(), websocket.MessageBinary, p); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// Close ends the connection as RFC 6455 wants: a Close frame (1000), the
+// server's Close frame (at most 5 s), then the TCP connection, even while
+// another goroutine is reading.
+func (m *msgConn) Close() error {
+	err := m.ws.Close(websocket.StatusNormalClosure, "")
+	if errors.Is(err, net.ErrClosed) || websocket.CloseStatus(err) != -1 {
+		return nil
+	}
+	return err
+}
+
+// LocalAddr implements net.Conn.
+func (m *msgConn) LocalAddr() net.Addr { return m.raw.LocalAddr() }
+
+// RemoteAddr implements net.Conn.
+func (m *msgConn) RemoteAddr() net.Addr { return m.raw.RemoteAddr() }
+
+// SetDeadline implements net.Conn on the transport connection.
+func (m *msgConn) SetDeadline(t time.Time) error { return m.raw.SetDeadline(t) }
+
+// SetReadDeadline implements net.Conn on the transport connection.
+func (m *msgConn) SetReadDeadline(t time.Time) error { return m.raw.SetReadDeadline(t) }
+
+// SetWriteDeadline implements net.Conn on the transport connection.
+func (m *msgConn) SetWriteDeadline(t time.Time) error { return m.raw.SetWriteDeadline(t) }
 
 // Dial connects to u (from ParseURL) and completes the upgrade; ctx
 // bounds the connection and the handshake, not the returned Conn.
@@ -185,13 +257,13 @@ func Dial(ctx context.Context, u *url.URL, o Options) (*Conn, error) {
 		c.CloseNow()
 		return nil, errors.New("WebSocket upgrade: the connection went missing")
 	}
+	c.SetReadLimit(-1) // MQTT packets up to 256 MiB; the reader reads them in pieces
 	out := &Conn{
-		Conn:        websocket.NetConn(context.Background(), c, websocket.MessageBinary),
+		Conn:        &msgConn{ws: c, raw: nc},
 		Local:       addrPort(nc.LocalAddr()),
 		Remote:      addrPort(nc.RemoteAddr()),
 		Subprotocol: c.Subprotocol(),
 		Extensions:  resp.Header.Get("Sec-WebSocket-Extensions"),
-		ws:          c,
 	}
 	if tc, ok := nc.(interface{ ConnectionState() tls.ConnectionState }); ok {
 		cs := tc.ConnectionState()

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"github.com/mqtap/mqtap/session/labpeer/labtest"
 	"github.com/mqtap/mqtap/session/wsdial"
 )
@@ -31,6 +33,7 @@ func TestParseURL(t *testing.T) {
 		{"ws://broker:70000/mqtt", "", "bad port"},
 		{"ws://broker/mqtt#x", "", "fragment"},
 		{"ws://bro ker/", "", "WebSocket URL"},
+		{"ws://::", "", "bad host"}, // found by FuzzParseURL: "ws://[:]:80/" does not parse
 	} {
 		u, err := wsdial.ParseURL(c.in)
 		switch {
@@ -226,5 +229,43 @@ func TestCloseWhileReading(t *testing.T) {
 			t.Fatalf("the bridge did not see a Close frame:\n%s", w.Log.String())
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestTextMessage checks that a Text message from the server is an error
+// that says why, and that the server gets Close 1003.
+func TestTextMessage(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	status := make(chan websocket.StatusCode, 1)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{"mqtt"}})
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		c.Write(r.Context(), websocket.MessageText, []byte("hello"))
+		_, _, err = c.Read(context.Background())
+		status <- websocket.CloseStatus(err)
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	c, err := dial(t, "ws://"+ln.Addr().String()+"/mqtt", wsdial.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Read(make([]byte, 10)); err == nil || !strings.Contains(err.Error(), "Text message") {
+		t.Errorf("reading a Text message: %v", err)
+	}
+	select {
+	case s := <-status:
+		if s != websocket.StatusUnsupportedData {
+			t.Errorf("the server got %v, want 1003", s)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the server got no Close frame")
 	}
 }
