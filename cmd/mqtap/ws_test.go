@@ -9,6 +9,10 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/mqtap/mqtap/session/labpeer/labtest"
+	"github.com/mqtap/mqtap/session/labpeer/labtest/wsbridge"
 )
 
 // wsServerPorts are the broker ports of the WebSocket samples.
@@ -213,5 +217,46 @@ func TestWebSocketCommands(t *testing.T) {
 	}
 	if len(lines(out)) != 8 {
 		t.Errorf("websocket fields of 4 CONNECT and 4 CONNACK:\n%s", out)
+	}
+}
+
+// TestSniffWebSocketLive captures, with mqtap sniff on lo, a browser-style
+// client (permessage-deflate) publishing through a WebSocket bridge in
+// front of mosquitto: the MQTT inside the compressed frames is printed live.
+func TestSniffWebSocketLive(t *testing.T) {
+	needRoot(t)
+	broker := labtest.StartBroker(t)
+	bridge := labtest.StartWSBridge(t, broker, labtest.WSBridgeOptions{Compression: wsbridge.CompressionContextTakeover})
+	port := strconv.Itoa(bridge.Port)
+	run := startMqtap(t, "Capturing on", "sniff", "-i", "lo", "-d", "tcp.port=="+port+",websocket", "-T", "fields", "-e", "mqtt.topic", "-e", "frame.protocols", "-e", "mqtt.msg")
+	if stderr, code := labtest.WSRun(t, 20*time.Second, bridge.URL, "--client-id", "sniffed", "pub:live/ws:1:hello over websocket"); code != 0 {
+		t.Fatalf("wsmqtt.py: exit %d: %s", code, stderr)
+	}
+	want := "live/ws\teth:ethertype:ip:tcp:websocket:mqtt\t" + fmt.Sprintf("%x", "hello over websocket")
+	if err := labtest.WaitFor(run.stdout, want, 10*time.Second, nil); err != nil {
+		t.Fatalf("the PUBLISH inside the compressed WebSocket frames was not printed: %v", err)
+	}
+	if code := run.interrupt(t); code != 0 {
+		t.Errorf("sniff exit %d", code)
+	}
+}
+
+// TestTuiWebSocketSample opens a WebSocket sample in the terminal UI: the
+// packets are listed, and the details have the WebSocket branch.
+func TestTuiWebSocketSample(t *testing.T) {
+	sample, _ := filepath.Abs("../../pcaps/samples/ws-deflate.pcapng")
+	tm := startTmux(t, 160, 45, mqtapBinary(t)+" tui "+sample)
+	tm.waitFor("the packets of the WebSocket sample", func(s string) bool {
+		return strings.Contains(s, "Connect Command") && strings.Contains(s, "done")
+	})
+	tm.keys("Tab")
+	time.Sleep(200 * time.Millisecond)
+	tm.keys("e")
+	tm.waitFor("the WebSocket branch", func(s string) bool {
+		return strings.Contains(s, "WebSocket, Fin:") && strings.Contains(s, "WebSocket frame")
+	})
+	tm.keys("q")
+	if s := tm.waitFor("mqtap exiting", func(s string) bool { return strings.Contains(s, "EXITED ") }); !strings.Contains(s, "EXITED 0") {
+		t.Errorf("mqtap tui did not exit 0:\n%s", s)
 	}
 }
