@@ -117,7 +117,7 @@ whatever its size. OUT is written to a temporary file renamed at the end;
 	f.StringVarP(&run.out, "output", "o", "", "pcapng file to write (- for stdout)")
 	f.BoolVar(&run.withContext, "with-context", false, "also keep every other frame of each connection with a selected packet (handshake, teardown, acknowledgements)")
 	f.BoolVar(&run.decrypted, "decrypted", false, "write a re-synthesised capture of the selected connections with every decrypted payload in plaintext")
-	f.StringArrayVarP(&decodeAs, "decode-as", "d", nil, "decode a TCP port as MQTT: -d tcp.port==N,mqtt (repeatable)")
+	f.StringArrayVarP(&decodeAs, "decode-as", "d", nil, decodeAsHelp)
 	registerKeys(cmd, &keyPaths)
 	registerFilter(cmd, &expr)
 	return cmd

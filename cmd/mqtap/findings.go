@@ -103,7 +103,7 @@ completed (qos.unacknowledged). The exit code is 0 whatever is found.`,
 	}
 	f := cmd.Flags()
 	f.StringVarP(&format, "format", "T", "text", "output format: text or json")
-	f.StringArrayVarP(&decodeAs, "decode-as", "d", nil, "decode a TCP port as MQTT: -d tcp.port==N,mqtt (repeatable)")
+	f.StringArrayVarP(&decodeAs, "decode-as", "d", nil, decodeAsHelp)
 	f.StringVar(&aclFile, "acl", "", "mosquitto acl_file: report traffic the broker carried that it forbids")
 	f.StringVar(&passwdFile, "passwd", "", "mosquitto password_file: say whether leaked credentials are valid")
 	f.BoolVar(&showSecrets, "show-secrets", false, "print captured passwords instead of masking them")

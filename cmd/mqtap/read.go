@@ -37,7 +37,7 @@ func (o *outputFlags) register(cmd *cobra.Command) {
 	f.StringArrayVarP(&o.fields, "field", "e", nil, "field to print with -T fields (repeatable), e.g. -e frame.number -e mqtt.topic")
 	f.BoolVarP(&o.verbose, "verbose", "V", false, "print the detail tree of every packet")
 	f.BoolVar(&o.showSecrets, "show-secrets", false, "print passwords from CONNECT instead of masking them")
-	f.StringArrayVarP(&o.decodeAs, "decode-as", "d", nil, "decode a TCP port as MQTT, as in tshark: -d tcp.port==N,mqtt, or as MQTT over WebSocket: -d tcp.port==N,websocket (repeatable)")
+	f.StringArrayVarP(&o.decodeAs, "decode-as", "d", nil, decodeAsHelp)
 	registerKeys(cmd, &o.keys)
 	registerFilter(cmd, &o.filter)
 	cmd.RegisterFlagCompletionFunc("format", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
@@ -283,6 +283,9 @@ func btoi(b bool) int {
 	}
 	return 0
 }
+
+// decodeAsHelp is the help of -d, the same in every command.
+const decodeAsHelp = "decode a TCP port as MQTT, as in tshark: -d tcp.port==N,mqtt, or as MQTT over WebSocket: -d tcp.port==N,websocket (repeatable)"
 
 // errStop ends a read early once -c packets were printed.
 var errStop = errors.New("count reached")

@@ -87,7 +87,7 @@ kex.key-reuse, kex.weak-group, kex.invalid-public-key, payload.not-encrypted).`,
 	cmd.Flags().StringVarP(&format, "format", "T", "text", "output format: text or json")
 	cmd.Flags().BoolVar(&showTLS, "tls", false, "list the TLS connections instead: handshake (version, cipher suite, SNI, ALPN, resumption), the broker's certificate and whether mqtap decrypted them")
 	cmd.Flags().BoolVar(&showWS, "ws", false, "list the WebSocket connections instead: their upgrade (path, host, subprotocols offered and chosen, extensions, status), frames, MQTT packets and close")
-	cmd.Flags().StringArrayVarP(&decodeAs, "decode-as", "d", nil, "decode a TCP port as MQTT: -d tcp.port==N,mqtt (repeatable)")
+	cmd.Flags().StringArrayVarP(&decodeAs, "decode-as", "d", nil, decodeAsHelp)
 	registerKeys(cmd, &keyPaths)
 	registerFilter(cmd, &expr)
 	return cmd

@@ -81,7 +81,7 @@ grows while you browse) or a broker (mqtt://HOST:PORT, as mqtap tap).`,
 	f.StringVarP(&file, "read-file", "r", "", "capture file to open (same as the FILE argument)")
 	registerKeys(cmd, &keyPaths)
 	registerFilter(cmd, &expr)
-	f.StringArrayVarP(&decodeAs, "decode-as", "d", nil, "decode a TCP port as MQTT: -d tcp.port==N,mqtt (repeatable)")
+	f.StringArrayVarP(&decodeAs, "decode-as", "d", nil, decodeAsHelp)
 	f.StringVarP(&sf.iface, "interface", "i", "", "capture live on this interface (as mqtap sniff)")
 	f.StringVarP(&sf.filter, "capture-filter", "f", "", `live: kernel capture filter, a port list or tcpdump syntax`)
 	f.BoolVar(&sf.anyPort, "any-port", false, "live: capture all TCP and detect MQTT on any port")
