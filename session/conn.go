@@ -80,6 +80,8 @@ type half struct {
 	resync   bool     // the next packet boundary is unknown: capture started mid-stream or lost data
 	midflow  bool     // the direction was first seen without its SYN, or lost data while being detected
 	skip     int      // bytes still to come of a packet cut by a gap (already reported)
+	msgStart bool     // the bytes parse gets next start a WebSocket data message
+	unsure   bool     // framing resumed after a resynchronisation and no well-formed packet confirmed it yet
 	notes    notes    // what the next packet's record says about the stream before it
 	lastSeen int      // frame of the last record, for Record.Index
 	index    int

@@ -2,6 +2,8 @@ package session
 
 import (
 	"errors"
+	"slices"
+	"strings"
 
 	"github.com/mqtap/mqtap/decode"
 	"github.com/mqtap/mqtap/session/tlswire"
@@ -80,6 +82,17 @@ func (c *conn) opening(i int) (k kind, decided bool) {
 		}
 		c.client = int8(i)
 		return kindWS, true
+	case hasPrefix(b, "HTTP/1."):
+		// The server's answer to an upgrade whose request was not captured.
+		head, err := decode.ParseHTTPHead(b)
+		if errors.Is(err, decode.ErrHTTPShort) {
+			return kindUnknown, false
+		}
+		if err != nil || head.Status != 101 || !strings.EqualFold(head.Get("Upgrade"), "websocket") {
+			return kindOther, true
+		}
+		c.client = int8(1 - i)
+		return kindWS, true
 	}
 	switch decode.Type(b[0] >> 4) {
 	case decode.CONNECT:
@@ -150,65 +163,98 @@ func b2i(b bool) int {
 }
 
 // wsResync finds the next frame boundary in the bytes of a direction that
-// lost it (the capture started mid-stream, or bytes were lost): a frame
-// header whose payload, when it is data, starts like an MQTT packet, and
-// which is followed by another frame header or by the end of what came. It
-// holds the bytes it cannot judge yet and returns those from the boundary
-// on.
+// lost it (the capture started mid-stream, or bytes were lost): see
+// wsBoundary. It holds the bytes it cannot judge yet and returns those from
+// the boundary on.
 func (p *Pipeline) wsResync(c *conn, i int, data []byte) []byte {
 	h := &c.ws.halves[i]
+	if len(h.starts) < 64 {
+		h.starts = append(h.starts, len(h.buf))
+	}
 	h.buf = append(h.buf, data...)
-	off, ok := wsBoundary(h.buf)
+	masked := -1
+	if c.client >= 0 {
+		masked = b2i(c.client == int8(i)) // a client masks its frames
+	}
+	off, ok := wsBoundary(h.buf, h.starts, masked)
 	if off > 0 {
 		c.halves[i].notes.skipped += off
 		p.stats.Skipped += off
 	}
 	if !ok {
 		h.buf = append(h.buf[:0], h.buf[off:]...)
+		kept := h.starts[:0]
+		for _, s := range h.starts {
+			if s >= off {
+				kept = append(kept, s-off)
+			}
+		}
+		h.starts = kept
 		if len(h.buf) > wsResyncMax {
-			h.buf = h.buf[:0] // nothing plausible in a whole frame's worth
+			h.buf, h.starts = h.buf[:0], h.starts[:0] // nothing plausible in a whole frame's worth
 		}
 		return nil
 	}
 	rest := append([]byte(nil), h.buf[off:]...)
-	h.buf, h.lost = h.buf[:0], false
+	h.buf, h.starts, h.lost = h.buf[:0], h.starts[:0], false
 	c.halves[i].resync = true // the MQTT packet boundary is unknown too
 	return rest
 }
 
-// wsBoundary returns the offset of the first plausible frame boundary in b,
-// and whether it is confirmed; unconfirmed, the offset of a candidate that
-// needs more bytes (or len(b)).
-func wsBoundary(b []byte) (int, bool) {
+// wsBoundary returns the offset in b of the frame boundary to go on from,
+// and whether it is known; else the offset from which to keep bytes for
+// later (len(b): none). A candidate is a plausible frame header (masked as
+// the direction's frames are: masked, -1 when unknown); it is confirmed
+// when another one, or the end of b, follows it. A candidate at the start
+// of a segment (starts: offsets in b where segments began) is taken first,
+// even when its frame needs more bytes: senders start segments with frames,
+// while the bytes before a boundary hold false candidates of any length.
+// Otherwise the first confirmed candidate is taken, else the bytes from the
+// first possible one are kept.
+func wsBoundary(b []byte, starts []int, masked int) (int, bool) {
+	pending, confirmed := len(b), -1
 	for i := 0; i < len(b); i++ {
-		f, err := decode.ParseWSFrame(b[i:])
-		if errors.Is(err, decode.ErrWSShort) {
-			if plausibleWSStart(b[i]) {
-				return i, false
-			}
+		done, ok := wsCandidate(b, i, masked)
+		if !ok {
 			continue
 		}
-		if err != nil || !plausibleWSStart(b[i]) || f.PayloadLen > wsResyncMax || (f.Opcode.Control() && (!f.Fin || f.PayloadLen > 125)) {
-			continue
+		if slices.Contains(starts, i) {
+			return i, done
 		}
-		end := i + f.HeaderLen + int(f.PayloadLen)
-		if end > len(b) {
-			return i, false
-		}
-		if (f.Opcode == decode.WSBinary || f.Opcode == decode.WSContinuation) && f.RSV == 0 && f.PayloadLen > 0 {
-			payload := appendUnmasked(nil, f, b[i+f.HeaderLen:end], 0)
-			if !plausible(payload, 0, maxPacketSize) {
-				continue
-			}
-		}
-		if end == len(b) {
-			return i, true
-		}
-		if _, err := decode.ParseWSFrame(b[end:]); (err == nil || errors.Is(err, decode.ErrWSShort)) && plausibleWSStart(b[end]) {
-			return i, true
+		switch {
+		case done && confirmed < 0:
+			confirmed = i
+		case !done:
+			pending = min(pending, i)
 		}
 	}
-	return len(b), false
+	if confirmed >= 0 {
+		return confirmed, true
+	}
+	return pending, false
+}
+
+// wsCandidate judges offset i of b as a frame boundary: ok when a plausible
+// frame header starts there, done when it is confirmed (followed by another
+// plausible header or by the end of b).
+func wsCandidate(b []byte, i, masked int) (done, ok bool) {
+	f, err := decode.ParseWSFrame(b[i:])
+	if errors.Is(err, decode.ErrWSShort) {
+		return false, plausibleWSStart(b[i])
+	}
+	if err != nil || !plausibleWSStart(b[i]) || f.PayloadLen > wsResyncMax || (f.Opcode.Control() && (!f.Fin || f.PayloadLen > 125)) ||
+		masked >= 0 && b2i(f.Masked) != masked {
+		return false, false
+	}
+	end := i + f.HeaderLen + int(f.PayloadLen)
+	switch {
+	case end > len(b):
+		return false, true
+	case end == len(b):
+		return true, true
+	}
+	_, err = decode.ParseWSFrame(b[end:])
+	return (err == nil || errors.Is(err, decode.ErrWSShort)) && plausibleWSStart(b[end]), true
 }
 
 // plausibleWSStart reports whether a byte can start a frame of an MQTT

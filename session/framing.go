@@ -39,14 +39,19 @@ func (p *Pipeline) parse(c *conn, i int, data []byte, ctx *frameCtx) {
 		}
 	}
 	b := data
-	if len(h.buf) > 0 && h.resync && exactRun(data, c.mq.Version()) {
+	start := h.msgStart
+	h.msgStart = false
+	if len(h.buf) > 0 && (h.resync || h.unsure) && (exactRun(data, c.mq.Version()) || start && plausible(data, c.mq.Version(), resyncMax)) {
 		// Resynchronising after lost bytes, the candidate boundary held so
-		// far waits for a packet longer than what came since; this
-		// segment is a run of whole packets by itself: it is the
-		// boundary (as tshark assumes of the segment after a gap).
+		// far (or the first packet found since) waits for a packet longer
+		// than what came since; this segment is a run of whole packets by
+		// itself (as tshark assumes of the segment after a gap), or starts
+		// a WebSocket message with what looks like a packet: it is the
+		// boundary.
 		h.notes.skipped += len(h.buf)
 		p.stats.Skipped += len(h.buf)
 		h.buf = h.buf[:0]
+		h.resync = true
 	}
 	if len(h.buf) > 0 {
 		h.buf = append(h.buf, data...)
@@ -65,7 +70,7 @@ func (p *Pipeline) parse(c *conn, i int, data []byte, ctx *frameCtx) {
 			if !ok {
 				break
 			}
-			h.resync = false
+			h.resync, h.unsure = false, true
 		}
 		hdr, err := decode.ParseHeader(b)
 		if errors.Is(err, decode.ErrShort) {
@@ -82,6 +87,9 @@ func (p *Pipeline) parse(c *conn, i int, data []byte, ctx *frameCtx) {
 		total := hdr.Total()
 		if total > len(b) {
 			break
+		}
+		if h.unsure && decode.Plausible(b[:total], c.mq.Version(), maxPacketSize) {
+			h.unsure = false // a whole, well-formed packet: the boundary was right
 		}
 		p.deliver(c, i, b[:total], ctx, "")
 		b = b[total:]
@@ -397,7 +405,7 @@ func (p *Pipeline) decide(c *conn, verdict kind) {
 		case verdict == kindTLS && len(held) > 0:
 			p.startTLS(c, &held[0].ctx)
 		case verdict == kindWS && len(held) > 0:
-			p.startWS(c, &held[0].ctx, !c.halves[0].midflow && !c.halves[1].midflow)
+			p.startWS(c, &held[0].ctx)
 		default:
 			c.kind = kindMQTT
 		}

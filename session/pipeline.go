@@ -246,7 +246,7 @@ func (p *Pipeline) tcpSegment(dec *LayerDecoder, seg Segment) {
 				c.client = 1
 			}
 		}
-		p.startWS(c, &p.cur, true)
+		p.startWS(c, &p.cur)
 	}
 	p.segment(c, c.sender(src), tcp, wire, &p.cur)
 	if tcp.RST || c.halves[0].tcp.finished() && c.halves[1].tcp.finished() {

@@ -382,7 +382,7 @@ func (p *Pipeline) tlsApplicationData(c *conn, i int, plain []byte, ctx *frameCt
 		case c.client != int8(i) && decode.Type(plain[0]>>4) == decode.CONNACK && decode.Plausible(plain, 0, detectLimit):
 			c.inner = kindMQTT // the broker's answer decrypted before its client's CONNECT
 		case c.client == int8(i) && decode.LooksLikeHTTPRequest(plain):
-			p.startWS(c, ctx, true) // MQTT over WebSocket when the head is an upgrade
+			p.startWS(c, ctx) // MQTT over WebSocket when the head is an upgrade
 		case c.client != int8(i):
 			return // the server spoke first: what the client sends tells
 		default:

@@ -42,10 +42,14 @@ type WSInfo struct {
 	Extensions string         `json:"extensions,omitempty"` // as the server accepted them
 	Status     int            `json:"status,omitempty"`
 	Compressed bool           `json:"permessage_deflate"`
-	Frames     int            `json:"frames"`
-	Packets    int            `json:"mqtt_packets"`
-	CloseCode  uint16         `json:"close_code,omitempty"`
-	Close      string         `json:"close_reason,omitempty"`
+	// ContextTakeover is set when a compressed direction keeps its context
+	// from message to message: a message lost from the capture then makes
+	// the next ones of that direction impossible to inflate.
+	ContextTakeover bool   `json:"context_takeover,omitempty"`
+	Frames          int    `json:"frames"`
+	Packets         int    `json:"mqtt_packets"`
+	CloseCode       uint16 `json:"close_code,omitempty"`
+	Close           string `json:"close_reason,omitempty"`
 	// NotMQTT says why the connection turned out not to be MQTT over
 	// WebSocket, when it did.
 	NotMQTT string `json:"not_mqtt,omitempty"`
@@ -76,34 +80,35 @@ type wsConn struct {
 
 // wsHalf is one direction of a WebSocket connection.
 type wsHalf struct {
-	head     bool   // reading this direction's HTTP head
-	probe    bool   // the first bytes tell whether a head or frames come
-	lost     bool   // the next frame boundary is unknown (mid-stream, lost bytes)
-	broken   bool   // nothing more of this direction is decoded
-	buf      []byte // an incomplete head, frame header or control payload
-	frame    decode.WSFrame
-	left     uint64 // payload bytes of the frame still to come
-	pos      uint64 // payload bytes of the frame read
-	inMsg    bool   // a fragmented data message is in progress
-	deflated bool   // the message in progress is compressed
-	skipMsg  bool   // the message in progress is not decoded (too large, lost bytes)
-	msg      []byte // the compressed message so far
-	plain    []byte // scratch: unmasked payload, inflated message
-	inflater *decode.Inflater
-	cur      WSFrameInfo // the frame whose payload is being delivered
+	head      bool   // reading this direction's HTTP head
+	probe     bool   // the first bytes tell whether a head or frames come
+	lost      bool   // the next frame boundary is unknown (mid-stream, lost bytes)
+	broken    bool   // nothing more of this direction is decoded
+	buf       []byte // an incomplete head, frame header or control payload
+	starts    []int  // resynchronising: where in buf segments began
+	frame     decode.WSFrame
+	left      uint64 // payload bytes of the frame still to come
+	pos       uint64 // payload bytes of the frame read
+	inMsg     bool   // a fragmented data message is in progress
+	deflated  bool   // the message in progress is compressed
+	skipMsg   bool   // the message in progress is not decoded (too large, lost bytes)
+	msg       []byte // the compressed message so far
+	plain     []byte // scratch: unmasked payload, inflated message
+	inflater  *decode.Inflater
+	takeover  bool        // the sender keeps its compression context from message to message
+	noContext bool        // bytes were lost: its compressed messages cannot be inflated any more
+	cur       WSFrameInfo // the frame whose payload is being delivered
 }
 
 // startWS turns c into a WebSocket connection (or, under TLS, makes
-// WebSocket its inner layer). handshake says whether its opening handshake
-// is expected; without it each direction starts at a frame boundary, or
-// resynchronises on one when it was first seen mid-stream.
-func (p *Pipeline) startWS(c *conn, ctx *frameCtx, handshake bool) {
+// WebSocket its inner layer). The first bytes of each direction tell
+// whether its part of the handshake comes; otherwise it starts at a frame
+// boundary, or resynchronises on one when it was first seen mid-stream.
+func (p *Pipeline) startWS(c *conn, ctx *frameCtx) {
 	cl, sv := c.endpoints(int(max(c.client, 0)))
 	w := &wsConn{info: &WSInfo{Stream: c.stream, Frame: ctx.frame, Client: cl, Server: sv, TLS: c.tls != nil}}
 	for i := range w.halves {
-		h := &w.halves[i]
-		h.probe = handshake
-		h.lost = !handshake && c.halves[i].midflow
+		w.halves[i].probe = true
 	}
 	c.ws = w
 	if c.tls != nil {
@@ -160,6 +165,13 @@ func (p *Pipeline) wsHead(c *conn, i int, data []byte, ctx *frameCtx) []byte {
 		w.info.Frame = ctx.frame
 		return rest
 	}
+	if !w.req.Request {
+		// The request was not captured: the answer tells what was agreed.
+		w.req = decode.HTTPHead{Request: true, Method: "GET", Headers: []decode.HTTPHeader{
+			{Name: "Upgrade", Value: "websocket"}, {Name: "Connection", Value: "Upgrade"},
+			{Name: "Sec-WebSocket-Protocol", Value: head.Get("Sec-WebSocket-Protocol")},
+			{Name: "Sec-WebSocket-Extensions", Value: head.Get("Sec-WebSocket-Extensions")}}}
+	}
 	up, err := decode.ParseWSUpgrade(&w.req, &head)
 	if err != nil && !errors.Is(err, decode.ErrWSExtension) {
 		p.wsNotWebSocket(c, err.Error())
@@ -183,10 +195,12 @@ func (p *Pipeline) wsUpgraded(c *conn, up decode.WSUpgrade, extErr error, ctx *f
 	if extErr != nil {
 		p.wsProblem(c, ctx, "the server accepted permessage-deflate with parameters RFC 7692 does not allow: "+extErr.Error())
 	}
-	if d := up.Deflate; d != nil {
-		inf.Compressed, w.rsv = true, 4
+	if d := up.Deflate; d != nil && c.client >= 0 {
+		inf.Compressed, inf.ContextTakeover, w.rsv = true, !d.ClientNoContextTakeover || !d.ServerNoContextTakeover, 4
 		w.halves[c.client].inflater = d.Inflater(true, wsMaxMessage)
 		w.halves[1-c.client].inflater = d.Inflater(false, wsMaxMessage)
+		w.halves[c.client].takeover = !d.ClientNoContextTakeover
+		w.halves[1-c.client].takeover = !d.ServerNoContextTakeover
 	}
 	switch {
 	case decode.OffersMQTT(up.Chosen):
@@ -198,6 +212,18 @@ func (p *Pipeline) wsUpgraded(c *conn, up decode.WSUpgrade, extErr error, ctx *f
 		w.confirm = true
 		c.report(ctx, Finding{Code: "websocket.no-subprotocol", Severity: SevInfo,
 			Text: fmt.Sprintf("the WebSocket upgrade of %s negotiated no subprotocol (the client offered %s); MQTT flows on it without mqtt being agreed (MQTT-6.0.0-3)", c.describe(), offered(up.Offered))})
+	}
+}
+
+// wsDeflate makes inflaters for a connection whose handshake is not known.
+func (p *Pipeline) wsDeflate(c *conn) {
+	w := c.ws
+	w.info.Compressed, w.info.ContextTakeover, w.rsv = true, true, 4
+	for i := range w.halves {
+		if w.halves[i].inflater == nil {
+			w.halves[i].inflater = decode.NewInflater(15, true, wsMaxMessage)
+			w.halves[i].takeover = true
+		}
 	}
 }
 
@@ -257,6 +283,11 @@ func (p *Pipeline) wsHeader(c *conn, i int, data []byte, ctx *frameCtx) []byte {
 		return nil
 	}
 	fromClient := c.client == int8(i)
+	if f.RSV&4 != 0 && h.inflater == nil && !w.info.Handshake && !f.Opcode.Control() {
+		// Compressed messages, the handshake not captured: inflating as if
+		// the context were kept and the window full is right either way.
+		p.wsDeflate(c)
+	}
 	if pr := decode.WSFrameProblem(f, fromClient, w.rsv, !h.inMsg); pr != "" {
 		p.wsProblem(c, ctx, pr)
 	}
@@ -332,6 +363,8 @@ func (p *Pipeline) wsFrameEnd(c *conn, i int, ctx *frameCtx) {
 			p.wsProblem(c, ctx, problem)
 		}
 	case f.Opcode.Control():
+	case h.deflated && f.Fin && !h.skipMsg && h.noContext:
+		p.wsProblem(c, ctx, "compressed messages sent after bytes lost from the capture cannot be inflated: the sender keeps its compression context from message to message (permessage-deflate context takeover); they are skipped")
 	case h.deflated && f.Fin && !h.skipMsg:
 		out, err := h.inflater.Message(h.msg, h.plain[:0])
 		h.plain = out
@@ -358,17 +391,35 @@ func (p *Pipeline) wsMQTT(c *conn, i int, payload []byte, ctx *frameCtx) {
 		return
 	}
 	w := c.ws
-	if w.confirm {
-		if c.client != int8(i) {
-			return // what the client sends first tells
-		}
-		if decode.Type(payload[0]>>4) != decode.CONNECT || !plausible(payload, 0, detectLimit) {
-			p.wsNotWebSocket(c, "no MQTT on it")
-			return
-		}
-		w.confirm = false
+	if w.confirm && !p.wsConfirm(c, i, payload) {
+		return
 	}
+	h := &w.halves[i]
+	c.halves[i].msgStart = h.pos == uint64(len(payload)) && (h.frame.Opcode == decode.WSBinary || h.frame.Opcode == decode.WSText) || h.deflated
 	p.parse(c, i, payload, ctx)
+}
+
+// wsConfirm decides, from the first data message of direction i, whether a
+// WebSocket connection that did not negotiate mqtt carries MQTT: a CONNECT
+// from the client, a CONNACK from the broker, or, when the client's start
+// was lost, a plausible packet. It reports whether the payload is to be
+// decoded.
+func (p *Pipeline) wsConfirm(c *conn, i int, payload []byte) bool {
+	typ := decode.Type(payload[0] >> 4)
+	switch {
+	case !plausible(payload, 0, detectLimit):
+	case c.client == int8(i) && (typ == decode.CONNECT || c.halves[i].midflow):
+		c.ws.confirm = false
+		return true
+	case c.client != int8(i) && typ == decode.CONNACK:
+		c.ws.confirm = false
+		return true
+	}
+	if c.client != int8(i) {
+		return false // what the client sends tells
+	}
+	p.wsNotWebSocket(c, "no MQTT on it")
+	return false
 }
 
 // wsLost goes on after n bytes of direction i were lost: within a frame's
@@ -390,6 +441,7 @@ func (p *Pipeline) wsLost(c *conn, i, n int, ctx *frameCtx) {
 		h.pos += uint64(n)
 		if h.deflated {
 			h.skipMsg = true
+			h.noContext = h.takeover // the next messages may refer to the lost bytes
 		}
 		if data {
 			p.mqttLost(c, i, n, ctx)
@@ -399,6 +451,7 @@ func (p *Pipeline) wsLost(c *conn, i, n int, ctx *frameCtx) {
 		}
 		return
 	}
+	h.noContext = h.takeover // lost frames may have been compressed history
 	h.lost, h.left, h.inMsg, h.deflated, h.skipMsg = true, 0, false, false, false
 	h.buf, h.msg = h.buf[:0], h.msg[:0]
 	p.mqttLost(c, i, math.MaxInt32, ctx)
