@@ -136,29 +136,44 @@ func FreePort(t testing.TB) int {
 }
 
 // Script is the path of scripts/labpeer.py in this checkout.
-func Script() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..", "..", "scripts", "labpeer.py")
-}
+func Script() string { return scriptPath("labpeer.py") }
 
-var (
-	pyOnce sync.Once
-	pyErr  error
-)
+// scriptPath is the path of scripts/name in this checkout.
+func scriptPath(name string) string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", "..", "scripts", name)
+}
 
 // CheckPython fails the test unless /usr/bin/python3 imports
 // cryptography and paho.mqtt.
 func CheckPython(t testing.TB) {
 	t.Helper()
-	pyOnce.Do(func() {
-		out, err := exec.Command(Python, "-c", "import cryptography, paho.mqtt.client").CombinedOutput()
-		if err != nil {
-			pyErr = fmt.Errorf("%s cannot import cryptography and paho.mqtt (apt-get install python3-cryptography python3-paho-mqtt, or make deps): %v: %s",
-				Python, err, bytes.TrimSpace(out))
+	checkImport(t, "cryptography, paho.mqtt.client", "python3-cryptography python3-paho-mqtt")
+}
+
+var (
+	importsMu sync.Mutex
+	imports   = map[string]error{}
+)
+
+// checkImport fails the test unless /usr/bin/python3 imports modules (a
+// Python import list); packages names the Debian packages that provide
+// them. Each list is tried once per test binary.
+func checkImport(t testing.TB, modules, packages string) {
+	t.Helper()
+	importsMu.Lock()
+	err, tried := imports[modules]
+	if !tried {
+		out, runErr := exec.Command(Python, "-c", "import "+modules).CombinedOutput()
+		if runErr != nil {
+			err = fmt.Errorf("%s cannot import %s (apt-get install %s, or make deps): %w: %s",
+				Python, modules, packages, runErr, bytes.TrimSpace(out))
 		}
-	})
-	if pyErr != nil {
-		t.Fatal(pyErr)
+		imports[modules] = err
+	}
+	importsMu.Unlock()
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 

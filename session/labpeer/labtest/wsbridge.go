@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -163,30 +162,13 @@ func (w *WSBridge) Conns() []wsbridge.ConnStats {
 
 // WSScript is the path of scripts/wsmqtt.py, the MQTT-over-WebSocket client
 // on python3-websockets, in this checkout.
-func WSScript() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..", "..", "scripts", "wsmqtt.py")
-}
-
-var (
-	wsOnce sync.Once
-	wsErr  error
-)
+func WSScript() string { return scriptPath("wsmqtt.py") }
 
 // CheckWebsockets fails the test unless /usr/bin/python3 imports websockets
 // (python3-websockets).
 func CheckWebsockets(t testing.TB) {
 	t.Helper()
-	wsOnce.Do(func() {
-		out, err := exec.Command(Python, "-c", "import websockets.client").CombinedOutput()
-		if err != nil {
-			wsErr = fmt.Errorf("%s cannot import websockets (apt-get install python3-websockets, or make deps): %v: %s",
-				Python, err, bytes.TrimSpace(out))
-		}
-	})
-	if wsErr != nil {
-		t.Fatal(wsErr)
-	}
+	checkImport(t, "websockets.client", "python3-websockets")
 }
 
 // WSRun runs wsmqtt.py with args and returns its stderr (its log) and exit
