@@ -102,12 +102,7 @@ type sessionJSON struct {
 // writeTLS lists TLS connections.
 func writeTLS(w io.Writer, format string, conns []session.TLSInfo) error {
 	if format == "json" {
-		if conns == nil {
-			conns = []session.TLSInfo{}
-		}
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(conns)
+		return writeJSONList(w, conns)
 	}
 	if len(conns) == 0 {
 		_, err := fmt.Fprintln(w, "no TLS connections found")
@@ -140,12 +135,7 @@ func writeTLS(w io.Writer, format string, conns []session.TLSInfo) error {
 // writeWS lists WebSocket connections.
 func writeWS(w io.Writer, format string, conns []session.WSInfo) error {
 	if format == "json" {
-		if conns == nil {
-			conns = []session.WSInfo{}
-		}
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(conns)
+		return writeJSONList(w, conns)
 	}
 	if len(conns) == 0 {
 		_, err := fmt.Fprintln(w, "no WebSocket connections found")
@@ -193,9 +183,17 @@ func writeSessionsJSON(w io.Writer, exs []*kex.Exchange) error {
 		}
 		out = append(out, sessionJSON{e, e.Status()})
 	}
+	return writeJSONList(w, out)
+}
+
+// writeJSONList writes list as an indented JSON array ([] when empty).
+func writeJSONList[T any](w io.Writer, list []T) error {
+	if list == nil {
+		list = []T{}
+	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(out)
+	return enc.Encode(list)
 }
 
 func writeSessionsText(w io.Writer, exs []*kex.Exchange) error {
