@@ -75,8 +75,14 @@ type liveRun struct {
 // on stderr).
 func startMqtap(t *testing.T, want string, args ...string) *liveRun {
 	t.Helper()
-	r := &liveRun{stdout: &labtest.Buffer{}, stderr: &labtest.Buffer{}, done: make(chan struct{})}
-	r.cmd = exec.Command(mqtapBinary(t), args...)
+	return startCommand(t, want, exec.Command(mqtapBinary(t), args...), args)
+}
+
+// startCommand starts cmd, an mqtap run with args, and waits until it says
+// want on stderr; the run is killed when the test ends.
+func startCommand(t *testing.T, want string, cmd *exec.Cmd, args []string) *liveRun {
+	t.Helper()
+	r := &liveRun{cmd: cmd, stdout: &labtest.Buffer{}, stderr: &labtest.Buffer{}, done: make(chan struct{})}
 	r.cmd.Stdout, r.cmd.Stderr = r.stdout, r.stderr
 	if err := r.cmd.Start(); err != nil {
 		t.Fatal(err)

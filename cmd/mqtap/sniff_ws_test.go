@@ -13,7 +13,6 @@ import (
 
 	"github.com/mqtap/mqtap/session"
 	"github.com/mqtap/mqtap/session/capture"
-	"github.com/mqtap/mqtap/session/labpeer/labtest"
 )
 
 func TestDecodeAsWebSocket(t *testing.T) {
@@ -95,25 +94,7 @@ func wsNetns(t *testing.T, n int) string {
 // it says want on stderr.
 func startInNetns(t *testing.T, ns, want string, args ...string) *liveRun {
 	t.Helper()
-	r := &liveRun{stdout: &labtest.Buffer{}, stderr: &labtest.Buffer{}, done: make(chan struct{})}
-	r.cmd = exec.Command("ip", append([]string{"netns", "exec", ns, mqtapBinary(t)}, args...)...)
-	r.cmd.Stdout, r.cmd.Stderr = r.stdout, r.stderr
-	if err := r.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		r.cmd.Wait()
-		r.code = r.cmd.ProcessState.ExitCode()
-		close(r.done)
-	}()
-	t.Cleanup(func() {
-		r.cmd.Process.Kill()
-		<-r.done
-	})
-	if err := labtest.WaitFor(r.stderr, want, 10*time.Second, r.done); err != nil {
-		t.Fatalf("mqtap %s: %v", strings.Join(args, " "), err)
-	}
-	return r
+	return startCommand(t, want, exec.Command("ip", append([]string{"netns", "exec", ns, mqtapBinary(t)}, args...)...), args)
 }
 
 // knock opens a TCP connection (refused: nothing listens) to each port of
