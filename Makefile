@@ -37,10 +37,10 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzPipeline$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./session
 	$(GO) test -run='^$$' -fuzz='^FuzzLayers$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./session
 	$(GO) test -run='^$$' -fuzz='^FuzzWebSocket$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./session
-	$(GO) test -run='^$$' -fuzz='^FuzzCompileFilter$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./session/capture
+	$(GO) test -run='^$$' -fuzz='^FuzzCompileFilter$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./session/source/live
 	$(GO) test -run='^$$' -fuzz='^FuzzTLS$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./session
-	$(GO) test -run='^$$' -fuzz='^FuzzNextRecord$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./session/tlswire
-	$(GO) test -run='^$$' -fuzz='^FuzzHandshake$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./session/tlswire
+	$(GO) test -run='^$$' -fuzz='^FuzzNextRecord$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./decode/tlswire
+	$(GO) test -run='^$$' -fuzz='^FuzzHandshake$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./decode/tlswire
 	$(GO) test -run='^$$' -fuzz='^FuzzTLSDecrypt$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./keys
 	$(GO) test -run='^$$' -fuzz='^FuzzWSFrame$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./decode
 	$(GO) test -run='^$$' -fuzz='^FuzzHTTPHead$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./decode

@@ -72,7 +72,7 @@ ACTIONS = ["uppercase", "lowercase", "title-case", "reverse", "shuffle"]
 KEY_EXCHANGE = "key-exchange"
 QOS = 1
 HERE = os.path.dirname(os.path.abspath(__file__))
-DEFAULT_DHPARAMS = os.path.join(HERE, "..", "session", "labpeer", "dhparam4096.pem")
+DEFAULT_DHPARAMS = os.path.join(HERE, "..", "cmd", "mqtap", "internal", "labpeer", "dhparam4096.pem")
 
 
 class Fail(Exception):

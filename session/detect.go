@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/mqtap/mqtap/decode"
-	"github.com/mqtap/mqtap/session/tlswire"
+	"github.com/mqtap/mqtap/decode/tlswire"
 )
 
 // verdict says what a connection carries, from the bytes each direction

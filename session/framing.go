@@ -5,7 +5,7 @@ import (
 	"fmt"
 
 	"github.com/mqtap/mqtap/decode"
-	"github.com/mqtap/mqtap/session/tlswire"
+	"github.com/mqtap/mqtap/decode/tlswire"
 )
 
 // feed takes the next in-order bytes of direction i of a connection.

@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/mqtap/mqtap/decode"
+	"github.com/mqtap/mqtap/decode/tlswire"
 	"github.com/mqtap/mqtap/keys"
-	"github.com/mqtap/mqtap/session/tlswire"
 )
 
 // TLS versions.

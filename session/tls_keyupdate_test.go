@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/mqtap/mqtap/keys"
-	"github.com/mqtap/mqtap/session/labpeer/labtest"
+	"github.com/mqtap/mqtap/session/brokertest"
 )
 
 // lineSafe returns an MQTT packet that s_client and s_server send as one
@@ -43,7 +43,7 @@ func TestTLS13KeyUpdateThroughThePipeline(t *testing.T) {
 	srv := exec.Command("openssl", "s_server", "-accept", "127.0.0.1:"+strconv.Itoa(srvPort), "-naccept", "1", "-tls1_3",
 		"-cert", filepath.Join(certDir, "server.pem"), "-key", filepath.Join(certDir, "server-key.pem"))
 	srvIn, _ := srv.StdinPipe()
-	var srvOut labtest.Buffer
+	var srvOut brokertest.Buffer
 	srv.Stdout, srv.Stderr = &srvOut, &srvOut
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
@@ -57,7 +57,7 @@ func TestTLS13KeyUpdateThroughThePipeline(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer proxy.Close()
-	var c2s, s2c labtest.Buffer
+	var c2s, s2c brokertest.Buffer
 	copied := make(chan struct{}, 2)
 	go func() {
 		in, err := proxy.Accept()
@@ -69,7 +69,7 @@ func TestTLS13KeyUpdateThroughThePipeline(t *testing.T) {
 			in.Close()
 			return
 		}
-		pipe := func(dst, src net.Conn, rec *labtest.Buffer) {
+		pipe := func(dst, src net.Conn, rec *brokertest.Buffer) {
 			io.Copy(io.MultiWriter(dst, rec), src)
 			dst.(*net.TCPConn).CloseWrite()
 			copied <- struct{}{}
@@ -81,7 +81,7 @@ func TestTLS13KeyUpdateThroughThePipeline(t *testing.T) {
 	keylog := filepath.Join(t.TempDir(), "client.keylog")
 	cli := exec.Command("openssl", "s_client", "-connect", proxy.Addr().String(), "-tls1_3", "-keylogfile", keylog)
 	cliIn, _ := cli.StdinPipe()
-	var cliOut labtest.Buffer
+	var cliOut brokertest.Buffer
 	cli.Stdout, cli.Stderr = &cliOut, &cliOut
 	if err := cli.Start(); err != nil {
 		t.Fatal(err)
@@ -137,9 +137,9 @@ func TestTLS13KeyUpdateThroughThePipeline(t *testing.T) {
 }
 
 // waitFor waits until out contains s.
-func waitFor(t *testing.T, out *labtest.Buffer, s string) {
+func waitFor(t *testing.T, out *brokertest.Buffer, s string) {
 	t.Helper()
-	if err := labtest.WaitFor(out, s, 10*time.Second, nil); err != nil {
+	if err := brokertest.WaitFor(out, s, 10*time.Second, nil); err != nil {
 		t.Fatalf("%v; the output:\n%s", err, out.String())
 	}
 }

@@ -13,7 +13,7 @@ import (
 	"github.com/mqtap/mqtap/decode"
 	"github.com/mqtap/mqtap/keys"
 	"github.com/mqtap/mqtap/session"
-	"github.com/mqtap/mqtap/session/output"
+	"github.com/mqtap/mqtap/session/sink/output"
 )
 
 // nodeRef is what a detail tree node refers to: a stable key (to keep the

@@ -15,7 +15,7 @@ import (
 
 	"github.com/mqtap/mqtap/decode"
 	"github.com/mqtap/mqtap/session"
-	"github.com/mqtap/mqtap/session/output"
+	"github.com/mqtap/mqtap/session/sink/output"
 	"github.com/mqtap/mqtap/tui/model"
 )
 

@@ -12,7 +12,7 @@ import (
 	"github.com/mqtap/mqtap/keys"
 	"github.com/mqtap/mqtap/pcaps"
 	"github.com/mqtap/mqtap/session"
-	"github.com/mqtap/mqtap/session/export"
+	"github.com/mqtap/mqtap/session/sink/export"
 )
 
 func newExportCmd(stdout, stderr io.Writer) *cobra.Command {

@@ -11,10 +11,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mqtap/mqtap/session"
-	"github.com/mqtap/mqtap/session/audit"
-	"github.com/mqtap/mqtap/session/kex"
-	"github.com/mqtap/mqtap/session/protect"
-	"github.com/mqtap/mqtap/session/report"
+	"github.com/mqtap/mqtap/session/analysis/audit"
+	"github.com/mqtap/mqtap/session/analysis/kex"
+	"github.com/mqtap/mqtap/session/analysis/protect"
+	"github.com/mqtap/mqtap/session/sink/report"
 )
 
 func newFindingsCmd(stdout, stderr io.Writer) *cobra.Command {

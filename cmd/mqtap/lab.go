@@ -13,7 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/mqtap/mqtap/session/labpeer"
+	"github.com/mqtap/mqtap/cmd/mqtap/internal/labpeer"
 )
 
 // labFlags are the flags both lab commands share.

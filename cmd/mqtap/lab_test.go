@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mqtap/mqtap/session/labpeer/labtest"
+	"github.com/mqtap/mqtap/session/brokertest"
 )
 
 func TestLabUsageErrors(t *testing.T) {
@@ -55,8 +55,8 @@ func TestLabUsageErrors(t *testing.T) {
 }
 
 func TestLabRuntimeErrors(t *testing.T) {
-	b := labtest.StartBroker(t)
-	port := labtest.FreePort(t)
+	b := brokertest.StartBroker(t)
+	port := brokertest.FreePort(t)
 	missing := filepath.Join(t.TempDir(), "nope.pem")
 	notParams := filepath.Join(t.TempDir(), "key.pem")
 	os.WriteFile(notParams, []byte("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"), 0o644)
@@ -98,18 +98,18 @@ func TestLabRuntimeErrors(t *testing.T) {
 // Python peer through a real mosquitto: the response on stdout, nothing on
 // stderr, the keys saved, the responder's log, --count.
 func TestLabRequestRespond(t *testing.T) {
-	labtest.CheckPython(t)
-	b := labtest.StartBroker(t)
+	brokertest.CheckPython(t)
+	b := brokertest.StartBroker(t)
 	port := strconv.Itoa(b.Port)
 	dir := t.TempDir()
-	respLog := &labtest.Buffer{}
+	respLog := &brokertest.Buffer{}
 	respDone := make(chan int, 1)
 	go func() {
 		respDone <- run([]string{"lab", "respond", "le0nh4rt", "--host", b.Host, "--port", port, "--count", "2",
 			"--save-keys", filepath.Join(dir, "responder"), "--client-id", "responder-go",
-			"--dhparams", filepath.Join(shared(t), "captures", "lab", "dhparam4096.pem")}, &labtest.Buffer{}, respLog)
+			"--dhparams", filepath.Join(shared(t), "captures", "lab", "dhparam4096.pem")}, &brokertest.Buffer{}, respLog)
 	}()
-	if err := labtest.WaitFor(respLog, "ready: subscribed to le0nh4rt/+/request at "+b.Addr()+" as responder-go", 10*time.Second, nil); err != nil {
+	if err := brokertest.WaitFor(respLog, "ready: subscribed to le0nh4rt/+/request at "+b.Addr()+" as responder-go", 10*time.Second, nil); err != nil {
 		t.Fatal(err)
 	}
 	code, stdout, stderr := mqtap("lab", "request", "le0nh4rt", "uppercase", "Networking", "is", "the", "best!",
@@ -118,7 +118,7 @@ func TestLabRequestRespond(t *testing.T) {
 		t.Fatalf("request: exit %d, stdout %q, stderr %q; responder log:\n%s", code, stdout, stderr, respLog.String())
 	}
 	// the Python requester, MQTT 5, against the same responder
-	out, errOut, pcode := labtest.PyRun(t, 20*time.Second, "request", "le0nh4rt", "title-case", "they're 1st", "--host", b.Host, "--port", port, "--protocol", "5")
+	out, errOut, pcode := brokertest.PyRun(t, 20*time.Second, "request", "le0nh4rt", "title-case", "they're 1st", "--host", b.Host, "--port", port, "--protocol", "5")
 	if pcode != 0 || out != "They'Re 1St\n" {
 		t.Fatalf("labpeer.py request: exit %d, stdout %q, stderr %q; responder log:\n%s", pcode, out, errOut, respLog.String())
 	}
@@ -143,7 +143,7 @@ func TestLabRequestRespond(t *testing.T) {
 		}
 	}
 	// with a Python responder: -v reports progress on stderr
-	labtest.StartPyResponder(t, "cosmo42", "--host", b.Host, "--port", port)
+	brokertest.StartPyResponder(t, "cosmo42", "--host", b.Host, "--port", port)
 	code, stdout, stderr = mqtap("lab", "request", "cosmo42", "reverse", "abc", "--host", b.Host, "--port", port, "-v")
 	if code != 0 || stdout != "cba\n" || !strings.Contains(stderr, "key exchange done with responder key ") {
 		t.Fatalf("request -v: exit %d, stdout %q, stderr %q", code, stdout, stderr)
@@ -155,34 +155,34 @@ func TestLabRequestRespond(t *testing.T) {
 // the other requester, every peer writing a key log; then the certificate
 // checks against a self-signed listener.
 func TestLabTLS(t *testing.T) {
-	labtest.CheckPython(t)
+	brokertest.CheckPython(t)
 	for _, c := range []struct {
 		version, label string
-		opts           labtest.TLSBrokerOptions
+		opts           brokertest.TLSBrokerOptions
 	}{
-		{"1.2", "CLIENT_RANDOM", labtest.TLSBrokerOptions{Key: labtest.KeyRSA}},
-		{"1.3", "CLIENT_TRAFFIC_SECRET_0", labtest.TLSBrokerOptions{CiphersTLS13: "TLS_CHACHA20_POLY1305_SHA256"}},
+		{"1.2", "CLIENT_RANDOM", brokertest.TLSBrokerOptions{Key: brokertest.KeyRSA}},
+		{"1.3", "CLIENT_TRAFFIC_SECRET_0", brokertest.TLSBrokerOptions{CiphersTLS13: "TLS_CHACHA20_POLY1305_SHA256"}},
 	} {
 		t.Run("tls"+c.version, func(t *testing.T) {
-			b := labtest.StartTLSBroker(t, c.opts)
+			b := brokertest.StartTLSBroker(t, c.opts)
 			port := strconv.Itoa(b.Port)
 			dir := t.TempDir()
 			goLog, respLogFile, pyLog := filepath.Join(dir, "go-request.keylog"), filepath.Join(dir, "go-respond.keylog"), filepath.Join(dir, "py.keylog")
 			tlsArgs := []string{"--host", b.Host, "--port", port, "--tls", "--cafile", b.CAFile, "--tls-version", c.version}
-			respLog := &labtest.Buffer{}
+			respLog := &brokertest.Buffer{}
 			respDone := make(chan int, 1)
 			go func() {
 				respDone <- run(append([]string{"lab", "respond", "le0nh4rt", "--count", "2", "--client-id", "responder-go", "--keylog", respLogFile}, tlsArgs...),
-					&labtest.Buffer{}, respLog)
+					&brokertest.Buffer{}, respLog)
 			}()
-			if err := labtest.WaitFor(respLog, "ready: subscribed to le0nh4rt/+/request at "+b.Addr()+" as responder-go over TLS "+c.version+", ", 10*time.Second, nil); err != nil {
+			if err := brokertest.WaitFor(respLog, "ready: subscribed to le0nh4rt/+/request at "+b.Addr()+" as responder-go over TLS "+c.version+", ", 10*time.Second, nil); err != nil {
 				t.Fatal(err)
 			}
 			code, stdout, stderr := mqtap(append([]string{"lab", "request", "le0nh4rt", "uppercase", "Networking", "is", "the", "best!", "--keylog", goLog, "-v"}, tlsArgs...)...)
 			if code != 0 || stdout != "NETWORKING IS THE BEST!\n" || !strings.Contains(stderr, "connected to "+b.Addr()+" over TLS "+c.version+", ") {
 				t.Fatalf("request: exit %d, stdout %q, stderr %q; responder log:\n%s", code, stdout, stderr, respLog.String())
 			}
-			out, errOut, pcode := labtest.PyRun(t, 20*time.Second, append([]string{"request", "le0nh4rt", "reverse", "abc", "--keylog", pyLog}, tlsArgs...)...)
+			out, errOut, pcode := brokertest.PyRun(t, 20*time.Second, append([]string{"request", "le0nh4rt", "reverse", "abc", "--keylog", pyLog}, tlsArgs...)...)
 			if pcode != 0 || out != "cba\n" {
 				t.Fatalf("labpeer.py request: exit %d, stdout %q, stderr %q; responder log:\n%s", pcode, out, errOut, respLog.String())
 			}
@@ -212,7 +212,7 @@ func TestLabTLS(t *testing.T) {
 		})
 	}
 
-	self := labtest.StartTLSBroker(t, labtest.TLSBrokerOptions{SelfSigned: true})
+	self := brokertest.StartTLSBroker(t, brokertest.TLSBrokerOptions{SelfSigned: true})
 	args := []string{"lab", "request", "le0nh4rt", "uppercase", "x", "--host", self.Host, "--port", strconv.Itoa(self.Port), "--tls", "--timeout", "200ms"}
 	code, stdout, stderr := mqtap(args...)
 	want := "mqtap: the MQTT broker at " + self.Addr() + ` presented an untrusted certificate: self-signed certificate "localhost" (trust it by passing the certificate itself with --cafile, or skip verification with --insecure)` + "\n"

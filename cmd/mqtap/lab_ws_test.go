@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mqtap/mqtap/session/labpeer/labtest"
-	"github.com/mqtap/mqtap/session/labpeer/labtest/wsbridge"
+	"github.com/mqtap/mqtap/session/brokertest"
+	"github.com/mqtap/mqtap/session/brokertest/wsbridge"
 )
 
 func TestLabURLUsageErrors(t *testing.T) {
@@ -36,11 +36,11 @@ func TestLabURLUsageErrors(t *testing.T) {
 // over ws:// and wss:// through the bridge (the broker's packets split
 // into fragments with pings between them for the Go peers).
 func TestLabWebSocket(t *testing.T) {
-	labtest.CheckPython(t)
-	b := labtest.StartBroker(t)
+	brokertest.CheckPython(t)
+	b := brokertest.StartBroker(t)
 	frag := wsbridge.Framing{SplitTypes: []byte{2, 3}, Cuts: []int{1, 2}, Join: true}
 	for _, secure := range []bool{false, true} {
-		w := labtest.StartWSBridge(t, b, labtest.WSBridgeOptions{TLS: secure, Framing: frag})
+		w := brokertest.StartWSBridge(t, b, brokertest.WSBridgeOptions{TLS: secure, Framing: frag})
 		dir := t.TempDir()
 		keyLog := filepath.Join(dir, "go.keylog")
 		var tlsArgs, pyArgs []string
@@ -49,19 +49,19 @@ func TestLabWebSocket(t *testing.T) {
 			tlsArgs = []string{"--cafile", w.CAFile, "--keylog", keyLog}
 			pyArgs = append(pyArgs, "--tls", "--cafile", w.CAFile)
 		}
-		respLog := &labtest.Buffer{}
+		respLog := &brokertest.Buffer{}
 		respDone := make(chan int, 1)
 		go func() {
-			respDone <- run(append([]string{"lab", "respond", "le0nh4rt", "--count", "2", "--client-id", "responder-go", "--url", w.URL}, tlsArgs...), &labtest.Buffer{}, respLog)
+			respDone <- run(append([]string{"lab", "respond", "le0nh4rt", "--count", "2", "--client-id", "responder-go", "--url", w.URL}, tlsArgs...), &brokertest.Buffer{}, respLog)
 		}()
-		if err := labtest.WaitFor(respLog, "ready: subscribed to le0nh4rt/+/request at "+w.URL+" as responder-go over WebSocket", 10*time.Second, nil); err != nil {
+		if err := brokertest.WaitFor(respLog, "ready: subscribed to le0nh4rt/+/request at "+w.URL+" as responder-go over WebSocket", 10*time.Second, nil); err != nil {
 			t.Fatal(err)
 		}
 		code, stdout, stderr := mqtap(append([]string{"lab", "request", "le0nh4rt", "uppercase", "over", "WebSocket", "--url", w.URL, "-v"}, tlsArgs...)...)
 		if code != 0 || stdout != "OVER WEBSOCKET\n" || !strings.Contains(stderr, "connected to "+w.URL+" over WebSocket") {
 			t.Fatalf("%s: request: exit %d, stdout %q, stderr %q; responder:\n%s", w.URL, code, stdout, stderr, respLog.String())
 		}
-		out, errOut, pcode := labtest.PyRun(t, 20*time.Second, append([]string{"request", "le0nh4rt", "reverse", "abc"}, pyArgs...)...)
+		out, errOut, pcode := brokertest.PyRun(t, 20*time.Second, append([]string{"request", "le0nh4rt", "reverse", "abc"}, pyArgs...)...)
 		if pcode != 0 || out != "cba\n" {
 			t.Fatalf("%s: labpeer.py: exit %d, %q %q; responder:\n%s", w.URL, pcode, out, errOut, respLog.String())
 		}

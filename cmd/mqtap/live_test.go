@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mqtap/mqtap/session/labpeer/labtest"
+	"github.com/mqtap/mqtap/session/brokertest"
 )
 
 // The live tests run the mqtap binary itself: they need signals, a process
@@ -65,8 +65,8 @@ func needRoot(t *testing.T) {
 // liveRun is a running mqtap sniff or tap.
 type liveRun struct {
 	cmd    *exec.Cmd
-	stdout *labtest.Buffer
-	stderr *labtest.Buffer
+	stdout *brokertest.Buffer
+	stderr *brokertest.Buffer
 	done   chan struct{}
 	code   int
 }
@@ -82,7 +82,7 @@ func startMqtap(t *testing.T, want string, args ...string) *liveRun {
 // want on stderr; the run is killed when the test ends.
 func startCommand(t *testing.T, want string, cmd *exec.Cmd, args []string) *liveRun {
 	t.Helper()
-	r := &liveRun{cmd: cmd, stdout: &labtest.Buffer{}, stderr: &labtest.Buffer{}, done: make(chan struct{})}
+	r := &liveRun{cmd: cmd, stdout: &brokertest.Buffer{}, stderr: &brokertest.Buffer{}, done: make(chan struct{})}
 	r.cmd.Stdout, r.cmd.Stderr = r.stdout, r.stderr
 	if err := r.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -96,7 +96,7 @@ func startCommand(t *testing.T, want string, cmd *exec.Cmd, args []string) *live
 		r.cmd.Process.Kill()
 		<-r.done
 	})
-	if err := labtest.WaitFor(r.stderr, want, 10*time.Second, r.done); err != nil {
+	if err := brokertest.WaitFor(r.stderr, want, 10*time.Second, r.done); err != nil {
 		t.Fatalf("mqtap %s: %v\nstderr: %s", strings.Join(args, " "), err, r.stderr.String())
 	}
 	return r
@@ -168,7 +168,7 @@ func summary(t *testing.T, stderr string) (captured, dropped, decoded int) {
 func waitForPlaintext(t *testing.T, r *liveRun, text string) {
 	t.Helper()
 	want := `"mqtap.plaintext":"` + text + `"`
-	if err := labtest.WaitFor(r.stdout, want, 15*time.Second, r.done); err != nil {
+	if err := brokertest.WaitFor(r.stdout, want, 15*time.Second, r.done); err != nil {
 		t.Fatalf("%v\nstdout:\n%s\nstderr:\n%s", err, r.stdout.String(), r.stderr.String())
 	}
 }
@@ -178,14 +178,14 @@ func waitForPlaintext(t *testing.T, r *liveRun, text string) {
 // the run, and checks every message is printed decrypted before mqtap stops.
 func TestSniffDecryptsLabSessionsLive(t *testing.T) {
 	needRoot(t)
-	labtest.CheckPython(t)
-	b := labtest.StartBroker(t)
+	brokertest.CheckPython(t)
+	b := brokertest.StartBroker(t)
 	port := strconv.Itoa(b.Port)
 	keyDir := t.TempDir()
 	run := startMqtap(t, "Capturing on 'lo'", "sniff", "-i", "lo", "-d", "tcp.port=="+port+",mqtt", "--keys", keyDir, "-T", "ndjson")
 
 	// Python responder, Go requester: only the responder saves its keys.
-	labtest.StartPyResponder(t, "live1", "--host", b.Host, "--port", port, "--save-keys", filepath.Join(keyDir, "py"))
+	brokertest.StartPyResponder(t, "live1", "--host", b.Host, "--port", port, "--save-keys", filepath.Join(keyDir, "py"))
 	code, stdout, stderr := mqtap("lab", "request", "live1", "uppercase", "hello live capture", "--host", b.Host, "--port", port)
 	if code != 0 || stdout != "HELLO LIVE CAPTURE\n" {
 		t.Fatalf("lab request: exit %d %q %q", code, stdout, stderr)
@@ -194,12 +194,12 @@ func TestSniffDecryptsLabSessionsLive(t *testing.T) {
 	waitForPlaintext(t, run, "HELLO LIVE CAPTURE")
 
 	// Go responder, Python requester over MQTT 5: only the requester's keys.
-	respLog := &labtest.Buffer{}
+	respLog := &brokertest.Buffer{}
 	go run2(respLog, "lab", "respond", "live2", "--host", b.Host, "--port", port, "--count", "1")
-	if err := labtest.WaitFor(respLog, "ready:", 10*time.Second, nil); err != nil {
+	if err := brokertest.WaitFor(respLog, "ready:", 10*time.Second, nil); err != nil {
 		t.Fatal(err)
 	}
-	out, errOut, pcode := labtest.PyRun(t, 20*time.Second, "request", "live2", "reverse", "stressed", "--host", b.Host, "--port", port,
+	out, errOut, pcode := brokertest.PyRun(t, 20*time.Second, "request", "live2", "reverse", "stressed", "--host", b.Host, "--port", port,
 		"--protocol", "5", "--save-keys", filepath.Join(keyDir, "py-req"))
 	if pcode != 0 || out != "desserts\n" {
 		t.Fatalf("labpeer.py request: exit %d %q %q", pcode, out, errOut)
@@ -238,12 +238,12 @@ func run2(log io.Writer, args ...string) int {
 
 // TestTapDecryptsLabSession subscribes to the broker instead of capturing.
 func TestTapDecryptsLabSession(t *testing.T) {
-	labtest.CheckPython(t)
-	b := labtest.StartBroker(t)
+	brokertest.CheckPython(t)
+	b := brokertest.StartBroker(t)
 	port := strconv.Itoa(b.Port)
 	keyDir := t.TempDir()
 	run := startMqtap(t, "subscribed", "tap", "mqtt://"+b.Addr(), "--keys", keyDir, "-T", "ndjson")
-	labtest.StartPyResponder(t, "tap1", "--host", b.Host, "--port", port)
+	brokertest.StartPyResponder(t, "tap1", "--host", b.Host, "--port", port)
 	code, stdout, stderr := mqtap("lab", "request", "tap1", "title-case", "over the tap", "--host", b.Host, "--port", port, "--save-keys", filepath.Join(keyDir, "go"))
 	if code != 0 || stdout != "Over The Tap\n" {
 		t.Fatalf("lab request: exit %d %q %q", code, stdout, stderr)
@@ -326,7 +326,7 @@ func TestSniffKernelFilter(t *testing.T) {
 		run := startMqtap(t, "Capturing on", args...)
 		sendConnect(t, outside, "outside")
 		sendConnect(t, inside, "inside")
-		if err := labtest.WaitFor(run.stdout, "inside", 10*time.Second, run.done); err != nil {
+		if err := brokertest.WaitFor(run.stdout, "inside", 10*time.Second, run.done); err != nil {
 			t.Fatalf("any-port=%v: %v; stderr %s", anyPort, err, run.stderr.String())
 		}
 		if code := run.interrupt(t); code != 0 {
@@ -385,7 +385,7 @@ func TestSniffStops(t *testing.T) {
 	for i := range 3 {
 		sendConnect(t, addr, fmt.Sprintf("json%d", i))
 	}
-	if err := labtest.WaitFor(run.stdout, "json2", 10*time.Second, run.done); err != nil {
+	if err := brokertest.WaitFor(run.stdout, "json2", 10*time.Second, run.done); err != nil {
 		t.Fatal(err)
 	}
 	if code := run.interrupt(t); code != 0 {
@@ -450,7 +450,7 @@ func TestSniffErrors(t *testing.T) {
 
 // TestTapErrors checks that a tap that cannot connect says so in one line.
 func TestTapErrors(t *testing.T) {
-	port := labtest.FreePort(t)
+	port := brokertest.FreePort(t)
 	cases := []struct {
 		args []string
 		code int

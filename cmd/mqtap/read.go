@@ -17,7 +17,7 @@ import (
 	"github.com/mqtap/mqtap/pcaps"
 	"github.com/mqtap/mqtap/session"
 	"github.com/mqtap/mqtap/session/filter"
-	"github.com/mqtap/mqtap/session/output"
+	"github.com/mqtap/mqtap/session/sink/output"
 )
 
 // outputFlags are the flags every command that prints records shares.

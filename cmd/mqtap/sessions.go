@@ -11,7 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mqtap/mqtap/session"
-	"github.com/mqtap/mqtap/session/kex"
+	"github.com/mqtap/mqtap/session/analysis/kex"
 )
 
 func newSessionsCmd(stdout, stderr io.Writer) *cobra.Command {

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/mqtap/mqtap/pcaps"
-	"github.com/mqtap/mqtap/session/labpeer/labtest"
+	"github.com/mqtap/mqtap/session/brokertest"
 )
 
 // sampleKeys returns the --keys arguments of a sample capture: its folder
@@ -132,13 +132,13 @@ func TestStreamFromTcpdump(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tdErr := &labtest.Buffer{}
+	tdErr := &brokertest.Buffer{}
 	td.Stderr = tdErr
 	if err := td.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer td.Process.Kill()
-	out := &labtest.Buffer{}
+	out := &brokertest.Buffer{}
 	mq := exec.Command(mqtapBinary(t), "read", "-", "-d", "tcp.port=="+port+",mqtt", "-T", "fields", "-e", "mqtt.clientid")
 	mq.Stdin, mq.Stdout, mq.Stderr = pipe, out, out
 	if err := mq.Start(); err != nil {
@@ -146,12 +146,12 @@ func TestStreamFromTcpdump(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- mq.Wait() }()
-	if err := labtest.WaitFor(tdErr, "listening on", 10*time.Second, nil); err != nil {
+	if err := brokertest.WaitFor(tdErr, "listening on", 10*time.Second, nil); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 3 {
 		sendConnect(t, addr, fmt.Sprintf("streamed-%d", i))
-		if err := labtest.WaitFor(out, fmt.Sprintf("streamed-%d\n", i), 10*time.Second, nil); err != nil {
+		if err := brokertest.WaitFor(out, fmt.Sprintf("streamed-%d\n", i), 10*time.Second, nil); err != nil {
 			t.Fatalf("CONNECT %d not printed while tcpdump runs: %v", i, err)
 		}
 	}
@@ -342,13 +342,13 @@ func startTcpdump(t *testing.T, port int, extra ...string) *capturing {
 	c := &capturing{file: filepath.Join(t.TempDir(), "capture.pcap")}
 	args := append([]string{"-i", "lo", "--immediate-mode", "-U", "-Z", "root", "-w", c.file}, extra...)
 	c.cmd = exec.Command("tcpdump", append(args, "tcp port "+strconv.Itoa(port))...)
-	errb := &labtest.Buffer{}
+	errb := &brokertest.Buffer{}
 	c.cmd.Stderr = errb
 	if err := c.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.cmd.Process.Kill(); c.cmd.Wait() })
-	if err := labtest.WaitFor(errb, "listening on", 10*time.Second, nil); err != nil {
+	if err := brokertest.WaitFor(errb, "listening on", 10*time.Second, nil); err != nil {
 		t.Fatal(err)
 	}
 	return c
@@ -367,7 +367,7 @@ func (c *capturing) stop(t *testing.T) {
 // marked truncated when its frame was cut; tshark agrees on what it shows.
 func TestSnapLengthCapture(t *testing.T) {
 	needRoot(t)
-	b := labtest.StartBroker(t)
+	b := brokertest.StartBroker(t)
 	whole := startTcpdump(t, b.Port)
 	cut := startTcpdump(t, b.Port, "-s", "96")
 	sizes := []int{0, 10, 200, 1000, 3000, 20}

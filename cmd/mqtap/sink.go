@@ -5,10 +5,10 @@ import (
 
 	"github.com/mqtap/mqtap/keys"
 	"github.com/mqtap/mqtap/session"
+	"github.com/mqtap/mqtap/session/analysis/kex"
+	"github.com/mqtap/mqtap/session/analysis/protect"
 	"github.com/mqtap/mqtap/session/filter"
-	"github.com/mqtap/mqtap/session/kex"
-	"github.com/mqtap/mqtap/session/output"
-	"github.com/mqtap/mqtap/session/protect"
+	"github.com/mqtap/mqtap/session/sink/output"
 )
 
 // sink is what read, sniff and tap do with every record: rebuild key

@@ -18,7 +18,7 @@ import (
 
 	"github.com/mqtap/mqtap/pcaps"
 	"github.com/mqtap/mqtap/session"
-	"github.com/mqtap/mqtap/session/capture"
+	"github.com/mqtap/mqtap/session/source/live"
 )
 
 // sniffFlags are the flags of mqtap sniff beyond the output flags.
@@ -103,7 +103,7 @@ Capturing needs root or the CAP_NET_RAW capability: grant it once with
 	f.BoolVarP(&sf.quiet, "quiet", "q", false, "print no packets, only the summary at the end")
 	of.register(cmd)
 	cmd.RegisterFlagCompletionFunc("interface", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-		ifs, _ := capture.Interfaces()
+		ifs, _ := live.Interfaces()
 		var names []string
 		for _, i := range ifs {
 			names = append(names, i.Name)
@@ -119,7 +119,7 @@ const liveFlushAfter = 2 * time.Second
 
 // listInterfaces prints the interfaces as tshark -D does.
 func listInterfaces(stdout io.Writer) error {
-	ifs, err := capture.Interfaces()
+	ifs, err := live.Interfaces()
 	if err != nil {
 		return err
 	}
@@ -148,7 +148,7 @@ func resolveInterface(name string) (string, error) {
 	if err != nil {
 		return name, nil
 	}
-	ifs, err := capture.Interfaces()
+	ifs, err := live.Interfaces()
 	if err != nil {
 		return "", err
 	}
@@ -194,15 +194,15 @@ func captureFilter(sf *sniffFlags, opts *session.Options) (string, error) {
 		return "tcp", nil
 	}
 	if sf.filter == "" {
-		return capture.PortsExpr(slices.Concat(session.DefaultPorts, capture.WebSocketPorts, opts.Ports, opts.WSPorts)), nil
+		return live.PortsExpr(slices.Concat(session.DefaultPorts, live.WebSocketPorts, opts.Ports, opts.WSPorts)), nil
 	}
-	ports, ok, err := capture.ParsePortList(sf.filter)
+	ports, ok, err := live.ParsePortList(sf.filter)
 	if err != nil {
 		return "", usagef("-f %q: %v", sf.filter, err)
 	}
 	if ok {
 		opts.Ports = append(opts.Ports, ports...)
-		return capture.PortsExpr(ports), nil
+		return live.PortsExpr(ports), nil
 	}
 	return sf.filter, nil
 }
@@ -237,7 +237,7 @@ func runSniff(ctx context.Context, of *outputFlags, sf *sniffFlags, stdout, stde
 	opts.OnFinding = func(f session.Finding, frame int) {
 		fmt.Fprintf(stderr, "mqtap: frame %d: %s: %s\n", frame, f.Code, f.Text)
 	}
-	src, err := capture.Open(capture.Options{Interface: name, Filter: expr, SnapLen: sf.snaplen, Promiscuous: !sf.noPromisc, BufferMB: sf.bufferMB})
+	src, err := live.Open(live.Options{Interface: name, Filter: expr, SnapLen: sf.snaplen, Promiscuous: !sf.noPromisc, BufferMB: sf.bufferMB})
 	if err != nil {
 		return err
 	}
@@ -286,7 +286,7 @@ func runSniff(ctx context.Context, of *outputFlags, sf *sniffFlags, stdout, stde
 // livePipeline returns the pipeline of a live capture on interface name:
 // its records carry frame.interface_id 0 and the interface's name, as
 // tshark's do and as the -w file declares it.
-func livePipeline(src *capture.Source, name string, opts session.Options, h session.Handler) (*session.Pipeline, error) {
+func livePipeline(src *live.Source, name string, opts session.Options, h session.Handler) (*session.Pipeline, error) {
 	p := session.New(opts, h)
 	if err := p.AddInterface(session.Interface{Name: name, Link: src.LinkType(), Described: true}); err != nil {
 		return nil, fmt.Errorf("capture on %s: %w", name, err)
@@ -300,7 +300,7 @@ func livePipeline(src *capture.Source, name string, opts session.Options, h sess
 // decoder has caught up with the capture. At the end the frames already
 // queued are decoded (unless the run failed or is complete) and the
 // pipeline is closed. It returns the frames captured and the first error.
-func captureLive(ctx context.Context, src *capture.Source, p *session.Pipeline, spool *liveFile, maxFrames int, idle func() error) (int, error) {
+func captureLive(ctx context.Context, src *live.Source, p *session.Pipeline, spool *liveFile, maxFrames int, idle func() error) (int, error) {
 	rd := src.Start()
 	frames := rd.Frames()
 	tick := time.NewTicker(500 * time.Millisecond)
@@ -308,7 +308,7 @@ func captureLive(ctx context.Context, src *capture.Source, p *session.Pipeline, 
 	var runErr error
 	captured := 0
 	complete := func() bool { return maxFrames > 0 && captured >= maxFrames }
-	take := func(f capture.Frame) error {
+	take := func(f live.Frame) error {
 		captured++
 		if spool != nil {
 			if err := spool.write(f); err != nil {
@@ -395,7 +395,7 @@ func createLiveFile(path string, link layers.LinkType, iface string) (*liveFile,
 	return &liveFile{f: f, w: w, path: path}, nil
 }
 
-func (l *liveFile) write(f capture.Frame) error {
+func (l *liveFile) write(f live.Frame) error {
 	f.Info.InterfaceIndex = 0
 	if err := l.w.WriteFrame(f.Data, f.Info, nil); err != nil {
 		return fmt.Errorf("%s: %w", l.path, err)

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/mqtap/mqtap/session"
-	"github.com/mqtap/mqtap/session/capture"
+	"github.com/mqtap/mqtap/session/source/live"
 )
 
 func TestDecodeAsWebSocket(t *testing.T) {
@@ -67,8 +67,8 @@ func TestCaptureFilterWebSocketPorts(t *testing.T) {
 			t.Errorf("%+v %+v: %q %v\nwant %q", c.sf, c.opts, got, err, c.want)
 			continue
 		}
-		for _, link := range []capture.Link{capture.LinkEthernet, capture.LinkRaw} {
-			if _, err := capture.CompileFilter(got, link, 65535); err != nil {
+		for _, link := range []live.Link{live.LinkEthernet, live.LinkRaw} {
+			if _, err := live.CompileFilter(got, link, 65535); err != nil {
 				t.Errorf("%q does not compile: %v", got, err)
 			}
 		}

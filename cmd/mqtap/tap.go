@@ -14,7 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mqtap/mqtap/session"
-	"github.com/mqtap/mqtap/session/tap"
+	"github.com/mqtap/mqtap/session/source/tap"
 )
 
 // tapVersion is the MQTT version of the tap's connection: paho.golang

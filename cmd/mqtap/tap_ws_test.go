@@ -8,12 +8,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mqtap/mqtap/session/labpeer/labtest"
-	"github.com/mqtap/mqtap/session/labpeer/labtest/wsbridge"
+	"github.com/mqtap/mqtap/session/brokertest"
+	"github.com/mqtap/mqtap/session/brokertest/wsbridge"
 )
 
 // mosquittoPub publishes one QoS 1 message on the broker's plain listener.
-func mosquittoPub(t *testing.T, b *labtest.Broker, topic, msg string) {
+func mosquittoPub(t *testing.T, b *brokertest.Broker, topic, msg string) {
 	t.Helper()
 	out, err := exec.Command("mosquitto_pub", "-h", b.Host, "-p", strconv.Itoa(b.Port), "-q", "1", "-t", topic, "-m", msg).CombinedOutput()
 	if err != nil {
@@ -25,12 +25,12 @@ func mosquittoPub(t *testing.T, b *labtest.Broker, topic, msg string) {
 // wss://, while mosquitto_pub publishes: every message is printed, from
 // the bridge, with the fields of a tap.
 func TestTapWebSocket(t *testing.T) {
-	b := labtest.StartBroker(t)
+	b := brokertest.StartBroker(t)
 	split := wsbridge.Framing{SplitTypes: []byte{3}, Cuts: []int{1, 2}, Ping: true}
-	ws := labtest.StartWSBridge(t, b, labtest.WSBridgeOptions{Framing: split})
-	wss := labtest.StartWSBridge(t, b, labtest.WSBridgeOptions{TLS: true, Framing: split})
+	ws := brokertest.StartWSBridge(t, b, brokertest.WSBridgeOptions{Framing: split})
+	wss := brokertest.StartWSBridge(t, b, brokertest.WSBridgeOptions{TLS: true, Framing: split})
 	for _, c := range []struct {
-		w    *labtest.WSBridge
+		w    *brokertest.WSBridge
 		args []string
 	}{{ws, nil}, {wss, []string{"--cafile", wss.CAFile}}} {
 		args := append([]string{"tap", c.w.URL, "-t", "capteurs/#", "-T", "ndjson"}, c.args...)
@@ -38,7 +38,7 @@ func TestTapWebSocket(t *testing.T) {
 		for i := 1; i <= 2; i++ {
 			mosquittoPub(t, b, "capteurs/salle-"+strconv.Itoa(i), fmt.Sprintf("%d °C", 20+i))
 		}
-		if err := labtest.WaitFor(run.stdout, "capteurs/salle-2", 10*time.Second, run.done); err != nil {
+		if err := brokertest.WaitFor(run.stdout, "capteurs/salle-2", 10*time.Second, run.done); err != nil {
 			t.Fatalf("%s: %v; stderr %s", c.w.URL, err, run.stderr.String())
 		}
 		if code := run.interrupt(t); code != 0 {
@@ -67,11 +67,11 @@ func TestTapWebSocket(t *testing.T) {
 // TestTapWebSocketErrors checks the one-line errors of a tap that cannot
 // reach an MQTT WebSocket endpoint.
 func TestTapWebSocketErrors(t *testing.T) {
-	b := labtest.StartBroker(t)
-	w := labtest.StartWSBridge(t, b, labtest.WSBridgeOptions{})
-	chat := labtest.StartWSBridge(t, b, labtest.WSBridgeOptions{ForceSubprotocol: "chat"})
-	tlsw := labtest.StartWSBridge(t, b, labtest.WSBridgeOptions{TLS: true})
-	free := labtest.FreePort(t)
+	b := brokertest.StartBroker(t)
+	w := brokertest.StartWSBridge(t, b, brokertest.WSBridgeOptions{})
+	chat := brokertest.StartWSBridge(t, b, brokertest.WSBridgeOptions{ForceSubprotocol: "chat"})
+	tlsw := brokertest.StartWSBridge(t, b, brokertest.WSBridgeOptions{TLS: true})
+	free := brokertest.FreePort(t)
 	for _, c := range []struct {
 		args []string
 		code int

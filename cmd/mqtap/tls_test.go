@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mqtap/mqtap/session/labpeer/labtest"
+	"github.com/mqtap/mqtap/session/brokertest"
 )
 
 // tlsSamples are the samples of MQTT over TLS with the key logs of their
@@ -122,15 +122,15 @@ func TestTLSSessionsList(t *testing.T) {
 // the clients append to their key log while mqtap runs.
 func TestSniffTLSLive(t *testing.T) {
 	needRoot(t)
-	b := labtest.StartTLSBroker(t, labtest.TLSBrokerOptions{})
+	b := brokertest.StartTLSBroker(t, brokertest.TLSBrokerOptions{})
 	port := strconv.Itoa(b.Port)
 	dir := t.TempDir()
 	keylog := filepath.Join(dir, "tls.keylog")
 	os.WriteFile(keylog, nil, 0o600) // SSLKEYLOGFILE exists before the first connection
 	run := startMqtap(t, "Capturing on 'lo'", "sniff", "-i", "lo", "-d", "tcp.port=="+port+",mqtt", "--keys", dir, "-T", "ndjson")
-	respLog := &labtest.Buffer{}
+	respLog := &brokertest.Buffer{}
 	go run2(respLog, "lab", "respond", "tlslive", "--host", "localhost", "--port", port, "--count", "1", "--tls", "--cafile", b.CAFile, "--keylog", keylog)
-	if err := labtest.WaitFor(respLog, "ready:", 10*time.Second, nil); err != nil {
+	if err := brokertest.WaitFor(respLog, "ready:", 10*time.Second, nil); err != nil {
 		t.Fatal(err)
 	}
 	code, stdout, stderr := mqtap("lab", "request", "tlslive", "uppercase", "inside tls", "--host", "localhost", "--port", port,

@@ -15,8 +15,8 @@ import (
 
 	"github.com/mqtap/mqtap/pcaps"
 	"github.com/mqtap/mqtap/session"
-	"github.com/mqtap/mqtap/session/capture"
-	"github.com/mqtap/mqtap/session/tap"
+	"github.com/mqtap/mqtap/session/source/live"
+	"github.com/mqtap/mqtap/session/source/tap"
 	"github.com/mqtap/mqtap/tui"
 	"github.com/mqtap/mqtap/tui/model"
 )
@@ -132,8 +132,8 @@ func runTui(ctx context.Context, src tuiSource, keyPaths []string, expr string, 
 	if err != nil {
 		return err
 	}
-	live := src.sniff.iface != "" || src.isBroker()
-	opts.Keys, opts.ReloadKeys = store, live
+	isLive := src.sniff.iface != "" || src.isBroker()
+	opts.Keys, opts.ReloadKeys = store, isLive
 	name := src.file
 	if src.sniff.iface != "" {
 		if name, err = resolveInterface(src.sniff.iface); err != nil {
@@ -141,7 +141,7 @@ func runTui(ctx context.Context, src tuiSource, keyPaths []string, expr string, 
 		}
 	}
 	var c *model.Capture
-	c, err = model.New(name, model.Options{Keys: store, ReloadKeys: live,
+	c, err = model.New(name, model.Options{Keys: store, ReloadKeys: isLive,
 		OnKeyError: func(err error) { c.Note("reloading keys: " + err.Error()) }})
 	if err != nil {
 		return err
@@ -159,7 +159,7 @@ func runTui(ctx context.Context, src tuiSource, keyPaths []string, expr string, 
 			return err
 		}
 		opts.FlushAfter = liveFlushAfter
-		cs, err := capture.Open(capture.Options{Interface: name, Filter: capExpr, SnapLen: src.sniff.snaplen, Promiscuous: !src.sniff.noPromisc, BufferMB: src.sniff.bufferMB})
+		cs, err := live.Open(live.Options{Interface: name, Filter: capExpr, SnapLen: src.sniff.snaplen, Promiscuous: !src.sniff.noPromisc, BufferMB: src.sniff.bufferMB})
 		if err != nil {
 			return err
 		}
@@ -223,7 +223,7 @@ func runTui(ctx context.Context, src tuiSource, keyPaths []string, expr string, 
 		}
 	}
 
-	app, err := tui.New(c, nil, tui.Options{Filter: expr, Live: live})
+	app, err := tui.New(c, nil, tui.Options{Filter: expr, Live: isLive})
 	if err != nil {
 		return err
 	}

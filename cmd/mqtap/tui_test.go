@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mqtap/mqtap/session/labpeer/labtest"
+	"github.com/mqtap/mqtap/session/brokertest"
 )
 
 // tmux drives a real terminal: mqtap tui runs in a detached tmux session,
@@ -135,7 +135,7 @@ func TestTuiErrorsBeforeStart(t *testing.T) {
 // published while it runs, and the status line says it is connected.
 func TestTuiBrokerTapInTmux(t *testing.T) {
 	bin := mqtapBinary(t)
-	b := labtest.StartBroker(t)
+	b := brokertest.StartBroker(t)
 	tm := startTmux(t, 140, 40, bin+" tui mqtt://"+b.Addr())
 	tm.waitFor("the subscription", func(s string) bool { return strings.Contains(s, "SUBACK") })
 	for i := 0; i < 3; i++ {

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mqtap/mqtap/session/labpeer/labtest"
-	"github.com/mqtap/mqtap/session/labpeer/labtest/wsbridge"
+	"github.com/mqtap/mqtap/session/brokertest"
+	"github.com/mqtap/mqtap/session/brokertest/wsbridge"
 )
 
 // wsServerPorts are the broker ports of the WebSocket samples.
@@ -225,15 +225,15 @@ func TestWebSocketCommands(t *testing.T) {
 // front of mosquitto: the MQTT inside the compressed frames is printed live.
 func TestSniffWebSocketLive(t *testing.T) {
 	needRoot(t)
-	broker := labtest.StartBroker(t)
-	bridge := labtest.StartWSBridge(t, broker, labtest.WSBridgeOptions{Compression: wsbridge.CompressionContextTakeover})
+	broker := brokertest.StartBroker(t)
+	bridge := brokertest.StartWSBridge(t, broker, brokertest.WSBridgeOptions{Compression: wsbridge.CompressionContextTakeover})
 	port := strconv.Itoa(bridge.Port)
 	run := startMqtap(t, "Capturing on", "sniff", "-i", "lo", "-d", "tcp.port=="+port+",websocket", "-T", "fields", "-e", "mqtt.topic", "-e", "frame.protocols", "-e", "mqtt.msg")
-	if stderr, code := labtest.WSRun(t, 20*time.Second, bridge.URL, "--client-id", "sniffed", "pub:live/ws:1:hello over websocket"); code != 0 {
+	if stderr, code := brokertest.WSRun(t, 20*time.Second, bridge.URL, "--client-id", "sniffed", "pub:live/ws:1:hello over websocket"); code != 0 {
 		t.Fatalf("wsmqtt.py: exit %d: %s", code, stderr)
 	}
 	want := "live/ws\teth:ethertype:ip:tcp:websocket:mqtt\t" + fmt.Sprintf("%x", "hello over websocket")
-	if err := labtest.WaitFor(run.stdout, want, 10*time.Second, nil); err != nil {
+	if err := brokertest.WaitFor(run.stdout, want, 10*time.Second, nil); err != nil {
 		t.Fatalf("the PUBLISH inside the compressed WebSocket frames was not printed: %v", err)
 	}
 	if code := run.interrupt(t); code != 0 {

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mqtap/mqtap/session/labpeer/labtest"
+	"github.com/mqtap/mqtap/session/brokertest"
 )
 
 // The lab is three private network namespaces:
@@ -116,8 +116,8 @@ func (l *lab) run(name string, args ...string) {
 type proc struct {
 	what string
 	cmd  *exec.Cmd
-	log  labtest.Buffer // the output that is not scanned
-	done chan struct{}  // closed when the command ended; err is then set
+	log  brokertest.Buffer // the output that is not scanned
+	done chan struct{}     // closed when the command ended; err is then set
 	err  error
 }
 

@@ -17,10 +17,10 @@ import (
 
 	"github.com/mqtap/mqtap/decode"
 	"github.com/mqtap/mqtap/session"
+	"github.com/mqtap/mqtap/session/analysis/kex"
+	"github.com/mqtap/mqtap/session/analysis/protect"
 	"github.com/mqtap/mqtap/session/filter"
-	"github.com/mqtap/mqtap/session/kex"
-	"github.com/mqtap/mqtap/session/output"
-	"github.com/mqtap/mqtap/session/protect"
+	"github.com/mqtap/mqtap/session/sink/output"
 )
 
 // Spool and cache sizes.

@@ -13,7 +13,7 @@ import (
 	"github.com/mqtap/mqtap/pcaps"
 	"github.com/mqtap/mqtap/session"
 	"github.com/mqtap/mqtap/session/filter"
-	"github.com/mqtap/mqtap/session/output"
+	"github.com/mqtap/mqtap/session/sink/output"
 )
 
 // load indexes a capture file, and also returns every record as NDJSON and

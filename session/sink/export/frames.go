@@ -1,0 +1,163 @@
+package export
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/mqtap/mqtap/keys"
+	"github.com/mqtap/mqtap/pcaps"
+	"github.com/mqtap/mqtap/session"
+	"github.com/mqtap/mqtap/session/analysis/kex"
+	"github.com/mqtap/mqtap/session/analysis/protect"
+)
+
+// Options configure the second pass of an export.
+type Options struct {
+	// Pipeline are the options of the first pass (the -d ports): the second
+	// pass runs the pipeline again with them where it needs connections or
+	// records.
+	Pipeline session.Options
+	// WithContext keeps every frame of each selected connection: the TCP
+	// handshake and teardown, acknowledgements, other MQTT packets
+	// (Frames only).
+	WithContext bool
+	// Secrets are TLS key logs (NSS key log format) written as one
+	// Decryption Secrets Block before the frames (Frames only).
+	Secrets [][]byte
+	// Analysis returns a fresh chain of the analysis stages that the first
+	// pass ran (Decrypted needs the plaintexts again); nil: none.
+	Analysis func() func(*session.Record)
+	// Info goes into the section header.
+	Info pcaps.WriterInfo
+}
+
+// Stats sums up what an export wrote.
+type Stats struct {
+	Frames      int  // frames written
+	Commented   int  // frames with a comment
+	Connections int  // connections written (Decrypted)
+	Decrypted   int  // PUBLISH payloads replaced by their plaintext (Decrypted)
+	Truncated   bool // the capture file ends inside a frame: the export stops there
+}
+
+// Analysis returns the analysis stages of mqtap read for the keys of store:
+// the lab's key exchanges (session/kex), then the keyring's per-topic
+// schemes (session/protect).
+func Analysis(store *keys.Store) func() func(*session.Record) {
+	return func() func(*session.Record) {
+		tracker := kex.NewTracker(store)
+		checker := protect.New(store)
+		return func(r *session.Record) {
+			tracker.Observe(r)
+			checker.Observe(r)
+		}
+	}
+}
+
+// TLSKeylogs reads the TLS key log files of store (Store.TLSKeylogs), for
+// Options.Secrets; files that hold nothing are left out.
+func TLSKeylogs(store *keys.Store) ([][]byte, error) {
+	var out [][]byte
+	for _, path := range store.TLSKeylogs() {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("reading TLS key log for the export: %w", err)
+		}
+		if len(b) > 0 {
+			out = append(out, b)
+		}
+	}
+	return out, nil
+}
+
+// joinSecrets concatenates key logs into one, each ending with a newline.
+func joinSecrets(logs [][]byte) []byte {
+	var all []byte
+	for _, l := range logs {
+		all = append(all, l...)
+		if len(l) > 0 && l[len(l)-1] != '\n' {
+			all = append(all, '\n')
+		}
+	}
+	return all
+}
+
+// Frames writes a plain export: it re-reads the capture at path and writes
+// to w, as pcapng, the frames c selected, the earlier frames that hold bytes
+// of the packets they complete (see plan; with opts.WithContext, every frame
+// of each selected connection), byte for byte with their original
+// timestamps and interfaces, each with the comments of its MQTT packets,
+// after a Decryption Secrets Block holding opts.Secrets. It reads the file
+// twice more: once through the pipeline to find the frames, once to copy
+// them. Frame numbers are counted as the first pass counted them, so the
+// capture must be the one the first pass read.
+func Frames(path string, w io.Writer, c *Collector, opts Options) (Stats, error) {
+	var st Stats
+	need, truncated, err := plan(path, c, opts.WithContext, opts.Pipeline)
+	if err != nil {
+		return st, err
+	}
+	st.Truncated = truncated
+	comments, err := c.comments.reader()
+	if err != nil {
+		return st, err
+	}
+	r, err := pcaps.Open(path)
+	if err != nil {
+		return st, err
+	}
+	defer r.Close()
+	out, err := pcaps.NewWriter(w, r, opts.Info)
+	if err != nil {
+		return st, err
+	}
+	if secrets := joinSecrets(opts.Secrets); len(secrets) > 0 {
+		if err := out.WriteSecrets(pcaps.SecretsTLSKeyLog, secrets); err != nil {
+			return st, err
+		}
+	}
+	var secretErr error
+	r.SetHooks(pcaps.Hooks{
+		// The capture's own secrets go along, where they were.
+		Secrets: func(s pcaps.Secret) {
+			if err := out.WriteSecrets(s.Type, s.Data); err != nil && secretErr == nil {
+				secretErr = err
+			}
+		},
+		Warning: ignore,
+	})
+	end := len(need) * 64
+	for n := 1; n < end && secretErr == nil; n++ {
+		data, ci, err := r.Next()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if errors.Is(err, pcaps.ErrTruncated) {
+				st.Truncated = true
+				break
+			}
+			return st, err
+		}
+		if !need.has(n) {
+			continue
+		}
+		cms, err := comments.comments(n)
+		if err != nil {
+			return st, err
+		}
+		if err := out.WriteFrame(data, ci, cms); err != nil {
+			return st, err
+		}
+		st.Frames++
+		if len(cms) > 0 {
+			st.Commented++
+		}
+	}
+	if secretErr != nil {
+		return st, secretErr
+	}
+	return st, out.Flush()
+}
