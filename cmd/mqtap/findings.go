@@ -11,9 +11,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mqtap/mqtap/session"
+	"github.com/mqtap/mqtap/session/analysis"
 	"github.com/mqtap/mqtap/session/analysis/audit"
-	"github.com/mqtap/mqtap/session/analysis/kex"
-	"github.com/mqtap/mqtap/session/analysis/protect"
 	"github.com/mqtap/mqtap/session/sink/report"
 )
 
@@ -69,11 +68,9 @@ completed (qos.unacknowledged). The exit code is 0 whatever is found.`,
 				}
 			}
 			rep := report.New(ropts)
-			tracker := kex.NewTracker(store)
-			checker := protect.New(store)
+			chain := analysis.New(store)
 			handle := func(r *session.Record) error {
-				tracker.Observe(r)
-				checker.Observe(r)
+				chain.Observe(r)
 				if flt == nil || flt.Match(r) {
 					rep.Observe(r)
 				}
@@ -90,7 +87,7 @@ completed (qos.unacknowledged). The exit code is 0 whatever is found.`,
 			if flt == nil {
 				// Exchanges never answered are known only at the end; with
 				// a filter, the packets it selects are the whole report.
-				for _, f := range tracker.Close() {
+				for _, f := range chain.Close() {
 					rep.Add(f, nil, nil)
 				}
 			}

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mqtap/mqtap/session"
+	"github.com/mqtap/mqtap/session/analysis"
 	"github.com/mqtap/mqtap/session/analysis/kex"
 )
 
@@ -46,10 +47,10 @@ kex.key-reuse, kex.weak-group, kex.invalid-public-key, payload.not-encrypted).`,
 			if err != nil {
 				return err
 			}
-			tracker := kex.NewTracker(store)
+			chain := analysis.New(store)
 			matched := map[string]bool{} // sessions with a packet the filter selects
 			handle := func(r *session.Record) error {
-				tracker.Observe(r)
+				chain.Observe(r)
 				if r.Crypto.Session != "" && (flt == nil || flt.Match(r)) {
 					matched[r.Crypto.Session] = true
 				}
@@ -67,8 +68,8 @@ kex.key-reuse, kex.weak-group, kex.invalid-public-key, payload.not-encrypted).`,
 			case showWS:
 				return writeWS(stdout, format, st.WebSocket)
 			}
-			tracker.Close()
-			exchanges := tracker.Exchanges()
+			chain.Close()
+			exchanges := chain.Exchanges()
 			if flt != nil {
 				var sel []*kex.Exchange
 				for _, e := range exchanges {

@@ -5,8 +5,7 @@ import (
 
 	"github.com/mqtap/mqtap/keys"
 	"github.com/mqtap/mqtap/session"
-	"github.com/mqtap/mqtap/session/analysis/kex"
-	"github.com/mqtap/mqtap/session/analysis/protect"
+	"github.com/mqtap/mqtap/session/analysis"
 	"github.com/mqtap/mqtap/session/filter"
 	"github.com/mqtap/mqtap/session/sink/output"
 )
@@ -17,8 +16,7 @@ import (
 type sink struct {
 	out     *output.Writer
 	filter  *filter.Filter
-	tracker *kex.Tracker
-	checker *protect.Checker
+	chain   *analysis.Chain
 	store   *keys.Store
 	count   int                   // -c: stop after this many printed packets (0: never)
 	observe func(*session.Record) // also called for every printed record, when set
@@ -38,7 +36,7 @@ func newSink(of *outputFlags, stdout io.Writer, count int) (*sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &sink{out: out, filter: flt, tracker: kex.NewTracker(store), checker: protect.New(store), store: store, count: count}, nil
+	return &sink{out: out, filter: flt, chain: analysis.New(store), store: store, count: count}, nil
 }
 
 // flush writes out the records printed so far.
@@ -46,8 +44,7 @@ func (s *sink) flush() { s.out.Flush() }
 
 // handle is the pipeline's handler.
 func (s *sink) handle(rec *session.Record) error {
-	s.tracker.Observe(rec)
-	s.checker.Observe(rec)
+	s.chain.Observe(rec)
 	if s.filter != nil && !s.filter.Match(rec) {
 		return nil
 	}

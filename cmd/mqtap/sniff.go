@@ -232,7 +232,7 @@ func runSniff(ctx context.Context, of *outputFlags, sf *sniffFlags, stdout, stde
 	if err != nil {
 		return err
 	}
-	sk.tracker.ReloadKeys(func(err error) { fmt.Fprintf(stderr, "mqtap: reloading keys: %v\n", err) })
+	sk.chain.ReloadKeys(func(err error) { fmt.Fprintf(stderr, "mqtap: reloading keys: %v\n", err) })
 	opts.Keys, opts.ReloadKeys = sk.store, true
 	opts.OnFinding = func(f session.Finding, frame int) {
 		fmt.Fprintf(stderr, "mqtap: frame %d: %s: %s\n", frame, f.Code, f.Text)

@@ -144,7 +144,7 @@ func runTap(ctx context.Context, of *outputFlags, cfg tap.Config, count int, dur
 	if err != nil {
 		return err
 	}
-	sk.tracker.ReloadKeys(func(err error) { fmt.Fprintf(stderr, "mqtap: reloading keys: %v\n", err) })
+	sk.chain.ReloadKeys(func(err error) { fmt.Fprintf(stderr, "mqtap: reloading keys: %v\n", err) })
 	p, err := session.NewPipeline(layers.LinkTypeRaw, opts, sk.handle)
 	if err != nil {
 		return err

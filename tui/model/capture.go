@@ -17,8 +17,7 @@ import (
 
 	"github.com/mqtap/mqtap/decode"
 	"github.com/mqtap/mqtap/session"
-	"github.com/mqtap/mqtap/session/analysis/kex"
-	"github.com/mqtap/mqtap/session/analysis/protect"
+	"github.com/mqtap/mqtap/session/analysis"
 	"github.com/mqtap/mqtap/session/filter"
 	"github.com/mqtap/mqtap/session/sink/output"
 )
@@ -46,8 +45,7 @@ type Capture struct {
 	blob *os.File
 
 	// Producer side: only the goroutine calling Handler, Flush and Finish.
-	tracker   *kex.Tracker
-	checker   *protect.Checker
+	chain     *analysis.Chain
 	rowBuf    []byte
 	blobBuf   []byte
 	blobSize  int64 // bytes of the blob file, buffered ones included
@@ -105,10 +103,9 @@ func New(name string, opts Options) (*Capture, error) {
 		c.Close()
 		return nil, fmt.Errorf("creating the index: %w", err)
 	}
-	c.tracker = kex.NewTracker(opts.Keys)
-	c.checker = protect.New(opts.Keys)
+	c.chain = analysis.New(opts.Keys)
 	if opts.ReloadKeys {
-		c.tracker.ReloadKeys(opts.OnKeyError)
+		c.chain.ReloadKeys(opts.OnKeyError)
 	}
 	return c, nil
 }
@@ -178,8 +175,7 @@ func statusCode(s string) byte {
 // add indexes one record.
 func (c *Capture) add(r *session.Record) error {
 	c.mu.Lock()
-	c.tracker.Observe(r)
-	c.checker.Observe(r)
+	c.chain.Observe(r)
 	idx := c.total
 	c.aggregate(idx, r)
 	c.mu.Unlock()
@@ -466,7 +462,7 @@ func (c *Capture) Flush() error {
 func (c *Capture) Finish(err error) {
 	ferr := c.Flush()
 	c.mu.Lock()
-	for _, f := range c.tracker.Close() {
+	for _, f := range c.chain.Close() {
 		c.final = append(c.final, FindingRef{Record: -1, Finding: f})
 	}
 	c.state.Done = true
@@ -781,7 +777,7 @@ func (c *Capture) Sessions() []SessionInfo {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var out []SessionInfo
-	for _, ex := range c.tracker.Exchanges() {
+	for _, ex := range c.chain.Exchanges() {
 		s := SessionInfo{ID: ex.ID, NetID: ex.NetID, Requester: ex.Requester.String(), Status: ex.Status(),
 			KDF: ex.KDF, KeySide: ex.KeySide, KeyFile: ex.KeyFile, GroupBits: ex.GroupBits,
 			Decrypted: ex.Decrypted, Failed: ex.Failed, NoKey: ex.NoKey, Frame: ex.Requester.Frame,

@@ -9,8 +9,7 @@ import (
 	"github.com/mqtap/mqtap/keys"
 	"github.com/mqtap/mqtap/pcaps"
 	"github.com/mqtap/mqtap/session"
-	"github.com/mqtap/mqtap/session/analysis/kex"
-	"github.com/mqtap/mqtap/session/analysis/protect"
+	"github.com/mqtap/mqtap/session/analysis"
 )
 
 // Options configure the second pass of an export.
@@ -42,18 +41,10 @@ type Stats struct {
 	Truncated   bool // the capture file ends inside a frame: the export stops there
 }
 
-// Analysis returns the analysis stages of mqtap read for the keys of store:
-// the lab's key exchanges (session/kex), then the keyring's per-topic
-// schemes (session/protect).
+// Analysis returns the analysis chain of mqtap read for the keys of store
+// (session/analysis), fresh for each pass.
 func Analysis(store *keys.Store) func() func(*session.Record) {
-	return func() func(*session.Record) {
-		tracker := kex.NewTracker(store)
-		checker := protect.New(store)
-		return func(r *session.Record) {
-			tracker.Observe(r)
-			checker.Observe(r)
-		}
-	}
+	return func() func(*session.Record) { return analysis.New(store).Observe }
 }
 
 // TLSKeylogs reads the TLS key log files of store (Store.TLSKeylogs), for

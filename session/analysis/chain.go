@@ -1,0 +1,70 @@
+// Package analysis is the chain of analyses every command runs on records.
+//
+// # Order
+//
+// The order is fixed here, so that no command repeats it:
+//
+//  1. TLS: the pipeline decrypts TLS itself with the key logs of the key
+//     store (Chain.Options puts the store in the pipeline options);
+//  2. key exchanges: the lab's Diffie-Hellman exchanges are rebuilt and
+//     their Fernet messages decrypted (package kex);
+//  3. keyring schemes: HMAC, RSA-OAEP and ECDSA rules of a keyring are
+//     applied per topic (package protect).
+//
+// Each stage sees what the stages before it wrote into the record (a
+// PUBLISH decrypted from TLS, then its Fernet plaintext). Read, sniff, tap,
+// sessions, findings, export and the terminal UI all build their chain with
+// New.
+package analysis
+
+import (
+	"github.com/mqtap/mqtap/keys"
+	"github.com/mqtap/mqtap/session"
+	"github.com/mqtap/mqtap/session/analysis/kex"
+	"github.com/mqtap/mqtap/session/analysis/protect"
+)
+
+// Chain runs the analysis stages on each record, in order. It is not safe
+// for concurrent use: one pipeline feeds it.
+type Chain struct {
+	store   *keys.Store
+	tracker *kex.Tracker
+	checker *protect.Checker
+}
+
+// New returns the chain for the keys of store (nil: no keys; the stages
+// still report what they can see without keys).
+func New(store *keys.Store) *Chain {
+	return &Chain{store: store, tracker: kex.NewTracker(store), checker: protect.New(store)}
+}
+
+// Options returns opts with the chain's keys, so that the pipeline decrypts
+// TLS before the other stages run.
+func (c *Chain) Options(opts session.Options) session.Options {
+	if c.store != nil {
+		opts.Keys = c.store
+	}
+	return opts
+}
+
+// Keys is the chain's key store (nil when none was given).
+func (c *Chain) Keys() *keys.Store { return c.store }
+
+// Observe runs every stage on r.
+func (c *Chain) Observe(r *session.Record) {
+	c.tracker.Observe(r)
+	c.checker.Observe(r)
+}
+
+// ReloadKeys makes the key-exchange stage re-read the key files when a
+// message needs a key it does not have yet (live captures, where keys are
+// written while mqtap runs); report receives reload errors.
+func (c *Chain) ReloadKeys(report func(error)) { c.tracker.ReloadKeys(report) }
+
+// Close ends the analysis and returns the findings known only at the end
+// (key exchanges never answered).
+func (c *Chain) Close() []session.Finding { return c.tracker.Close() }
+
+// Exchanges lists the key exchanges rebuilt so far, in the order they
+// started.
+func (c *Chain) Exchanges() []*kex.Exchange { return c.tracker.Exchanges() }
