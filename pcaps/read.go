@@ -102,6 +102,8 @@ type Reader struct {
 	ci      gopacket.CaptureInfo // and its capture info
 	pending bool
 	err     error // sticky: the error every later Next returns
+
+	truncated bool // Each met the end of the input inside a frame
 }
 
 // eventKind says what an event reports.
@@ -354,3 +356,31 @@ func (r *Reader) Close() error {
 	}
 	return nil
 }
+
+// Each is the loop every pass over a capture runs: it calls fn for every
+// frame from the current position, in order, until the end of the input.
+// It returns fn's first error (the loop stops there) or the reader's. An
+// input that ends inside a frame ends the loop as its end does, without an
+// error: Truncated tells it afterwards. The data passed to fn is valid
+// until fn returns.
+func (r *Reader) Each(fn func(data []byte, ci gopacket.CaptureInfo) error) error {
+	for {
+		data, ci, err := r.Next()
+		switch {
+		case err == nil:
+		case errors.Is(err, io.EOF):
+			return nil
+		case errors.Is(err, ErrTruncated):
+			r.truncated = true
+			return nil
+		default:
+			return err
+		}
+		if err := fn(data, ci); err != nil {
+			return err
+		}
+	}
+}
+
+// Truncated reports whether Each met the end of the input inside a frame.
+func (r *Reader) Truncated() bool { return r.truncated }

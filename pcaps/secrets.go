@@ -3,7 +3,8 @@ package pcaps
 import (
 	"errors"
 	"fmt"
-	"io"
+
+	"github.com/gopacket/gopacket"
 )
 
 // Secret is the content of one pcapng Decryption Secrets Block.
@@ -29,17 +30,11 @@ func ReadSecrets(path string) ([]Secret, error) {
 		Secrets: func(s Secret) { out = append(out, s) },
 		Warning: func(w string) { problems = append(problems, w) },
 	})
-	for {
-		_, _, err := r.Next()
-		if err == io.EOF {
-			break
-		}
-		if errors.Is(err, ErrTruncated) {
-			return out, fmt.Errorf("%s: %w", r.Path, err)
-		}
-		if err != nil {
-			return out, err
-		}
+	if err := r.Each(func([]byte, gopacket.CaptureInfo) error { return nil }); err != nil {
+		return out, err
+	}
+	if r.Truncated() {
+		return out, fmt.Errorf("%s: %w", r.Path, ErrTruncated)
 	}
 	switch len(problems) {
 	case 0:

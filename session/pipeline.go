@@ -57,6 +57,11 @@ type Options struct {
 	// record carries (a TLS connection without its key log: its
 	// certificate audit), with the frame they were seen in.
 	OnFinding func(f Finding, frame int)
+	// Idle, when set, is called whenever the source has handed over
+	// everything that has arrived and is about to wait for more (a pipe, a
+	// live interface, a broker): the moment to write out buffered output.
+	// An error stops the source.
+	Idle func() error
 }
 
 // TCPFrame is a frame that carries a TCP segment, as Options.OnTCPFrame

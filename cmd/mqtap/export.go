@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -13,7 +14,12 @@ import (
 	"github.com/mqtap/mqtap/pcaps"
 	"github.com/mqtap/mqtap/session"
 	"github.com/mqtap/mqtap/session/sink/export"
+	"github.com/mqtap/mqtap/session/source/file"
 )
+
+// spoolNote is what the help of the commands that read standard input
+// twice says about it.
+const spoolNote = "it is kept in a temporary file (at most 4 GiB), since an export reads the capture more than once"
 
 func newExportCmd(stdout, stderr io.Writer) *cobra.Command {
 	var (
@@ -138,17 +144,15 @@ type exportRun struct {
 // stages, the others by the export package, into a temporary file renamed
 // at the end.
 func (e *exportRun) run(stdout, stderr io.Writer) error {
-	if e.in == "-" {
-		// The export reads the capture two or three times.
-		spool, err := newStdinSpool()
-		if err != nil {
-			return err
-		}
-		defer spool.remove()
-		if err := spool.fill(); err != nil {
-			return err
-		}
-		e.in, e.name = spool.path(), "standard input"
+	// The export reads the capture two or three times: standard input is
+	// kept in a temporary file as the first pass reads it.
+	src, err := file.Open(e.in, file.Options{Warn: warnTo(stderr), Keep: true})
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	if e.in == file.Stdin {
+		e.name = "standard input"
 	}
 	dst, err := createOutput(e.out, e.in, stdout)
 	if err != nil {
@@ -163,7 +167,7 @@ func (e *exportRun) run(stdout, stderr io.Writer) error {
 		// only once, in its second pass.
 		analyze = export.Analysis(e.store)()
 	}
-	_, err = readFile(e.in, collector.Hook(e.opts), func(r *session.Record) error {
+	_, err = readCapture(context.Background(), src, collector.Hook(e.opts), func(r *session.Record) error {
 		analyze(r)
 		collector.Observe(r)
 		return nil
@@ -172,6 +176,7 @@ func (e *exportRun) run(stdout, stderr io.Writer) error {
 		dst.abort()
 		return err
 	}
+	e.in = src.Path()
 	xopts := export.Options{Pipeline: e.opts, WithContext: e.withContext, Analysis: export.Analysis(e.store),
 		Info: pcaps.WriterInfo{Application: "mqtap " + version, Comment: e.comment()}}
 	var st export.Stats

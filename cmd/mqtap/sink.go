@@ -40,7 +40,7 @@ func newSink(of *outputFlags, stdout io.Writer, count int) (*sink, error) {
 }
 
 // flush writes out the records printed so far.
-func (s *sink) flush() { s.out.Flush() }
+func (s *sink) flush() error { return s.out.Flush() }
 
 // handle is the pipeline's handler.
 func (s *sink) handle(rec *session.Record) error {

@@ -13,10 +13,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/gopacket/gopacket/layers"
 	"github.com/spf13/cobra"
 
-	"github.com/mqtap/mqtap/pcaps"
 	"github.com/mqtap/mqtap/session"
 	"github.com/mqtap/mqtap/session/source/live"
 )
@@ -113,10 +111,6 @@ Capturing needs root or the CAP_NET_RAW capability: grant it once with
 	return cmd
 }
 
-// liveFlushAfter is how long a live capture waits for a missing segment
-// before skipping the gap: not long, the traffic is watched as it flows.
-const liveFlushAfter = 2 * time.Second
-
 // listInterfaces prints the interfaces as tshark -D does.
 func listInterfaces(stdout io.Writer) error {
 	ifs, err := live.Interfaces()
@@ -208,20 +202,11 @@ func captureFilter(sf *sniffFlags, opts *session.Options) (string, error) {
 }
 
 func runSniff(ctx context.Context, of *outputFlags, sf *sniffFlags, stdout, stderr io.Writer) error {
-	name, err := resolveInterface(sf.iface)
-	if err != nil {
-		return err
-	}
 	stop, err := parseAutostop(sf.autostop)
 	if err != nil {
 		return err
 	}
 	opts, err := of.pipelineOptions()
-	if err != nil {
-		return err
-	}
-	opts.FlushAfter = liveFlushAfter
-	expr, err := captureFilter(sf, &opts)
 	if err != nil {
 		return err
 	}
@@ -233,26 +218,18 @@ func runSniff(ctx context.Context, of *outputFlags, sf *sniffFlags, stdout, stde
 		return err
 	}
 	sk.chain.ReloadKeys(func(err error) { fmt.Fprintf(stderr, "mqtap: reloading keys: %v\n", err) })
-	opts.Keys, opts.ReloadKeys = sk.store, true
+	opts = sk.chain.Options(opts)
+	opts.ReloadKeys = true
+	opts.Idle = sk.flush
 	opts.OnFinding = func(f session.Finding, frame int) {
 		fmt.Fprintf(stderr, "mqtap: frame %d: %s: %s\n", frame, f.Code, f.Text)
 	}
-	src, err := live.Open(live.Options{Interface: name, Filter: expr, SnapLen: sf.snaplen, Promiscuous: !sf.noPromisc, BufferMB: sf.bufferMB})
+	src, err := openLive(sf, stop.frames, &opts)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
-	p, err := livePipeline(src, name, opts, sk.handle)
-	if err != nil {
-		return err
-	}
-	var spool *liveFile
-	if sf.write != "" {
-		if spool, err = createLiveFile(sf.write, src.LinkType(), name); err != nil {
-			return err
-		}
-	}
-	fmt.Fprintf(stderr, "Capturing on '%s'\n", name)
+	fmt.Fprintf(stderr, "Capturing on '%s'\n", src.Name())
 
 	ctx, cancel := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer cancel()
@@ -261,159 +238,22 @@ func runSniff(ctx context.Context, of *outputFlags, sf *sniffFlags, stdout, stde
 		ctx, c = context.WithTimeout(ctx, stop.duration)
 		defer c()
 	}
-	captured, runErr := captureLive(ctx, src, p, spool, stop.frames, func() error { return flushLive(sk, spool) })
+	p := session.New(opts, sk.handle)
+	runErr := src.Run(ctx, p)
 	if errors.Is(runErr, errStop) {
 		runErr = nil
 	}
 	st, statErr := src.Stats()
-	src.Close()
+	if err := src.Close(); runErr == nil {
+		runErr = err
+	}
 	if err := sk.out.Close(); runErr == nil {
 		runErr = err
 	}
-	if spool != nil {
-		if err := spool.close(); runErr == nil {
-			runErr = err
-		}
-	}
-	summary := fmt.Sprintf("mqtap: %d packets captured, %d dropped by the kernel, %d MQTT packets decoded", captured, st.Dropped, p.Stats().Packets)
+	summary := fmt.Sprintf("mqtap: %d packets captured, %d dropped by the kernel, %d MQTT packets decoded", src.Captured(), st.Dropped, p.Stats().Packets)
 	if statErr != nil {
-		summary = fmt.Sprintf("mqtap: %d packets captured, ? dropped by the kernel (%v), %d MQTT packets decoded", captured, statErr, p.Stats().Packets)
+		summary = fmt.Sprintf("mqtap: %d packets captured, ? dropped by the kernel (%v), %d MQTT packets decoded", src.Captured(), statErr, p.Stats().Packets)
 	}
 	fmt.Fprintln(stderr, summary)
 	return runErr
-}
-
-// livePipeline returns the pipeline of a live capture on interface name:
-// its records carry frame.interface_id 0 and the interface's name, as
-// tshark's do and as the -w file declares it.
-func livePipeline(src *live.Source, name string, opts session.Options, h session.Handler) (*session.Pipeline, error) {
-	p := session.New(opts, h)
-	if err := p.AddInterface(session.Interface{Name: name, Link: src.LinkType(), Described: true}); err != nil {
-		return nil, fmt.Errorf("capture on %s: %w", name, err)
-	}
-	return p, nil
-}
-
-// captureLive runs frames from src through p until ctx is done, maxFrames
-// frames were captured (0: no limit), the handler stops it or an error.
-// Every frame also goes to spool when set. idle is called whenever the
-// decoder has caught up with the capture. At the end the frames already
-// queued are decoded (unless the run failed or is complete) and the
-// pipeline is closed. It returns the frames captured and the first error.
-func captureLive(ctx context.Context, src *live.Source, p *session.Pipeline, spool *liveFile, maxFrames int, idle func() error) (int, error) {
-	rd := src.Start()
-	frames := rd.Frames()
-	tick := time.NewTicker(500 * time.Millisecond)
-	defer tick.Stop()
-	var runErr error
-	captured := 0
-	complete := func() bool { return maxFrames > 0 && captured >= maxFrames }
-	take := func(f live.Frame) error {
-		captured++
-		if spool != nil {
-			if err := spool.write(f); err != nil {
-				return err
-			}
-		}
-		return p.Frame(f.Data, f.Info)
-	}
-	for running := true; running; {
-		select {
-		case f, ok := <-frames:
-			if !ok {
-				running, runErr = false, rd.Err()
-				break
-			}
-			if runErr = take(f); runErr != nil || complete() {
-				running = false
-				break
-			}
-			if len(frames) == 0 {
-				if runErr = idle(); runErr != nil {
-					running = false
-				}
-			}
-		case now := <-tick.C:
-			if runErr = p.Tick(now); runErr != nil {
-				running = false
-			}
-		case <-ctx.Done():
-			running = false
-		}
-	}
-	rd.Stop()
-	for f := range frames { // frames already captured: decoded unless the run failed or is complete
-		if runErr == nil && !complete() {
-			runErr = take(f)
-		}
-	}
-	if err := p.Close(); runErr == nil {
-		runErr = err
-	}
-	if err := idle(); runErr == nil {
-		runErr = err
-	}
-	return captured, runErr
-}
-
-// flushLive writes out what the outputs buffer, once the decoder has caught
-// up with the capture.
-func flushLive(sk *sink, spool *liveFile) error {
-	if err := sk.out.Flush(); err != nil {
-		return err
-	}
-	if spool != nil {
-		return spool.flush()
-	}
-	return nil
-}
-
-// liveFile is sniff -w: every captured frame, written as it arrives.
-type liveFile struct {
-	f    *os.File
-	w    *pcaps.Writer
-	path string
-}
-
-func createLiveFile(path string, link layers.LinkType, iface string) (*liveFile, error) {
-	if path == "-" {
-		return nil, usagef("-w -: the packets are printed on stdout; write the capture to a file")
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		var pe *os.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		return nil, fmt.Errorf("cannot write %s: %v", path, err)
-	}
-	w, err := pcaps.NewLinkWriter(f, link, iface, pcaps.WriterInfo{Application: "mqtap " + version, Comment: "mqtap sniff -i " + iface})
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return &liveFile{f: f, w: w, path: path}, nil
-}
-
-func (l *liveFile) write(f live.Frame) error {
-	f.Info.InterfaceIndex = 0
-	if err := l.w.WriteFrame(f.Data, f.Info, nil); err != nil {
-		return fmt.Errorf("%s: %w", l.path, err)
-	}
-	return nil
-}
-
-func (l *liveFile) flush() error {
-	if err := l.w.Flush(); err != nil {
-		return fmt.Errorf("%s: %w", l.path, err)
-	}
-	return nil
-}
-
-func (l *liveFile) close() error {
-	err := l.flush()
-	if cerr := l.f.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("%s: %w", l.path, cerr)
-	}
-	return err
 }

@@ -10,7 +10,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/gopacket/gopacket/layers"
 	"github.com/spf13/cobra"
 
 	"github.com/mqtap/mqtap/session"
@@ -19,8 +18,6 @@ import (
 
 // tapVersion is the MQTT version of the tap's connection: paho.golang
 // speaks MQTT 5.
-const tapVersion = 5
-
 func newTapCmd(stdout, stderr io.Writer) *cobra.Command {
 	var (
 		of       outputFlags
@@ -97,41 +94,6 @@ end the tap with a one-line error. It stops after -c packets, after
 // tapLive runs what the broker of cfg sends through p until ctx is done,
 // the handler stops it or the tap fails; idle is called whenever the
 // decoder has caught up. The pipeline is closed at the end.
-func tapLive(ctx context.Context, cfg tap.Config, p *session.Pipeline, idle func() error) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	chunks := make(chan tap.Chunk, 1024)
-	tapErr := make(chan error, 1)
-	go func() {
-		tapErr <- tap.Run(ctx, cfg, chunks)
-		close(chunks)
-	}()
-	var runErr error
-	for ch := range chunks {
-		if runErr != nil {
-			continue // drain until the tap has disconnected
-		}
-		if ch.Closed {
-			p.Disconnected(ch.Local, ch.Broker)
-		} else if runErr = p.Received(ch.Local, ch.Broker, tapVersion, ch.Data, ch.Time); runErr != nil {
-			cancel()
-			continue
-		}
-		if len(chunks) == 0 {
-			if runErr = idle(); runErr != nil {
-				cancel()
-			}
-		}
-	}
-	if err := <-tapErr; runErr == nil {
-		runErr = err
-	}
-	if err := p.Close(); runErr == nil {
-		runErr = err
-	}
-	return runErr
-}
-
 func runTap(ctx context.Context, of *outputFlags, cfg tap.Config, count int, duration time.Duration, stdout, stderr io.Writer) error {
 	if cfg.QoS > 2 {
 		return usagef("--qos %d: QoS is 0, 1 or 2", cfg.QoS)
@@ -145,11 +107,14 @@ func runTap(ctx context.Context, of *outputFlags, cfg tap.Config, count int, dur
 		return err
 	}
 	sk.chain.ReloadKeys(func(err error) { fmt.Fprintf(stderr, "mqtap: reloading keys: %v\n", err) })
-	p, err := session.NewPipeline(layers.LinkTypeRaw, opts, sk.handle)
+	opts = sk.chain.Options(opts)
+	opts.Idle = sk.flush
+	cfg.Log = func(format string, a ...any) { fmt.Fprintf(stderr, "mqtap: "+format+"\n", a...) }
+	src, err := openSource(sourceSpec{file: cfg.URL, tap: cfg}, &opts, nil)
 	if err != nil {
 		return err
 	}
-	cfg.Log = func(format string, a ...any) { fmt.Fprintf(stderr, "mqtap: "+format+"\n", a...) }
+	defer src.Close()
 
 	ctx, cancel := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer cancel()
@@ -158,7 +123,8 @@ func runTap(ctx context.Context, of *outputFlags, cfg tap.Config, count int, dur
 		ctx, c = context.WithTimeout(ctx, duration)
 		defer c()
 	}
-	runErr := tapLive(ctx, cfg, p, sk.out.Flush)
+	p := session.New(opts, sk.handle)
+	runErr := src.Run(ctx, p)
 	if errors.Is(runErr, errStop) {
 		runErr = nil
 	}

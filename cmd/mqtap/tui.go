@@ -3,19 +3,16 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
 
-	"github.com/gopacket/gopacket/layers"
 	"github.com/spf13/cobra"
 
-	"github.com/mqtap/mqtap/pcaps"
 	"github.com/mqtap/mqtap/session"
-	"github.com/mqtap/mqtap/session/source/live"
+	"github.com/mqtap/mqtap/session/source/file"
 	"github.com/mqtap/mqtap/session/source/tap"
 	"github.com/mqtap/mqtap/tui"
 	"github.com/mqtap/mqtap/tui/model"
@@ -74,7 +71,7 @@ grows while you browse) or a broker (mqtt://HOST:PORT, as mqtap tap).`,
 			if cmd.Flags().Changed("password") {
 				tcfg.Password = []byte(password)
 			}
-			return runTui(cmd.Context(), tuiSource{file: file, sniff: &sf, tap: tcfg}, keyPaths, expr, decodeAs)
+			return runTui(cmd.Context(), sourceSpec{file: file, sniff: &sf, tap: tcfg}, keyPaths, expr, decodeAs)
 		},
 	}
 	f := cmd.Flags()
@@ -96,17 +93,6 @@ grows while you browse) or a broker (mqtt://HOST:PORT, as mqtap tap).`,
 	return cmd
 }
 
-// tuiSource is what the UI shows: a file, an interface or a broker.
-type tuiSource struct {
-	file  string // a capture file, or a broker URL
-	sniff *sniffFlags
-	tap   tap.Config
-}
-
-func (s tuiSource) isBroker() bool {
-	return strings.Contains(s.file, "://")
-}
-
 // noteWriter passes the lines a source writes for stderr to the status
 // line.
 type noteWriter struct{ c *model.Capture }
@@ -119,7 +105,10 @@ func (w noteWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func runTui(ctx context.Context, src tuiSource, keyPaths []string, expr string, decodeAs []string) error {
+// runTui opens the source before the UI starts, so that an unreadable file
+// or missing capture rights are a plain one-line error, then shows the
+// records as the source delivers them.
+func runTui(ctx context.Context, spec sourceSpec, keyPaths []string, expr string, decodeAs []string) error {
 	if _, err := compileFilter(expr); err != nil {
 		return err
 	}
@@ -132,101 +121,44 @@ func runTui(ctx context.Context, src tuiSource, keyPaths []string, expr string, 
 	if err != nil {
 		return err
 	}
-	isLive := src.sniff.iface != "" || src.isBroker()
-	opts.Keys, opts.ReloadKeys = store, isLive
-	name := src.file
-	if src.sniff.iface != "" {
-		if name, err = resolveInterface(src.sniff.iface); err != nil {
-			return err
-		}
-	}
+	isLive := spec.isLive()
+	opts.ReloadKeys = isLive
 	var c *model.Capture
+	note := func(msg string) { c.Note(msg) }
+	src, err := openSource(spec, &opts, note)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	name := spec.file
+	if !spec.isBroker() && isLive {
+		name = src.Name() // the interface -i named by its number
+	}
 	c, err = model.New(name, model.Options{Keys: store, ReloadKeys: isLive,
 		OnKeyError: func(err error) { c.Note("reloading keys: " + err.Error()) }})
 	if err != nil {
 		return err
 	}
 	defer c.Close()
+	opts = c.Options(opts)
 	opts.OnFinding = c.AddFinding
-
-	// Open the source before the UI starts, so that an unreadable file or
-	// missing capture rights are a plain one-line error.
-	var produce func(ctx context.Context) error
-	switch {
-	case src.sniff.iface != "":
-		capExpr, err := captureFilter(src.sniff, &opts)
-		if err != nil {
-			return err
-		}
-		opts.FlushAfter = liveFlushAfter
-		cs, err := live.Open(live.Options{Interface: name, Filter: capExpr, SnapLen: src.sniff.snaplen, Promiscuous: !src.sniff.noPromisc, BufferMB: src.sniff.bufferMB})
-		if err != nil {
-			return err
-		}
-		defer cs.Close()
-		p, err := livePipeline(cs, name, opts, c.Handler())
-		if err != nil {
-			return err
-		}
-		var spool *liveFile
-		if src.sniff.write != "" {
-			if spool, err = createLiveFile(src.sniff.write, cs.LinkType(), name); err != nil {
-				return err
-			}
-		}
-		produce = func(ctx context.Context) error {
-			_, err := captureLive(ctx, cs, p, spool, 0, func() error {
-				if spool != nil {
-					if err := spool.flush(); err != nil {
-						return err
-					}
-				}
-				return c.Flush()
-			})
-			if spool != nil {
-				if cerr := spool.close(); err == nil {
-					err = cerr
-				}
-			}
-			return err
-		}
-	case src.isBroker():
-		cfg := src.tap
-		cfg.URL = src.file
-		cfg.Log = func(format string, a ...any) { c.Note(fmt.Sprintf(format, a...)) }
-		p, err := session.NewPipeline(layers.LinkTypeRaw, opts, c.Handler())
-		if err != nil {
-			return err
-		}
-		produce = func(ctx context.Context) error { return tapLive(ctx, cfg, p, c.Flush) }
-	default:
-		var r *pcaps.Reader
-		if src.file == "-" {
-			// A pipe: what arrived is shown before waiting for more.
-			r, err = pcaps.NewReader(newIdleReader(os.Stdin, func() { c.Flush() }), "standard input")
-		} else {
-			r, err = pcaps.Open(src.file)
-		}
-		if err != nil {
-			return err
-		}
-		defer r.Close()
-		produce = func(ctx context.Context) error {
-			h := c.Handler()
-			_, err := readCapture(r, opts, func(r *session.Record) error {
-				if err := ctx.Err(); err != nil {
-					return err // the user quit before the file was read
-				}
-				return h(r)
-			}, noteWriter{c})
-			return err
-		}
-	}
-
+	opts.Idle = c.Flush
 	app, err := tui.New(c, nil, tui.Options{Filter: expr, Live: isLive})
 	if err != nil {
 		return err
 	}
+	return showWhileReading(ctx, app, c, func(ctx context.Context) error {
+		if fs, ok := src.(*file.Source); ok {
+			_, err := readCapture(ctx, fs, opts, c.Handler(), noteWriter{c})
+			return err
+		}
+		return src.Run(ctx, session.New(opts, c.Handler()))
+	})
+}
+
+// showWhileReading runs the UI while produce feeds c in the background;
+// SIGTERM and SIGHUP close the UI, and quitting the UI stops produce.
+func showWhileReading(ctx context.Context, app *tui.App, c *model.Capture, produce func(context.Context) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan struct{})

@@ -116,3 +116,7 @@ type Stats struct {
 	PerSecond []int   // packets per second of capture time, from the first record
 	Bytes     int64   // frame bytes of the records
 }
+
+// Options returns opts with the capture's keys, so that the pipeline
+// decrypts TLS before the capture's analysis chain runs on its records.
+func (c *Capture) Options(opts session.Options) session.Options { return c.chain.Options(opts) }

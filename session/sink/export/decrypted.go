@@ -1,6 +1,7 @@
 package export
 
 import (
+	"context"
 	"fmt"
 	"hash/fnv"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"github.com/mqtap/mqtap/decode"
 	"github.com/mqtap/mqtap/pcaps"
 	"github.com/mqtap/mqtap/session"
+	"github.com/mqtap/mqtap/session/source/file"
 )
 
 // Segment sizes of a synthesised connection.
@@ -44,11 +46,11 @@ const (
 // checksums are computed, so Wireshark decodes the plaintext as MQTT.
 func Decrypted(path string, w io.Writer, c *Collector, opts Options) (Stats, error) {
 	var st Stats
-	r, err := pcaps.Open(path)
+	src, err := file.Open(path, file.Options{})
 	if err != nil {
 		return st, err
 	}
-	defer r.Close()
+	defer src.Close()
 	out, err := pcaps.NewLinkWriter(w, layers.LinkTypeEthernet, "mqtap", opts.Info)
 	if err != nil {
 		return st, err
@@ -72,14 +74,10 @@ func Decrypted(path string, w io.Writer, c *Collector, opts Options) (Stats, err
 		}
 		return s.record(rec)
 	})
-	if err := p.Attach(r, ignore); err != nil {
+	if err := src.Run(context.Background(), p); err != nil {
 		return st, err
 	}
-	res, err := p.ReadCapture(r)
-	if err != nil {
-		return st, err
-	}
-	st.Truncated = res.Truncated
+	st.Truncated = src.Truncated()
 	if err := s.closeAll(); err != nil {
 		return st, err
 	}

@@ -1,13 +1,12 @@
 package export
 
 import (
-	"errors"
-	"io"
+	"context"
 	"net/netip"
 
 	"github.com/mqtap/mqtap/decode"
-	"github.com/mqtap/mqtap/pcaps"
 	"github.com/mqtap/mqtap/session"
+	"github.com/mqtap/mqtap/session/source/file"
 )
 
 // maxChain bounds the frames remembered per direction of a connection while
@@ -29,13 +28,16 @@ const maxChain = 4096
 // from the TCP sequence numbers (retransmitted bytes once).
 func plan(path string, c *Collector, withContext bool, pipeOpts session.Options) (need bitmap, truncated bool, err error) {
 	need = append(bitmap(nil), c.frames...)
-	r, err := pcaps.Open(path)
+	end := c.lastFrame(withContext)
+	if end <= 0 {
+		return need, false, nil
+	}
+	src, err := file.Open(path, file.Options{Frames: end})
 	if err != nil {
 		return nil, false, err
 	}
-	defer r.Close()
+	defer src.Close()
 	d := &depends{c: c, need: &need, streams: make(map[int]*streamBytes)}
-	end := c.lastFrame(withContext)
 	pipeOpts.OnTCPFrame = func(f session.TCPFrame) {
 		if withContext && c.streams.has(f.Stream) {
 			need.set(f.Frame)
@@ -48,25 +50,10 @@ func plan(path string, c *Collector, withContext bool, pipeOpts session.Options)
 		d.record(rec)
 		return nil
 	})
-	if err := p.Attach(r, ignore); err != nil {
+	if err := src.Run(context.Background(), p); err != nil {
 		return nil, false, err
 	}
-	for n := 1; n <= end; n++ {
-		data, ci, err := r.Next()
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if errors.Is(err, pcaps.ErrTruncated) {
-				truncated = true
-				break
-			}
-			return nil, false, err
-		}
-		p.Frame(data, ci)
-	}
-	p.Close()
-	return need, truncated, nil
+	return need, src.Truncated(), nil
 }
 
 // depends follows the bytes of each direction of the MQTT connections.

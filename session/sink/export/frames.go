@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 
+	"github.com/gopacket/gopacket"
+
 	"github.com/mqtap/mqtap/keys"
 	"github.com/mqtap/mqtap/pcaps"
 	"github.com/mqtap/mqtap/session"
@@ -62,6 +64,9 @@ func TLSKeylogs(store *keys.Store) ([][]byte, error) {
 	}
 	return out, nil
 }
+
+// errDone ends the copy of frames after the last one needed.
+var errDone = errors.New("export: every frame needed was written")
 
 // joinSecrets concatenates key logs into one, each ending with a newline.
 func joinSecrets(logs [][]byte) []byte {
@@ -120,34 +125,36 @@ func Frames(path string, w io.Writer, c *Collector, opts Options) (Stats, error)
 		Warning: ignore,
 	})
 	end := len(need) * 64
-	for n := 1; n < end && secretErr == nil; n++ {
-		data, ci, err := r.Next()
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if errors.Is(err, pcaps.ErrTruncated) {
-				st.Truncated = true
-				break
-			}
-			return st, err
-		}
-		if !need.has(n) {
-			continue
+	n := 0
+	err = r.Each(func(data []byte, ci gopacket.CaptureInfo) error {
+		n++
+		switch {
+		case secretErr != nil:
+			return secretErr
+		case n >= end:
+			return errDone
+		case !need.has(n):
+			return nil
 		}
 		cms, err := comments.comments(n)
 		if err != nil {
-			return st, err
+			return err
 		}
 		if err := out.WriteFrame(data, ci, cms); err != nil {
-			return st, err
+			return err
 		}
 		st.Frames++
 		if len(cms) > 0 {
 			st.Commented++
 		}
-	}
-	if secretErr != nil {
+		return nil
+	})
+	st.Truncated = st.Truncated || r.Truncated()
+	switch {
+	case errors.Is(err, errDone):
+	case err != nil:
+		return st, err
+	case secretErr != nil:
 		return st, secretErr
 	}
 	return st, out.Flush()

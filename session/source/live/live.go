@@ -6,13 +6,15 @@ import (
 	"net"
 	"sort"
 	"strings"
+
+	"github.com/mqtap/mqtap/pcaps"
 )
 
-// ErrTimeout is returned by Source.Next when no frame arrived within the
+// ErrTimeout is returned by a ring's Next when no frame arrived within the
 // poll interval; the caller may do housekeeping and call Next again.
 var ErrTimeout = errors.New("capture: no frame within the poll interval")
 
-// ErrClosed is returned by a Source that was closed.
+// ErrClosed is returned by a ring that was closed.
 var ErrClosed = errors.New("capture: source closed")
 
 // Options configure a live capture.
@@ -22,6 +24,14 @@ type Options struct {
 	SnapLen     uint32 // bytes kept of each frame (0: 262144, as tshark)
 	Promiscuous bool   // also capture frames addressed to other hosts
 	BufferMB    int    // kernel ring size in MiB (0: 32)
+
+	// Write names a pcapng file that receives every captured frame as it
+	// arrives, flushed whenever the decoder is idle, so that a growing file
+	// can be read ("": none). WriterInfo goes into its section header.
+	Write      string
+	WriterInfo pcaps.WriterInfo
+	// Frames stops Run after this many captured frames (0: no limit).
+	Frames int
 }
 
 func (o Options) withDefaults() Options {

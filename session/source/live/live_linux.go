@@ -33,10 +33,10 @@ const packetOutgoing = 4
 // maxInstructions is the kernel's BPF_MAXINSNS.
 const maxInstructions = 4096
 
-// Source is a live capture on one interface (or all of them, "any"),
+// ring is a live capture on one interface (or all of them, "any"),
 // through an AF_PACKET memory-mapped ring (TPACKET_V3), with the kernel
 // filter attached. It needs no cgo and no libpcap.
-type Source struct {
+type ring struct {
 	tp       *afpacket.TPacket
 	link     layers.LinkType
 	name     string
@@ -46,11 +46,11 @@ type Source struct {
 	since    time.Time // frames captured before are unfiltered: skipped
 }
 
-// Open starts capturing on opts.Interface with the kernel filter
+// openRing starts capturing on opts.Interface with the kernel filter
 // opts.Filter (tcpdump syntax, "" for everything). Errors are one line: a
 // missing interface names the interfaces that exist, and missing
 // privileges say how to grant them.
-func Open(opts Options) (*Source, error) {
+func openRing(opts Options) (*ring, error) {
 	opts = opts.withDefaults()
 	name := opts.Interface
 	socktype, link, filterLink := afpacket.SocketRaw, layers.LinkTypeEthernet, LinkEthernet
@@ -113,7 +113,7 @@ func Open(opts Options) (*Source, error) {
 			return nil, fmt.Errorf("capture on %s: promiscuous mode: %w", name, err)
 		}
 	}
-	return &Source{tp: tp, link: link, name: name, since: filtered}, nil
+	return &ring{tp: tp, link: link, name: name, since: filtered}, nil
 }
 
 // dropLoopedBack prefixes prog with a check that drops the outgoing copy of
@@ -187,15 +187,15 @@ func openError(name string, err error) error {
 }
 
 // LinkType is the link type of the frames Next returns.
-func (s *Source) LinkType() layers.LinkType { return s.link }
+func (s *ring) LinkType() layers.LinkType { return s.link }
 
 // Name is the interface captured on.
-func (s *Source) Name() string { return s.name }
+func (s *ring) Name() string { return s.name }
 
 // Next returns the next frame. Its data is valid until the next call to
 // Next. ErrTimeout means no frame arrived for a while (call again), and
 // ErrClosed that the source was closed.
-func (s *Source) Next() ([]byte, gopacket.CaptureInfo, error) {
+func (s *ring) Next() ([]byte, gopacket.CaptureInfo, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed.Load() {
@@ -219,7 +219,7 @@ func (s *Source) Next() ([]byte, gopacket.CaptureInfo, error) {
 
 // Stats returns the frames read and the frames the kernel dropped because
 // the ring was full, since Open.
-func (s *Source) Stats() (Stats, error) {
+func (s *ring) Stats() (Stats, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed.Load() {
@@ -234,7 +234,7 @@ func (s *Source) Stats() (Stats, error) {
 
 // Close stops the capture. It waits for a Next in progress (at most the
 // poll timeout, 100 ms).
-func (s *Source) Close() {
+func (s *ring) Close() {
 	if s.closed.Swap(true) {
 		return
 	}

@@ -9,27 +9,27 @@ import (
 	"github.com/gopacket/gopacket/layers"
 )
 
-// Source is a live capture; it is only available on Linux.
-type Source struct{}
+// ring is a live capture; it is only available on Linux.
+type ring struct{}
 
-// Open fails: live capture uses Linux's AF_PACKET sockets.
-func Open(opts Options) (*Source, error) {
+// openRing fails: live capture uses Linux's AF_PACKET sockets.
+func openRing(opts Options) (*ring, error) {
 	return nil, errors.New("live capture needs Linux (AF_PACKET); read a capture file with mqtap read instead")
 }
 
-// LinkType is never called: Open always fails.
-func (s *Source) LinkType() layers.LinkType { return layers.LinkTypeNull }
+// LinkType is never called: openRing always fails.
+func (s *ring) LinkType() layers.LinkType { return layers.LinkTypeNull }
 
-// Name is never called: Open always fails.
-func (s *Source) Name() string { return "" }
+// Name is never called: openRing always fails.
+func (s *ring) Name() string { return "" }
 
-// Next is never called: Open always fails.
-func (s *Source) Next() ([]byte, gopacket.CaptureInfo, error) {
+// Next is never called: openRing always fails.
+func (s *ring) Next() ([]byte, gopacket.CaptureInfo, error) {
 	return nil, gopacket.CaptureInfo{}, ErrClosed
 }
 
-// Stats is never called: Open always fails.
-func (s *Source) Stats() (Stats, error) { return Stats{}, ErrClosed }
+// Stats is never called: openRing always fails.
+func (s *ring) Stats() (Stats, error) { return Stats{}, ErrClosed }
 
 // Close does nothing.
-func (s *Source) Close() {}
+func (s *ring) Close() {}

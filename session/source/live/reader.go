@@ -14,11 +14,11 @@ type Frame struct {
 	Info gopacket.CaptureInfo
 }
 
-// Reader reads a Source in its own goroutine, so that decoding runs beside
+// reader reads a ring in its own goroutine, so that decoding runs beside
 // the capture: frames are copied out of the kernel's ring as soon as they
 // arrive and queued for the decoder.
-type Reader struct {
-	src    *Source
+type reader struct {
+	src    *ring
 	frames chan Frame
 	stopAt atomic.Int64 // when Stop was called (unix ns), 0 while running
 	err    error
@@ -31,14 +31,14 @@ const queueLen = 8192
 // slabSize is the size of the blocks frames are copied into.
 const slabSize = 1 << 20
 
-// Start starts reading src.
-func (s *Source) Start() *Reader {
-	r := &Reader{src: s, frames: make(chan Frame, queueLen)}
+// start starts reading the ring.
+func (s *ring) start() *reader {
+	r := &reader{src: s, frames: make(chan Frame, queueLen)}
 	go r.run()
 	return r
 }
 
-func (r *Reader) run() {
+func (r *reader) run() {
 	defer close(r.frames)
 	var slab []byte
 	for {
@@ -65,7 +65,7 @@ func (r *Reader) run() {
 
 // Frames delivers the frames in capture order. It is closed when reading
 // ends: after Stop, or on an error (Err).
-func (r *Reader) Frames() <-chan Frame { return r.frames }
+func (r *reader) Frames() <-chan Frame { return r.frames }
 
 // maxDrain bounds how long Stop keeps reading frames captured before it.
 const maxDrain = time.Second
@@ -75,7 +75,7 @@ const maxDrain = time.Second
 // (the kernel hands over a partly filled block after its 50 ms timeout) or
 // holds only later frames, at most for a second. The caller keeps receiving
 // until Frames is closed.
-func (r *Reader) Stop() { r.stopAt.CompareAndSwap(0, time.Now().UnixNano()) }
+func (r *reader) Stop() { r.stopAt.CompareAndSwap(0, time.Now().UnixNano()) }
 
 // Err is why reading ended, once Frames is closed: nil after Stop.
-func (r *Reader) Err() error { return r.err }
+func (r *reader) Err() error { return r.err }

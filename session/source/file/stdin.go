@@ -1,4 +1,4 @@
-package main
+package file
 
 import (
 	"errors"
@@ -7,34 +7,31 @@ import (
 	"os"
 )
 
-// spoolLimit is how much of standard input a command that reads its input
-// twice (export, read -w) keeps in a temporary file.
-const spoolLimit = 4 << 30
+// SpoolLimit is how much of standard input Options.Keep keeps in a
+// temporary file.
+const SpoolLimit = 4 << 30
 
-// spoolNote is what the help of those commands says about it.
-const spoolNote = "it is kept in a temporary file (at most 4 GiB), since an export reads the capture more than once"
-
-// errSpoolFull stops a read whose standard input outgrew spoolLimit.
+// errSpoolFull stops a read whose standard input outgrew SpoolLimit.
 var errSpoolFull = errors.New("standard input is over the 4 GiB this command keeps of it to read it twice; save the capture to a file and give its name")
 
-// stdinSpool is a copy of standard input in a temporary file, written as
-// the input is read.
-type stdinSpool struct {
+// spool is a copy of standard input in a temporary file, written as the
+// input is read.
+type spool struct {
 	f *os.File
 	n int64
 }
 
-func newStdinSpool() (*stdinSpool, error) {
+func newSpool() (*spool, error) {
 	f, err := os.CreateTemp("", "mqtap-stdin-*.capture")
 	if err != nil {
 		return nil, fmt.Errorf("keeping a copy of standard input: %w", err)
 	}
-	return &stdinSpool{f: f}, nil
+	return &spool{f: f}, nil
 }
 
-// Write implements io.Writer, up to spoolLimit bytes.
-func (s *stdinSpool) Write(p []byte) (int, error) {
-	if s.n+int64(len(p)) > spoolLimit {
+// Write implements io.Writer, up to SpoolLimit bytes.
+func (s *spool) Write(p []byte) (int, error) {
+	if s.n+int64(len(p)) > SpoolLimit {
 		return 0, errSpoolFull
 	}
 	n, err := s.f.Write(p)
@@ -45,19 +42,11 @@ func (s *stdinSpool) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// fill copies the rest of standard input into the spool.
-func (s *stdinSpool) fill() error {
-	if _, err := io.Copy(s, os.Stdin); err != nil {
-		return err
-	}
-	return nil
-}
-
 // path is the spool's file, to read the capture from again.
-func (s *stdinSpool) path() string { return s.f.Name() }
+func (s *spool) path() string { return s.f.Name() }
 
 // remove deletes the spool.
-func (s *stdinSpool) remove() {
+func (s *spool) remove() {
 	s.f.Close()
 	os.Remove(s.f.Name())
 }
