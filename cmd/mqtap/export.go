@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
@@ -173,7 +172,7 @@ func (e *exportRun) run(stdout, stderr io.Writer) error {
 		return nil
 	}, stderr)
 	if err != nil {
-		dst.abort()
+		dst.Abort()
 		return err
 	}
 	e.in = src.Path()
@@ -188,9 +187,9 @@ func (e *exportRun) run(stdout, stderr io.Writer) error {
 		}
 	}
 	if err == nil {
-		err = dst.commit()
+		err = dst.Commit()
 	} else {
-		dst.abort()
+		dst.Abort()
 	}
 	if err != nil {
 		return err
@@ -282,68 +281,18 @@ func (w *writeFlag) finish(readErr error, in string, opts session.Options, store
 		_, err = export.Frames(in, dst, w.collector, xopts)
 	}
 	if err != nil {
-		dst.abort()
+		dst.Abort()
 		return err
 	}
-	return dst.commit()
+	return dst.Commit()
 }
 
-// exportFile is the file an export writes: a temporary file beside the target,
-// renamed over it once complete, or stdout.
-type exportFile struct {
-	io.Writer
-	f    *os.File
-	path string
-}
-
-// createOutput opens the export's destination; path "-" is stdout. It
-// refuses to overwrite the capture being read.
-func createOutput(path, in string, stdout io.Writer) (*exportFile, error) {
-	if path == "-" {
-		return &exportFile{Writer: stdout}, nil
+// createOutput opens the export's destination (see export.Create); writing
+// over the capture being read is a usage error.
+func createOutput(path, in string, stdout io.Writer) (*export.File, error) {
+	f, err := export.Create(path, in, stdout)
+	if errors.Is(err, export.ErrSameFile) {
+		return nil, usageError{err}
 	}
-	if a, err := os.Stat(path); err == nil {
-		if a.IsDir() {
-			return nil, fmt.Errorf("%s: is a directory; name the pcapng file to write", path)
-		}
-		if b, err := os.Stat(in); err == nil && os.SameFile(a, b) {
-			return nil, usagef("%s is the capture being read; write the export to another file", path)
-		}
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		var pe *os.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		return nil, fmt.Errorf("cannot write %s: %v", path, err)
-	}
-	return &exportFile{Writer: f, f: f, path: path}, nil
-}
-
-// commit closes the temporary file and renames it to the target.
-func (o *exportFile) commit() error {
-	if o.f == nil {
-		return nil
-	}
-	err := o.f.Chmod(0o644)
-	if cerr := o.f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(o.f.Name(), o.path)
-	}
-	if err != nil {
-		os.Remove(o.f.Name())
-		return fmt.Errorf("writing %s: %w", o.path, err)
-	}
-	return nil
-}
-
-// abort removes the temporary file.
-func (o *exportFile) abort() {
-	if o.f != nil {
-		o.f.Close()
-		os.Remove(o.f.Name())
-	}
+	return f, err
 }
