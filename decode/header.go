@@ -148,8 +148,11 @@ func PlausiblePrefix(b []byte, version uint8, maxRemaining int) bool {
 	return least <= maxRemaining
 }
 
-// fresh is the state of a connection nothing is known of. Dry runs only
-// read a Conn, so Plausible can share it.
+// fresh is the state of a connection nothing is known of, shared by every
+// Plausible call. It must stay a package variable: a Conn local to
+// Plausible escapes to the heap through dryRun (one allocation per probe on
+// the resync path), and it is safe to share because dry runs only read the
+// Conn, never write it. Nothing else may use it.
 var fresh Conn
 
 // Plausible reports whether b starts with a plausible MQTT control packet, for

@@ -21,7 +21,7 @@ import (
 
 // Signed payload formats of an ecdsa rule.
 const (
-	// FormatTimestampColonBase64 is seed 002's python-ecdsa sender:
+	// FormatTimestampColonBase64 is the ECDSA lab's python-ecdsa sender:
 	// "<10-digit unix seconds><message>:<base64 signature>", the signature
 	// over "<seconds><message>".
 	FormatTimestampColonBase64 = "timestamp-colon-base64"
@@ -276,7 +276,7 @@ func (k *ECDSAKey) setPoint(curve asn1.ObjectIdentifier, point, spki []byte) err
 // timestamp (0 for FormatDetachedBase64Suffix).
 //
 // FormatTimestampColonBase64: "<10-digit unix seconds><message>:<base64
-// sig>", the signature over "<seconds><message>" (seed 002's sender). The
+// sig>", the signature over "<seconds><message>" (the ECDSA lab's sender). The
 // signature is the field after the last ':'; it is raw r||s (2*32 bytes,
 // python-ecdsa's SigningKey.sign default) or DER. The digest is the key's
 // Hash. High-S signatures (python-ecdsa does not normalise S) verify.

@@ -13,7 +13,7 @@ import (
 
 // HMAC layouts: where the MAC sits in a payload.
 const (
-	// LayoutTrailer: data then MAC (seed 000's C publisher appends it).
+	// LayoutTrailer: data then MAC (the HMAC lab's C publisher appends it).
 	LayoutTrailer = "trailer"
 	// LayoutPrefix: MAC then data.
 	LayoutPrefix = "prefix"
@@ -30,7 +30,7 @@ var hmacAlgorithms = map[string]struct {
 	"sha512": {sha512.New, sha512.Size},
 }
 
-// HMACKey is a per-client HMAC key of a keyring rule (seed 000): the MAC
+// HMACKey is a per-client HMAC key of a keyring rule (as in the HMAC lab): the MAC
 // is verified, in constant time, before anything else is done with the
 // payload. It is safe for concurrent use.
 type HMACKey struct {

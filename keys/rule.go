@@ -14,7 +14,7 @@ type Rule struct {
 	// Source is "FILE:LINE" of the [[rule]] header, for messages.
 	Source string
 	// HMAC, when set, is verified first; a payload whose MAC is wrong is
-	// not decrypted (seed 000).
+	// not decrypted, as in the HMAC lab.
 	HMAC *HMACKey
 	// RSA, when set, decrypts the payload (after the HMAC is removed).
 	RSA *RSAOAEPKey

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """sealed_sender.py: the RSA-OAEP + per-client HMAC MQTT sender and listener of
-seed 000, in Python 3, for interoperability tests and sample captures.
+the RSA-OAEP + HMAC lab, in Python 3, for interoperability tests and sample captures.
 
     sealed_sender.py publish --public-key rsa-public.pem --hmac-key-hex HEX
                      [--client clientAAA] [--topic T] [--message M]... [--count N]
@@ -16,7 +16,7 @@ MQTT options: --host H (127.0.0.1) --port P (1883) -u USER -P PASSWORD
 
 publish encrypts each message to the listener's RSA public key with
 python3-cryptography, exactly as OpenSSL's RSA_PKCS1_OAEP_PADDING does
-(SHA-1, MGF1-SHA-1, no label; the seed's C sender asserts
+(SHA-1, MGF1-SHA-1, no label; the lab's C sender asserts
 len(message) < RSA_size - 41):
 
     ct = pub.encrypt(message, padding.OAEP(mgf=padding.MGF1(algorithm=hashes.SHA1()),
@@ -40,7 +40,7 @@ to --history (JSON lines: mode, client, topic, payload hex). Attack modes:
 Signing with another client's key is just --hmac-key-hex of that client.
 publish prints one line per message on stdout: "<mode> <topic> <plaintext>".
 
-listen is the seed's listener: it subscribes to --topic (default "#"); for each
+listen is the lab's listener: it subscribes to --topic (default "#"); for each
 message it takes the [[rule]] of --keyring whose topics match, checks the HMAC
 first (hmac.compare_digest) and drops the message on mismatch, then decrypts.
 It prints "ready: ..." on stderr once subscribed, then one line per message on
@@ -82,12 +82,12 @@ except ImportError as e:  # pragma: no cover
     sys.exit("sealed_sender.py: %s (install python3-paho-mqtt and python3-cryptography, "
              "and run this script with /usr/bin/python3)" % e)
 
-OAEP_OVERHEAD = 41  # the seed's figure for RSA_PKCS1_OAEP_PADDING: len < RSA_size - 41
+OAEP_OVERHEAD = 41  # the lab's figure for RSA_PKCS1_OAEP_PADDING: len < RSA_size - 41
 HMAC_HASHES = {"sha1": hashlib.sha1, "sha256": hashlib.sha256, "sha512": hashlib.sha512}
 OAEP_HASHES = {"sha1": hashes.SHA1, "sha256": hashes.SHA256}
 
 
-# ---------------------------------------------------------------- seed 000
+# ---------------------------------------------------------------- the RSA-OAEP + HMAC lab
 
 def oaep(hash_name="sha1"):
     h = OAEP_HASHES[hash_name]
@@ -233,7 +233,7 @@ class Rule:
             else:
                 mac, data = payload[:n], payload[n:]
             if not hmac.compare_digest(mac, hmac.new(key, data, HMAC_HASHES[alg]).digest()):
-                return "bad-mac", None  # dropped before any decryption, as the seed says
+                return "bad-mac", None  # dropped before any decryption, as the lab says
         if self.rsa:
             priv, h = self.rsa
             try:
@@ -359,7 +359,7 @@ def main(argv):
     g.add_argument("--bad-mac", action="store_true")
     g.add_argument("--replay", type=int, nargs="?", const=1, metavar="N")
 
-    p = sub.add_parser("listen", help="the seed's listener")
+    p = sub.add_parser("listen", help="the lab's listener")
     mqtt_opts(p)
     p.add_argument("--keyring", required=True)
     p.add_argument("--topic", default="#")

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""signed_sender.py: the ECDSA-signed MQTT sender and receiver of seed 002,
+"""signed_sender.py: the ECDSA-signed MQTT sender and receiver of the ECDSA lab,
 ported to Python 3, for interoperability tests and sample captures.
 
     signed_sender.py publish --key private.pem [--topic T] [--message M] [--count N]
@@ -12,7 +12,7 @@ ported to Python 3, for interoperability tests and sample captures.
 MQTT options: --host H (127.0.0.1) --port P (1883) -u USER -P PASSWORD
 --client-id ID --qos 0|1|2 (1) --protocol 3.1.1|5 (3.1.1).
 
-publish signs exactly as the seed's sender does, with python-ecdsa
+publish signs exactly as the lab's sender does, with python-ecdsa
 (Debian's python3-ecdsa) and paho-mqtt 1.6 (python3-paho-mqtt):
 
     sk = SigningKey.from_pem(open(key).read())
@@ -23,7 +23,7 @@ publish signs exactly as the seed's sender does, with python-ecdsa
 and publishes `out` on --topic (default user/meinuser/dsa-test), one
 connection per run, --count messages --interval seconds apart (default 1.1 s,
 so that the whole-second timestamps increase). The message text defaults to
-the seed's "Testmessage_<0-99>". Every payload sent is appended to --history
+the lab's "Testmessage_<0-99>". Every payload sent is appended to --history
 (JSON lines: mode, timestamp, payload), which the attack modes read:
 
   --replay [N]   re-publish history entry N (1-based, default 1; negative counts
@@ -41,7 +41,7 @@ the seed's "Testmessage_<0-99>". Every payload sent is appended to --history
 
 publish prints one line per message on stdout: "<mode> <payload>".
 
-listen is the seed's receiver: last = int(time.time()) at start; for each
+listen is the lab's receiver: last = int(time.time()) at start; for each
 message, a timestamp (first 10 characters) <= last is "replay" (the signature
 is not even checked), otherwise the signature is verified
 (VerifyingKey.from_pem, vk.verify(sig, cleartext)): "ok" (and last = the
@@ -84,7 +84,7 @@ except ImportError as e:  # pragma: no cover
 DEFAULT_TOPIC = "user/meinuser/dsa-test"
 
 
-# ---------------------------------------------------------------- seed 002
+# ---------------------------------------------------------------- the ECDSA lab
 
 def load_signing_key(path):
     try:
@@ -101,7 +101,7 @@ def load_verifying_key(path):
 
 
 def sign(sk, message, timestamp=None):
-    """The seed's publish_signed, minus the publish: the payload as str."""
+    """The lab's publish_signed, minus the publish: the payload as str."""
     message = str(int(time.time()) if timestamp is None else timestamp) + message
     signed_message = sk.sign(message.encode())
     return message + ":" + base64.b64encode(signed_message).decode()
@@ -181,7 +181,7 @@ def run_publish(args):
 
 
 def receive(vk, payload, last):
-    """The seed's on_message: (verdict, timestamp, message, new last)."""
+    """The lab's on_message: (verdict, timestamp, message, new last)."""
     try:
         ts = int(payload[0:10])
     except ValueError:
@@ -306,7 +306,7 @@ def main(argv):
     g.add_argument("--stale", action="store_true")
     g.add_argument("--timestamp", type=int)
 
-    p = sub.add_parser("listen", help="the seed's receiver")
+    p = sub.add_parser("listen", help="the lab's receiver")
     mqtt_opts(p)
     p.add_argument("--public-key", required=True)
     p.add_argument("--topic", default="user/meinuser/#")

@@ -13,9 +13,10 @@ import (
 	"github.com/mqtap/mqtap/session/defrag"
 )
 
-// DefaultPorts are the TCP ports decoded as MQTT without detection: MQTT,
-// the secure MQTT lab's port, and MQTT over TLS.
-var DefaultPorts = []uint16{1883, 1884, 8883}
+// DefaultPorts returns the TCP ports decoded as MQTT without detection:
+// MQTT, the secure MQTT lab's broker, and MQTT over TLS. Each call returns
+// a new slice.
+func DefaultPorts() []uint16 { return []uint16{1883, 1884, 8883} }
 
 // Options configure a Pipeline.
 type Options struct {
@@ -162,7 +163,7 @@ func New(opts Options, h Handler) *Pipeline {
 	if p.opts.CloseAfter == 0 {
 		p.opts.CloseAfter = 10 * time.Minute
 	}
-	for _, port := range DefaultPorts {
+	for _, port := range DefaultPorts() {
 		p.setPort(port)
 	}
 	for _, port := range opts.Ports {

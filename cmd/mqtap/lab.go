@@ -175,7 +175,7 @@ port (1884 unless --port says otherwise; mosquitto's TLS listeners are usually
 on 8883). The broker's certificate is verified against the system's roots,
 or the CA certificates of --cafile (a self-signed certificate is its own
 CA), and must be valid for --host; --insecure skips every check (a client
-that accepts any certificate: the danger seed 004 warns about). --keylog
+that accepts any certificate, which is what TLS is there to prevent). --keylog
 FILE appends each connection's TLS secrets to FILE in the NSS key log format
 (CLIENT_RANDOM lines for TLS 1.2, CLIENT_TRAFFIC_SECRET_0 and the other
 *_SECRET lines for TLS 1.3), which 'mqtap read --keys FILE' and Wireshark

@@ -188,7 +188,7 @@ func captureFilter(sf *sniffFlags, opts *session.Options) (string, error) {
 		return "tcp", nil
 	}
 	if sf.filter == "" {
-		return live.PortsExpr(slices.Concat(session.DefaultPorts, live.WebSocketPorts, opts.Ports, opts.WSPorts)), nil
+		return live.PortsExpr(slices.Concat(session.DefaultPorts(), live.WebSocketPorts(), opts.Ports, opts.WSPorts)), nil
 	}
 	ports, ok, err := live.ParsePortList(sf.filter)
 	if err != nil {

@@ -6,7 +6,7 @@ Run once from this directory with Debian's python3-cryptography:
     cd keys/testdata && /usr/bin/python3 make-fixtures.py
 
 It overwrites the fixture files and vectors.json. The lab group is a copy
-of ../shared/captures/lab/dhparam4096.pem (PKCS#3 {p, g=2}); the other
+of the lab's dhparam4096.pem, as embedded in cmd/mqtap/internal/labpeer (PKCS#3 {p, g=2}); the other
 groups are made here with cryptography's generate_parameters (PKCS#3) and
 from DSA parameters (X9.42 with q); one X9.42 group with validation
 parameters comes from `openssl genpkey -genparam -algorithm DHX`.
@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import dh, dsa
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 LAB_PARAMS = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                          "../../../shared/captures/lab/dhparam4096.pem")
+                          "../../cmd/mqtap/internal/labpeer/dhparam4096.pem")
 
 PEM = serialization.Encoding.PEM
 PKCS8 = serialization.PrivateFormat.PKCS8

@@ -3,8 +3,8 @@
 # sample captures of pcaps/samples/ (protected-*.pcapng, audit-*.pcapng) and
 # their keys, keyrings, ACL and password files (pcaps/samples/keys/<sample>/),
 # from real mosquitto traffic driven by mosquitto_pub/mosquitto_sub, paho and
-# the project's Python senders (scripts/signed_sender.py: seed 002's ECDSA
-# signatures; scripts/sealed_sender.py: seed 000's RSA-OAEP + per-client HMAC);
+# the project's Python senders (scripts/signed_sender.py: the ECDSA lab's ECDSA
+# signatures; scripts/sealed_sender.py: the RSA-OAEP + HMAC lab's RSA-OAEP + per-client HMAC);
 # see README.md in this directory.
 #
 #   sudo pcaps/samples/make-protected-samples.sh                  # every sample
@@ -302,9 +302,9 @@ install_sample() {
 H=(--host 127.0.0.1 --port "$PORT")
 
 # ---------------------------------------------------------------- samples
-# protected-ecdsa: seed 002. Broker with password_file + acl_file (the seed's
+# protected-ecdsa: the ECDSA lab. Broker with password_file + acl_file (the lab's
 # ACL); meinuser publishes signed messages on user/meinuser/dsa-test, one
-# connection per message as the seed's sender, >= 1.1 s apart; the seed's
+# connection per message as the lab's sender, >= 1.1 s apart; the lab's
 # receiver (same user) is subscribed to user/meinuser/#.
 # python-ecdsa never normalizes s: the sample is made again (up to 5 times)
 # until its valid signatures include both a high-s and a low-s one.
@@ -331,7 +331,7 @@ sample_ecdsa_once() {
 	openssl ec -in "$k/ecdsa-private.pem" -pubout -out "$k/ecdsa-public.pem" 2>/dev/null
 	openssl ecparam -genkey -name secp256k1 -noout -out "$k/forger-private.pem"
 	cat >"$k/keyring.toml" <<-'EOF'
-		# seed 002: <unix seconds><message>:<base64 python-ecdsa signature (SHA-1, raw r||s)>
+		# the ECDSA lab: <unix seconds><message>:<base64 python-ecdsa signature (SHA-1, raw r||s)>
 		[[rule]]
 		topics = ["user/+/#"]
 		ecdsa = { public_key = "ecdsa-public.pem", format = "timestamp-colon-base64", hash = "sha1" }
@@ -380,12 +380,12 @@ sample_ecdsa_once() {
 	stop_broker
 	local v
 	v=$(awk '!/^ready:/ {printf "%s ", $1}' "$WORK/ecdsa-rx.out")
-	want "protected-ecdsa: the seed receiver's verdicts" "$v" "ok ok ok replay bad bad replay ok " ||
+	want "protected-ecdsa: the lab receiver's verdicts" "$v" "ok ok ok replay bad bad replay ok " ||
 		die "protected-ecdsa: unexpected receiver output: $(cat "$WORK/ecdsa-rx.out")"
 	log "protected-ecdsa: receiver: $(tr '\n' ';' <"$WORK/ecdsa-rx.out")"
 }
 
-# protected-rsa-hmac: seed 000. Anonymous broker; the listener (subscribed to
+# protected-rsa-hmac: the RSA-OAEP + HMAC lab. Anonymous broker; the listener (subscribed to
 # '#') has the RSA private key and every client's HMAC key; clientAAA and
 # clientBBB encrypt to its public key and MAC with their own key.
 sample_rsa_hmac() {
@@ -396,7 +396,7 @@ sample_rsa_hmac() {
 	a=$(openssl rand -hex 32)
 	b=$(openssl rand -hex 32)
 	cat >"$k/keyring.toml" <<-EOF
-		# seed 000: RSA-OAEP (SHA-1, MGF1-SHA-1) to the listener's key, then
+		# the RSA-OAEP + HMAC lab: RSA-OAEP (SHA-1, MGF1-SHA-1) to the listener's key, then
 		# HMAC-SHA256 of the ciphertext with the client's own key, MAC after it
 		[[rule]]
 		topics = ["clientAAA", "clientAAA/#"]
@@ -491,7 +491,7 @@ sample_audit() {
 	mosquitto_passwd -c -b "$k/passwd" sensor1 s3ns0r-one 2>/dev/null
 	mosquitto_passwd -H sha512 -b "$k/passwd" admin 'admin-Pa55' 2>/dev/null
 	cat >"$k/acl" <<-'EOF'
-		# anonymous clients (allow_anonymous true): read every topic (not $SYS/...: "#" never matches "$..." topics), as in seed 002's broker
+		# anonymous clients (allow_anonymous true): read every topic (not $SYS/...: "#" never matches "$..." topics), as in the ECDSA lab's broker
 		topic read #
 
 		# bridge status messages

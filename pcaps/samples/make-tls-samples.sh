@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make-tls-samples.sh: MQTT over TLS samples (seed 004: mosquitto's 8883
+# make-tls-samples.sh: MQTT over TLS samples (the TLS lab: mosquitto's 8883
 # listener, certificate verification, and clients that skip it) with the
 # secure MQTT lab's traffic inside, made by the project's own lab peers (the
 # Go one, `mqtap lab request|respond`, and scripts/labpeer.py) and by
@@ -423,7 +423,7 @@ sample_tls12_cbc() {
 }
 
 # tls-selfsigned: a broker with a self-signed certificate for
-# broker.lab.invalid (as in seed 004: the clients connect by address), held to
+# broker.lab.invalid (as in the TLS lab: the clients connect by address), held to
 # TLS 1.2 through OpenSSL's configuration (MaxProtocol; mosquitto 2.0 has no
 # maximum and mosquitto_pub's --tls-version is a minimum too) so that the
 # certificate and the alerts are visible without keys. Accepting clients:

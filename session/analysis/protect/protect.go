@@ -1,6 +1,6 @@
 // Package protect applies the keyring's per-topic payload schemes to the
 // PUBLISH records of a capture: per-client HMAC verified first (a bad MAC
-// stops there, as the seed's listener drops the message before decrypting),
+// stops there, as the lab's listener drops the message before decrypting),
 // then RSA-OAEP decryption, and ECDSA signatures with the timestamp rule
 // against replays. It also notices any protected payload a client sends
 // twice.

@@ -1,5 +1,6 @@
-// Package labpeer is a spec-exact peer of the secure MQTT client lab
-// (../shared/seeds/001_…): a requester, the lab's secure_mqtt_client, and a
+// Package labpeer is a spec-exact peer of the secure MQTT client lab.
+//
+// It holds a requester, the lab's secure_mqtt_client, and a
 // responder for any netid, both on MQTT 5 with github.com/eclipse/paho.golang.
 //
 // The protocol: the requester publishes its Diffie-Hellman public key (PEM,
@@ -14,7 +15,7 @@
 //
 // Both peers can save every private key they generate as PKCS#8 PEM, so
 // that mqtap can decrypt a capture of their traffic. With Config.TLS they
-// speak MQTT over TLS (seed 004) and can append their TLS secrets to an NSS
+// speak MQTT over TLS (the lab's TLS variant) and can append their TLS secrets to an NSS
 // key log file, which decrypts the TLS layer of such a capture.
 package labpeer
 

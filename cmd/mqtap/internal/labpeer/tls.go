@@ -17,7 +17,7 @@ import (
 )
 
 // TLSOptions make a peer speak MQTT over TLS (as to mosquitto's 8883
-// listeners, seed 004). The zero value verifies the broker's certificate
+// listeners). The zero value verifies the broker's certificate
 // against the system's roots and its name against Config.Host, and
 // accepts TLS 1.2 and 1.3 with Go's default cipher suites.
 type TLSOptions struct {
