@@ -3,13 +3,44 @@
 
 package decode
 
+// connect decodes CONNECT: the variable header (protocol name and level,
+// connect flags, keep alive, MQTT 5 properties), then the payload.
 func (d *decoder) connect() {
 	if d.fromClient && d.c.connectSeen {
 		d.viol("MQTT-3.1.0-2", "second CONNECT on the connection", 0, len(d.b))
 	}
+	if !d.connectProtocol() {
+		return
+	}
+	fl, ok := d.connectFlags()
+	if !ok {
+		return
+	}
+	if !d.need(2, "keep alive") {
+		return
+	}
+	d.add("mqtt.kalive", KindUint, 0, uint64(d.u16()), nil, d.off-2, 2)
+	if d.ver == V5 {
+		if !d.properties("mqtt.properties", 0, 1<<CONNECT) {
+			return
+		}
+		if d.authData && !d.authMethod {
+			d.viol("", "Authentication Data without Authentication Method (Protocol Error, MQTT 5.0 section 3.1.2.11.10)", 0, len(d.b))
+		}
+		if !d.dry && d.fromClient {
+			d.c.clientTAM, d.c.clientTAMKnown = d.tam, true
+		}
+	}
+	d.connectPayload(fl)
+}
+
+// connectProtocol reads the protocol name and level, from which the
+// connection learns its version. It reports false when the packet ends
+// before the level.
+func (d *decoder) connectProtocol() bool {
 	name, nameOff, ok := d.lstr("mqtt.proto_len", "mqtt.protoname", 0, KindString, "protocol name", true, false)
 	if !ok || !d.need(1, "protocol level") {
-		return
+		return false
 	}
 	levelOff := d.off
 	level := d.u8()
@@ -30,11 +61,17 @@ func (d *decoder) connect() {
 			d.c.version, d.c.inferred = known, false
 		}
 	}
+	return true
+}
+
+// connectFlags reads and checks the connect flags; ok is false when the
+// packet ends before them.
+func (d *decoder) connectFlags() (fl uint8, ok bool) {
 	if !d.need(1, "connect flags") {
-		return
+		return 0, false
 	}
 	flOff := d.off
-	fl := d.u8()
+	fl = d.u8()
 	f := uint64(fl)
 	d.add("mqtt.conflags", KindUint, 0, f, nil, flOff, 1)
 	d.add("mqtt.conflag.uname", KindBool, 1, f>>7&1, nil, flOff, 1)
@@ -61,21 +98,14 @@ func (d *decoder) connect() {
 	if pass && !user && d.ver != V5 {
 		d.viol("MQTT-3.1.2-22", "Password Flag is set but the User Name Flag is not", flOff, 1)
 	}
-	if !d.need(2, "keep alive") {
-		return
-	}
-	d.add("mqtt.kalive", KindUint, 0, uint64(d.u16()), nil, d.off-2, 2)
-	if d.ver == V5 {
-		if !d.properties("mqtt.properties", 0, 1<<CONNECT) {
-			return
-		}
-		if d.authData && !d.authMethod {
-			d.viol("", "Authentication Data without Authentication Method (Protocol Error, MQTT 5.0 section 3.1.2.11.10)", 0, len(d.b))
-		}
-		if !d.dry && d.fromClient {
-			d.c.clientTAM, d.c.clientTAMKnown = d.tam, true
-		}
-	}
+	return fl, true
+}
+
+// connectPayload reads the CONNECT payload: the client identifier, then
+// the will (MQTT 5 will properties, topic, message), the user name and the
+// password as the connect flags fl announce them.
+func (d *decoder) connectPayload(fl uint8) {
+	will, user, pass := fl&4 != 0, fl&0x80 != 0, fl&0x40 != 0
 	cid, cidOff, ok := d.lstr("mqtt.clientid_len", "mqtt.clientid", 0, KindString, "client identifier", true, false)
 	if !ok {
 		return
@@ -133,6 +163,8 @@ func (d *decoder) connect() {
 	}
 }
 
+// connack decodes CONNACK: the acknowledge flags, the return code (MQTT 5:
+// reason code) and the MQTT 5 properties.
 func (d *decoder) connack() {
 	if !d.need(1, "acknowledge flags") {
 		return

@@ -8,6 +8,8 @@ import (
 	"unicode/utf8"
 )
 
+// publish decodes PUBLISH: the topic name, the packet identifier (QoS 1
+// and 2), the MQTT 5 properties and the payload.
 func (d *decoder) publish() {
 	p := d.p
 	if !d.need(2, "topic length") {

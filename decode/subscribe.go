@@ -2,6 +2,8 @@
 
 package decode
 
+// subscribe decodes SUBSCRIBE: the packet identifier, the MQTT 5
+// properties and the topic filters with their options.
 func (d *decoder) subscribe() {
 	if !d.msgid(d.r("MQTT-2.3.1-1", "MQTT-2.2.1-3")) {
 		return
@@ -54,6 +56,8 @@ func (d *decoder) subscribe() {
 	}
 }
 
+// unsubscribe decodes UNSUBSCRIBE: the packet identifier, the MQTT 5
+// properties and the topic filters.
 func (d *decoder) unsubscribe() {
 	if !d.msgid(d.r("MQTT-2.3.1-1", "MQTT-2.2.1-3")) {
 		return
@@ -75,6 +79,8 @@ func (d *decoder) unsubscribe() {
 	}
 }
 
+// suback decodes SUBACK: the packet identifier, the MQTT 5 properties and
+// a return code (MQTT 5: reason code) per topic filter.
 func (d *decoder) suback() {
 	if !d.msgid(d.r("MQTT-2.3.1-7", "MQTT-2.2.1-6")) {
 		return
@@ -104,6 +110,8 @@ func (d *decoder) suback() {
 	}
 }
 
+// unsuback decodes UNSUBACK: the packet identifier and, in MQTT 5, the
+// properties and a reason code per topic filter.
 func (d *decoder) unsuback() {
 	if !d.msgid(d.r("MQTT-2.3.1-7", "MQTT-2.2.1-6")) {
 		return
