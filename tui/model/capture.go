@@ -1,3 +1,8 @@
+// Capture itself: its spool files, the state readers see, and the
+// producer's Flush, Finish, AddFinding and Note. Writing records
+// (write.go), reading them back (read.go), queries (query.go) and the
+// aggregates (aggregate.go) have their own files.
+
 package model
 
 import (

@@ -42,13 +42,28 @@ func (c *Capture) add(r *session.Record) error {
 	c.aggregate(idx, r)
 	c.mu.Unlock()
 	src, dst := c.endpoint(r.Src, r.SrcPort), c.endpoint(r.Dst, r.DstPort)
+	b, head, sev := c.appendBlob(c.scratch[:0], r)
+	c.scratch = b
+	row := c.makeRow(r, src, dst, len(b), head, sev)
 
-	// The blob: Info and topic first (what the list reads), then the rest.
-	b := c.scratch[:0]
+	c.rowBuf = append(c.rowBuf, row[:]...)
+	c.blobBuf = append(c.blobBuf, b...)
+	c.blobSize += int64(len(b))
+	c.total++
+	if len(c.rowBuf) >= flushRows*rowSize || time.Since(c.lastFlush) >= flushInterval {
+		return c.Flush()
+	}
+	return nil
+}
+
+// appendBlob appends the blob of r to b: Info and topic first (what the
+// list reads, head bytes), then the rest. sev is the highest severity of
+// the record's findings.
+func (c *Capture) appendBlob(b []byte, r *session.Record) (_ []byte, head int, sev session.Severity) {
 	c.info = output.AppendInfo(c.info[:0], r)
 	b = appendBytes(b, c.info)
 	b = appendBytes(b, r.Packet.Topic)
-	head := len(b)
+	head = len(b)
 	cr := &r.Crypto
 	for _, s := range []string{cr.Session, cr.Scheme, cr.Kex, cr.Verify, cr.Decrypt, cr.Reason, cr.Key, cr.KDF} {
 		b = appendBytes(b, []byte(s))
@@ -62,7 +77,7 @@ func (c *Capture) add(r *session.Record) error {
 	b = binary.AppendUvarint(b, uint64(cr.Message))
 	b = append(b, btob(cr.Copy))
 	b = binary.AppendUvarint(b, uint64(len(r.Findings)))
-	sev := session.SevInfo
+	sev = session.SevInfo
 	for _, f := range r.Findings {
 		b = appendBytes(b, []byte(f.Code))
 		b = append(b, byte(f.Severity))
@@ -75,8 +90,13 @@ func (c *Capture) add(r *session.Record) error {
 	b = r.Protocols.AppendBinary(b)
 	b = c.appendWS(b, r)
 	b = appendBytes(b, r.Packet.Raw)
-	c.scratch = b
+	return b, head, sev
+}
 
+// makeRow is the row of r, whose endpoints are src and dst and whose blob
+// of size bytes (head of them for the list) starts at the blob file's
+// current end.
+func (c *Capture) makeRow(r *session.Record, src, dst uint32, size, head int, sev session.Severity) [rowSize]byte {
 	var row [rowSize]byte
 	le := binary.LittleEndian
 	le.PutUint32(row[0:], uint32(r.Frame))
@@ -87,7 +107,7 @@ func (c *Capture) add(r *session.Record) error {
 	le.PutUint32(row[28:], src)
 	le.PutUint32(row[32:], dst)
 	le.PutUint64(row[36:], uint64(c.blobSize))
-	le.PutUint32(row[44:], uint32(len(b)))
+	le.PutUint32(row[44:], uint32(size))
 	row[48] = byte(r.Packet.Type)
 	var flags byte
 	if r.Packet.FromClient {
@@ -106,23 +126,15 @@ func (c *Capture) add(r *session.Record) error {
 		flags |= flagUnknownVersion
 	}
 	row[49] = flags
-	row[50] = statusCode(cr.Decrypt)
-	row[51] = statusCode(cr.Verify)
+	row[50] = statusCode(r.Crypto.Decrypt)
+	row[51] = statusCode(r.Crypto.Verify)
 	le.PutUint16(row[52:], uint16(min(len(r.Findings), 65535)))
 	row[54] = byte(sev)
 	row[55] = r.Packet.Version
 	le.PutUint16(row[56:], r.Packet.TopicAlias)
 	le.PutUint32(row[58:], uint32(head))
 	le.PutUint16(row[62:], c.internInterface(r.Interface))
-
-	c.rowBuf = append(c.rowBuf, row[:]...)
-	c.blobBuf = append(c.blobBuf, b...)
-	c.blobSize += int64(len(b))
-	c.total++
-	if len(c.rowBuf) >= flushRows*rowSize || time.Since(c.lastFlush) >= flushInterval {
-		return c.Flush()
-	}
-	return nil
+	return row
 }
 
 // endpoint interns an address.
