@@ -102,8 +102,31 @@ func (b *treeBuilder) expand(n *tview.TreeNode, def bool) {
 func (a *App) showDetail(r *session.Record) {
 	b := &treeBuilder{a: a, seen: map[string]int{}}
 	root := tview.NewTreeNode("")
+	root.AddChild(b.frameNode(r))
+	if r.WebSocket != nil {
+		root.AddChild(b.webSocketNode(r))
+	}
+	root.AddChild(b.mqttNode(&r.Packet))
+	if c := &r.Crypto; c.Scheme != "" || c.Session != "" || len(r.Findings) > 0 || r.TLSVersion != 0 {
+		root.AddChild(b.mqtapNode(r))
+	}
 
-	// Frame (or, for mqtap tap, the packet received from the broker).
+	for _, c := range root.GetChildren() {
+		c.Walk(func(n, _ *tview.TreeNode) bool {
+			markNode(n)
+			return true
+		})
+	}
+	a.tree.SetRoot(root)
+	second, heading := secondBlock(r)
+	a.hex.setData(r.Packet.Raw, second, heading)
+	a.tree.SetCurrentNode(a.rememberedNode(root))
+	a.onTreeSelect(a.tree.GetCurrentNode())
+}
+
+// frameNode is the subtree of the frame (for mqtap tap, of the packet
+// received from the broker), collapsed unless the user expanded it.
+func (b *treeBuilder) frameNode(r *session.Record) *tview.TreeNode {
 	var frame *tview.TreeNode
 	src := netip.AddrPortFrom(r.Src.Unmap(), r.SrcPort).String()
 	dst := netip.AddrPortFrom(r.Dst.Unmap(), r.DstPort).String()
@@ -140,23 +163,25 @@ func (a *App) showDetail(r *session.Record) {
 		frame.AddChild(b.node(fk, "stream", "TCP stream: "+strconv.Itoa(r.Stream)+" ("+dir+")", nodeRef{}))
 	}
 	b.expand(frame, false)
-	root.AddChild(frame)
+	return frame
+}
 
-	// The WebSocket frame that completed the packet.
-	if r.WebSocket != nil {
-		ws := b.node("", "websocket", r.WSFrame.Title(), nodeRef{})
-		wk := keyOf(ws)
-		for k, l := range r.WSFrame.Lines(r.WebSocket) {
-			ws.AddChild(b.node(wk, strconv.Itoa(k), l, nodeRef{}))
-		}
-		b.expand(ws, false)
-		root.AddChild(ws)
+// webSocketNode is the subtree of the WebSocket frame that completed the
+// packet, collapsed unless the user expanded it.
+func (b *treeBuilder) webSocketNode(r *session.Record) *tview.TreeNode {
+	ws := b.node("", "websocket", r.WSFrame.Title(), nodeRef{})
+	wk := keyOf(ws)
+	for k, l := range r.WSFrame.Lines(r.WebSocket) {
+		ws.AddChild(b.node(wk, strconv.Itoa(k), l, nodeRef{}))
 	}
+	b.expand(ws, false)
+	return ws
+}
 
-	// The MQTT packet, every field at its depth.
-	p := &r.Packet
+// mqttNode is the MQTT packet's subtree: every field at its depth, then
+// the problems found, in red.
+func (b *treeBuilder) mqttNode(p *decode.Packet) *tview.TreeNode {
 	mq := b.node("", "mqtt", "MQ Telemetry Transport Protocol, "+decode.Info(p), nodeRef{off: 0, n: len(p.Raw), hasRange: true})
-	root.AddChild(mq)
 	b.expand(mq, true)
 	stack := []*tview.TreeNode{mq}
 	for i := range p.Fields {
@@ -197,82 +222,73 @@ func (a *App) showDetail(r *session.Record) {
 		n.SetTextStyle(tcell.StyleDefault.Foreground(tcell.ColorRed))
 		mq.AddChild(n)
 	}
+	return mq
+}
 
-	// What mqtap learned: session, decryption, verification, findings.
-	if c := &r.Crypto; c.Scheme != "" || c.Session != "" || len(r.Findings) > 0 || r.TLSVersion != 0 {
-		mt := b.node("", "mqtap", "mqtap", nodeRef{})
-		root.AddChild(mt)
-		b.expand(mt, true)
-		add := func(parent *tview.TreeNode, name, title, value string, ref nodeRef) *tview.TreeNode {
-			if value == "" {
-				return nil
-			}
-			n := b.node(keyOf(parent), name, title+value, ref)
-			parent.AddChild(n)
-			return n
+// mqtapNode is the subtree of what mqtap learned about the record: TLS,
+// session, decryption, verification, findings.
+func (b *treeBuilder) mqtapNode(r *session.Record) *tview.TreeNode {
+	c := &r.Crypto
+	mt := b.node("", "mqtap", "mqtap", nodeRef{})
+	b.expand(mt, true)
+	add := func(parent *tview.TreeNode, name, title, value string, ref nodeRef) *tview.TreeNode {
+		if value == "" {
+			return nil
 		}
-		if r.TLSVersion != 0 {
-			suite := fmt.Sprintf("0x%04x", r.TLSSuite)
-			if s, ok := keys.TLSSuiteByID(r.TLSSuite); ok {
-				suite = s.Name
-			}
-			add(mt, "tls", "TLS: ", keys.TLSVersionName(r.TLSVersion)+", "+suite+" (decrypted with the key log)", nodeRef{})
+		n := b.node(keyOf(parent), name, title+value, ref)
+		parent.AddChild(n)
+		return n
+	}
+	if r.TLSVersion != 0 {
+		suite := fmt.Sprintf("0x%04x", r.TLSSuite)
+		if s, ok := keys.TLSSuiteByID(r.TLSSuite); ok {
+			suite = s.Name
 		}
-		add(mt, "session", "Session: ", c.Session, nodeRef{})
-		add(mt, "scheme", "Scheme: ", c.Scheme, nodeRef{})
-		add(mt, "kex", "Key exchange: ", c.Kex, nodeRef{})
-		if c.Message > 0 {
-			add(mt, "message", "Logical message: ", strconv.Itoa(c.Message), nodeRef{})
-		}
-		if c.Copy {
-			add(mt, "copy", "Copy: ", "the broker's forward of a message seen before", nodeRef{})
-		}
-		add(mt, "verify", "Verification: ", c.Verify, nodeRef{})
-		outcome := mt
-		if d := add(mt, "decrypt", "Decryption: ", c.Decrypt, nodeRef{}); d != nil {
-			outcome = d
-			if c.Decrypt != "ok" {
-				d.SetTextStyle(tcell.StyleDefault.Foreground(tcell.ColorRed))
-			}
-		}
-		add(outcome, "reason", "Reason: ", c.Reason, nodeRef{})
-		add(outcome, "key", "Key: ", c.Key, nodeRef{})
-		add(outcome, "kdf", "Derivation: ", c.KDF, nodeRef{})
-		if !c.TokenTime.IsZero() {
-			add(outcome, "token_time", "Fernet token time: ", c.TokenTime.UTC().Format("2006-01-02 15:04:05 UTC"), nodeRef{})
-		}
-		if pt := plaintextOf(r); pt != nil {
-			ref := nodeRef{off: 0, n: len(pt), hasRange: true, decrypted: true}
-			if utf8.Valid(pt) {
-				add(outcome, "plaintext", "Plaintext: ", string(pt), ref)
-			} else {
-				add(outcome, "plaintext", "Plaintext (hex): ", hex.EncodeToString(pt), ref)
-			}
-		}
-		for _, f := range r.Findings {
-			n := add(mt, "finding", "Finding: ", f.Code+" ("+f.Severity.String()+"): "+f.Text, nodeRef{})
-			if f.Severity >= session.SevHigh {
-				n.SetTextStyle(tcell.StyleDefault.Foreground(tcell.ColorRed).Bold(true))
-			} else if f.Severity >= session.SevMedium {
-				n.SetTextStyle(tcell.StyleDefault.Bold(true))
-			}
-		}
-		for _, c := range mt.GetChildren() {
-			b.expand(c, true)
+		add(mt, "tls", "TLS: ", keys.TLSVersionName(r.TLSVersion)+", "+suite+" (decrypted with the key log)", nodeRef{})
+	}
+	add(mt, "session", "Session: ", c.Session, nodeRef{})
+	add(mt, "scheme", "Scheme: ", c.Scheme, nodeRef{})
+	add(mt, "kex", "Key exchange: ", c.Kex, nodeRef{})
+	if c.Message > 0 {
+		add(mt, "message", "Logical message: ", strconv.Itoa(c.Message), nodeRef{})
+	}
+	if c.Copy {
+		add(mt, "copy", "Copy: ", "the broker's forward of a message seen before", nodeRef{})
+	}
+	add(mt, "verify", "Verification: ", c.Verify, nodeRef{})
+	outcome := mt
+	if d := add(mt, "decrypt", "Decryption: ", c.Decrypt, nodeRef{}); d != nil {
+		outcome = d
+		if c.Decrypt != "ok" {
+			d.SetTextStyle(tcell.StyleDefault.Foreground(tcell.ColorRed))
 		}
 	}
-
-	for _, c := range root.GetChildren() {
-		c.Walk(func(n, _ *tview.TreeNode) bool {
-			markNode(n)
-			return true
-		})
+	add(outcome, "reason", "Reason: ", c.Reason, nodeRef{})
+	add(outcome, "key", "Key: ", c.Key, nodeRef{})
+	add(outcome, "kdf", "Derivation: ", c.KDF, nodeRef{})
+	if !c.TokenTime.IsZero() {
+		add(outcome, "token_time", "Fernet token time: ", c.TokenTime.UTC().Format("2006-01-02 15:04:05 UTC"), nodeRef{})
 	}
-	a.tree.SetRoot(root)
-	second, heading := secondBlock(r)
-	a.hex.setData(p.Raw, second, heading)
-	a.tree.SetCurrentNode(a.rememberedNode(root))
-	a.onTreeSelect(a.tree.GetCurrentNode())
+	if pt := plaintextOf(r); pt != nil {
+		ref := nodeRef{off: 0, n: len(pt), hasRange: true, decrypted: true}
+		if utf8.Valid(pt) {
+			add(outcome, "plaintext", "Plaintext: ", string(pt), ref)
+		} else {
+			add(outcome, "plaintext", "Plaintext (hex): ", hex.EncodeToString(pt), ref)
+		}
+	}
+	for _, f := range r.Findings {
+		n := add(mt, "finding", "Finding: ", f.Code+" ("+f.Severity.String()+"): "+f.Text, nodeRef{})
+		if f.Severity >= session.SevHigh {
+			n.SetTextStyle(tcell.StyleDefault.Foreground(tcell.ColorRed).Bold(true))
+		} else if f.Severity >= session.SevMedium {
+			n.SetTextStyle(tcell.StyleDefault.Bold(true))
+		}
+	}
+	for _, c := range mt.GetChildren() {
+		b.expand(c, true)
+	}
+	return mt
 }
 
 // rememberedNode returns the node to select in a new tree: the one with the
