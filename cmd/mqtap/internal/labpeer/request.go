@@ -58,15 +58,9 @@ func (r Request) Run(ctx context.Context) (string, error) {
 	if !IsAction(r.Action) {
 		return "", fmt.Errorf("unknown action %q (one of %v)", r.Action, Actions)
 	}
-	timeout := r.Timeout
-	if timeout <= 0 {
-		timeout = DefaultTimeout
+	if r.Timeout <= 0 {
+		r.Timeout = DefaultTimeout
 	}
-	kexReq := r.NetID + "/" + KeyExchange + "/request"
-	kexResp := r.NetID + "/" + KeyExchange + "/response"
-	actReq := r.NetID + "/" + r.Action + "/request"
-	actResp := r.NetID + "/" + r.Action + "/response"
-
 	priv, saved, err := cfg.newKey(rand.Reader, r.NetID, "request")
 	if err != nil {
 		return "", err
@@ -86,27 +80,45 @@ func (r Request) Run(ctx context.Context) (string, error) {
 	if cn.tls != "" {
 		cfg.logf("connected to %s over %s", cfg.where(), cn.tls)
 	}
-	if err := cn.subscribe(ctx, kexResp, actResp); err != nil {
+	if err := cn.subscribe(ctx, r.topic(KeyExchange, "response"), r.topic(r.Action, "response")); err != nil {
 		return "", err
 	}
-
-	rc, err := cn.publish(ctx, kexReq, priv.Public().MarshalPEM())
+	fk, err := r.exchange(ctx, cfg, cn, priv)
 	if err != nil {
 		return "", err
 	}
-	note := ""
-	if rc == 0x10 {
-		note = "the broker reported no subscriber to " + kexReq
-	}
-	cfg.logf("published the public key %s on %s", priv.Public().Fingerprint(), kexReq)
+	return r.ask(ctx, cfg, cn, fk)
+}
 
-	// Wait for the first key-exchange response.
-	var fk keys.FernetKey
-	deadline := time.Now().Add(timeout)
+// topic is the lab topic of an action's request or response.
+func (r Request) topic(action, leg string) string {
+	return r.NetID + "/" + action + "/" + leg
+}
+
+// noSubscriber is the note added to a timeout when the broker answered a
+// publish with reason code 0x10 (no matching subscribers).
+func noSubscriber(rc byte, topic string) string {
+	if rc == 0x10 {
+		return "the broker reported no subscriber to " + topic
+	}
+	return ""
+}
+
+// exchange publishes the requester's public key and derives the Fernet key
+// from the first readable key-exchange response.
+func (r Request) exchange(ctx context.Context, cfg Config, cn *conn, priv *keys.DHPrivateKey) (keys.FernetKey, error) {
+	kexReq, kexResp := r.topic(KeyExchange, "request"), r.topic(KeyExchange, "response")
+	rc, err := cn.publish(ctx, kexReq, priv.Public().MarshalPEM())
+	if err != nil {
+		return keys.FernetKey{}, err
+	}
+	note := noSubscriber(rc, kexReq)
+	cfg.logf("published the public key %s on %s", priv.Public().Fingerprint(), kexReq)
+	deadline := time.Now().Add(r.Timeout)
 	for {
-		m, err := r.wait(ctx, cn, deadline, timeout, kexResp, note)
+		m, err := r.wait(ctx, cn, deadline, r.Timeout, kexResp, note)
 		if err != nil {
-			return "", err
+			return keys.FernetKey{}, err
 		}
 		if m.Topic != kexResp {
 			cfg.logf("ignoring a message on %s before the key exchange", m.Topic)
@@ -117,30 +129,33 @@ func (r Request) Run(ctx context.Context) (string, error) {
 			cfg.logf("ignoring an unreadable key-exchange response: %v", err)
 			continue
 		}
-		if fk, err = cfg.deriveKey(priv, peer); err != nil {
+		fk, err := cfg.deriveKey(priv, peer)
+		if err != nil {
 			cfg.logf("ignoring a key-exchange response: %v", err)
 			continue
 		}
 		cfg.logf("key exchange done with responder key %s (%s)", peer.Fingerprint(), cfg.Variant)
-		break
+		return fk, nil
 	}
+}
 
+// ask publishes the encrypted request and returns the decrypted response.
+func (r Request) ask(ctx context.Context, cfg Config, cn *conn, fk keys.FernetKey) (string, error) {
+	kexResp := r.topic(KeyExchange, "response")
+	actReq, actResp := r.topic(r.Action, "request"), r.topic(r.Action, "response")
 	token, err := keys.EncryptFernet(fk, []byte(r.Message), time.Now())
 	if err != nil {
 		return "", err
 	}
-	rc, err = cn.publish(ctx, actReq, token)
+	rc, err := cn.publish(ctx, actReq, token)
 	if err != nil {
 		return "", err
 	}
-	note = ""
-	if rc == 0x10 {
-		note = "the broker reported no subscriber to " + actReq
-	}
+	note := noSubscriber(rc, actReq)
 	cfg.logf("published the encrypted request on %s", actReq)
-	deadline = time.Now().Add(timeout)
+	deadline := time.Now().Add(r.Timeout)
 	for {
-		m, err := r.wait(ctx, cn, deadline, timeout, actResp, note)
+		m, err := r.wait(ctx, cn, deadline, r.Timeout, actResp, note)
 		if err != nil {
 			return "", err
 		}
