@@ -20,17 +20,8 @@ import (
 // twice says about it.
 const spoolNote = "it is kept in a temporary file (at most 4 GiB), since an export reads the capture more than once"
 
-func newExportCmd(stdout, stderr io.Writer) *cobra.Command {
-	var (
-		run      exportRun
-		keyPaths []string
-		decodeAs []string
-		expr     string
-	)
-	cmd := &cobra.Command{
-		Use:   "export FILE -o OUT.pcapng [-Y FILTER]",
-		Short: "Write the frames of the MQTT packets of a capture, annotated or decrypted, as pcapng",
-		Long: `Write a pcapng file that Wireshark and tshark open as intended.
+// exportLong is the help text of mqtap export.
+const exportLong = `Write a pcapng file that Wireshark and tshark open as intended.
 
 By default the export holds the frames that carry MQTT control packets (with
 a display filter, the packets it selects: a frame is exported when any packet
@@ -72,27 +63,25 @@ decodes MQTT 5 properties only after it.
 
 The capture is read three times (twice with --decrypted); memory stays small
 whatever its size. OUT is written to a temporary file renamed at the end;
--o - writes to stdout.`,
+-o - writes to stdout.`
+
+func newExportCmd(stdout, stderr io.Writer) *cobra.Command {
+	var (
+		run      exportRun
+		keyPaths []string
+		decodeAs []string
+		expr     string
+	)
+	cmd := &cobra.Command{
+		Use:   "export FILE -o OUT.pcapng [-Y FILTER]",
+		Short: "Write the frames of the MQTT packets of a capture, annotated or decrypted, as pcapng",
+		Long:  exportLong,
 		Example: `  mqtap export pcaps/samples/lab-session.pcapng -o annotated.pcapng --keys pcaps/samples/keys/lab-session/requester
   tshark -r annotated.pcapng -Y frame.comment -T fields -e frame.number -e frame.comment
   mqtap export capture.pcapng -o plain.pcapng --keys keys/ --decrypted
   mqtap export capture.pcapng -o uppercase.pcapng --keys keys/ -Y 'mqtt.topic contains "uppercase"' --with-context
   mqtap export capture.pcapng -o session.pcapng --with-context -d tcp.port==9001,mqtt`,
-		Args: func(cmd *cobra.Command, args []string) error {
-			switch {
-			case len(args) == 1 && run.in == "":
-				run.in = args[0]
-			case len(args) == 0 && run.in != "":
-			case len(args) == 0:
-				return usagef("export needs a capture file: mqtap export FILE -o OUT.pcapng (see 'mqtap export --help')")
-			default:
-				return usagef("export takes one capture file, got %d arguments", len(args)+btoi(run.in != ""))
-			}
-			if run.out == "" {
-				return usagef("export needs an output file: -o OUT.pcapng (or -o - for stdout)")
-			}
-			return nil
-		},
+		Args: run.args,
 		ValidArgsFunction: func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 			return []string{"pcap", "pcapng", "gz", "cap"}, cobra.ShellCompDirectiveFilterFileExt
 		},
@@ -295,4 +284,21 @@ func createOutput(path, in string, stdout io.Writer) (*export.File, error) {
 		return nil, usageError{err}
 	}
 	return f, err
+}
+
+// args takes the capture file from the argument or -r and requires -o.
+func (run *exportRun) args(_ *cobra.Command, args []string) error {
+	switch {
+	case len(args) == 1 && run.in == "":
+		run.in = args[0]
+	case len(args) == 0 && run.in != "":
+	case len(args) == 0:
+		return usagef("export needs a capture file: mqtap export FILE -o OUT.pcapng (see 'mqtap export --help')")
+	default:
+		return usagef("export takes one capture file, got %d arguments", len(args)+btoi(run.in != ""))
+	}
+	if run.out == "" {
+		return usagef("export needs an output file: -o OUT.pcapng (or -o - for stdout)")
+	}
+	return nil
 }
