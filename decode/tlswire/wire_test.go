@@ -23,7 +23,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mqtap/mqtap/keys"
+	"github.com/mqtap/mqtap/keys/tlskeys"
 )
 
 // Helpers that make real TLS handshakes and record their bytes.
@@ -340,15 +340,15 @@ func find(t testing.TB, msgs []hsMessage, typ HandshakeType) []byte {
 
 // opener decrypts one direction's protected TLS 1.3 records with the keys
 // package's decrypter.
-type opener struct{ d *keys.TLSDecrypter }
+type opener struct{ d *tlskeys.Decrypter }
 
 func newOpener(t testing.TB, suite uint16, secret []byte) *opener {
 	t.Helper()
-	s, ok := keys.TLSSuiteByID(suite)
+	s, ok := tlskeys.SuiteByID(suite)
 	if !ok {
 		t.Fatalf("unknown suite %#04x", suite)
 	}
-	d, err := keys.NewTLS13Decrypter(s, secret)
+	d, err := tlskeys.NewDecrypter13(s, secret)
 	if err != nil {
 		t.Fatal(err)
 	}
