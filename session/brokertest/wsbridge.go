@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mqtap/mqtap/keys/keytest"
 	"github.com/mqtap/mqtap/session/brokertest/wsbridge"
 )
 
@@ -33,7 +34,7 @@ type WSBridgeOptions struct {
 	// Compression is the answer to permessage-deflate.
 	Compression wsbridge.Compression
 	// TLS makes it a wss:// endpoint whose certificate (for
-	// DefaultHosts) a fresh test CA signs (WSBridge.CAFile); the TLS
+	// keytest.DefaultHosts) a fresh test CA signs (WSBridge.CAFile); the TLS
 	// secrets of every connection go to WSBridge.KeyLog.
 	TLS bool
 	// Framing is how what the broker sends is framed.
@@ -87,9 +88,9 @@ func StartWSBridge(t testing.TB, broker *Broker, opts WSBridgeOptions) *WSBridge
 	}
 	if opts.TLS {
 		dir := t.TempDir()
-		ca := NewCA(t, dir, "ca", KeyECDSA)
-		cert, key := ca.Issue(t, dir, "server", KeyECDSA, nil)
-		w.CAFile = ca.CertFile
+		ca := keytest.NewCA(t, "ca", keytest.KeyECDSA)
+		w.CAFile, _ = ca.Write(t, dir, "ca")
+		cert, key := ca.Issue(t, keytest.KeyECDSA, nil).Write(t, dir, "server")
 		w.KeyLog = filepath.Join(dir, "bridge.keylog")
 		f, err := os.OpenFile(w.KeyLog, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 		if err != nil {
