@@ -291,6 +291,7 @@ func (b *wsServer) newRelay(r *http.Request, h http.Header, c *websocket.Conn, b
 // bridge's log.
 type logWriter struct{ b *wsServer }
 
+// Write logs p as one line.
 func (w logWriter) Write(p []byte) (int, error) {
 	w.b.logf("%s", strings.TrimRight(string(p), "\n"))
 	return len(p), nil
