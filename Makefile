@@ -41,7 +41,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzTLS$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./session
 	$(GO) test -run='^$$' -fuzz='^FuzzNextRecord$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./decode/tlswire
 	$(GO) test -run='^$$' -fuzz='^FuzzHandshake$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./decode/tlswire
-	$(GO) test -run='^$$' -fuzz='^FuzzTLSDecrypt$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./keys
+	$(GO) test -run='^$$' -fuzz='^FuzzDecrypt$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./keys/tlskeys
 	$(GO) test -run='^$$' -fuzz='^FuzzWSFrame$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./decode
 	$(GO) test -run='^$$' -fuzz='^FuzzHTTPHead$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./decode
 	$(GO) test -run='^$$' -fuzz='^FuzzInflate$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./decode

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/mqtap/mqtap/keys/tlskeys"
 )
 
 // Store is the key material loaded from --keys paths. It is safe for
@@ -53,9 +55,10 @@ const keyringExt = ".toml"
 // README, .txt, .pcap — are skipped silently, but a .pem/.key/.toml/.keylog
 // file that cannot be parsed is an error naming the file and why), a
 // keyring file (*.toml, see below), a TLS key log (SSLKEYLOGFILE, see
-// ParseTLSKeyLog: a *.keylog file, or a file whose content
-// LooksLikeTLSKeyLog, or an empty *.log or *.txt file), or another file (a
-// PEM file with one or more blocks). Key logs are merged into TLSKeyLog.
+// tlskeys.ParseKeyLog: a *.keylog file, or a file whose content
+// tlskeys.LooksLikeKeyLog, or an empty *.log or *.txt file), or another
+// file (a PEM file with one or more blocks). Key logs are merged into
+// TLSKeyLog.
 // From PEM files it collects DH private keys (and ignores,
 // without error, other PEM kinds such as certificates, RSA/EC keys and DH
 // parameters: those are used through keyring rules). Duplicate keys (same
@@ -87,7 +90,7 @@ func Load(paths ...string) (*Store, error) {
 		files: map[string]fileStamp{},
 		dhIn:  map[string]int{},
 		tlsLogs: storeTLSKeyLogs{
-			log:   &TLSKeyLog{},
+			log:   &tlskeys.KeyLog{},
 			files: map[string]*keylogFile{},
 		},
 	}

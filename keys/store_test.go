@@ -1,17 +1,14 @@
 package keys
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"encoding/pem"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mqtap/mqtap/keys/keytest"
 )
 
 // writeFile writes data to dir/name, creating directories.
@@ -27,19 +24,10 @@ func writeFile(t *testing.T, dir, name string, data []byte) string {
 	return p
 }
 
-// ecKeyPEM returns an EC private key in PKCS#8 PEM and a self-made
-// certificate-like block, kinds the store ignores for now.
+// ecKeyPEM returns a fresh P-256 private key in PKCS#8 PEM.
 func ecKeyPEM(t *testing.T) []byte {
 	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+	return keytest.KeyPEM(t, keytest.NewKey(t, keytest.KeyECDSA))
 }
 
 func TestLoadDirectory(t *testing.T) {

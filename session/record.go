@@ -14,7 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/mqtap/mqtap/decode"
-	"github.com/mqtap/mqtap/keys"
+	"github.com/mqtap/mqtap/keys/tlskeys"
 )
 
 // KindNumber is a field kind of the record's own fields: a decimal number
@@ -200,9 +200,9 @@ func (r *Record) Tail() []decode.Field {
 		if c.Scheme == "" {
 			r.tail = append(r.tail, decode.Field{Name: "mqtap.scheme", Kind: decode.KindString, Bytes: []byte(SchemeTLS)})
 		}
-		r.tail = r.str("mqtap.tls_version", keys.TLSVersionName(r.TLSVersion))
+		r.tail = r.str("mqtap.tls_version", tlskeys.VersionName(r.TLSVersion))
 		name := fmt.Sprintf("0x%04x", r.TLSSuite)
-		if s, ok := keys.TLSSuiteByID(r.TLSSuite); ok {
+		if s, ok := tlskeys.SuiteByID(r.TLSSuite); ok {
 			name = s.Name
 		}
 		r.tail = r.str("mqtap.tls_cipher", name)

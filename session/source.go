@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/mqtap/mqtap/keys"
+	"github.com/mqtap/mqtap/keys/tlskeys"
 	"github.com/mqtap/mqtap/pcaps"
 )
 
@@ -43,7 +44,7 @@ func (p *Pipeline) AddSecrets(s pcaps.Secret) error {
 	if s.Type != pcaps.SecretsTLSKeyLog {
 		return nil
 	}
-	log, err := keys.ParseTLSKeyLog(bytes.NewReader(s.Data), "the capture's TLS key log")
+	log, err := tlskeys.ParseKeyLog(bytes.NewReader(s.Data), "the capture's TLS key log")
 	if err != nil {
 		return fmt.Errorf("embedded TLS key log: %w", err)
 	}

@@ -15,7 +15,7 @@ import (
 
 	"github.com/mqtap/mqtap/decode"
 	"github.com/mqtap/mqtap/decode/tlswire"
-	"github.com/mqtap/mqtap/keys"
+	"github.com/mqtap/mqtap/keys/tlskeys"
 )
 
 // TLS versions.
@@ -62,7 +62,7 @@ func (p *Pipeline) tlsConnections() []TLSInfo {
 type tlsConn struct {
 	version      uint16
 	suiteID      uint16
-	suite        *keys.TLSSuite
+	suite        *tlskeys.Suite
 	clientRandom []byte
 	serverRandom []byte
 	sni          string
@@ -70,7 +70,7 @@ type tlsConn struct {
 	alpnOffered  bool   // the client offered ALPN "mqtt"
 	etm          bool
 	hasSecrets   bool
-	secrets      keys.TLSSecrets
+	secrets      tlskeys.Secrets
 	halves       [2]tlsHalf
 	certProblem  string   // why the server's certificate is untrusted ("" when trusted or not seen)
 	accepted     bool     // tls.accepted-untrusted-certificate reported
@@ -83,7 +83,7 @@ type tlsHalf struct {
 	buf       []byte // bytes of an incomplete record
 	hs        tlswire.HandshakeReader
 	protected bool               // records are protected from now on
-	dec       *keys.TLSDecrypter // nil without keys
+	dec       *tlskeys.Decrypter // nil without keys
 }
 
 // pendingFinding waits for the next MQTT record of its connection
@@ -266,8 +266,8 @@ func (p *Pipeline) tlsHandshake(c *conn, i int, typ tlswire.HandshakeType, msg [
 			return
 		}
 		t.version, t.suiteID, t.serverRandom, t.etm = sh.Version, sh.CipherSuite, sh.Random, sh.EncryptThenMAC
-		t.suite, _ = keys.TLSSuiteByID(sh.CipherSuite)
-		t.info.Version = keys.TLSVersionName(sh.Version)
+		t.suite, _ = tlskeys.SuiteByID(sh.CipherSuite)
+		t.info.Version = tlskeys.VersionName(sh.Version)
 		t.info.Cipher = fmt.Sprintf("0x%04x", sh.CipherSuite)
 		if t.suite != nil {
 			t.info.Cipher = t.suite.Name
@@ -319,9 +319,9 @@ func (p *Pipeline) tlsHandshake(c *conn, i int, typ tlswire.HandshakeType, msg [
 
 // tlsSecrets looks the connection's secrets up in the key log, reading the
 // key files again once when a live capture misses them.
-func (p *Pipeline) tlsSecrets(clientRandom []byte) (keys.TLSSecrets, bool) {
+func (p *Pipeline) tlsSecrets(clientRandom []byte) (tlskeys.Secrets, bool) {
 	if p.opts.Keys == nil || len(clientRandom) == 0 {
-		return keys.TLSSecrets{}, false
+		return tlskeys.Secrets{}, false
 	}
 	s, ok := p.opts.Keys.TLSKeyLog().Secrets(clientRandom)
 	if !ok && p.opts.ReloadKeys {
@@ -334,12 +334,12 @@ func (p *Pipeline) tlsSecrets(clientRandom []byte) (keys.TLSSecrets, bool) {
 // tls12Decrypter makes the decrypter of direction i after its
 // ChangeCipherSpec, nil without the master secret or a suite mqtap
 // decrypts.
-func (p *Pipeline) tls12Decrypter(c *conn, i int) *keys.TLSDecrypter {
+func (p *Pipeline) tls12Decrypter(c *conn, i int) *tlskeys.Decrypter {
 	t := c.tls
 	if !t.hasSecrets || len(t.secrets.Master) == 0 || t.suite == nil || !t.suite.CanDecrypt() || t.stopped != "" {
 		return nil
 	}
-	d, err := keys.NewTLS12Decrypter(t.suite, t.version, t.secrets.Master, t.clientRandom, t.serverRandom, c.client == int8(i), t.etm)
+	d, err := tlskeys.NewDecrypter12(t.suite, t.version, t.secrets.Master, t.clientRandom, t.serverRandom, c.client == int8(i), t.etm)
 	if err != nil {
 		t.stop(err.Error())
 		return nil
@@ -347,11 +347,11 @@ func (p *Pipeline) tls12Decrypter(c *conn, i int) *keys.TLSDecrypter {
 	return d
 }
 
-func (p *Pipeline) tls13Decrypter(t *tlsConn, secret []byte) *keys.TLSDecrypter {
+func (p *Pipeline) tls13Decrypter(t *tlsConn, secret []byte) *tlskeys.Decrypter {
 	if len(secret) == 0 || t.stopped != "" {
 		return nil
 	}
-	d, err := keys.NewTLS13Decrypter(t.suite, secret)
+	d, err := tlskeys.NewDecrypter13(t.suite, secret)
 	if err != nil {
 		t.stop(err.Error())
 		return nil
@@ -436,7 +436,7 @@ func (p *Pipeline) tlsProtocolAudit(c *conn, ctx *frameCtx) {
 	t := c.tls
 	var why []string
 	if t.version < tls12 {
-		why = append(why, keys.TLSVersionName(t.version)+" (below TLS 1.2)")
+		why = append(why, tlskeys.VersionName(t.version)+" (below TLS 1.2)")
 	}
 	if t.suite != nil && t.suite.Weak != "" {
 		why = append(why, fmt.Sprintf("cipher suite %s (%s)", t.suite.Name, t.suite.Weak))

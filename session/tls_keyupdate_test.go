@@ -1,9 +1,7 @@
-package session
+package session_test
 
 import (
 	"bytes"
-	"io"
-	"net"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -11,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mqtap/mqtap/decode"
 	"github.com/mqtap/mqtap/keys"
+	"github.com/mqtap/mqtap/session"
 	"github.com/mqtap/mqtap/session/brokertest"
 )
 
@@ -34,13 +34,9 @@ func TestTLS13KeyUpdateThroughThePipeline(t *testing.T) {
 		t.Fatal("openssl is not installed (make deps installs it)")
 	}
 	certDir, _ := filepath.Abs("../pcaps/samples/keys/tls12-cbc") // the sample that keeps its server key
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srvPort := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	srv := exec.Command("openssl", "s_server", "-accept", "127.0.0.1:"+strconv.Itoa(srvPort), "-naccept", "1", "-tls1_3",
+	port := brokertest.FreePort(t)
+	capture := brokertest.StartCapture(t, port)
+	srv := exec.Command("openssl", "s_server", "-accept", "127.0.0.1:"+strconv.Itoa(port), "-naccept", "1", "-tls1_3",
 		"-cert", filepath.Join(certDir, "server.pem"), "-key", filepath.Join(certDir, "server-key.pem"))
 	srvIn, _ := srv.StdinPipe()
 	var srvOut brokertest.Buffer
@@ -51,35 +47,8 @@ func TestTLS13KeyUpdateThroughThePipeline(t *testing.T) {
 	defer srv.Process.Kill()
 	waitFor(t, &srvOut, "ACCEPT")
 
-	// A recording proxy between s_client and s_server.
-	proxy, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer proxy.Close()
-	var c2s, s2c brokertest.Buffer
-	copied := make(chan struct{}, 2)
-	go func() {
-		in, err := proxy.Accept()
-		if err != nil {
-			return
-		}
-		out, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(srvPort))
-		if err != nil {
-			in.Close()
-			return
-		}
-		pipe := func(dst, src net.Conn, rec *brokertest.Buffer) {
-			io.Copy(io.MultiWriter(dst, rec), src)
-			dst.(*net.TCPConn).CloseWrite()
-			copied <- struct{}{}
-		}
-		go pipe(out, in, &c2s)
-		go pipe(in, out, &s2c)
-	}()
-
 	keylog := filepath.Join(t.TempDir(), "client.keylog")
-	cli := exec.Command("openssl", "s_client", "-connect", proxy.Addr().String(), "-tls1_3", "-keylogfile", keylog)
+	cli := exec.Command("openssl", "s_client", "-connect", "127.0.0.1:"+strconv.Itoa(port), "-tls1_3", "-keylogfile", keylog)
 	cliIn, _ := cli.StdinPipe()
 	var cliOut brokertest.Buffer
 	cli.Stdout, cli.Stderr = &cliOut, &cliOut
@@ -104,9 +73,11 @@ func TestTLS13KeyUpdateThroughThePipeline(t *testing.T) {
 	waitFor(t, &cliOut, "server!")
 	cliIn.Close()
 	srvIn.Close()
-	for range 2 {
+	for _, p := range []*exec.Cmd{cli, srv} {
+		exited := make(chan struct{})
+		go func() { p.Wait(); close(exited) }()
 		select {
-		case <-copied:
+		case <-exited:
 		case <-time.After(10 * time.Second):
 			t.Fatal("the TLS connection did not close")
 		}
@@ -116,20 +87,16 @@ func TestTLS13KeyUpdateThroughThePipeline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	client, server := []byte(c2s.String()), []byte(s2c.String())
-	c := &conversation{t: t, clientPort: 41000, serverPort: 8883, isn: [2]uint32{1, 1}}
-	hello := helloLen(client)
-	segs := append(handshake(), segment{true, "A", 1, client[:hello]}, segment{false, "A", 1, server},
-		segment{true, "A", 1 + uint32(hello), client[hello:]})
-	got, st := c.run(Options{Keys: store}, segs...)
-	var payloads []string
+	got, st := brokertest.Records(t, capture.Stop(t), session.Options{Keys: store, Ports: []uint16{uint16(port)}})
+	var types, payloads []string
 	for _, r := range got {
-		if r.Type == "PUBLISH" {
-			payloads = append(payloads, strings.TrimSuffix(r.Payload, "\n"))
+		types = append(types, r.Packet.Type.String())
+		if r.Packet.Type == decode.PUBLISH {
+			payloads = append(payloads, strings.TrimSuffix(string(r.Packet.Payload), "\n"))
 		}
 	}
-	if len(got) != 4 || got[0].Type != "PUBLISH" || strings.Join(payloads, ",") != "server!,before!,after!!" {
-		t.Errorf("records %+v (PUBLISH payloads %q)", got, payloads)
+	if len(got) != 4 || types[0] != "CONNECT" || strings.Join(payloads, ",") != "before!,after!!,server!" {
+		t.Errorf("records %v (PUBLISH payloads %q)", types, payloads)
 	}
 	if len(st.TLS) != 1 || st.TLS[0].Decrypted != "ok" || st.TLS[0].Version != "TLS 1.3" {
 		t.Errorf("TLS info %+v", st.TLS)

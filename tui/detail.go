@@ -11,7 +11,7 @@ import (
 	"github.com/rivo/tview"
 
 	"github.com/mqtap/mqtap/decode"
-	"github.com/mqtap/mqtap/keys"
+	"github.com/mqtap/mqtap/keys/tlskeys"
 	"github.com/mqtap/mqtap/session"
 	"github.com/mqtap/mqtap/session/sink/output"
 )
@@ -241,10 +241,10 @@ func (b *treeBuilder) mqtapNode(r *session.Record) *tview.TreeNode {
 	}
 	if r.TLSVersion != 0 {
 		suite := fmt.Sprintf("0x%04x", r.TLSSuite)
-		if s, ok := keys.TLSSuiteByID(r.TLSSuite); ok {
+		if s, ok := tlskeys.SuiteByID(r.TLSSuite); ok {
 			suite = s.Name
 		}
-		add(mt, "tls", "TLS: ", keys.TLSVersionName(r.TLSVersion)+", "+suite+" (decrypted with the key log)", nodeRef{})
+		add(mt, "tls", "TLS: ", tlskeys.VersionName(r.TLSVersion)+", "+suite+" (decrypted with the key log)", nodeRef{})
 	}
 	add(mt, "session", "Session: ", c.Session, nodeRef{})
 	add(mt, "scheme", "Scheme: ", c.Scheme, nodeRef{})

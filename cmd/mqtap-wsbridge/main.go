@@ -1,5 +1,5 @@
 // Command mqtap-wsbridge runs the WebSocket-to-TCP bridge of the tests
-// (package wsbridge) for the sample scripts: it stands in front of a plain
+// (brokertest.WSBridge) for the sample scripts: it stands in front of a plain
 // MQTT listener until SIGINT or SIGTERM, then writes the MQTT packet counts
 // of every connection it relayed.
 //
@@ -26,7 +26,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/mqtap/mqtap/session/brokertest/wsbridge"
+	"github.com/mqtap/mqtap/session/brokertest"
 )
 
 func main() {
@@ -38,9 +38,10 @@ func main() {
 
 // flags are the command line.
 type flags struct {
-	opts                      wsbridge.Options
+	broker, listen            string
+	opts                      brokertest.WSBridgeOptions
 	subprotocols, compression string
-	cert, key, keylog         string
+	keylog                    string
 	split, cuts, counts       string
 }
 
@@ -48,15 +49,15 @@ func parse(args []string, stderr io.Writer) (*flags, error) {
 	var f flags
 	fs := flag.NewFlagSet("mqtap-wsbridge", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&f.opts.Broker, "broker", "", "host:port of the plain MQTT listener (required)")
-	fs.StringVar(&f.opts.Listen, "listen", "127.0.0.1:8080", "address to listen on")
-	fs.StringVar(&f.opts.Path, "path", wsbridge.DefaultPath, "the WebSocket endpoint")
+	fs.StringVar(&f.broker, "broker", "", "host:port of the plain MQTT listener (required)")
+	fs.StringVar(&f.listen, "listen", "127.0.0.1:8080", "address to listen on")
+	fs.StringVar(&f.opts.Path, "path", brokertest.DefaultWSPath, "the WebSocket endpoint")
 	fs.StringVar(&f.subprotocols, "subprotocols", "mqtt,mqttv3.1", "subprotocols chosen from the client's offer, by preference")
 	fs.BoolVar(&f.opts.NoSubprotocol, "no-subprotocol", false, "choose no subprotocol")
 	fs.StringVar(&f.opts.ForceSubprotocol, "force-subprotocol", "", "answer with this subprotocol, offered or not")
 	fs.StringVar(&f.compression, "compression", "none", "permessage-deflate: none, context-takeover or no-context-takeover")
-	fs.StringVar(&f.cert, "cert", "", "server certificate (PEM): wss://")
-	fs.StringVar(&f.key, "key", "", "its private key (PEM)")
+	fs.StringVar(&f.opts.CertFile, "cert", "", "server certificate (PEM): wss://")
+	fs.StringVar(&f.opts.KeyFile, "key", "", "its private key (PEM)")
 	fs.StringVar(&f.keylog, "keylog", "", "append the TLS secrets to this NSS key log file")
 	fs.StringVar(&f.split, "split", "", "MQTT packet types the broker sends to cut into fragments (CONNACK,PUBLISH)")
 	fs.StringVar(&f.cuts, "cuts", "1", "sizes of the first fragments of a split packet (1,2)")
@@ -69,11 +70,11 @@ func parse(args []string, stderr io.Writer) (*flags, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	if f.opts.Broker == "" {
+	if f.broker == "" {
 		return nil, errors.New("--broker HOST:PORT is required")
 	}
 	var err error
-	if f.opts.Compression, err = wsbridge.ParseCompression(f.compression); err != nil {
+	if f.opts.Compression, err = brokertest.ParseCompression(f.compression); err != nil {
 		return nil, err
 	}
 	for _, p := range strings.Split(f.subprotocols, ",") {
@@ -88,7 +89,7 @@ func parse(args []string, stderr io.Writer) (*flags, error) {
 		if n = strings.TrimSpace(n); n == "" {
 			continue
 		}
-		typ, ok := wsbridge.PacketType(n)
+		typ, ok := brokertest.PacketType(n)
 		if !ok {
 			return nil, fmt.Errorf("--split: unknown MQTT packet type %q", n)
 		}
@@ -101,9 +102,10 @@ func parse(args []string, stderr io.Writer) (*flags, error) {
 		}
 		f.opts.Framing.Cuts = append(f.opts.Framing.Cuts, n)
 	}
-	if (f.cert == "") != (f.key == "") || (f.keylog != "" && f.cert == "") {
+	if (f.opts.CertFile == "") != (f.opts.KeyFile == "") || (f.keylog != "" && f.opts.CertFile == "") {
 		return nil, errors.New("--cert and --key go together, and --keylog needs them")
 	}
+	f.opts.TLS = f.opts.CertFile != ""
 	return &f, nil
 }
 
@@ -113,26 +115,23 @@ func run(args []string, stderr io.Writer) error {
 		return err
 	}
 	f.opts.Log = func(format string, a ...any) { fmt.Fprintf(stderr, "mqtap-wsbridge: "+format+"\n", a...) }
-	if f.cert != "" {
-		f.opts.TLS = &wsbridge.TLS{CertFile: f.cert, KeyFile: f.key}
-		if f.keylog != "" {
-			kl, err := os.OpenFile(f.keylog, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
-			if err != nil {
-				return fmt.Errorf("--keylog: %w", err)
-			}
-			defer kl.Close()
-			f.opts.TLS.KeyLog = kl
+	if f.keylog != "" {
+		kl, err := os.OpenFile(f.keylog, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+		if err != nil {
+			return fmt.Errorf("--keylog: %w", err)
 		}
+		defer kl.Close()
+		f.opts.KeyLogWriter = kl
 	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-	b, err := wsbridge.Start(f.opts)
+	b, err := brokertest.ListenWSBridge(f.broker, f.listen, f.opts)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "mqtap-wsbridge: listening on %s, relaying to %s\n", b.URL(), f.opts.Broker)
+	fmt.Fprintf(stderr, "mqtap-wsbridge: listening on %s, relaying to %s\n", b.URL, f.broker)
 	<-sig
-	b.Close()
+	b.Stop()
 	if f.counts == "" {
 		return nil
 	}

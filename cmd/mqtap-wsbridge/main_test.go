@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mqtap/mqtap/session/brokertest/wsbridge"
+	"github.com/mqtap/mqtap/session/brokertest"
 )
 
 func TestParse(t *testing.T) {
@@ -15,9 +15,9 @@ func TestParse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := wsbridge.Framing{SplitTypes: []byte{2, 3}, Cuts: []int{1, 2}, Ping: true, Join: true}
-	if !reflect.DeepEqual(f.opts.Framing, want) || f.opts.Compression != wsbridge.CompressionNoContextTakeover ||
-		!reflect.DeepEqual(f.opts.Subprotocols, []string{"chat"}) || f.opts.Listen != "127.0.0.1:8080" || f.opts.Path != "/mqtt" {
+	want := brokertest.Framing{SplitTypes: []byte{2, 3}, Cuts: []int{1, 2}, Ping: true, Join: true}
+	if !reflect.DeepEqual(f.opts.Framing, want) || f.opts.Compression != brokertest.CompressionNoContextTakeover ||
+		!reflect.DeepEqual(f.opts.Subprotocols, []string{"chat"}) || f.listen != "127.0.0.1:8080" || f.opts.Path != "/mqtt" {
 		t.Errorf("options %+v", f.opts)
 	}
 	if f, err := parse([]string{"--broker", "b:1", "--subprotocols", ""}, io.Discard); err != nil || f.opts.Subprotocols == nil || len(f.opts.Subprotocols) != 0 {

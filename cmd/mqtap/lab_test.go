@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mqtap/mqtap/keys/keytest"
 	"github.com/mqtap/mqtap/session/brokertest"
 )
 
@@ -160,7 +161,7 @@ func TestLabTLS(t *testing.T) {
 		version, label string
 		opts           brokertest.TLSBrokerOptions
 	}{
-		{"1.2", "CLIENT_RANDOM", brokertest.TLSBrokerOptions{Key: brokertest.KeyRSA}},
+		{"1.2", "CLIENT_RANDOM", brokertest.TLSBrokerOptions{Key: keytest.KeyRSA}},
 		{"1.3", "CLIENT_TRAFFIC_SECRET_0", brokertest.TLSBrokerOptions{CiphersTLS13: "TLS_CHACHA20_POLY1305_SHA256"}},
 	} {
 		t.Run("tls"+c.version, func(t *testing.T) {

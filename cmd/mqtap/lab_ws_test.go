@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/mqtap/mqtap/session/brokertest"
-	"github.com/mqtap/mqtap/session/brokertest/wsbridge"
 )
 
 func TestLabURLUsageErrors(t *testing.T) {
@@ -38,7 +37,7 @@ func TestLabURLUsageErrors(t *testing.T) {
 func TestLabWebSocket(t *testing.T) {
 	brokertest.CheckPython(t)
 	b := brokertest.StartBroker(t)
-	frag := wsbridge.Framing{SplitTypes: []byte{2, 3}, Cuts: []int{1, 2}, Join: true}
+	frag := brokertest.Framing{SplitTypes: []byte{2, 3}, Cuts: []int{1, 2}, Join: true}
 	for _, secure := range []bool{false, true} {
 		w := brokertest.StartWSBridge(t, b, brokertest.WSBridgeOptions{TLS: secure, Framing: frag})
 		dir := t.TempDir()

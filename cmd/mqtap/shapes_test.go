@@ -329,38 +329,6 @@ func TestTuiReadsPipeWithEmbeddedSecrets(t *testing.T) {
 	}
 }
 
-// capturing is a tcpdump running on lo.
-type capturing struct {
-	cmd  *exec.Cmd
-	file string
-}
-
-// startTcpdump captures the traffic of a port on lo into a pcap file, with
-// extra options (-s 96), and returns once tcpdump listens.
-func startTcpdump(t *testing.T, port int, extra ...string) *capturing {
-	t.Helper()
-	c := &capturing{file: filepath.Join(t.TempDir(), "capture.pcap")}
-	args := append([]string{"-i", "lo", "--immediate-mode", "-U", "-Z", "root", "-w", c.file}, extra...)
-	c.cmd = exec.Command("tcpdump", append(args, "tcp port "+strconv.Itoa(port))...)
-	errb := &brokertest.Buffer{}
-	c.cmd.Stderr = errb
-	if err := c.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.cmd.Process.Kill(); c.cmd.Wait() })
-	if err := brokertest.WaitFor(errb, "listening on", 10*time.Second, nil); err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
-// stop ends the capture (tcpdump writes what it holds).
-func (c *capturing) stop(t *testing.T) {
-	t.Helper()
-	c.cmd.Process.Signal(os.Interrupt)
-	c.cmd.Wait()
-}
-
 // TestSnapLengthCapture captures one session twice at once, whole and with
 // tcpdump -s 96: every packet that starts a frame of the whole capture is
 // in the cut one, in the same frame, with the fields the 96 bytes hold and
@@ -368,8 +336,8 @@ func (c *capturing) stop(t *testing.T) {
 func TestSnapLengthCapture(t *testing.T) {
 	needRoot(t)
 	b := brokertest.StartBroker(t)
-	whole := startTcpdump(t, b.Port)
-	cut := startTcpdump(t, b.Port, "-s", "96")
+	whole := brokertest.StartCapture(t, b.Port)
+	cut := brokertest.StartCapture(t, b.Port, "-s", "96")
 	sizes := []int{0, 10, 200, 1000, 3000, 20}
 	for i, n := range sizes {
 		msg := strings.Repeat("x", n)
@@ -379,11 +347,11 @@ func TestSnapLengthCapture(t *testing.T) {
 		}
 	}
 	time.Sleep(300 * time.Millisecond)
-	whole.stop(t)
-	cut.stop(t)
+	whole.Stop(t)
+	cut.Stop(t)
 	fields := []string{"-T", "fields", "-e", "frame.number", "-e", "mqtt.msgtype", "-e", "mqtt.msgid", "-e", "mqtt.topic", "-e", "mqtap.truncated", "-d", "tcp.port==" + strconv.Itoa(b.Port) + ",mqtt"}
-	_, all, _ := mqtap(append([]string{"read", whole.file}, fields...)...)
-	_, got, errOut := mqtap(append([]string{"read", cut.file}, fields...)...)
+	_, all, _ := mqtap(append([]string{"read", whole.Path}, fields...)...)
+	_, got, errOut := mqtap(append([]string{"read", cut.Path}, fields...)...)
 	if !strings.Contains(errOut, "snap length cut") {
 		t.Errorf("no word on the snap length: %q", errOut)
 	}
@@ -419,7 +387,7 @@ func TestSnapLengthCapture(t *testing.T) {
 	if firsts < 30 || truncated < 4 {
 		t.Errorf("%d packets compared, %d of them truncated", firsts, truncated)
 	}
-	cmp := exec.Command(filepath.Join(shared(t), "tools", "tshark-compare"), "--mqtap", mqtapBinary(t), "--port", strconv.Itoa(b.Port), cut.file)
+	cmp := exec.Command(filepath.Join(shared(t), "tools", "tshark-compare"), "--mqtap", mqtapBinary(t), "--port", strconv.Itoa(b.Port), cut.Path)
 	if out, err := cmp.CombinedOutput(); err != nil {
 		t.Errorf("tshark-compare on the cut capture: %v\n%s", err, out)
 	}

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/mqtap/mqtap/session/brokertest"
-	"github.com/mqtap/mqtap/session/brokertest/wsbridge"
 )
 
 // mosquittoPub publishes one QoS 1 message on the broker's plain listener.
@@ -26,7 +25,7 @@ func mosquittoPub(t *testing.T, b *brokertest.Broker, topic, msg string) {
 // the bridge, with the fields of a tap.
 func TestTapWebSocket(t *testing.T) {
 	b := brokertest.StartBroker(t)
-	split := wsbridge.Framing{SplitTypes: []byte{3}, Cuts: []int{1, 2}, Ping: true}
+	split := brokertest.Framing{SplitTypes: []byte{3}, Cuts: []int{1, 2}, Ping: true}
 	ws := brokertest.StartWSBridge(t, b, brokertest.WSBridgeOptions{Framing: split})
 	wss := brokertest.StartWSBridge(t, b, brokertest.WSBridgeOptions{TLS: true, Framing: split})
 	for _, c := range []struct {

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/mqtap/mqtap/session/brokertest"
-	"github.com/mqtap/mqtap/session/brokertest/wsbridge"
 )
 
 // wsServerPorts are the broker ports of the WebSocket samples.
@@ -226,7 +225,7 @@ func TestWebSocketCommands(t *testing.T) {
 func TestSniffWebSocketLive(t *testing.T) {
 	needRoot(t)
 	broker := brokertest.StartBroker(t)
-	bridge := brokertest.StartWSBridge(t, broker, brokertest.WSBridgeOptions{Compression: wsbridge.CompressionContextTakeover})
+	bridge := brokertest.StartWSBridge(t, broker, brokertest.WSBridgeOptions{Compression: brokertest.CompressionContextTakeover})
 	port := strconv.Itoa(bridge.Port)
 	run := startMqtap(t, "Capturing on", "sniff", "-i", "lo", "-d", "tcp.port=="+port+",websocket", "-T", "fields", "-e", "mqtt.topic", "-e", "frame.protocols", "-e", "mqtt.msg")
 	if stderr, code := brokertest.WSRun(t, 20*time.Second, bridge.URL, "--client-id", "sniffed", "pub:live/ws:1:hello over websocket"); code != 0 {

@@ -3,27 +3,19 @@ package tlswire
 import (
 	"bufio"
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/hex"
-	"encoding/pem"
 	"io"
-	"math/big"
 	"net"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/mqtap/mqtap/keys"
+	"github.com/mqtap/mqtap/keys/keytest"
+	"github.com/mqtap/mqtap/keys/tlskeys"
 )
 
 // Helpers that make real TLS handshakes and record their bytes.
@@ -73,61 +65,23 @@ func (c *recConn) Write(p []byte) (int, error) {
 
 // pki is a CA and a leaf certificate for broker.lab.
 type pki struct {
+	ca, leaf       *keytest.Cert
 	caDER, leafDER []byte
-	leafKey        any
-	cert           tls.Certificate
+	cert           tls.Certificate // the leaf and the CA, with the leaf's key
 	roots          *x509.CertPool
 }
 
 func newPKI(t testing.TB, rsaLeaf bool) *pki {
 	t.Helper()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "mqtap test CA"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var leafKey any
-	var leafPub any
+	kt := keytest.KeyECDSA
 	if rsaLeaf {
-		k, err := rsa.GenerateKey(rand.Reader, 2048)
-		if err != nil {
-			t.Fatal(err)
-		}
-		leafKey, leafPub = k, &k.PublicKey
-	} else {
-		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		leafKey, leafPub = k, &k.PublicKey
+		kt = keytest.KeyRSA
 	}
-	leafTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "broker.lab"}, DNSNames: []string{"broker.lab"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, ca, leafPub, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	roots.AddCert(ca)
+	ca := keytest.NewCA(t, "", keytest.KeyECDSA)
+	leaf := ca.Issue(t, kt, []string{"broker.lab"})
 	return &pki{
-		caDER: caDER, leafDER: leafDER, leafKey: leafKey, roots: roots,
-		cert: tls.Certificate{Certificate: [][]byte{leafDER, caDER}, PrivateKey: leafKey},
+		ca: ca, leaf: leaf, caDER: ca.Certificate.Raw, leafDER: leaf.Certificate.Raw,
+		cert: leaf.TLS(ca), roots: ca.Pool(),
 	}
 }
 
@@ -135,20 +89,8 @@ func newPKI(t testing.TB, rsaLeaf bool) *pki {
 // OpenSSL.
 func (p *pki) writePEM(t testing.TB, dir string) (cert, chain, key string) {
 	t.Helper()
-	der, err := x509.MarshalPKCS8PrivateKey(p.leafKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, chain, key = filepath.Join(dir, "leaf.pem"), filepath.Join(dir, "ca.pem"), filepath.Join(dir, "key.pem")
-	for path, blk := range map[string]*pem.Block{
-		cert:  {Type: "CERTIFICATE", Bytes: p.leafDER},
-		chain: {Type: "CERTIFICATE", Bytes: p.caDER},
-		key:   {Type: "PRIVATE KEY", Bytes: der},
-	} {
-		if err := os.WriteFile(path, pem.EncodeToMemory(blk), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	cert, key = p.leaf.Write(t, dir, "leaf")
+	chain, _ = p.ca.Write(t, dir, "ca")
 	return cert, chain, key
 }
 
@@ -340,15 +282,15 @@ func find(t testing.TB, msgs []hsMessage, typ HandshakeType) []byte {
 
 // opener decrypts one direction's protected TLS 1.3 records with the keys
 // package's decrypter.
-type opener struct{ d *keys.TLSDecrypter }
+type opener struct{ d *tlskeys.Decrypter }
 
 func newOpener(t testing.TB, suite uint16, secret []byte) *opener {
 	t.Helper()
-	s, ok := keys.TLSSuiteByID(suite)
+	s, ok := tlskeys.SuiteByID(suite)
 	if !ok {
 		t.Fatalf("unknown suite %#04x", suite)
 	}
-	d, err := keys.NewTLS13Decrypter(s, secret)
+	d, err := tlskeys.NewDecrypter13(s, secret)
 	if err != nil {
 		t.Fatal(err)
 	}

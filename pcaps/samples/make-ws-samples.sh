@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make-ws-samples.sh: MQTT over WebSocket samples (ws-*.pcapng, wss-*.pcapng),
 # made by real clients through the project's WebSocket bridge
-# (session/brokertest/wsbridge, run as cmd/mqtap-wsbridge) in front of a
+# (session/brokertest, run as cmd/mqtap-wsbridge) in front of a
 # real mosquitto, and the ground truth of each: how many MQTT packets of
 # each type each client sent and received, as counted by the bridge that
 # relayed them (and, for ws-midstream, by the client itself). See README.md

@@ -1,10 +1,35 @@
-// Package brokertest starts the real parts integration tests talk to.
+// Package brokertest starts the real parts integration tests talk to and
+// reads back what they carried.
 //
-// A mosquitto broker on a free loopback port (plain, or behind TLS or a
-// WebSocket bridge), and the Python peers (scripts/labpeer.py,
-// scripts/wsmqtt.py) on /usr/bin/python3 with python3-cryptography,
-// python3-paho-mqtt and python3-websockets. A missing part fails the test:
-// these tests never skip.
+// # Brokers and peers
+//
+// A mosquitto broker on a free loopback port (StartBroker; behind TLS,
+// StartTLSBroker, with certificates of package keytest), and the Python
+// peers (scripts/labpeer.py, scripts/wsmqtt.py) on /usr/bin/python3 with
+// python3-cryptography, python3-paho-mqtt and python3-websockets. A
+// missing part fails the test: these tests never skip.
+//
+// # WebSocket bridge
+//
+// Debian's mosquitto 2.0.11 cannot open a `protocol websockets` listener,
+// so a WSBridge stands in front of a plain MQTT listener (StartWSBridge in
+// tests, ListenWSBridge for cmd/mqtap-wsbridge and the sample scripts): it
+// accepts the HTTP upgrade on one path with the subprotocol "mqtt" (or
+// "mqttv3.1"), with or without permessage-deflate and TLS, and relays each
+// WebSocket connection to its own TCP connection to the broker. The relay
+// is faithful: the MQTT bytes each side sends reach the other unchanged;
+// only their WebSocket framing towards the client is chosen (Framing: MQTT
+// packets cut into several frames, packets sent together joined in one,
+// pings between fragments). It counts the MQTT packets of each direction
+// of each connection with its own reading of MQTT (PacketLen, not mqtap's
+// decoder), which is the ground truth of a capture made through it. It is
+// built on github.com/coder/websocket.
+//
+// # Captures
+//
+// StartCapture records what goes through a port of the loopback interface
+// with tcpdump, and Records reads a capture back through the session
+// pipeline, as mqtap read does.
 package brokertest
 
 import (

@@ -3,7 +3,9 @@ package brokertest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -15,132 +17,210 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mqtap/mqtap/session/brokertest/wsbridge"
+	"github.com/mqtap/mqtap/keys/keytest"
 )
 
-// WSBridgeOptions choose how a test's WebSocket bridge behaves
-// (StartWSBridge); the zero value is a ws:// endpoint at /mqtt that
-// chooses "mqtt" or "mqttv3.1", refuses compression and sends each MQTT
-// packet in one frame.
+// DefaultWSPath is the endpoint of a bridge whose WSBridgeOptions.Path is
+// empty.
+const DefaultWSPath = "/mqtt"
+
+// defaultMaxPacket is WSBridgeOptions.MaxPacket's default.
+const defaultMaxPacket = 16 << 20
+
+// WSBridgeOptions choose how a WebSocket bridge behaves; the zero value
+// is a ws:// endpoint at /mqtt that chooses "mqtt" or "mqttv3.1", refuses
+// compression and sends each MQTT packet in one frame.
 type WSBridgeOptions struct {
-	// Path is the endpoint ("/mqtt" when empty); other paths get 404.
+	// Path is the endpoint (DefaultWSPath when empty); other paths get
+	// 404 Not Found.
 	Path string
-	// Subprotocols, NoSubprotocol and ForceSubprotocol are as in
-	// wsbridge.Options.
-	Subprotocols     []string
-	NoSubprotocol    bool
+	// Subprotocols are chosen from the client's offer in this order of
+	// preference; nil means {"mqtt", "mqttv3.1"}. A client that offers
+	// none of them is accepted without a subprotocol.
+	Subprotocols []string
+	// NoSubprotocol accepts every upgrade without choosing a subprotocol.
+	NoSubprotocol bool
+	// ForceSubprotocol, when set, is the subprotocol of every answer,
+	// offered or not (as a misbehaving server would).
 	ForceSubprotocol string
-	// Compression is the answer to permessage-deflate.
-	Compression wsbridge.Compression
-	// TLS makes it a wss:// endpoint whose certificate (for
-	// DefaultHosts) a fresh test CA signs (WSBridge.CAFile); the TLS
-	// secrets of every connection go to WSBridge.KeyLog.
-	TLS bool
+	// Compression is the answer to an offer of permessage-deflate.
+	Compression Compression
 	// Framing is how what the broker sends is framed.
-	Framing wsbridge.Framing
-	// Port is the port to listen on (0: a free one).
-	Port int
+	Framing Framing
+	// TLS makes the bridge a wss:// endpoint with the server certificate
+	// (PEM, the chain) CertFile and its private key KeyFile. StartWSBridge
+	// makes them when they are empty: a certificate for
+	// keytest.DefaultHosts that a fresh test CA signs (WSBridge.CAFile).
+	TLS               bool
+	CertFile, KeyFile string
+	// KeyLogWriter, with TLS, receives the TLS secrets of every connection
+	// in the NSS key log format (tls.Config.KeyLogWriter); StartWSBridge
+	// writes them to WSBridge.KeyLog when it is nil.
+	KeyLogWriter io.Writer
+	// MaxPacket caps an MQTT packet from the broker and a message from
+	// the client, in bytes (0: 16 MiB); a connection that exceeds it is
+	// closed and the log says so.
+	MaxPacket int
+	// Log receives one line per event (connections, their packet counts
+	// when they close, errors); nil discards them (StartWSBridge: they go
+	// to WSBridge.Log). Calls never overlap.
+	Log func(format string, args ...any)
 }
 
-// WSBridge is a running WebSocket bridge in front of a test broker.
+// check fills in the defaults of opts and checks them.
+func (opts *WSBridgeOptions) check() error {
+	if opts.Path == "" {
+		opts.Path = DefaultWSPath
+	}
+	if !strings.HasPrefix(opts.Path, "/") {
+		return fmt.Errorf("wsbridge: path %q does not start with /", opts.Path)
+	}
+	if opts.Subprotocols == nil {
+		opts.Subprotocols = []string{"mqtt", "mqttv3.1"}
+	}
+	if opts.MaxPacket <= 0 {
+		opts.MaxPacket = defaultMaxPacket
+	}
+	for _, c := range opts.Framing.Cuts {
+		if c <= 0 {
+			return fmt.Errorf("wsbridge: fragment size %d: want at least 1 byte", c)
+		}
+	}
+	for _, t := range opts.Framing.SplitTypes {
+		if t == 0 || t > 15 {
+			return fmt.Errorf("wsbridge: MQTT packet type %d: want 1 (CONNECT) to 15 (AUTH)", t)
+		}
+	}
+	if opts.TLS && (opts.CertFile == "" || opts.KeyFile == "") {
+		return errors.New("wsbridge: TLS needs a certificate and its key")
+	}
+	return nil
+}
+
+// WSBridge is a running WebSocket-to-TCP bridge in front of a plain MQTT
+// listener.
 type WSBridge struct {
-	// URL is ws://127.0.0.1:PORT/mqtt (wss:// with TLS).
+	// URL is ws://HOST:PORT/PATH (wss:// with TLS).
 	URL  string
 	Host string
 	Port int
-	// CAFile verifies the bridge's certificate (TLS only).
+	// CAFile verifies the bridge's certificate (StartWSBridge with TLS).
 	CAFile string
-	// KeyLog is the NSS key log file the bridge writes (TLS only).
+	// KeyLog is the NSS key log file the bridge writes (StartWSBridge
+	// with TLS).
 	KeyLog string
-	// Log is the bridge's log: one line per connection and one with its
-	// packet counts when it closes.
+	// Log is the bridge's log (StartWSBridge): one line per connection
+	// and one with its packet counts when it closes.
 	Log *Buffer
 
-	opts    wsbridge.Options
+	broker  string
+	opts    WSBridgeOptions
 	mu      sync.Mutex
-	b       *wsbridge.Bridge
-	keyFile *os.File
-	earlier []wsbridge.ConnStats // connections of the bridges before a Restart
+	run     *wsServer     // nil when stopped
+	earlier []WSConnStats // connections of the runs before a Restart
 }
 
-// StartWSBridge starts a WebSocket-to-TCP bridge on 127.0.0.1 in front of
-// the plain MQTT listener of broker and stops it when the test ends.
+// ListenWSBridge starts a bridge on listen (host:port; "127.0.0.1:0",
+// a free port, when empty) in front of the plain MQTT listener at broker
+// (host:port). It serves until Stop.
+func ListenWSBridge(broker, listen string, opts WSBridgeOptions) (*WSBridge, error) {
+	if broker == "" {
+		return nil, errors.New("wsbridge: no broker address")
+	}
+	if listen == "" {
+		listen = "127.0.0.1:0"
+	}
+	if err := opts.check(); err != nil {
+		return nil, err
+	}
+	w := &WSBridge{broker: broker, opts: opts}
+	if err := w.listen(listen); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// StartWSBridge starts a bridge on a free port of 127.0.0.1 in front of
+// the plain MQTT listener of broker, logging to WSBridge.Log, and stops it
+// when the test ends.
 func StartWSBridge(t testing.TB, broker *Broker, opts WSBridgeOptions) *WSBridge {
 	t.Helper()
 	if broker.TLS {
 		t.Fatal("StartWSBridge: the bridge relays to a plain MQTT listener, not a TLS one")
 	}
-	w := &WSBridge{Host: "127.0.0.1", Port: opts.Port, Log: &Buffer{}}
-	if w.Port == 0 {
-		w.Port = FreePort(t)
+	log := &Buffer{}
+	if opts.Log == nil {
+		opts.Log = func(format string, args ...any) { fmt.Fprintf(log, format+"\n", args...) }
 	}
-	w.opts = wsbridge.Options{
-		Broker:           broker.Addr(),
-		Listen:           net.JoinHostPort(w.Host, strconv.Itoa(w.Port)),
-		Path:             opts.Path,
-		Subprotocols:     opts.Subprotocols,
-		NoSubprotocol:    opts.NoSubprotocol,
-		ForceSubprotocol: opts.ForceSubprotocol,
-		Compression:      opts.Compression,
-		Framing:          opts.Framing,
-		Log:              func(format string, args ...any) { fmt.Fprintf(w.Log, format+"\n", args...) },
-	}
+	var caFile, keyLog string
 	if opts.TLS {
 		dir := t.TempDir()
-		ca := NewCA(t, dir, "ca", KeyECDSA)
-		cert, key := ca.Issue(t, dir, "server", KeyECDSA, nil)
-		w.CAFile = ca.CertFile
-		w.KeyLog = filepath.Join(dir, "bridge.keylog")
-		f, err := os.OpenFile(w.KeyLog, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
-		if err != nil {
-			t.Fatal(err)
+		if opts.CertFile == "" {
+			ca := keytest.NewCA(t, "ca", keytest.KeyECDSA)
+			caFile, _ = ca.Write(t, dir, "ca")
+			opts.CertFile, opts.KeyFile = ca.Issue(t, keytest.KeyECDSA, nil).Write(t, dir, "server")
 		}
-		w.keyFile = f
-		w.opts.TLS = &wsbridge.TLS{CertFile: cert, KeyFile: key, KeyLog: f}
+		if opts.KeyLogWriter == nil {
+			keyLog = filepath.Join(dir, "bridge.keylog")
+			f, err := os.OpenFile(keyLog, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { f.Close() }) // after Stop
+			opts.KeyLogWriter = f
+		}
 	}
-	w.start(t)
-	t.Cleanup(func() {
-		w.Stop()
-		if w.keyFile != nil {
-			w.keyFile.Close()
-		}
-	})
-	return w
-}
-
-// start listens on the bridge's port.
-func (w *WSBridge) start(t testing.TB) {
-	t.Helper()
-	b, err := wsbridge.Start(w.opts)
+	w, err := ListenWSBridge(broker.Addr(), net.JoinHostPort("127.0.0.1", strconv.Itoa(FreePort(t))), opts)
 	if err != nil {
 		t.Fatalf("starting the WebSocket bridge: %v", err)
 	}
+	w.Log, w.CAFile, w.KeyLog = log, caFile, keyLog
+	t.Cleanup(w.Stop)
+	return w
+}
+
+// listen starts a run of the bridge on listen.
+func (w *WSBridge) listen(listen string) error {
+	run, err := serveWS(w.broker, listen, w.opts)
+	if err != nil {
+		return err
+	}
+	scheme := "ws"
+	if w.opts.TLS {
+		scheme = "wss"
+	}
 	w.mu.Lock()
-	w.b = b
-	w.URL = b.URL()
+	w.run = run
+	w.Host, w.Port = run.addr.Addr().String(), int(run.addr.Port())
+	w.URL = scheme + "://" + run.addr.String() + w.opts.Path
 	w.mu.Unlock()
+	return nil
 }
 
 // Stop closes the bridge as if it crashed: its port stops listening and
-// every connection is cut (no WebSocket Close frame).
+// every connection is cut (no WebSocket Close frame). Conns still
+// describes its connections.
 func (w *WSBridge) Stop() {
 	w.mu.Lock()
-	b := w.b
-	w.b = nil
+	run := w.run
+	w.run = nil
 	w.mu.Unlock()
-	if b != nil {
-		b.Close()
+	if run != nil {
+		run.close()
 		w.mu.Lock()
-		w.earlier = append(w.earlier, b.Conns()...)
+		w.earlier = append(w.earlier, run.stats()...)
 		w.mu.Unlock()
 	}
 }
 
-// Restart starts the bridge again, on the same port, after Stop.
+// Restart starts the bridge again, on the same port, after Stop; the
+// connections of the new run are numbered from 1 again.
 func (w *WSBridge) Restart(t testing.TB) {
 	t.Helper()
 	w.Stop()
-	w.start(t)
+	if err := w.listen(net.JoinHostPort(w.Host, strconv.Itoa(w.Port))); err != nil {
+		t.Fatalf("restarting the WebSocket bridge: %v", err)
+	}
 }
 
 // Addr is the bridge's address.
@@ -148,14 +228,15 @@ func (w *WSBridge) Addr() netip.AddrPort {
 	return netip.AddrPortFrom(netip.MustParseAddr(w.Host), uint16(w.Port))
 }
 
-// Conns describes every connection the bridge has had, across restarts.
-func (w *WSBridge) Conns() []wsbridge.ConnStats {
+// Conns describes every connection the bridge has had, in order, across
+// restarts.
+func (w *WSBridge) Conns() []WSConnStats {
 	w.mu.Lock()
-	out := append([]wsbridge.ConnStats(nil), w.earlier...)
-	b := w.b
+	out := append([]WSConnStats(nil), w.earlier...)
+	run := w.run
 	w.mu.Unlock()
-	if b != nil {
-		out = append(out, b.Conns()...)
+	if run != nil {
+		out = append(out, run.stats()...)
 	}
 	return out
 }

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/mqtap/mqtap/session/brokertest"
-	"github.com/mqtap/mqtap/session/brokertest/wsbridge"
 )
 
 // TestWebSocket taps a mosquitto through the WebSocket bridge, which cuts
@@ -18,7 +17,7 @@ import (
 func TestWebSocket(t *testing.T) {
 	t.Parallel()
 	b := brokertest.StartBroker(t)
-	w := brokertest.StartWSBridge(t, b, brokertest.WSBridgeOptions{Framing: wsbridge.Framing{
+	w := brokertest.StartWSBridge(t, b, brokertest.WSBridgeOptions{Framing: brokertest.Framing{
 		SplitTypes: []byte{2, 3}, Cuts: []int{1, 1, 3}, Ping: true, Join: true,
 	}})
 	r := startRun(t, Config{URL: w.URL, Topics: []string{"ws/#"}, QoS: 1})

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mqtap/mqtap/keys/keytest"
 	"github.com/mqtap/mqtap/session/brokertest"
 )
 
@@ -27,9 +28,9 @@ type tlsCase struct {
 }
 
 var tlsCases = []tlsCase{
-	{"tls1.2-rsa", "1.2", brokertest.TLSBrokerOptions{Key: brokertest.KeyRSA, Ciphers: "ECDHE-RSA-AES128-GCM-SHA256"},
+	{"tls1.2-rsa", "1.2", brokertest.TLSBrokerOptions{Key: keytest.KeyRSA, Ciphers: "ECDHE-RSA-AES128-GCM-SHA256"},
 		"CLIENT_RANDOM", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"},
-	{"tls1.3-ecdsa", "1.3", brokertest.TLSBrokerOptions{Key: brokertest.KeyECDSA, TLSVersion: "tlsv1.3", CiphersTLS13: "TLS_CHACHA20_POLY1305_SHA256"},
+	{"tls1.3-ecdsa", "1.3", brokertest.TLSBrokerOptions{Key: keytest.KeyECDSA, TLSVersion: "tlsv1.3", CiphersTLS13: "TLS_CHACHA20_POLY1305_SHA256"},
 		"CLIENT_TRAFFIC_SECRET_0", "TLS_CHACHA20_POLY1305_SHA256"},
 }
 
@@ -170,9 +171,9 @@ func TestTLSPythonRequestGoRespond(t *testing.T) {
 func TestTLSVerification(t *testing.T) {
 	brokertest.CheckPython(t)
 	ca := brokertest.StartTLSBroker(t, brokertest.TLSBrokerOptions{})
-	self := brokertest.StartTLSBroker(t, brokertest.TLSBrokerOptions{SelfSigned: true, Key: brokertest.KeyRSA, Hosts: []string{"broker.lab.invalid"}})
+	self := brokertest.StartTLSBroker(t, brokertest.TLSBrokerOptions{SelfSigned: true, Key: keytest.KeyRSA, Hosts: []string{"broker.lab.invalid"}})
 	selfLocal := brokertest.StartTLSBroker(t, brokertest.TLSBrokerOptions{SelfSigned: true})
-	other := brokertest.NewCA(t, t.TempDir(), "other", brokertest.KeyECDSA)
+	other, _ := keytest.NewCA(t, "other", keytest.KeyECDSA).Write(t, t.TempDir(), "other")
 	plain := brokertest.StartBroker(t)
 
 	goRun := func(b *brokertest.Broker, o *TLSOptions) error {
@@ -191,16 +192,16 @@ func TestTLSVerification(t *testing.T) {
 	}{
 		{"ca trusted", ca, &TLSOptions{CAFile: ca.CAFile}, passed},
 		{"ca system roots", ca, &TLSOptions{}, "the MQTT broker at " + ca.Addr() + " presented an untrusted certificate: x509: certificate signed by unknown authority (trust its CA with --cafile CA.pem, or skip verification with --insecure)"},
-		{"ca other CA", ca, &TLSOptions{CAFile: other.CertFile}, "presented an untrusted certificate: x509: certificate signed by unknown authority (its issuer is not in " + other.CertFile},
+		{"ca other CA", ca, &TLSOptions{CAFile: other}, "presented an untrusted certificate: x509: certificate signed by unknown authority (its issuer is not in " + other},
 		{"ca insecure", ca, &TLSOptions{Insecure: true}, passed},
 		{"self-signed", selfLocal, &TLSOptions{}, "the MQTT broker at " + selfLocal.Addr() + ` presented an untrusted certificate: self-signed certificate "localhost" (trust it by passing the certificate itself with --cafile, or skip verification with --insecure)`},
-		{"self-signed other CA", selfLocal, &TLSOptions{CAFile: other.CertFile}, `self-signed certificate "localhost"`},
+		{"self-signed other CA", selfLocal, &TLSOptions{CAFile: other}, `self-signed certificate "localhost"`},
 		{"self-signed as CA", selfLocal, &TLSOptions{CAFile: selfLocal.CAFile}, passed},
 		// crypto/x509 checks the name before the chain, OpenSSL the chain first.
 		{"self-signed, wrong name", self, &TLSOptions{}, "the MQTT broker at " + self.Addr() + ` presented an untrusted certificate: self-signed certificate "broker.lab.invalid", not valid for 127.0.0.1 either: x509: cannot validate certificate for 127.0.0.1 because it doesn't contain any IP SANs (trust it with --cafile and connect with --host set to a name it is valid for, or skip verification with --insecure)`},
 		{"self-signed as CA, wrong name", self, &TLSOptions{CAFile: self.CAFile}, "the MQTT broker's certificate does not match 127.0.0.1: x509: cannot validate certificate for 127.0.0.1"},
 		{"self-signed insecure", self, &TLSOptions{Insecure: true}, passed},
-		{"self-signed insecure and cafile", self, &TLSOptions{Insecure: true, CAFile: other.CertFile}, passed},
+		{"self-signed insecure and cafile", self, &TLSOptions{Insecure: true, CAFile: other}, passed},
 		{"plain listener", plain, &TLSOptions{}, "TLS handshake with the MQTT broker at " + plain.Addr() + " failed: the broker closed the connection (a plain MQTT listener? then drop --tls)"},
 		{"tls listener, no tls", ca, nil, "MQTT connect to " + ca.Addr() + ": "},
 	}
@@ -234,7 +235,7 @@ func TestTLSVerification(t *testing.T) {
 		{"self-signed", self, []string{"--tls"}, "labpeer.py: the MQTT broker at " + self.Addr() + " presented an untrusted certificate: self-signed certificate (trust its CA, or a self-signed certificate itself, with --cafile; or skip verification with --insecure)"},
 		{"self-signed as CA", selfLocal, []string{"--tls", "--cafile", selfLocal.CAFile}, pyPassed},
 		{"self-signed as CA, wrong name", self, []string{"--tls", "--cafile", self.CAFile}, "labpeer.py: the MQTT broker's certificate does not match 127.0.0.1: IP address mismatch, certificate is not valid for '127.0.0.1'. (use --host"},
-		{"self-signed insecure", self, []string{"--tls", "--insecure", "--cafile", other.CertFile}, pyPassed},
+		{"self-signed insecure", self, []string{"--tls", "--insecure", "--cafile", other}, pyPassed},
 		{"plain listener", plain, []string{"--tls"}, "labpeer.py: TLS handshake with the MQTT broker at " + plain.Addr() + " failed: the broker closed the connection (a plain MQTT listener? then drop --tls)"},
 	}
 	for _, c := range pyCases {
@@ -252,7 +253,7 @@ func TestTLSVerification(t *testing.T) {
 func TestTLSNegotiationErrors(t *testing.T) {
 	brokertest.CheckPython(t)
 	only13 := brokertest.StartTLSBroker(t, brokertest.TLSBrokerOptions{TLSVersion: "tlsv1.3"})
-	gcm := brokertest.StartTLSBroker(t, brokertest.TLSBrokerOptions{Key: brokertest.KeyRSA, Ciphers: "ECDHE-RSA-AES256-GCM-SHA384"})
+	gcm := brokertest.StartTLSBroker(t, brokertest.TLSBrokerOptions{Key: keytest.KeyRSA, Ciphers: "ECDHE-RSA-AES256-GCM-SHA384"})
 	run := func(b *brokertest.Broker, o TLSOptions) (*brokertest.Buffer, error) {
 		o.CAFile = b.CAFile
 		log := &brokertest.Buffer{}
@@ -307,7 +308,7 @@ func TestTLSMosquittoClients(t *testing.T) {
 	}
 	ca := brokertest.StartTLSBroker(t, brokertest.TLSBrokerOptions{})
 	self := brokertest.StartTLSBroker(t, brokertest.TLSBrokerOptions{SelfSigned: true, Hosts: []string{"broker.lab.invalid"}})
-	other := brokertest.NewCA(t, t.TempDir(), "other", brokertest.KeyECDSA)
+	other, _ := keytest.NewCA(t, "other", keytest.KeyECDSA).Write(t, t.TempDir(), "other")
 	cases := []struct {
 		name string
 		b    *brokertest.Broker
@@ -317,8 +318,8 @@ func TestTLSMosquittoClients(t *testing.T) {
 	}{
 		{"ca", ca, []string{"--cafile", ca.CAFile}, true, ""},
 		{"ca by name", ca, []string{"--cafile", ca.CAFile, "-h", "localhost"}, true, ""},
-		{"ca other CA", ca, []string{"--cafile", other.CertFile}, false, "certificate verify failed"},
-		{"self-signed, other CA, insecure", self, []string{"--insecure", "--cafile", other.CertFile}, false, "certificate verify failed"},
+		{"ca other CA", ca, []string{"--cafile", other}, false, "certificate verify failed"},
+		{"self-signed, other CA, insecure", self, []string{"--insecure", "--cafile", other}, false, "certificate verify failed"},
 		// only -d (debug) says why: "host name verification failed"
 		{"self-signed as CA", self, []string{"--cafile", self.CAFile}, false, "Error: host name verification failed."},
 		{"self-signed as CA, insecure", self, []string{"--insecure", "--cafile", self.CAFile}, true, ""},

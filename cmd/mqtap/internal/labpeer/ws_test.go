@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/mqtap/mqtap/session/brokertest"
-	"github.com/mqtap/mqtap/session/brokertest/wsbridge"
 )
 
 // wsConfig is a Config for the bridge w: ws://, or wss:// with its CA and
@@ -37,8 +36,8 @@ func pyWSArgs(w *brokertest.WSBridge, keyLog string) []string {
 // together. No pings: paho-mqtt 1.6 answers a Ping with an unmasked Pong,
 // which the bridge (RFC 6455 5.1) refuses; pingAll adds them for the Go peer.
 var (
-	splitAll = wsbridge.Framing{SplitTypes: []byte{2, 3, 4, 9, 13}, Cuts: []int{1, 2}, Join: true}
-	pingAll  = wsbridge.Framing{SplitTypes: []byte{2, 3, 4, 9, 13}, Cuts: []int{1, 2}, Join: true, Ping: true}
+	splitAll = brokertest.Framing{SplitTypes: []byte{2, 3, 4, 9, 13}, Cuts: []int{1, 2}, Join: true}
+	pingAll  = brokertest.Framing{SplitTypes: []byte{2, 3, 4, 9, 13}, Cuts: []int{1, 2}, Join: true, Ping: true}
 )
 
 // TestWSGoRequestPythonRespond: the Go requester over ws:// and wss://,

@@ -1,25 +1,10 @@
-// Package wsbridge is a WebSocket-to-TCP bridge for MQTT over WebSocket
-// tests and sample captures.
-//
-// Debian's mosquitto 2.0.11 cannot open a `protocol websockets` listener,
-// so the bridge stands in front of a plain MQTT listener: it accepts the
-// HTTP upgrade on one path with the subprotocol "mqtt" (or "mqttv3.1"),
-// with or without permessage-deflate and TLS, and relays each WebSocket
-// connection to its own TCP connection to the broker. The relay is
-// faithful: the MQTT bytes each side sends reach the other unchanged; only
-// their WebSocket framing towards the client is chosen (Framing: MQTT
-// packets cut into several frames, packets sent together joined in one,
-// pings between fragments). It counts the MQTT packets of each direction
-// of each connection, which is the ground truth of a capture made through
-// it. It is built on github.com/coder/websocket.
-package wsbridge
+package brokertest
 
 import (
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"log"
 	"net"
 	"net/http"
@@ -103,58 +88,8 @@ func (f Framing) splits(typ byte) bool {
 	return false
 }
 
-// TLS makes the bridge speak wss://.
-type TLS struct {
-	// CertFile and KeyFile are the server certificate (PEM, the chain)
-	// and its private key.
-	CertFile, KeyFile string
-	// KeyLog, when set, receives the TLS secrets of every connection in
-	// the NSS key log format (tls.Config.KeyLogWriter).
-	KeyLog io.Writer
-}
-
-// Options configure a Bridge.
-type Options struct {
-	// Broker is host:port of the plain MQTT listener (required).
-	Broker string
-	// Listen is the address to listen on; "127.0.0.1:0" (a free port)
-	// when empty.
-	Listen string
-	// Path is the WebSocket endpoint; "/mqtt" when empty. Other paths get
-	// 404 Not Found.
-	Path string
-	// Subprotocols are chosen from the client's offer in this order of
-	// preference; nil means {"mqtt", "mqttv3.1"}. A client that offers
-	// none of them is accepted without a subprotocol.
-	Subprotocols []string
-	// NoSubprotocol accepts every upgrade without choosing a subprotocol.
-	NoSubprotocol bool
-	// ForceSubprotocol, when set, is the subprotocol of every answer,
-	// offered or not (as a misbehaving server would).
-	ForceSubprotocol string
-	// Compression is what is answered to an offer of permessage-deflate.
-	Compression Compression
-	// TLS, when set, makes the bridge a wss:// endpoint.
-	TLS *TLS
-	// Framing is how what the broker sends is framed.
-	Framing Framing
-	// MaxPacket caps an MQTT packet from the broker and a message from
-	// the client, in bytes (0: 16 MiB); a connection that exceeds it is
-	// closed and the log says so.
-	MaxPacket int
-	// Log receives one line per event (connections, their packet counts
-	// when they close, errors); nil discards them. Calls never overlap.
-	Log func(format string, args ...any)
-}
-
-// DefaultPath is the endpoint of a bridge whose Options.Path is empty.
-const DefaultPath = "/mqtt"
-
-// defaultMaxPacket is Options.MaxPacket's default.
-const defaultMaxPacket = 16 << 20
-
-// ConnStats describe one WebSocket connection of the bridge.
-type ConnStats struct {
+// WSConnStats describe one WebSocket connection of a bridge.
+type WSConnStats struct {
 	N      int            // 1 for the first connection, …
 	Client netip.AddrPort // the client's end
 	// Path, Offered and Subprotocol are the request's path, the
@@ -165,22 +100,24 @@ type ConnStats struct {
 	// Extensions is the Sec-WebSocket-Extensions the bridge answered
 	// ("" none), Offered its request's.
 	Extensions, OfferedExtensions string
-	ClientID                      string // of the client's CONNECT, when it sent one
-	Sent                          Counts // MQTT packets the client sent (to the broker)
-	Received                      Counts // MQTT packets the broker sent (to the client)
-	Frames                        int    // data frames sent to the client (a message of n fragments counts n+1 with Split)
-	Pings                         int    // Ping frames sent to the client
-	Closed                        bool   // the connection has ended
+	ClientID                      string       // of the client's CONNECT, when it sent one
+	Sent                          PacketCounts // MQTT packets the client sent (to the broker)
+	Received                      PacketCounts // MQTT packets the broker sent (to the client)
+	Frames                        int          // data frames sent to the client (a message of n fragments counts n+1 with Split)
+	Pings                         int          // Ping frames sent to the client
+	Closed                        bool         // the connection has ended
 }
 
-// Bridge is a running bridge.
-type Bridge struct {
-	opts  Options
-	ln    net.Listener
-	srv   *http.Server
-	addr  netip.AddrPort
-	tls   bool
-	logMu sync.Mutex
+// wsServer is one run of a bridge, from listening to Stop: a WSBridge
+// restarted on its port is a new run, whose connections are numbered from
+// 1 again.
+type wsServer struct {
+	opts   WSBridgeOptions
+	broker string // host:port of the plain MQTT listener
+	ln     net.Listener
+	srv    *http.Server
+	addr   netip.AddrPort
+	logMu  sync.Mutex
 
 	mu     sync.Mutex
 	closed bool
@@ -189,51 +126,23 @@ type Bridge struct {
 	served chan struct{}
 }
 
-// Start listens and serves until Close.
-func Start(opts Options) (*Bridge, error) {
-	if opts.Broker == "" {
-		return nil, errors.New("wsbridge: no broker address")
-	}
-	if opts.Listen == "" {
-		opts.Listen = "127.0.0.1:0"
-	}
-	if opts.Path == "" {
-		opts.Path = DefaultPath
-	}
-	if !strings.HasPrefix(opts.Path, "/") {
-		return nil, fmt.Errorf("wsbridge: path %q does not start with /", opts.Path)
-	}
-	if opts.Subprotocols == nil {
-		opts.Subprotocols = []string{"mqtt", "mqttv3.1"}
-	}
-	if opts.MaxPacket <= 0 {
-		opts.MaxPacket = defaultMaxPacket
-	}
-	for _, c := range opts.Framing.Cuts {
-		if c <= 0 {
-			return nil, fmt.Errorf("wsbridge: fragment size %d: want at least 1 byte", c)
-		}
-	}
-	for _, t := range opts.Framing.SplitTypes {
-		if t == 0 || t > 15 {
-			return nil, fmt.Errorf("wsbridge: MQTT packet type %d: want 1 (CONNECT) to 15 (AUTH)", t)
-		}
-	}
-	ln, err := net.Listen("tcp", opts.Listen)
+// serveWS listens on listen and serves until close; opts are checked and
+// complete (WSBridgeOptions.check).
+func serveWS(broker, listen string, opts WSBridgeOptions) (*wsServer, error) {
+	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return nil, fmt.Errorf("wsbridge: %w", err)
 	}
-	b := &Bridge{opts: opts, served: make(chan struct{})}
+	b := &wsServer{opts: opts, broker: broker, served: make(chan struct{})}
 	b.addr = ln.Addr().(*net.TCPAddr).AddrPort()
 	b.ln = &countingListener{Listener: ln}
-	if opts.TLS != nil {
-		cert, err := tls.LoadX509KeyPair(opts.TLS.CertFile, opts.TLS.KeyFile)
+	if opts.TLS {
+		cert, err := tls.LoadX509KeyPair(opts.CertFile, opts.KeyFile)
 		if err != nil {
 			ln.Close()
 			return nil, fmt.Errorf("wsbridge: loading the server certificate: %w", err)
 		}
-		b.ln = tls.NewListener(b.ln, &tls.Config{Certificates: []tls.Certificate{cert}, KeyLogWriter: opts.TLS.KeyLog, NextProtos: []string{"http/1.1"}})
-		b.tls = true
+		b.ln = tls.NewListener(b.ln, &tls.Config{Certificates: []tls.Certificate{cert}, KeyLogWriter: opts.KeyLogWriter, NextProtos: []string{"http/1.1"}})
 	}
 	b.srv = &http.Server{
 		Handler:           http.HandlerFunc(b.serveHTTP),
@@ -258,34 +167,22 @@ func Start(opts Options) (*Bridge, error) {
 	return b, nil
 }
 
-// Addr is the address the bridge listens on.
-func (b *Bridge) Addr() netip.AddrPort { return b.addr }
-
-// URL is ws://ADDR/PATH, or wss:// with TLS.
-func (b *Bridge) URL() string {
-	scheme := "ws"
-	if b.tls {
-		scheme = "wss"
-	}
-	return scheme + "://" + b.addr.String() + b.opts.Path
-}
-
-// Conns describes every connection so far, in order.
-func (b *Bridge) Conns() []ConnStats {
+// stats describes every connection of the run so far, in order.
+func (b *wsServer) stats() []WSConnStats {
 	b.mu.Lock()
 	rs := append([]*relay(nil), b.conns...)
 	b.mu.Unlock()
-	out := make([]ConnStats, len(rs))
+	out := make([]WSConnStats, len(rs))
 	for i, r := range rs {
 		out[i] = r.snapshot()
 	}
 	return out
 }
 
-// Close stops listening, ends every connection abruptly (both TCP
+// close stops listening, ends every connection abruptly (both TCP
 // connections closed, no WebSocket Close frame: as if the bridge had
 // crashed) and waits for the relays to finish.
-func (b *Bridge) Close() error {
+func (b *wsServer) close() error {
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
@@ -304,7 +201,7 @@ func (b *Bridge) Close() error {
 }
 
 // logf writes one line to the log.
-func (b *Bridge) logf(format string, args ...any) {
+func (b *wsServer) logf(format string, args ...any) {
 	if b.opts.Log == nil {
 		return
 	}
@@ -315,7 +212,7 @@ func (b *Bridge) logf(format string, args ...any) {
 
 // serveHTTP accepts the upgrade on the bridge's path, dials the broker and
 // relays.
-func (b *Bridge) serveHTTP(w http.ResponseWriter, r *http.Request) {
+func (b *wsServer) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path != b.opts.Path {
 		b.logf("%s: %s %s: 404 (the endpoint is %s)", r.RemoteAddr, r.Method, r.URL.Path, b.opts.Path)
 		http.NotFound(w, r)
@@ -323,7 +220,7 @@ func (b *Bridge) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	var d net.Dialer
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
-	broker, err := d.DialContext(ctx, "tcp", b.opts.Broker)
+	broker, err := d.DialContext(ctx, "tcp", b.broker)
 	cancel()
 	if err != nil {
 		b.logf("%s: cannot reach the broker: %v", r.RemoteAddr, err)
@@ -358,7 +255,7 @@ func (b *Bridge) serveHTTP(w http.ResponseWriter, r *http.Request) {
 
 // newRelay registers a connection; nil (and everything closed) when the
 // bridge is closing.
-func (b *Bridge) newRelay(r *http.Request, h http.Header, c *websocket.Conn, broker net.Conn) *relay {
+func (b *wsServer) newRelay(r *http.Request, h http.Header, c *websocket.Conn, broker net.Conn) *relay {
 	rl := &relay{b: b, ws: c, broker: broker, done: make(chan struct{})}
 	rl.stats.Client, _ = netip.ParseAddrPort(r.RemoteAddr)
 	rl.stats.Client = netip.AddrPortFrom(rl.stats.Client.Addr().Unmap(), rl.stats.Client.Port())
@@ -392,8 +289,9 @@ func (b *Bridge) newRelay(r *http.Request, h http.Header, c *websocket.Conn, bro
 
 // logWriter passes net/http's messages (failed TLS handshakes) to the
 // bridge's log.
-type logWriter struct{ b *Bridge }
+type logWriter struct{ b *wsServer }
 
+// Write logs p as one line.
 func (w logWriter) Write(p []byte) (int, error) {
 	w.b.logf("%s", strings.TrimRight(string(p), "\n"))
 	return len(p), nil

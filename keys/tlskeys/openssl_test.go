@@ -1,4 +1,4 @@
-package keys
+package tlskeys
 
 import (
 	"bufio"
@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mqtap/mqtap/keys/keytest"
 )
 
 // lockedBuffer collects a process's output for waitOutput.
@@ -163,24 +165,18 @@ func (p *opensslProcess) send(t *testing.T, line string) {
 	}
 }
 
-// TestTLSDecryptOpenSSL decrypts connections between openssl s_client
+// TestDecryptOpenSSL decrypts connections between openssl s_client
 // and s_server, captured by a TCP proxy between them, with the key log
 // s_client writes: TLS 1.2 CBC suites with encrypt-then-MAC (OpenSSL's
 // default) and without, GCM, ChaCha20-Poly1305 and CCM; TLS 1.3 with every
 // suite, and KeyUpdates in both directions.
-func TestTLSDecryptOpenSSL(t *testing.T) {
+func TestDecryptOpenSSL(t *testing.T) {
 	if _, err := exec.LookPath("openssl"); err != nil {
 		t.Fatalf("the openssl command is needed (apt-get install openssl): %v", err)
 	}
 	dir := t.TempDir()
-	_, rsaCert, rsaKey := testCert(t, false)
-	_, ecCert, ecKey := testCert(t, true)
-	files := map[string][]byte{"rsa.pem": rsaCert, "rsa.key": rsaKey, "ec.pem": ecCert, "ec.key": ecKey}
-	for name, data := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	rsaCert, rsaKey := keytest.SelfSigned(t, keytest.KeyRSA, nil).Write(t, dir, "rsa")
+	ecCert, ecKey := keytest.SelfSigned(t, keytest.KeyECDSA, nil).Write(t, dir, "ec")
 	cases := []struct {
 		name    string
 		args    []string // for both s_server and s_client
@@ -216,12 +212,12 @@ func TestTLSDecryptOpenSSL(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			tls13 := tc.args[0] == "-tls1_3"
-			cert, key := "rsa.pem", "rsa.key"
+			cert, key := rsaCert, rsaKey
 			if tc.ecdsa {
-				cert, key = "ec.pem", "ec.key"
+				cert, key = ecCert, ecKey
 			}
 			srvArgs := append([]string{"s_server", "-accept", "127.0.0.1:0", "-naccept", "1",
-				"-cert", filepath.Join(dir, cert), "-key", filepath.Join(dir, key)}, tc.args...)
+				"-cert", cert, "-key", key}, tc.args...)
 			srv := startOpenSSL(t, "s_server", srvArgs...)
 			m := accept.FindStringSubmatch(waitOutput(t, &srv.out, "ACCEPT", "s_server"))
 			if m == nil {
@@ -281,13 +277,13 @@ func TestTLSDecryptOpenSSL(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			kl, err := ParseTLSKeyLog(bytes.NewReader(data), keylog)
+			kl, err := ParseKeyLog(bytes.NewReader(data), keylog)
 			if err != nil {
 				t.Fatal(err)
 			}
 			got := decryptTLSCapture(t, kl, []byte(proxy.c2s.String()), []byte(proxy.s2c.String()))
 			if got.hellos.suite != tc.suite || got.hellos.etm != tc.etm || (got.hellos.version == 0x0304) != tls13 {
-				t.Fatalf("negotiated %s 0x%04x ETM %v, want 0x%04x ETM %v", TLSVersionName(got.hellos.version), got.hellos.suite, got.hellos.etm, tc.suite, tc.etm)
+				t.Fatalf("negotiated %s 0x%04x ETM %v, want 0x%04x ETM %v", VersionName(got.hellos.version), got.hellos.suite, got.hellos.etm, tc.suite, tc.etm)
 			}
 			for dir := range 2 {
 				if !bytes.Equal(got.app[dir], sent[dir].Bytes()) {
@@ -300,8 +296,8 @@ func TestTLSDecryptOpenSSL(t *testing.T) {
 			if !bytes.Equal(got.alerts[0], []byte{1, 0}) {
 				t.Errorf("client alerts %x, want close_notify 0100", got.alerts[0])
 			}
-			suite, _ := TLSSuiteByID(got.hellos.suite)
-			t.Logf("%s %s ETM %v: %d+%d records, %d+%d KeyUpdates, key log of %d lines", TLSVersionName(got.hellos.version), suite.Name,
+			suite, _ := SuiteByID(got.hellos.suite)
+			t.Logf("%s %s ETM %v: %d+%d records, %d+%d KeyUpdates, key log of %d lines", VersionName(got.hellos.version), suite.Name,
 				got.hellos.etm, got.records[0], got.records[1], got.keyUpdates[0], got.keyUpdates[1], countLines(data))
 		})
 	}

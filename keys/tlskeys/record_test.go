@@ -1,28 +1,21 @@
-package keys
+package tlskeys
 
 import (
 	"bytes"
-	"crypto"
 	"crypto/aes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mqtap/mqtap/keys/keytest"
 )
 
 // tlsRecord is one record of a captured TLS stream.
@@ -82,10 +75,10 @@ func parseTLSHellos(t testing.TB, c2s, s2c []tlsRecord) tlsHellos {
 	find := func(recs []tlsRecord, want byte) []byte {
 		var buf []byte
 		for _, r := range recs {
-			if r.header[0] == tlsTypeChangeCipherSpec {
+			if r.header[0] == typeChangeCipherSpec {
 				continue
 			}
-			if r.header[0] != tlsTypeHandshake {
+			if r.header[0] != typeHandshake {
 				break
 			}
 			buf = append(buf, r.body...)
@@ -139,13 +132,13 @@ type tlsDecrypted struct {
 // decryptTLSCapture decrypts every protected record of both directions of
 // a captured connection with the secrets of kl, failing the test on any
 // error. Records cut at the end of a capture are left out.
-func decryptTLSCapture(t testing.TB, kl *TLSKeyLog, c2sStream, s2cStream []byte) tlsDecrypted {
+func decryptTLSCapture(t testing.TB, kl *KeyLog, c2sStream, s2cStream []byte) tlsDecrypted {
 	t.Helper()
 	dirs := [2][]tlsRecord{splitTLSRecords(t, c2sStream), splitTLSRecords(t, s2cStream)}
 	var out tlsDecrypted
 	h := parseTLSHellos(t, dirs[0], dirs[1])
 	out.hellos = h
-	suite, ok := TLSSuiteByID(h.suite)
+	suite, ok := SuiteByID(h.suite)
 	if !ok || !suite.CanDecrypt() {
 		t.Fatalf("suite 0x%04x: known %v, can decrypt %v", h.suite, ok, suite.CanDecrypt())
 	}
@@ -156,7 +149,7 @@ func decryptTLSCapture(t testing.TB, kl *TLSKeyLog, c2sStream, s2cStream []byte)
 	name := [2]string{"client", "server"}
 	for dir, recs := range dirs {
 		client := dir == 0
-		var d *TLSDecrypter
+		var d *Decrypter
 		var err error
 		var next []byte // TLS 1.3: the application traffic secret
 		if h.version == 0x0304 {
@@ -164,10 +157,10 @@ func decryptTLSCapture(t testing.TB, kl *TLSKeyLog, c2sStream, s2cStream []byte)
 			if client {
 				first, second = secrets.ClientHandshake, secrets.ClientTraffic
 			}
-			d, err = NewTLS13Decrypter(suite, first)
+			d, err = NewDecrypter13(suite, first)
 			next = second
 		} else {
-			d, err = NewTLS12Decrypter(suite, h.version, secrets.Master, h.clientRandom, h.serverRandom, client, h.etm)
+			d, err = NewDecrypter12(suite, h.version, secrets.Master, h.clientRandom, h.serverRandom, client, h.etm)
 		}
 		if err != nil {
 			t.Fatalf("%s: %v", name[dir], err)
@@ -177,8 +170,8 @@ func decryptTLSCapture(t testing.TB, kl *TLSKeyLog, c2sStream, s2cStream []byte)
 		for i, r := range recs {
 			typ := r.header[0]
 			if h.version == 0x0304 {
-				protected = typ == tlsTypeApplicationData
-			} else if typ == tlsTypeChangeCipherSpec {
+				protected = typ == typeApplicationData
+			} else if typ == typeChangeCipherSpec {
 				protected = true
 				continue
 			}
@@ -187,15 +180,15 @@ func decryptTLSCapture(t testing.TB, kl *TLSKeyLog, c2sStream, s2cStream []byte)
 			}
 			plain, ct, err := d.Decrypt(r.header, r.body)
 			if err != nil {
-				t.Fatalf("%s record %d (type %d, %d bytes, %s %s): %v", name[dir], i, typ, len(r.body), TLSVersionName(h.version), suite.Name, err)
+				t.Fatalf("%s record %d (type %d, %d bytes, %s %s): %v", name[dir], i, typ, len(r.body), VersionName(h.version), suite.Name, err)
 			}
 			out.records[dir]++
 			switch ct {
-			case tlsTypeApplicationData:
+			case typeApplicationData:
 				out.app[dir] = append(out.app[dir], plain...)
-			case tlsTypeAlert:
+			case typeAlert:
 				out.alerts[dir] = append(out.alerts[dir], plain...)
-			case tlsTypeHandshake:
+			case typeHandshake:
 				var msgs [][2][]byte
 				msgs, hs = handshakeMessages(append(hs, plain...))
 				hs = append([]byte(nil), hs...)
@@ -208,7 +201,7 @@ func decryptTLSCapture(t testing.TB, kl *TLSKeyLog, c2sStream, s2cStream []byte)
 						}
 						out.finished[dir] = true
 						if next != nil {
-							d, err = NewTLS13Decrypter(suite, next)
+							d, err = NewDecrypter13(suite, next)
 							if err != nil {
 								t.Fatal(err)
 							}
@@ -233,48 +226,6 @@ func decryptTLSCapture(t testing.TB, kl *TLSKeyLog, c2sStream, s2cStream []byte)
 		}
 	}
 	return out
-}
-
-// testCert returns a self-signed certificate for 127.0.0.1 and localhost
-// with an RSA 2048 or ECDSA P-256 key, as a tls.Certificate and PEM.
-func testCert(t testing.TB, ecdsaKey bool) (tls.Certificate, []byte, []byte) {
-	t.Helper()
-	var key any
-	var err error
-	if ecdsaKey {
-		key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	} else {
-		key, err = rsa.GenerateKey(rand.Reader, 2048)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "localhost"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		DNSNames:     []string{"localhost"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	pub := key.(crypto.Signer).Public()
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, pub, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
-	c, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c, certPEM, keyPEM
 }
 
 // recordingConn records the bytes a net.Conn reads and writes.
@@ -328,7 +279,7 @@ type goTLSRun struct {
 // runGoTLS connects a crypto/tls client and server over loopback, the
 // client sending c2s messages and the server then s2c messages, the
 // client logging its keys.
-func runGoTLS(t *testing.T, cert tls.Certificate, certPEM []byte, clientCfg, serverCfg *tls.Config, c2s, s2c [][]byte) goTLSRun {
+func runGoTLS(t *testing.T, cert *keytest.Cert, clientCfg, serverCfg *tls.Config, c2s, s2c [][]byte) goTLSRun {
 	t.Helper()
 	var run goTLSRun
 	for _, m := range c2s {
@@ -342,7 +293,7 @@ func runGoTLS(t *testing.T, cert tls.Certificate, certPEM []byte, clientCfg, ser
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	serverCfg.Certificates = []tls.Certificate{cert}
+	serverCfg.Certificates = []tls.Certificate{cert.TLS()}
 	serverErr := make(chan error, 1)
 	go func() {
 		serverErr <- func() error {
@@ -376,9 +327,7 @@ func runGoTLS(t *testing.T, cert tls.Certificate, certPEM []byte, clientCfg, ser
 	raw.SetDeadline(time.Now().Add(30 * time.Second))
 	rec := &recordingConn{Conn: raw}
 	var keylog bytes.Buffer
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(certPEM)
-	clientCfg.RootCAs, clientCfg.ServerName, clientCfg.KeyLogWriter = pool, "localhost", &keylog
+	clientCfg.RootCAs, clientCfg.ServerName, clientCfg.KeyLogWriter = cert.Pool(), "localhost", &keylog
 	cl := tls.Client(rec, clientCfg)
 	for _, m := range c2s {
 		if _, err := cl.Write(m); err != nil {
@@ -403,12 +352,12 @@ func runGoTLS(t *testing.T, cert tls.Certificate, certPEM []byte, clientCfg, ser
 	return run
 }
 
-// TestTLSDecryptGo decrypts connections between Go's crypto/tls client
+// TestDecryptGo decrypts connections between Go's crypto/tls client
 // and server with the keys the client logged, for each suite Go
 // implements that mqtap decrypts, in TLS 1.0 to 1.3.
-func TestTLSDecryptGo(t *testing.T) {
-	rsaCert, rsaPEM, _ := testCert(t, false)
-	ecCert, ecPEM, _ := testCert(t, true)
+func TestDecryptGo(t *testing.T) {
+	rsaCert := keytest.SelfSigned(t, keytest.KeyRSA, nil)
+	ecCert := keytest.SelfSigned(t, keytest.KeyECDSA, nil)
 	cases := []struct {
 		suite   uint16
 		version uint16
@@ -432,9 +381,9 @@ func TestTLSDecryptGo(t *testing.T) {
 		{0, tls.VersionTLS13, true},
 	}
 	for _, tc := range cases {
-		name := TLSVersionName(tc.version) + "/" + tls.CipherSuiteName(tc.suite)
+		name := VersionName(tc.version) + "/" + tls.CipherSuiteName(tc.suite)
 		if tc.suite == 0 {
-			name = TLSVersionName(tc.version) + "/Go's choice"
+			name = VersionName(tc.version) + "/Go's choice"
 		}
 		if tc.ecdsa {
 			name += "/ECDSA"
@@ -447,17 +396,17 @@ func TestTLSDecryptGo(t *testing.T) {
 				}
 				return c
 			}
-			cert, certPEM := rsaCert, rsaPEM
+			cert := rsaCert
 			if tc.ecdsa {
-				cert, certPEM = ecCert, ecPEM
+				cert = ecCert
 			}
 			c2s := testMessages("client", 1, 300, 20000, 5)
 			s2c := testMessages("server", 17, 40000, 16384, 1)
-			run := runGoTLS(t, cert, certPEM, cfg(), cfg(), c2s, s2c)
+			run := runGoTLS(t, cert, cfg(), cfg(), c2s, s2c)
 			if run.state.Version != tc.version || tc.suite != 0 && run.state.CipherSuite != tc.suite {
-				t.Fatalf("negotiated %s %s", TLSVersionName(run.state.Version), tls.CipherSuiteName(run.state.CipherSuite))
+				t.Fatalf("negotiated %s %s", VersionName(run.state.Version), tls.CipherSuiteName(run.state.CipherSuite))
 			}
-			kl, err := ParseTLSKeyLog(bytes.NewReader(run.keylog), "go.keylog")
+			kl, err := ParseKeyLog(bytes.NewReader(run.keylog), "go.keylog")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -475,36 +424,36 @@ func TestTLSDecryptGo(t *testing.T) {
 			if !bytes.Equal(got.alerts[0], []byte{1, 0}) {
 				t.Errorf("client alerts %x, want close_notify 0100", got.alerts[0])
 			}
-			t.Logf("%s %s: %d+%d records", TLSVersionName(run.state.Version), tls.CipherSuiteName(run.state.CipherSuite), got.records[0], got.records[1])
+			t.Logf("%s %s: %d+%d records", VersionName(run.state.Version), tls.CipherSuiteName(run.state.CipherSuite), got.records[0], got.records[1])
 		})
 	}
 }
 
 // goTLS12Capture runs one TLS 1.2 connection with suite and returns the
 // run and the parsed key log.
-func goTLS12Capture(t *testing.T, suite uint16) (goTLSRun, *TLSKeyLog) {
+func goTLS12Capture(t *testing.T, suite uint16) (goTLSRun, *KeyLog) {
 	t.Helper()
-	cert, certPEM, _ := testCert(t, true)
+	cert := keytest.SelfSigned(t, keytest.KeyECDSA, nil)
 	cfg := func() *tls.Config {
 		return &tls.Config{MinVersion: tls.VersionTLS12, MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{suite}}
 	}
-	run := runGoTLS(t, cert, certPEM, cfg(), cfg(), testMessages("c", 100), testMessages("s", 100))
-	kl, err := ParseTLSKeyLog(bytes.NewReader(run.keylog), "go.keylog")
+	run := runGoTLS(t, cert, cfg(), cfg(), testMessages("c", 100), testMessages("s", 100))
+	kl, err := ParseKeyLog(bytes.NewReader(run.keylog), "go.keylog")
 	if err != nil {
 		t.Fatal(err)
 	}
 	return run, kl
 }
 
-// TestTLSDecryptErrors checks the reasons Decrypt gives, on records of a
+// TestDecryptErrors checks the reasons Decrypt gives, on records of a
 // real connection.
-func TestTLSDecryptErrors(t *testing.T) {
+func TestDecryptErrors(t *testing.T) {
 	for _, id := range []uint16{
 		tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
 		tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
 		tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA,
 	} {
-		suite, _ := TLSSuiteByID(id)
+		suite, _ := SuiteByID(id)
 		t.Run(suite.Name, func(t *testing.T) {
 			run, kl := goTLS12Capture(t, id)
 			recs := splitTLSRecords(t, run.c2s)
@@ -512,13 +461,13 @@ func TestTLSDecryptErrors(t *testing.T) {
 			sec, _ := kl.Secrets(h.clientRandom)
 			var finished tlsRecord // the first protected record
 			for i, r := range recs {
-				if r.header[0] == tlsTypeChangeCipherSpec {
+				if r.header[0] == typeChangeCipherSpec {
 					finished = recs[i+1]
 					break
 				}
 			}
-			fresh := func(master []byte) *TLSDecrypter {
-				d, err := NewTLS12Decrypter(suite, h.version, master, h.clientRandom, h.serverRandom, true, false)
+			fresh := func(master []byte) *Decrypter {
+				d, err := NewDecrypter12(suite, h.version, master, h.clientRandom, h.serverRandom, true, false)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -526,18 +475,18 @@ func TestTLSDecryptErrors(t *testing.T) {
 			}
 			// The right key.
 			plain, ct, err := fresh(sec.Master).Decrypt(finished.header, finished.body)
-			if err != nil || ct != tlsTypeHandshake || len(plain) != 16 || plain[0] != 20 {
+			if err != nil || ct != typeHandshake || len(plain) != 16 || plain[0] != 20 {
 				t.Fatalf("Finished: %x %d %v", plain, ct, err)
 			}
 			// The wrong key.
 			wrong := bytes.Clone(sec.Master)
 			wrong[0] ^= 1
 			_, _, err = fresh(wrong).Decrypt(finished.header, finished.body)
-			if !errors.Is(err, ErrTLSAuth) && !errors.Is(err, ErrTLSPadding) {
+			if !errors.Is(err, ErrAuth) && !errors.Is(err, ErrPadding) {
 				t.Errorf("wrong key: %v, want an authentication or padding error", err)
 			}
 			// The wrong direction.
-			d, _ := NewTLS12Decrypter(suite, h.version, sec.Master, h.clientRandom, h.serverRandom, false, false)
+			d, _ := NewDecrypter12(suite, h.version, sec.Master, h.clientRandom, h.serverRandom, false, false)
 			if _, _, err = d.Decrypt(finished.header, finished.body); err == nil {
 				t.Error("the server's keys decrypt the client's record")
 			}
@@ -547,7 +496,7 @@ func TestTLSDecryptErrors(t *testing.T) {
 				body := bytes.Clone(finished.body)
 				body[at] ^= 0x80
 				_, _, err := fresh(sec.Master).Decrypt(finished.header, body)
-				if !errors.Is(err, ErrTLSAuth) && !errors.Is(err, ErrTLSPadding) {
+				if !errors.Is(err, ErrAuth) && !errors.Is(err, ErrPadding) {
 					t.Errorf("byte %d flipped: %v", at, err)
 				}
 			}
@@ -555,7 +504,7 @@ func TestTLSDecryptErrors(t *testing.T) {
 			// advanced past it.
 			d = fresh(sec.Master)
 			d.Decrypt(finished.header, finished.body[:3])
-			if _, _, err := d.Decrypt(finished.header, finished.body); !errors.Is(err, ErrTLSAuth) && !errors.Is(err, ErrTLSPadding) {
+			if _, _, err := d.Decrypt(finished.header, finished.body); !errors.Is(err, ErrAuth) && !errors.Is(err, ErrPadding) {
 				t.Errorf("after a failed record, seq 1: %v", err)
 			}
 			// Short records, with a matching header.
@@ -570,12 +519,12 @@ func TestTLSDecryptErrors(t *testing.T) {
 				hdr := bytes.Clone(finished.header)
 				binary.BigEndian.PutUint16(hdr[3:], uint16(n))
 				_, _, err := fresh(sec.Master).Decrypt(hdr, finished.body[:n])
-				if !errors.Is(err, ErrTLSShort) && !errors.Is(err, ErrTLSLength) {
+				if !errors.Is(err, ErrShort) && !errors.Is(err, ErrLength) {
 					t.Errorf("%d-byte record: %v, want too short", n, err)
 				}
 			}
 			// A header that disagrees with the body; a bad header.
-			if _, _, err := fresh(sec.Master).Decrypt(finished.header, finished.body[1:]); !errors.Is(err, ErrTLSLength) {
+			if _, _, err := fresh(sec.Master).Decrypt(finished.header, finished.body[1:]); !errors.Is(err, ErrLength) {
 				t.Errorf("length mismatch: %v", err)
 			}
 			if _, _, err := fresh(sec.Master).Decrypt(finished.header[:4], finished.body); err == nil {
@@ -585,34 +534,34 @@ func TestTLSDecryptErrors(t *testing.T) {
 	}
 }
 
-// TestTLSDecrypterArguments checks the constructors' errors.
-func TestTLSDecrypterArguments(t *testing.T) {
-	gcm, _ := TLSSuiteByID(0xC02F)
-	cbc256, _ := TLSSuiteByID(0xC027)
-	tls13, _ := TLSSuiteByID(0x1302)
-	rc4, _ := TLSSuiteByID(0x0005)
+// TestDecrypterArguments checks the constructors' errors.
+func TestDecrypterArguments(t *testing.T) {
+	gcm, _ := SuiteByID(0xC02F)
+	cbc256, _ := SuiteByID(0xC027)
+	tls13, _ := SuiteByID(0x1302)
+	rc4, _ := SuiteByID(0x0005)
 	master, r32 := make([]byte, 48), make([]byte, 32)
 	bad := []struct {
 		name string
 		err  error
 	}{
-		{"nil suite", second(NewTLS12Decrypter(nil, 0x0303, master, r32, r32, true, false))},
-		{"TLS 1.3 suite", second(NewTLS12Decrypter(tls13, 0x0303, master, r32, r32, true, false))},
-		{"RC4", second(NewTLS12Decrypter(rc4, 0x0303, master, r32, r32, true, false))},
-		{"SSL 3.0", second(NewTLS12Decrypter(gcm, 0x0300, master, r32, r32, true, false))},
-		{"GCM in TLS 1.1", second(NewTLS12Decrypter(gcm, 0x0302, master, r32, r32, true, false))},
-		{"SHA-256 CBC in TLS 1.0", second(NewTLS12Decrypter(cbc256, 0x0301, master, r32, r32, true, false))},
-		{"short master", second(NewTLS12Decrypter(gcm, 0x0303, master[:47], r32, r32, true, false))},
-		{"short random", second(NewTLS12Decrypter(gcm, 0x0303, master, r32[:31], r32, true, false))},
-		{"TLS 1.2 suite in 1.3", second(NewTLS13Decrypter(gcm, r32))},
-		{"SHA-256 secret for a SHA-384 suite", second(NewTLS13Decrypter(tls13, r32))},
+		{"nil suite", second(NewDecrypter12(nil, 0x0303, master, r32, r32, true, false))},
+		{"TLS 1.3 suite", second(NewDecrypter12(tls13, 0x0303, master, r32, r32, true, false))},
+		{"RC4", second(NewDecrypter12(rc4, 0x0303, master, r32, r32, true, false))},
+		{"SSL 3.0", second(NewDecrypter12(gcm, 0x0300, master, r32, r32, true, false))},
+		{"GCM in TLS 1.1", second(NewDecrypter12(gcm, 0x0302, master, r32, r32, true, false))},
+		{"SHA-256 CBC in TLS 1.0", second(NewDecrypter12(cbc256, 0x0301, master, r32, r32, true, false))},
+		{"short master", second(NewDecrypter12(gcm, 0x0303, master[:47], r32, r32, true, false))},
+		{"short random", second(NewDecrypter12(gcm, 0x0303, master, r32[:31], r32, true, false))},
+		{"TLS 1.2 suite in 1.3", second(NewDecrypter13(gcm, r32))},
+		{"SHA-256 secret for a SHA-384 suite", second(NewDecrypter13(tls13, r32))},
 	}
 	for _, b := range bad {
 		if b.err == nil {
 			t.Errorf("%s: no error", b.name)
 		}
 	}
-	d, err := NewTLS12Decrypter(gcm, 0x0303, master, r32, r32, true, false)
+	d, err := NewDecrypter12(gcm, 0x0303, master, r32, r32, true, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -628,7 +577,7 @@ func second[T any](_ T, err error) error { return err }
 // 1-RTT Handshake, TLS_AES_128_GCM_SHA256) with its traffic secrets, and
 // checks the keys and IVs derived on the way.
 func TestTLS13Vectors(t *testing.T) {
-	suite, _ := TLSSuiteByID(0x1301)
+	suite, _ := SuiteByID(0x1301)
 	unhex := func(s string) []byte {
 		b, err := hex.DecodeString(s)
 		if err != nil {
@@ -660,12 +609,12 @@ func TestTLS13Vectors(t *testing.T) {
 		if err != nil || hex.EncodeToString(key) != kv.key {
 			t.Errorf("key of %s: %x %v, want %s", kv.secret[:8], key, err, kv.key)
 		}
-		d, err := NewTLS13Decrypter(suite, unhex(kv.secret))
+		d, err := NewDecrypter13(suite, unhex(kv.secret))
 		if err != nil || hex.EncodeToString(d.fixedIV) != kv.iv {
 			t.Errorf("iv of %s: %v, want %s", kv.secret[:8], err, kv.iv)
 		}
 	}
-	open := func(d *TLSDecrypter, record string) ([]byte, byte) {
+	open := func(d *Decrypter, record string) ([]byte, byte) {
 		t.Helper()
 		r := unhex(record)
 		plain, ct, err := d.Decrypt(r[:5], r[5:])
@@ -680,33 +629,33 @@ func TestTLS13Vectors(t *testing.T) {
 	}
 	// The server's flight: EncryptedExtensions, Certificate,
 	// CertificateVerify, Finished in one record.
-	d, _ := NewTLS13Decrypter(suite, unhex(serverHS))
+	d, _ := NewDecrypter13(suite, unhex(serverHS))
 	plain, ct := open(d, serverFlight)
 	msgs, rest := handshakeMessages(plain)
-	if ct != tlsTypeHandshake || len(msgs) != 4 || len(rest) != 0 || msgs[0][0][0] != 8 || msgs[3][0][0] != 20 ||
+	if ct != typeHandshake || len(msgs) != 4 || len(rest) != 0 || msgs[0][0][0] != 8 || msgs[3][0][0] != 20 ||
 		hex.EncodeToString(msgs[3][1]) != "9b9b141d906337fbd2cbdce71df4deda4ab42c309572cb7fffee5454b78f0718" {
 		t.Errorf("server flight: type %d, %d messages", ct, len(msgs))
 	}
 	// The client's Finished, data, alert.
-	d, _ = NewTLS13Decrypter(suite, unhex(clientHS))
-	if plain, ct := open(d, clientFinished); ct != tlsTypeHandshake || hex.EncodeToString(plain) != "14000020a8ec436d677634ae525ac1fcebe11a039ec17694fac6e98527b642f2edd5ce61" {
+	d, _ = NewDecrypter13(suite, unhex(clientHS))
+	if plain, ct := open(d, clientFinished); ct != typeHandshake || hex.EncodeToString(plain) != "14000020a8ec436d677634ae525ac1fcebe11a039ec17694fac6e98527b642f2edd5ce61" {
 		t.Errorf("client Finished: %d %x", ct, plain)
 	}
-	d, _ = NewTLS13Decrypter(suite, unhex(clientApp))
-	if plain, ct := open(d, clientData); ct != tlsTypeApplicationData || !bytes.Equal(plain, payload) {
+	d, _ = NewDecrypter13(suite, unhex(clientApp))
+	if plain, ct := open(d, clientData); ct != typeApplicationData || !bytes.Equal(plain, payload) {
 		t.Errorf("client data: %d %x", ct, plain)
 	}
-	if plain, ct := open(d, clientAlert); ct != tlsTypeAlert || !bytes.Equal(plain, []byte{1, 0}) {
+	if plain, ct := open(d, clientAlert); ct != typeAlert || !bytes.Equal(plain, []byte{1, 0}) {
 		t.Errorf("client alert: %d %x", ct, plain)
 	}
 	// The server's data is its second record under the application secret
 	// (the first holds a NewSessionTicket, left out here): a record that
 	// fails also uses up a sequence number.
-	d, _ = NewTLS13Decrypter(suite, unhex(serverApp))
-	if _, _, err := d.Decrypt([]byte{23, 3, 3, 0, 17}, make([]byte, 17)); !errors.Is(err, ErrTLSAuth) {
+	d, _ = NewDecrypter13(suite, unhex(serverApp))
+	if _, _, err := d.Decrypt([]byte{23, 3, 3, 0, 17}, make([]byte, 17)); !errors.Is(err, ErrAuth) {
 		t.Fatalf("zero record: %v", err)
 	}
-	if plain, ct := open(d, serverData); ct != tlsTypeApplicationData || !bytes.Equal(plain, payload) {
+	if plain, ct := open(d, serverData); ct != typeApplicationData || !bytes.Equal(plain, payload) {
 		t.Errorf("server data: %d %x", ct, plain)
 	}
 	// A change_cipher_spec between protected records is not protected and
@@ -714,7 +663,7 @@ func TestTLS13Vectors(t *testing.T) {
 	if _, _, err := d.Decrypt([]byte{20, 3, 3, 0, 1}, []byte{1}); err == nil || d.seq != 2 {
 		t.Fatalf("change_cipher_spec: %v, seq %d", err, d.seq)
 	}
-	if plain, ct := open(d, serverAlert); ct != tlsTypeAlert || !bytes.Equal(plain, []byte{1, 0}) {
+	if plain, ct := open(d, serverAlert); ct != typeAlert || !bytes.Equal(plain, []byte{1, 0}) {
 		t.Errorf("server alert: %d %x", ct, plain)
 	}
 	// KeyUpdate: a new secret of the same size, sequence 0, and the old
@@ -727,7 +676,7 @@ func TestTLS13Vectors(t *testing.T) {
 		t.Fatalf("after KeyUpdate: seq %d secret %x", d.seq, d.secret)
 	}
 	r := unhex(serverAlert)
-	if _, _, err := d.Decrypt(r[:5], r[5:]); !errors.Is(err, ErrTLSAuth) {
+	if _, _, err := d.Decrypt(r[:5], r[5:]); !errors.Is(err, ErrAuth) {
 		t.Errorf("old record after KeyUpdate: %v", err)
 	}
 }
@@ -766,33 +715,33 @@ func TestCCMVectors(t *testing.T) {
 	}
 }
 
-// FuzzTLSDecrypt feeds random records to decrypters of every kind: they
+// FuzzDecrypt feeds random records to decrypters of every kind: they
 // must fail cleanly, never panic.
-func FuzzTLSDecrypt(f *testing.F) {
+func FuzzDecrypt(f *testing.F) {
 	f.Add(byte(23), uint16(0x0303), []byte{})
 	f.Add(byte(23), uint16(0x0303), bytes.Repeat([]byte{0}, 16))
 	f.Add(byte(22), uint16(0x0301), bytes.Repeat([]byte{15}, 64))
 	f.Add(byte(23), uint16(0x0303), bytes.Repeat([]byte{0xff}, 100))
 	master, r32 := bytes.Repeat([]byte{1}, 48), bytes.Repeat([]byte{2}, 32)
-	var decrypters []func() *TLSDecrypter
+	var decrypters []func() *Decrypter
 	for _, id := range []uint16{0xC02F, 0xC030, 0xCCA8, 0xC013, 0xC028, 0xC0AC, 0xC0AE} {
 		for _, v := range []uint16{0x0301, 0x0302, 0x0303} {
 			for _, etm := range []bool{false, true} {
-				s, _ := TLSSuiteByID(id)
-				if _, err := NewTLS12Decrypter(s, v, master, r32, r32, true, etm); err != nil {
+				s, _ := SuiteByID(id)
+				if _, err := NewDecrypter12(s, v, master, r32, r32, true, etm); err != nil {
 					continue
 				}
-				decrypters = append(decrypters, func() *TLSDecrypter {
-					d, _ := NewTLS12Decrypter(s, v, master, r32, r32, true, etm)
+				decrypters = append(decrypters, func() *Decrypter {
+					d, _ := NewDecrypter12(s, v, master, r32, r32, true, etm)
 					return d
 				})
 			}
 		}
 	}
 	for _, id := range []uint16{0x1301, 0x1302, 0x1303, 0x1304, 0x1305} {
-		s, _ := TLSSuiteByID(id)
-		decrypters = append(decrypters, func() *TLSDecrypter {
-			d, _ := NewTLS13Decrypter(s, bytes.Repeat([]byte{3}, s.prf.Size()))
+		s, _ := SuiteByID(id)
+		decrypters = append(decrypters, func() *Decrypter {
+			d, _ := NewDecrypter13(s, bytes.Repeat([]byte{3}, s.prf.Size()))
 			return d
 		})
 	}

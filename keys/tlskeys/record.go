@@ -1,4 +1,4 @@
-package keys
+package tlskeys
 
 import (
 	"crypto"
@@ -19,40 +19,40 @@ import (
 	"golang.org/x/crypto/chacha20poly1305"
 )
 
-// Reasons TLSDecrypter.Decrypt fails; test with errors.Is (the errors
+// Reasons Decrypter.Decrypt fails; test with errors.Is (the errors
 // returned wrap one of these with details).
 var (
-	// ErrTLSAuth: the AEAD tag or the HMAC does not verify. With a key
+	// ErrAuth: the AEAD tag or the HMAC does not verify. With a key
 	// from the key log this means the wrong key (another connection's
 	// secrets, the wrong direction) or a record that was corrupted, lost
 	// or decrypted out of order (the sequence number is part of the MAC).
-	ErrTLSAuth = errors.New("TLS record authentication failed (wrong key, or a record corrupted, missing or out of order)")
-	// ErrTLSPadding: the CBC padding of a MAC-then-encrypt record is not
+	ErrAuth = errors.New("TLS record authentication failed (wrong key, or a record corrupted, missing or out of order)")
+	// ErrPadding: the CBC padding of a MAC-then-encrypt record is not
 	// TLS padding, which with a correct MAC key also means the wrong key
 	// or a corrupted record.
-	ErrTLSPadding = errors.New("TLS record has bad CBC padding (wrong key, or a corrupted record)")
-	// ErrTLSShort: the record is shorter than its protection alone.
-	ErrTLSShort = errors.New("TLS record too short")
-	// ErrTLSLength: the record's length is impossible for its protection
+	ErrPadding = errors.New("TLS record has bad CBC padding (wrong key, or a corrupted record)")
+	// ErrShort: the record is shorter than its protection alone.
+	ErrShort = errors.New("TLS record too short")
+	// ErrLength: the record's length is impossible for its protection
 	// (a CBC ciphertext that is not whole blocks) or disagrees with its
 	// header.
-	ErrTLSLength = errors.New("TLS record has an impossible length")
+	ErrLength = errors.New("TLS record has an impossible length")
 )
 
 // TLS record content types.
 const (
-	tlsTypeChangeCipherSpec = 20
-	tlsTypeAlert            = 21
-	tlsTypeHandshake        = 22
-	tlsTypeApplicationData  = 23
+	typeChangeCipherSpec = 20
+	typeAlert            = 21
+	typeHandshake        = 22
+	typeApplicationData  = 23
 )
 
-// TLSDecrypter removes the record protection of one direction of one
+// Decrypter removes the record protection of one direction of one
 // connection, keeping the sequence number (and, in TLS 1.0 CBC, the IV
 // chained from the previous record). Records must be given in the order
 // they were sent. It is not safe for concurrent use.
-type TLSDecrypter struct {
-	suite   *TLSSuite
+type Decrypter struct {
+	suite   *Suite
 	version uint16 // negotiated version; 0x0304 for TLS 1.3
 	seq     uint64
 
@@ -69,7 +69,7 @@ type TLSDecrypter struct {
 	secret []byte // TLS 1.3 traffic secret, for KeyUpdate
 }
 
-// NewTLS12Decrypter returns the decrypter of one direction of a TLS 1.0,
+// NewDecrypter12 returns the decrypter of one direction of a TLS 1.0,
 // 1.1 or 1.2 connection (client: the records the client sends, with the
 // client's write keys). It expands master (the 48-byte master secret of a
 // CLIENT_RANDOM key log line; with the extended master secret of RFC 7627
@@ -85,7 +85,7 @@ type TLSDecrypter struct {
 // record in TLS 1.0; the HMAC covers seq|type|version|length|plaintext and
 // comes before the padding, or, with encryptThenMAC (RFC 7366, the
 // extension in both hellos), covers the IV and ciphertext and follows them.
-func NewTLS12Decrypter(s *TLSSuite, version uint16, master, clientRandom, serverRandom []byte, client, encryptThenMAC bool) (*TLSDecrypter, error) {
+func NewDecrypter12(s *Suite, version uint16, master, clientRandom, serverRandom []byte, client, encryptThenMAC bool) (*Decrypter, error) {
 	if s == nil {
 		return nil, errors.New("TLS decrypter: no cipher suite")
 	}
@@ -96,11 +96,11 @@ func NewTLS12Decrypter(s *TLSSuite, version uint16, master, clientRandom, server
 		return nil, fmt.Errorf("TLS decrypter: mqtap does not decrypt %s records", s.Name)
 	}
 	if version < 0x0301 || version > 0x0303 {
-		return nil, fmt.Errorf("TLS decrypter: version %s, want TLS 1.0, 1.1 or 1.2", TLSVersionName(version))
+		return nil, fmt.Errorf("TLS decrypter: version %s, want TLS 1.0, 1.1 or 1.2", VersionName(version))
 	}
 	aead := s.tagLen > 0
 	if version < 0x0303 && (aead || s.mac != crypto.SHA1) {
-		return nil, fmt.Errorf("TLS decrypter: %s needs TLS 1.2, the connection is %s", s.Name, TLSVersionName(version))
+		return nil, fmt.Errorf("TLS decrypter: %s needs TLS 1.2, the connection is %s", s.Name, VersionName(version))
 	}
 	if len(master) != 48 {
 		return nil, fmt.Errorf("TLS decrypter: master secret is %d bytes, want 48", len(master))
@@ -121,9 +121,9 @@ func NewTLS12Decrypter(s *TLSSuite, version uint16, master, clientRandom, server
 	n := 2 * (macLen + s.keyLen + ivLen)
 	var kb []byte
 	if version == 0x0303 {
-		kb = tlsPRF12(hashFunc(s.prf), master, "key expansion", seed, n)
+		kb = prf12(hashFunc(s.prf), master, "key expansion", seed, n)
 	} else {
-		kb = tlsPRF10(master, "key expansion", seed, n)
+		kb = prf10(master, "key expansion", seed, n)
 	}
 	take := func(l int) []byte {
 		b := kb[:l:l]
@@ -138,9 +138,9 @@ func NewTLS12Decrypter(s *TLSSuite, version uint16, master, clientRandom, server
 		macKey, key, iv = cMAC, cKey, cIV
 	}
 
-	d := &TLSDecrypter{suite: s, version: version, etm: encryptThenMAC}
+	d := &Decrypter{suite: s, version: version, etm: encryptThenMAC}
 	if aead {
-		a, err := newTLSAEAD(s, key)
+		a, err := newAEAD(s, key)
 		if err != nil {
 			return nil, err
 		}
@@ -159,11 +159,11 @@ func NewTLS12Decrypter(s *TLSSuite, version uint16, master, clientRandom, server
 	return d, nil
 }
 
-// NewTLS13Decrypter returns the decrypter of the records protected with a
+// NewDecrypter13 returns the decrypter of the records protected with a
 // TLS 1.3 traffic secret (a handshake or application traffic secret of the
 // key log), deriving key and IV with HKDF-Expand-Label "key" and "iv"
 // (RFC 8446 7.3) and the suite's hash.
-func NewTLS13Decrypter(s *TLSSuite, secret []byte) (*TLSDecrypter, error) {
+func NewDecrypter13(s *Suite, secret []byte) (*Decrypter, error) {
 	if s == nil {
 		return nil, errors.New("TLS decrypter: no cipher suite")
 	}
@@ -176,7 +176,7 @@ func NewTLS13Decrypter(s *TLSSuite, secret []byte) (*TLSDecrypter, error) {
 	if len(secret) != s.prf.Size() {
 		return nil, fmt.Errorf("TLS decrypter: traffic secret is %d bytes, %s wants %d", len(secret), s.Name, s.prf.Size())
 	}
-	d := &TLSDecrypter{suite: s, version: 0x0304}
+	d := &Decrypter{suite: s, version: 0x0304}
 	if err := d.setTrafficSecret(append([]byte(nil), secret...)); err != nil {
 		return nil, err
 	}
@@ -187,9 +187,9 @@ func NewTLS13Decrypter(s *TLSSuite, secret []byte) (*TLSDecrypter, error) {
 // traffic secret, HKDF-Expand-Label(secret, "traffic upd", "", Hash.length)
 // (RFC 8446 7.2), with sequence number 0. Call it after decrypting the
 // record that holds the peer's KeyUpdate message.
-func (d *TLSDecrypter) KeyUpdate() error {
+func (d *Decrypter) KeyUpdate() error {
 	if d.version != 0x0304 {
-		return fmt.Errorf("TLS decrypter: KeyUpdate on a %s connection", TLSVersionName(d.version))
+		return fmt.Errorf("TLS decrypter: KeyUpdate on a %s connection", VersionName(d.version))
 	}
 	next, err := hkdfExpandLabel(hashFunc(d.suite.prf), d.secret, "traffic upd", nil, len(d.secret))
 	if err != nil {
@@ -200,7 +200,7 @@ func (d *TLSDecrypter) KeyUpdate() error {
 
 // setTrafficSecret derives the key and IV of a TLS 1.3 traffic secret and
 // restarts the sequence numbers.
-func (d *TLSDecrypter) setTrafficSecret(secret []byte) error {
+func (d *Decrypter) setTrafficSecret(secret []byte) error {
 	h := hashFunc(d.suite.prf)
 	key, err := hkdfExpandLabel(h, secret, "key", nil, d.suite.keyLen)
 	if err != nil {
@@ -210,7 +210,7 @@ func (d *TLSDecrypter) setTrafficSecret(secret []byte) error {
 	if err != nil {
 		return fmt.Errorf("TLS decrypter: deriving the IV: %w", err)
 	}
-	a, err := newTLSAEAD(d.suite, key)
+	a, err := newAEAD(d.suite, key)
 	if err != nil {
 		return err
 	}
@@ -225,22 +225,22 @@ func (d *TLSDecrypter) setTrafficSecret(secret []byte) error {
 // success and on failure, as the peers' did, so that one damaged record
 // does not stop the next from decrypting (except for a TLS 1.3 record
 // whose outer type is not application_data, which is not protected: an
-// error that uses up no sequence number). Errors wrap ErrTLSAuth,
-// ErrTLSPadding, ErrTLSShort or ErrTLSLength.
-func (d *TLSDecrypter) Decrypt(header []byte, body []byte) (plain []byte, contentType byte, err error) {
+// error that uses up no sequence number). Errors wrap ErrAuth,
+// ErrPadding, ErrShort or ErrLength.
+func (d *Decrypter) Decrypt(header []byte, body []byte) (plain []byte, contentType byte, err error) {
 	if len(header) != 5 {
 		return nil, 0, fmt.Errorf("TLS record header of %d bytes, want 5", len(header))
 	}
-	if d.version == 0x0304 && header[0] != tlsTypeApplicationData {
+	if d.version == 0x0304 && header[0] != typeApplicationData {
 		// TLS 1.3 protects only application_data records; a
 		// change_cipher_spec (middlebox compatibility) or a plaintext alert
 		// does not use up a sequence number.
-		return nil, 0, fmt.Errorf("TLS 1.3 record of type %d is not protected (want %d)", header[0], tlsTypeApplicationData)
+		return nil, 0, fmt.Errorf("TLS 1.3 record of type %d is not protected (want %d)", header[0], typeApplicationData)
 	}
 	seq := d.seq
 	d.seq++
 	if n := int(binary.BigEndian.Uint16(header[3:])); n != len(body) {
-		return nil, 0, fmt.Errorf("%w: header says %d bytes, body is %d", ErrTLSLength, n, len(body))
+		return nil, 0, fmt.Errorf("%w: header says %d bytes, body is %d", ErrLength, n, len(body))
 	}
 	switch {
 	case d.version == 0x0304:
@@ -261,13 +261,13 @@ func (d *TLSDecrypter) Decrypt(header []byte, body []byte) (plain []byte, conten
 // open13 opens a TLS 1.3 record: the header is the additional data, the
 // nonce the IV XOR the sequence number, and the plaintext ends with the
 // real content type and zero padding (RFC 8446 5.2-5.4).
-func (d *TLSDecrypter) open13(seq uint64, header, body []byte) ([]byte, byte, error) {
+func (d *Decrypter) open13(seq uint64, header, body []byte) ([]byte, byte, error) {
 	if len(body) < d.aead.Overhead()+1 {
-		return nil, 0, fmt.Errorf("%w: %d bytes, a %s record has at least %d", ErrTLSShort, len(body), d.suite.Name, d.aead.Overhead()+1)
+		return nil, 0, fmt.Errorf("%w: %d bytes, a %s record has at least %d", ErrShort, len(body), d.suite.Name, d.aead.Overhead()+1)
 	}
 	plain, err := d.aead.Open(nil, d.seqNonce(seq), body, header)
 	if err != nil {
-		return nil, 0, fmt.Errorf("%w: %s record %d", ErrTLSAuth, d.suite.Name, seq)
+		return nil, 0, fmt.Errorf("%w: %s record %d", ErrAuth, d.suite.Name, seq)
 	}
 	i := len(plain) - 1
 	for i >= 0 && plain[i] == 0 {
@@ -281,10 +281,10 @@ func (d *TLSDecrypter) open13(seq uint64, header, body []byte) ([]byte, byte, er
 
 // open12 opens a TLS 1.2 AEAD record; the additional data is
 // seq|type|version|plaintext length (RFC 5246 6.2.3.3).
-func (d *TLSDecrypter) open12(seq uint64, header, body []byte) ([]byte, error) {
+func (d *Decrypter) open12(seq uint64, header, body []byte) ([]byte, error) {
 	least := d.suite.recordIV + d.aead.Overhead()
 	if len(body) < least {
-		return nil, fmt.Errorf("%w: %d bytes, a %s record has at least %d", ErrTLSShort, len(body), d.suite.Name, least)
+		return nil, fmt.Errorf("%w: %d bytes, a %s record has at least %d", ErrShort, len(body), d.suite.Name, least)
 	}
 	var nonce []byte
 	if d.suite.recordIV > 0 { // GCM, CCM: salt | explicit nonce
@@ -294,10 +294,10 @@ func (d *TLSDecrypter) open12(seq uint64, header, body []byte) ([]byte, error) {
 	} else { // ChaCha20-Poly1305
 		nonce = d.seqNonce(seq)
 	}
-	ad := tlsMACHeader(seq, header, len(body)-d.aead.Overhead())
+	ad := macHeader(seq, header, len(body)-d.aead.Overhead())
 	plain, err := d.aead.Open(nil, nonce, body, ad)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s record %d", ErrTLSAuth, d.suite.Name, seq)
+		return nil, fmt.Errorf("%w: %s record %d", ErrAuth, d.suite.Name, seq)
 	}
 	return plain, nil
 }
@@ -305,37 +305,37 @@ func (d *TLSDecrypter) open12(seq uint64, header, body []byte) ([]byte, error) {
 // openMtE opens a MAC-then-encrypt CBC record (RFC 5246 6.2.3.2): the
 // ciphertext of plaintext|MAC|padding|padding length, after an explicit IV
 // in TLS 1.1 and 1.2.
-func (d *TLSDecrypter) openMtE(seq uint64, header, body []byte) ([]byte, error) {
+func (d *Decrypter) openMtE(seq uint64, header, body []byte) ([]byte, error) {
 	bs, macLen := d.suite.blockSize, d.mac.Size()
 	iv, ct, err := d.splitCBC(body, 0)
 	if err != nil {
 		return nil, err
 	}
 	if len(ct) < macLen+1 {
-		return nil, fmt.Errorf("%w: %d bytes of ciphertext, %s needs at least %d", ErrTLSShort, len(ct), d.suite.Name, (macLen/bs+1)*bs)
+		return nil, fmt.Errorf("%w: %d bytes of ciphertext, %s needs at least %d", ErrShort, len(ct), d.suite.Name, (macLen/bs+1)*bs)
 	}
 	plain := make([]byte, len(ct))
 	cipher.NewCBCDecrypter(d.block, iv).CryptBlocks(plain, ct)
-	plain, err = removeTLSPadding(plain, macLen, seq)
+	plain, err = removePadding(plain, macLen, seq)
 	if err != nil {
 		return nil, err
 	}
 	n := len(plain) - macLen
 	d.mac.Reset()
-	d.mac.Write(tlsMACHeader(seq, header, n))
+	d.mac.Write(macHeader(seq, header, n))
 	d.mac.Write(plain[:n])
 	if !hmac.Equal(d.mac.Sum(nil), plain[n:]) {
-		return nil, fmt.Errorf("%w: %s record %d: HMAC mismatch", ErrTLSAuth, d.suite.Name, seq)
+		return nil, fmt.Errorf("%w: %s record %d: HMAC mismatch", ErrAuth, d.suite.Name, seq)
 	}
 	return plain[:n:n], nil
 }
 
 // openETM opens an encrypt-then-MAC CBC record (RFC 7366): IV|ciphertext
 // then the MAC of seq|type|version|length|IV|ciphertext.
-func (d *TLSDecrypter) openETM(seq uint64, header, body []byte) ([]byte, error) {
+func (d *Decrypter) openETM(seq uint64, header, body []byte) ([]byte, error) {
 	macLen := d.mac.Size()
 	if len(body) < macLen {
-		return nil, fmt.Errorf("%w: %d bytes, shorter than the %d-byte MAC", ErrTLSShort, len(body), macLen)
+		return nil, fmt.Errorf("%w: %d bytes, shorter than the %d-byte MAC", ErrShort, len(body), macLen)
 	}
 	n := len(body) - macLen
 	iv, ct, err := d.splitCBC(body[:n], macLen)
@@ -343,32 +343,32 @@ func (d *TLSDecrypter) openETM(seq uint64, header, body []byte) ([]byte, error) 
 		return nil, err
 	}
 	d.mac.Reset()
-	d.mac.Write(tlsMACHeader(seq, header, n))
+	d.mac.Write(macHeader(seq, header, n))
 	d.mac.Write(body[:n])
 	if !hmac.Equal(d.mac.Sum(nil), body[n:]) {
-		return nil, fmt.Errorf("%w: %s record %d: HMAC mismatch (encrypt-then-MAC)", ErrTLSAuth, d.suite.Name, seq)
+		return nil, fmt.Errorf("%w: %s record %d: HMAC mismatch (encrypt-then-MAC)", ErrAuth, d.suite.Name, seq)
 	}
 	plain := make([]byte, len(ct))
 	cipher.NewCBCDecrypter(d.block, iv).CryptBlocks(plain, ct)
-	return removeTLSPadding(plain, 0, seq)
+	return removePadding(plain, 0, seq)
 }
 
 // splitCBC splits a CBC record into IV and ciphertext (whole blocks, at
 // least one), taking the IV from the record (TLS 1.1+) or from the chain
 // (TLS 1.0, whose next IV is then the last ciphertext block). extra is the
 // MAC length after the ciphertext, for messages.
-func (d *TLSDecrypter) splitCBC(body []byte, extra int) (iv, ct []byte, err error) {
+func (d *Decrypter) splitCBC(body []byte, extra int) (iv, ct []byte, err error) {
 	bs := d.suite.blockSize
 	ivLen := 0
 	if d.chained == nil {
 		ivLen = bs
 	}
 	if len(body) < ivLen+bs {
-		return nil, nil, fmt.Errorf("%w: %d bytes, a %s record has at least %d", ErrTLSShort, len(body)+extra, d.suite.Name, ivLen+bs+extra)
+		return nil, nil, fmt.Errorf("%w: %d bytes, a %s record has at least %d", ErrShort, len(body)+extra, d.suite.Name, ivLen+bs+extra)
 	}
 	iv, ct = body[:ivLen], body[ivLen:]
 	if len(ct)%bs != 0 {
-		return nil, nil, fmt.Errorf("%w: %d bytes of CBC ciphertext, not whole %d-byte blocks", ErrTLSLength, len(ct), bs)
+		return nil, nil, fmt.Errorf("%w: %d bytes of CBC ciphertext, not whole %d-byte blocks", ErrLength, len(ct), bs)
 	}
 	if d.chained != nil {
 		iv = d.chained
@@ -377,12 +377,12 @@ func (d *TLSDecrypter) splitCBC(body []byte, extra int) (iv, ct []byte, err erro
 	return iv, ct, nil
 }
 
-// removeTLSPadding checks and removes TLS CBC padding: padding length p,
+// removePadding checks and removes TLS CBC padding: padding length p,
 // then p+1 bytes of value p, leaving at least keep bytes (the MAC).
-func removeTLSPadding(plain []byte, keep int, seq uint64) ([]byte, error) {
+func removePadding(plain []byte, keep int, seq uint64) ([]byte, error) {
 	p := int(plain[len(plain)-1])
 	if p+1+keep > len(plain) {
-		return nil, fmt.Errorf("%w: record %d: padding length %d in %d bytes", ErrTLSPadding, seq, p, len(plain))
+		return nil, fmt.Errorf("%w: record %d: padding length %d in %d bytes", ErrPadding, seq, p, len(plain))
 	}
 	pad := plain[len(plain)-1-p:]
 	want := make([]byte, len(pad))
@@ -390,14 +390,14 @@ func removeTLSPadding(plain []byte, keep int, seq uint64) ([]byte, error) {
 		want[i] = byte(p)
 	}
 	if subtle.ConstantTimeCompare(pad, want) != 1 {
-		return nil, fmt.Errorf("%w: record %d: padding bytes are not all %d", ErrTLSPadding, seq, p)
+		return nil, fmt.Errorf("%w: record %d: padding bytes are not all %d", ErrPadding, seq, p)
 	}
 	return plain[: len(plain)-1-p : len(plain)-1-p], nil
 }
 
 // seqNonce is the per-record nonce of ChaCha20-Poly1305 and TLS 1.3: the
 // IV XOR the sequence number, left-padded to the IV length.
-func (d *TLSDecrypter) seqNonce(seq uint64) []byte {
+func (d *Decrypter) seqNonce(seq uint64) []byte {
 	nonce := append([]byte(nil), d.fixedIV...)
 	for i := range 8 {
 		nonce[len(nonce)-1-i] ^= byte(seq >> (8 * i))
@@ -405,17 +405,17 @@ func (d *TLSDecrypter) seqNonce(seq uint64) []byte {
 	return nonce
 }
 
-// tlsMACHeader is seq|type|version|length, the start of the TLS 1.2 MAC
+// macHeader is seq|type|version|length, the start of the TLS 1.2 MAC
 // input and the AEAD additional data.
-func tlsMACHeader(seq uint64, header []byte, length int) []byte {
+func macHeader(seq uint64, header []byte, length int) []byte {
 	b := make([]byte, 0, 13)
 	b = binary.BigEndian.AppendUint64(b, seq)
 	b = append(b, header[:3]...)
 	return binary.BigEndian.AppendUint16(b, uint16(length))
 }
 
-// newTLSAEAD returns the AEAD of an AEAD suite with key.
-func newTLSAEAD(s *TLSSuite, key []byte) (cipher.AEAD, error) {
+// newAEAD returns the AEAD of an AEAD suite with key.
+func newAEAD(s *Suite, key []byte) (cipher.AEAD, error) {
 	var a cipher.AEAD
 	var err error
 	switch s.cipher {
@@ -453,17 +453,17 @@ func hashFunc(h crypto.Hash) func() hash.Hash {
 	return sha256.New
 }
 
-// tlsPRF12 is the TLS 1.2 PRF (RFC 5246 5): P_hash(secret, label|seed).
-func tlsPRF12(h func() hash.Hash, secret []byte, label string, seed []byte, n int) []byte {
+// prf12 is the TLS 1.2 PRF (RFC 5246 5): P_hash(secret, label|seed).
+func prf12(h func() hash.Hash, secret []byte, label string, seed []byte, n int) []byte {
 	out := make([]byte, n)
 	pHash(out, h, secret, append([]byte(label), seed...))
 	return out
 }
 
-// tlsPRF10 is the TLS 1.0 and 1.1 PRF (RFC 2246 5): P_MD5 over the first
+// prf10 is the TLS 1.0 and 1.1 PRF (RFC 2246 5): P_MD5 over the first
 // half of the secret XOR P_SHA1 over the second (halves overlap by a byte
 // when the length is odd).
-func tlsPRF10(secret []byte, label string, seed []byte, n int) []byte {
+func prf10(secret []byte, label string, seed []byte, n int) []byte {
 	ls := append([]byte(label), seed...)
 	half := (len(secret) + 1) / 2
 	out := make([]byte, n)
@@ -502,122 +502,4 @@ func hkdfExpandLabel(h func() hash.Hash, secret []byte, label string, context []
 	info = append(info, byte(len(context)))
 	info = append(info, context...)
 	return hkdf.Expand(h, secret, string(info), length)
-}
-
-// ccm is AES-CCM (NIST SP 800-38C, RFC 3610) with a nonce of 7 to 13 bytes
-// and a tag of 4 to 16 bytes (TLS: 12-byte nonce, 16- or 8-byte tag, RFC
-// 6655, 8446). It implements cipher.AEAD for messages below 2^(8*(15-n))
-// bytes.
-type ccm struct {
-	b                cipher.Block
-	nonceLen, tagLen int
-}
-
-// newCCM returns AES-CCM over b (a 16-byte block cipher).
-func newCCM(b cipher.Block, nonceLen, tagLen int) (cipher.AEAD, error) {
-	if b.BlockSize() != 16 || nonceLen < 7 || nonceLen > 13 || tagLen < 4 || tagLen > 16 || tagLen%2 != 0 {
-		return nil, errors.New("CCM: unsupported block, nonce or tag size")
-	}
-	return &ccm{b: b, nonceLen: nonceLen, tagLen: tagLen}, nil
-}
-
-// NonceSize implements cipher.AEAD.
-func (c *ccm) NonceSize() int { return c.nonceLen }
-
-// Overhead implements cipher.AEAD.
-func (c *ccm) Overhead() int { return c.tagLen }
-
-// Seal implements cipher.AEAD.
-func (c *ccm) Seal(dst, nonce, plaintext, additionalData []byte) []byte {
-	if len(nonce) != c.nonceLen || !c.fits(len(plaintext)) {
-		panic("keys: CCM: bad nonce length or message too long")
-	}
-	tag := c.tag(nonce, plaintext, additionalData)
-	out := append(dst, make([]byte, len(plaintext)+c.tagLen)...)
-	ct := out[len(dst):]
-	c.ctr(nonce, ct[:len(plaintext)], plaintext)
-	copy(ct[len(plaintext):], tag)
-	return out
-}
-
-// Open implements cipher.AEAD.
-func (c *ccm) Open(dst, nonce, ciphertext, additionalData []byte) ([]byte, error) {
-	if len(nonce) != c.nonceLen || len(ciphertext) < c.tagLen || !c.fits(len(ciphertext)-c.tagLen) {
-		return nil, errors.New("CCM: bad nonce or ciphertext length")
-	}
-	n := len(ciphertext) - c.tagLen
-	plain := make([]byte, n)
-	c.ctr(nonce, plain, ciphertext[:n])
-	if subtle.ConstantTimeCompare(c.tag(nonce, plain, additionalData), ciphertext[n:]) != 1 {
-		return nil, errors.New("CCM: message authentication failed")
-	}
-	return append(dst, plain...), nil
-}
-
-// fits reports whether a message of n bytes can be encoded in the length
-// field (15 - nonce bytes).
-func (c *ccm) fits(n int) bool {
-	l := 15 - c.nonceLen
-	return l >= 8 || uint64(n) < 1<<(8*l)
-}
-
-// counterBlock returns A_i: flags L-1, the nonce, i in L bytes.
-func (c *ccm) counterBlock(nonce []byte, i uint64) []byte {
-	a := make([]byte, 16)
-	a[0] = byte(14 - c.nonceLen)
-	copy(a[1:], nonce)
-	for j := 15; j > c.nonceLen; j-- {
-		a[j] = byte(i)
-		i >>= 8
-	}
-	return a
-}
-
-// ctr XORs src with the key stream E(A_1), E(A_2), ... into dst.
-func (c *ccm) ctr(nonce, dst, src []byte) {
-	cipher.NewCTR(c.b, c.counterBlock(nonce, 1)).XORKeyStream(dst, src)
-}
-
-// tag is the CBC-MAC of B_0, the encoded additional data and the
-// plaintext, XOR E(A_0), cut to the tag length.
-func (c *ccm) tag(nonce, plain, ad []byte) []byte {
-	l := 15 - c.nonceLen
-	b0 := make([]byte, 16)
-	b0[0] = byte((c.tagLen-2)/2<<3 | (l - 1))
-	if len(ad) > 0 {
-		b0[0] |= 0x40
-	}
-	copy(b0[1:], nonce)
-	n := uint64(len(plain))
-	for j := 15; j > c.nonceLen; j-- {
-		b0[j] = byte(n)
-		n >>= 8
-	}
-	x := make([]byte, 16)
-	c.b.Encrypt(x, b0)
-	mac := func(data []byte) { // CBC-MAC over data, zero-padded to blocks
-		for len(data) > 0 {
-			k := subtle.XORBytes(x, x, data)
-			data = data[k:]
-			c.b.Encrypt(x, x)
-		}
-	}
-	if len(ad) > 0 {
-		var enc []byte
-		switch {
-		case len(ad) < 0xff00:
-			enc = binary.BigEndian.AppendUint16(nil, uint16(len(ad)))
-		case uint64(len(ad)) <= 0xffffffff:
-			enc = binary.BigEndian.AppendUint32([]byte{0xff, 0xfe}, uint32(len(ad)))
-		default:
-			enc = binary.BigEndian.AppendUint64([]byte{0xff, 0xff}, uint64(len(ad)))
-		}
-		enc = append(enc, ad...)
-		mac(enc)
-	}
-	mac(plain)
-	s0 := make([]byte, 16)
-	c.b.Encrypt(s0, c.counterBlock(nonce, 0))
-	subtle.XORBytes(x, x, s0)
-	return x[:c.tagLen]
 }

@@ -1,4 +1,4 @@
-package wsbridge
+package brokertest
 
 import (
 	"context"
@@ -14,21 +14,21 @@ import (
 
 // relay is one WebSocket connection and its TCP connection to the broker.
 type relay struct {
-	b      *Bridge
+	b      *wsServer
 	ws     *websocket.Conn
 	broker net.Conn
 	tcp    *countingConn // the client's TCP connection (nil if unknown)
 	done   chan struct{}
 
 	mu    sync.Mutex
-	stats ConnStats
+	stats WSConnStats
 	up    stream // client to broker
 	why   string // why the connection ended (the first reason)
 	once  sync.Once
 }
 
 // snapshot copies the statistics.
-func (r *relay) snapshot() ConnStats {
+func (r *relay) snapshot() WSConnStats {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s := r.stats
@@ -141,11 +141,11 @@ func (r *relay) down2client() {
 		used := 0
 		for used < len(buf) {
 			total, _, perr := PacketLen(buf[used:])
-			if errors.Is(perr, ErrShort) {
+			if errors.Is(perr, ErrShortHeader) {
 				break
 			}
 			if perr == nil && total > r.b.opts.MaxPacket {
-				perr = fmt.Errorf("a packet of %d bytes, over the bridge's cap of %d (Options.MaxPacket)", total, r.b.opts.MaxPacket)
+				perr = fmt.Errorf("a packet of %d bytes, over the bridge's cap of %d (WSBridgeOptions.MaxPacket)", total, r.b.opts.MaxPacket)
 			}
 			if perr != nil {
 				r.end("the broker sent " + perr.Error())

@@ -1,4 +1,4 @@
-package keys
+package tlskeys
 
 import (
 	"crypto"
@@ -6,9 +6,9 @@ import (
 	"strings"
 )
 
-// TLSSuite describes a cipher suite of the IANA TLS registry. Suites
-// returned by TLSSuiteByID are shared and must not be modified.
-type TLSSuite struct {
+// Suite describes a cipher suite of the IANA TLS registry. Suites
+// returned by SuiteByID are shared and must not be modified.
+type Suite struct {
 	// ID is the suite's two-byte code point.
 	ID uint16
 	// Name is the IANA name, e.g. "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"
@@ -22,7 +22,7 @@ type TLSSuite struct {
 	// forward-secret key exchange, CBC with HMAC-SHA1 or HMAC-MD5.
 	Weak string
 
-	cipher tlsCipher
+	cipher bulkCipher
 	keyLen int // encryption key bytes
 	// fixedIV is the IV bytes of the key block (TLS 1.2: the GCM/CCM salt,
 	// the ChaCha20 IV; TLS 1.0 CBC: the first IV) or of TLS 1.3's
@@ -35,12 +35,12 @@ type TLSSuite struct {
 	prf       crypto.Hash // TLS 1.2 PRF, TLS 1.3 HKDF hash
 }
 
-// tlsCipher is the record protection of a suite.
-type tlsCipher uint8
+// bulkCipher is the record protection of a suite.
+type bulkCipher uint8
 
 // The record protections; only the first four are decrypted.
 const (
-	cipherOther tlsCipher = iota // Camellia, ARIA, SEED, IDEA, RC2: not decrypted
+	cipherOther bulkCipher = iota // Camellia, ARIA, SEED, IDEA, RC2: not decrypted
 	cipherAESGCM
 	cipherChaCha20
 	cipherAESCBC
@@ -55,7 +55,7 @@ const (
 // 1.0-1.2 AES-128/256-GCM, ChaCha20-Poly1305, AES-128/256-CCM(_8) and
 // AES-128/256-CBC with HMAC-SHA1, SHA256 or SHA384; in TLS 1.3 all five
 // suites.
-func (s *TLSSuite) CanDecrypt() bool {
+func (s *Suite) CanDecrypt() bool {
 	if s == nil {
 		return false
 	}
@@ -68,19 +68,19 @@ func (s *TLSSuite) CanDecrypt() bool {
 	return false
 }
 
-// TLSSuiteByID returns the suite with code point id. It knows the TLS 1.3
+// SuiteByID returns the suite with code point id. It knows the TLS 1.3
 // suites and the TLS 1.2 and earlier suites commonly seen (RSA, DHE, ECDHE,
 // static and anonymous (EC)DH, PSK with AES, ChaCha20, 3DES, RC4, NULL,
 // export ciphers); ok is false for other code points (GREASE, signalling
 // values, Camellia/ARIA suites not listed, private use).
-func TLSSuiteByID(id uint16) (*TLSSuite, bool) {
-	s, ok := tlsSuites[id]
+func SuiteByID(id uint16) (*Suite, bool) {
+	s, ok := suites[id]
 	return s, ok
 }
 
-// TLSVersionName names a protocol version: "SSL 3.0", "TLS 1.0" to
+// VersionName names a protocol version: "SSL 3.0", "TLS 1.0" to
 // "TLS 1.3", or "0x%04x" for others.
-func TLSVersionName(v uint16) string {
+func VersionName(v uint16) string {
 	switch v {
 	case 0x0300:
 		return "SSL 3.0"
@@ -96,12 +96,12 @@ func TLSVersionName(v uint16) string {
 	return fmt.Sprintf("0x%04x", v)
 }
 
-// tlsSuites is the registry, built once from tlsSuiteNames and read only.
-var tlsSuites = buildTLSSuites()
+// suites is the registry, built once from suiteNames and read only.
+var suites = buildSuites()
 
-// tlsSuiteNames lists the code points known, with their IANA names, from
-// which every other property is derived (see parseTLSSuite).
-var tlsSuiteNames = []struct {
+// suiteNames lists the code points known, with their IANA names, from
+// which every other property is derived (see parseSuite).
+var suiteNames = []struct {
 	id   uint16
 	name string
 }{
@@ -292,39 +292,58 @@ var tlsSuiteNames = []struct {
 	{0xD005, "TLS_ECDHE_PSK_WITH_AES_128_CCM_SHA256"},
 }
 
-// buildTLSSuites parses every name of tlsSuiteNames. A name it cannot
+// buildSuites parses every name of suiteNames. A name it cannot
 // parse is a programming error, caught by the tests.
-func buildTLSSuites() map[uint16]*TLSSuite {
-	m := make(map[uint16]*TLSSuite, len(tlsSuiteNames))
-	for _, e := range tlsSuiteNames {
-		m[e.id] = parseTLSSuite(e.id, e.name)
+func buildSuites() map[uint16]*Suite {
+	m := make(map[uint16]*Suite, len(suiteNames))
+	for _, e := range suiteNames {
+		m[e.id] = parseSuite(e.id, e.name)
 	}
 	return m
 }
 
-// parseTLSSuite derives a suite's properties from its IANA name:
+// parseSuite derives a suite's properties from its IANA name:
 // TLS_<key exchange>_WITH_<cipher>_<MAC> (TLS 1.2 and earlier; AEAD suites
 // name their PRF hash in place of the MAC, CCM suites none), or
-// TLS_<AEAD>_<hash> (TLS 1.3).
-func parseTLSSuite(id uint16, name string) *TLSSuite {
-	s := &TLSSuite{ID: id, Name: name, prf: crypto.SHA256}
-	rest := strings.TrimPrefix(name, "TLS_")
-	kx, bulk, found := strings.Cut(rest, "_WITH_")
-	if !found {
-		s.TLS13 = true
-		kx, bulk = "", rest
-	}
-	hashName := ""
-	for _, h := range []string{"_SHA384", "_SHA256", "_SHA", "_MD5"} {
-		if strings.HasSuffix(bulk, h) {
-			bulk, hashName = strings.TrimSuffix(bulk, h), h[1:]
-			break
-		}
-	}
-	hashes := map[string]crypto.Hash{"SHA384": crypto.SHA384, "SHA256": crypto.SHA256, "SHA": crypto.SHA1, "MD5": crypto.MD5}
+// TLS_<AEAD>_<hash> (TLS 1.3). Weak lists the weaknesses of the cipher,
+// then of the MAC, then of the key exchange.
+func parseSuite(id uint16, name string) *Suite {
+	s := &Suite{ID: id, Name: name, prf: crypto.SHA256}
+	kx, bulk, hashName := splitSuiteName(name)
+	s.TLS13 = kx == ""
 	if hashName == "SHA384" {
 		s.prf = crypto.SHA384
 	}
+	weak := s.setCipher(name, bulk)
+	weak = append(weak, s.setMAC(hashName)...)
+	if w := keyExchangeWeakness(kx); w != "" {
+		weak = append(weak, w)
+	}
+	s.Weak = strings.Join(weak, ", ")
+	return s
+}
+
+// splitSuiteName splits a suite's IANA name into its key exchange (""
+// for TLS 1.3 suites, which name none), its cipher and the name of its
+// MAC or PRF hash ("SHA384", "SHA256", "SHA", "MD5", or "" for CCM
+// suites).
+func splitSuiteName(name string) (kx, bulk, hashName string) {
+	rest := strings.TrimPrefix(name, "TLS_")
+	kx, bulk, found := strings.Cut(rest, "_WITH_")
+	if !found {
+		kx, bulk = "", rest
+	}
+	for _, h := range []string{"_SHA384", "_SHA256", "_SHA", "_MD5"} {
+		if strings.HasSuffix(bulk, h) {
+			return kx, strings.TrimSuffix(bulk, h), h[1:]
+		}
+	}
+	return kx, bulk, ""
+}
+
+// setCipher sets the record protection of the suite from its cipher (bulk,
+// name for export suites) and returns the cipher's weaknesses.
+func (s *Suite) setCipher(name, bulk string) []string {
 	var weak []string
 	switch {
 	case bulk == "NULL" || bulk == "NULL_NULL":
@@ -373,29 +392,42 @@ func parseTLSSuite(id uint16, name string) *TLSSuite {
 	case strings.Contains(bulk, "AES_256"):
 		s.keyLen = 32
 	}
+	return weak
+}
+
+// setMAC sets the HMAC hash of a suite that is not AEAD (nor TLS 1.3)
+// and returns its weakness.
+func (s *Suite) setMAC(hashName string) []string {
 	aead := s.cipher == cipherAESGCM || s.cipher == cipherChaCha20 || s.cipher == cipherAESCCM
-	if !aead && !s.TLS13 {
-		s.mac = hashes[hashName]
-		switch {
-		case s.cipher == cipherNull || s.cipher == cipherRC4:
-		case s.mac == crypto.SHA1:
-			weak = append(weak, "CBC with HMAC-SHA1")
-		case s.mac == crypto.MD5:
-			weak = append(weak, "HMAC-MD5")
-		}
+	if aead || s.TLS13 {
+		return nil
 	}
+	hashes := map[string]crypto.Hash{"SHA384": crypto.SHA384, "SHA256": crypto.SHA256, "SHA": crypto.SHA1, "MD5": crypto.MD5}
+	s.mac = hashes[hashName]
+	switch {
+	case s.cipher == cipherNull || s.cipher == cipherRC4:
+	case s.mac == crypto.SHA1:
+		return []string{"CBC with HMAC-SHA1"}
+	case s.mac == crypto.MD5:
+		return []string{"HMAC-MD5"}
+	}
+	return nil
+}
+
+// keyExchangeWeakness says why a key exchange is weak ("" when it is
+// not).
+func keyExchangeWeakness(kx string) string {
 	switch {
 	case kx == "NULL":
-		weak = append(weak, "no key exchange")
+		return "no key exchange"
 	case strings.Contains(kx, "anon"):
-		weak = append(weak, "anonymous key exchange (no server authentication)")
+		return "anonymous key exchange (no server authentication)"
 	case kx == "RSA" || kx == "RSA_EXPORT" || kx == "RSA_PSK":
-		weak = append(weak, "RSA key exchange (no forward secrecy)")
+		return "RSA key exchange (no forward secrecy)"
 	case kx == "PSK":
-		weak = append(weak, "PSK key exchange (no forward secrecy)")
+		return "PSK key exchange (no forward secrecy)"
 	case strings.HasPrefix(kx, "DH_") || strings.HasPrefix(kx, "ECDH_"):
-		weak = append(weak, "static (EC)DH key exchange (no forward secrecy)")
+		return "static (EC)DH key exchange (no forward secrecy)"
 	}
-	s.Weak = strings.Join(weak, ", ")
-	return s
+	return ""
 }

@@ -1,4 +1,4 @@
-package keys
+package tlskeys
 
 import (
 	"crypto"
@@ -7,13 +7,13 @@ import (
 	"testing"
 )
 
-func TestTLSSuiteTable(t *testing.T) {
-	if len(tlsSuites) != len(tlsSuiteNames) {
-		t.Fatalf("%d suites from %d names: a code point twice", len(tlsSuites), len(tlsSuiteNames))
+func TestSuiteTable(t *testing.T) {
+	if len(suites) != len(suiteNames) {
+		t.Fatalf("%d suites from %d names: a code point twice", len(suites), len(suiteNames))
 	}
 	names := map[string]bool{}
-	for _, e := range tlsSuiteNames {
-		s, ok := TLSSuiteByID(e.id)
+	for _, e := range suiteNames {
+		s, ok := SuiteByID(e.id)
 		if !ok || s.ID != e.id || s.Name != e.name {
 			t.Fatalf("0x%04x: %+v %v", e.id, s, ok)
 		}
@@ -39,10 +39,10 @@ func TestTLSSuiteTable(t *testing.T) {
 	}
 }
 
-// TestTLSSuitesOfGo compares the table with the suites crypto/tls knows.
-func TestTLSSuitesOfGo(t *testing.T) {
+// TestSuitesOfGo compares the table with the suites crypto/tls knows.
+func TestSuitesOfGo(t *testing.T) {
 	for _, gs := range append(tls.CipherSuites(), tls.InsecureCipherSuites()...) {
-		s, ok := TLSSuiteByID(gs.ID)
+		s, ok := SuiteByID(gs.ID)
 		if !ok {
 			t.Errorf("%s (0x%04x) unknown", gs.Name, gs.ID)
 			continue
@@ -62,7 +62,7 @@ func TestTLSSuitesOfGo(t *testing.T) {
 	}
 }
 
-func TestTLSSuiteProperties(t *testing.T) {
+func TestSuiteProperties(t *testing.T) {
 	cases := []struct {
 		id         uint16
 		name       string
@@ -94,25 +94,25 @@ func TestTLSSuiteProperties(t *testing.T) {
 		{0x0041, "TLS_RSA_WITH_CAMELLIA_128_CBC_SHA", false, false, "RSA key exchange"},
 	}
 	for _, c := range cases {
-		s, ok := TLSSuiteByID(c.id)
+		s, ok := SuiteByID(c.id)
 		if !ok || s.Name != c.name || s.TLS13 != c.tls13 || s.CanDecrypt() != c.dec ||
 			(c.weak == "") != (s.Weak == "") || !strings.Contains(s.Weak, c.weak) {
 			t.Errorf("0x%04x: %v %+v, want %s TLS13 %v decrypt %v weak %q", c.id, ok, s, c.name, c.tls13, c.dec, c.weak)
 		}
 	}
 	for _, id := range []uint16{0x0A0A, 0x00FF, 0x5600, 0xFFFF, 0x1306} {
-		if s, ok := TLSSuiteByID(id); ok || s != nil || s.CanDecrypt() {
+		if s, ok := SuiteByID(id); ok || s != nil || s.CanDecrypt() {
 			t.Errorf("0x%04x: known", id)
 		}
 	}
 }
 
-func TestTLSVersionName(t *testing.T) {
+func TestVersionName(t *testing.T) {
 	for v, want := range map[uint16]string{
 		0x0300: "SSL 3.0", 0x0301: "TLS 1.0", 0x0302: "TLS 1.1", 0x0303: "TLS 1.2", 0x0304: "TLS 1.3",
 		0x0200: "0x0200", 0x7f1c: "0x7f1c", 0xfefd: "0xfefd",
 	} {
-		if got := TLSVersionName(v); got != want {
+		if got := VersionName(v); got != want {
 			t.Errorf("0x%04x: %q, want %q", v, got, want)
 		}
 	}

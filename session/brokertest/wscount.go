@@ -1,4 +1,4 @@
-package wsbridge
+package brokertest
 
 import (
 	"errors"
@@ -6,18 +6,19 @@ import (
 	"strings"
 )
 
-// ErrShort is returned by PacketLen when b does not hold a whole fixed
-// header yet.
-var ErrShort = errors.New("incomplete MQTT fixed header")
+// ErrShortHeader is returned by PacketLen when b does not hold a whole
+// fixed header yet.
+var ErrShortHeader = errors.New("incomplete MQTT fixed header")
 
-// Names are the MQTT control packet types by number (0 and 15 included).
-var Names = [16]string{"RESERVED", "CONNECT", "CONNACK", "PUBLISH", "PUBACK", "PUBREC", "PUBREL", "PUBCOMP",
+// packetNames are the MQTT control packet types by number (0 and 15
+// included).
+var packetNames = [16]string{"RESERVED", "CONNECT", "CONNACK", "PUBLISH", "PUBACK", "PUBREC", "PUBREL", "PUBCOMP",
 	"SUBSCRIBE", "SUBACK", "UNSUBSCRIBE", "UNSUBACK", "PINGREQ", "PINGRESP", "DISCONNECT", "AUTH"}
 
 // PacketType returns the number of an MQTT control packet type named name
 // (CONNECT, connack, …); ok is false for any other name.
 func PacketType(name string) (byte, bool) {
-	for i, n := range Names {
+	for i, n := range packetNames {
 		if i > 0 && strings.EqualFold(n, name) {
 			return byte(i), true
 		}
@@ -25,18 +26,19 @@ func PacketType(name string) (byte, bool) {
 	return 0, false
 }
 
-// PacketLen reads the fixed header at the start of b: the packet's type
-// and its whole length (fixed header included). It returns ErrShort while
-// the header is incomplete and an error for a Remaining Length of more
-// than four bytes.
+// PacketLen reads the MQTT fixed header at the start of b: the packet's
+// type and its whole length (fixed header included). It returns
+// ErrShortHeader while the header is incomplete and an error for a
+// Remaining Length of more than four bytes. It is the bridge's own reading
+// of MQTT, independent of mqtap's decoder.
 func PacketLen(b []byte) (total int, typ byte, err error) {
 	if len(b) < 2 {
-		return 0, 0, ErrShort
+		return 0, 0, ErrShortHeader
 	}
 	n, mult := 0, 1
 	for i := 1; i <= 4; i++ {
 		if i >= len(b) {
-			return 0, 0, ErrShort
+			return 0, 0, ErrShortHeader
 		}
 		n += int(b[i]&0x7F) * mult
 		if b[i]&0x80 == 0 {
@@ -47,12 +49,12 @@ func PacketLen(b []byte) (total int, typ byte, err error) {
 	return 0, 0, fmt.Errorf("MQTT Remaining Length longer than 4 bytes (first byte 0x%02x)", b[0])
 }
 
-// Counts are MQTT control packets counted by type.
-type Counts [16]int
+// PacketCounts are MQTT control packets counted by type.
+type PacketCounts [16]int
 
 // String is "CONNECT 1, PUBLISH 2" (types in numeric order, zero counts
 // left out), "none" when nothing was counted.
-func (c Counts) String() string {
+func (c PacketCounts) String() string {
 	var b strings.Builder
 	for i, n := range c {
 		if n == 0 {
@@ -61,7 +63,7 @@ func (c Counts) String() string {
 		if b.Len() > 0 {
 			b.WriteString(", ")
 		}
-		fmt.Fprintf(&b, "%s %d", Names[i], n)
+		fmt.Fprintf(&b, "%s %d", packetNames[i], n)
 	}
 	if b.Len() == 0 {
 		return "none"
@@ -70,7 +72,7 @@ func (c Counts) String() string {
 }
 
 // Total is the number of packets counted.
-func (c Counts) Total() int {
+func (c PacketCounts) Total() int {
 	t := 0
 	for _, n := range c {
 		t += n
@@ -84,7 +86,7 @@ func (c Counts) Total() int {
 // most maxConnect bytes; a longer CONNECT is counted, its client ID not
 // read); other bodies are skipped, so its memory is bounded.
 type stream struct {
-	counts   Counts
+	counts   PacketCounts
 	clientID string
 	hasID    bool
 	err      error // a malformed fixed header: the stream is not followed further
@@ -119,7 +121,7 @@ func (s *stream) write(p []byte) {
 		s.nhdr++
 		p = p[1:]
 		total, typ, err := PacketLen(s.hdr[:s.nhdr])
-		if errors.Is(err, ErrShort) {
+		if errors.Is(err, ErrShortHeader) {
 			continue
 		}
 		if err != nil {
@@ -139,7 +141,7 @@ func (s *stream) write(p []byte) {
 func (s *stream) done() {
 	s.counts[s.typ]++
 	if s.keep {
-		if id, ok := ConnectClientID(s.body); ok {
+		if id, ok := connectClientID(s.body); ok {
 			s.clientID, s.hasID = id, true
 		}
 		s.keep = false
@@ -147,10 +149,10 @@ func (s *stream) done() {
 	}
 }
 
-// ConnectClientID reads the client identifier of a CONNECT packet's body
+// connectClientID reads the client identifier of a CONNECT packet's body
 // (after the fixed header) of MQTT 3.1, 3.1.1 or 5; ok is false when the
 // body is too short or malformed to hold one.
-func ConnectClientID(body []byte) (string, bool) {
+func connectClientID(body []byte) (string, bool) {
 	if len(body) < 2 {
 		return "", false
 	}

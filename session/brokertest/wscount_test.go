@@ -1,4 +1,4 @@
-package wsbridge
+package brokertest
 
 import (
 	"bytes"
@@ -35,16 +35,16 @@ func TestPacketLen(t *testing.T) {
 		typ   byte
 		err   error
 	}{
-		{nil, 0, 0, ErrShort},
-		{[]byte{0x30}, 0, 0, ErrShort},
-		{[]byte{0x30, 0x80}, 0, 0, ErrShort},
+		{nil, 0, 0, ErrShortHeader},
+		{[]byte{0x30}, 0, 0, ErrShortHeader},
+		{[]byte{0x30, 0x80}, 0, 0, ErrShortHeader},
 		{pingreq, 2, 12, nil},
 		{publish, 3 + 128 + 3, 3, nil},
 		{[]byte{0x30, 0xFF, 0xFF, 0xFF, 0x7F}, 5 + 268435455, 3, nil},
 		{[]byte{0x30, 0xFF, 0xFF, 0xFF, 0xFF, 0x01}, 0, 0, errors.New("")},
 	} {
 		total, typ, err := PacketLen(c.b)
-		if total != c.total || typ != c.typ || (err == nil) != (c.err == nil) || errors.Is(c.err, ErrShort) != errors.Is(err, ErrShort) {
+		if total != c.total || typ != c.typ || (err == nil) != (c.err == nil) || errors.Is(c.err, ErrShortHeader) != errors.Is(err, ErrShortHeader) {
 			t.Errorf("PacketLen(% x) = %d, %d, %v; want %d, %d, %v", c.b, total, typ, err, c.total, c.typ, c.err)
 		}
 	}
@@ -55,13 +55,13 @@ func TestConnectClientID(t *testing.T) {
 		pkt []byte
 		id  string
 	}{{connect311, "abonne-311"}, {connect5, "abonne-5"}, {connect31, "abonne-31"}} {
-		id, ok := ConnectClientID(c.pkt[2:])
+		id, ok := connectClientID(c.pkt[2:])
 		if !ok || id != c.id {
 			t.Errorf("% x: %q %v, want %q", c.pkt, id, ok, c.id)
 		}
 	}
 	for _, bad := range [][]byte{nil, {0}, {0, 4, 'M', 'Q'}, connect5[2:14], connect5[2:40], connect311[2:20]} {
-		if id, ok := ConnectClientID(bad); ok {
+		if id, ok := connectClientID(bad); ok {
 			t.Errorf("% x: client ID %q from a truncated CONNECT", bad, id)
 		}
 	}
@@ -102,7 +102,7 @@ func FuzzStream(f *testing.F) {
 		var s stream
 		s.write(data[:cut])
 		s.write(data[cut:])
-		var want Counts
+		var want PacketCounts
 		var b []byte
 		for b = data; len(b) > 0; {
 			total, typ, err := PacketLen(b)
@@ -111,7 +111,7 @@ func FuzzStream(f *testing.F) {
 			}
 			want[typ]++
 			if typ == 1 {
-				ConnectClientID(b[2:total])
+				connectClientID(b[2:total])
 			}
 			b = b[total:]
 		}

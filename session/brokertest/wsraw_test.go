@@ -1,4 +1,4 @@
-package wsbridge_test
+package brokertest_test
 
 import (
 	"bufio"

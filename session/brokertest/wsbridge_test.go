@@ -1,4 +1,4 @@
-package wsbridge_test
+package brokertest_test
 
 import (
 	"bytes"
@@ -18,7 +18,6 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/mqtap/mqtap/session/brokertest"
-	"github.com/mqtap/mqtap/session/brokertest/wsbridge"
 )
 
 // pub publishes one message to the broker's plain listener with
@@ -41,7 +40,7 @@ func addr(w *brokertest.WSBridge) string { return w.Addr().String() }
 func TestSplitAndPing(t *testing.T) {
 	t.Parallel()
 	b := brokertest.StartBroker(t)
-	w := brokertest.StartWSBridge(t, b, brokertest.WSBridgeOptions{Framing: wsbridge.Framing{
+	w := brokertest.StartWSBridge(t, b, brokertest.WSBridgeOptions{Framing: brokertest.Framing{
 		SplitTypes: []byte{2, 3}, Cuts: []int{1, 2}, Ping: true,
 	}})
 	rc := dialRaw(t, addr(w), "/mqtt", "Sec-WebSocket-Protocol: mqtt")
@@ -123,7 +122,7 @@ func TestJoin(t *testing.T) {
 	b := brokertest.StartBroker(t)
 	pub(t, b, "r/1", "one", "-r", "-q", "1")
 	pub(t, b, "r/2", "two", "-r", "-q", "1")
-	w := brokertest.StartWSBridge(t, b, brokertest.WSBridgeOptions{Framing: wsbridge.Framing{Join: true}})
+	w := brokertest.StartWSBridge(t, b, brokertest.WSBridgeOptions{Framing: brokertest.Framing{Join: true}})
 	rc := dialRaw(t, addr(w), "/mqtt", "Sec-WebSocket-Protocol: mqtt")
 	rc.send(2, true, connectPacket("raw-join"))
 	if _, data := rc.message(); !bytes.Equal(data, []byte{0x20, 2, 0, 0}) {
@@ -147,7 +146,7 @@ func splitAll(t testing.TB, data []byte) [][]byte {
 	t.Helper()
 	var out [][]byte
 	for len(data) > 0 {
-		n, _, err := wsbridge.PacketLen(data)
+		n, _, err := brokertest.PacketLen(data)
 		if err != nil || n > len(data) {
 			t.Fatalf("not whole MQTT packets: % x (%v)", data, err)
 		}
@@ -345,7 +344,7 @@ func readPackets(t testing.TB, r net.Conn, n int) [][]byte {
 	tmp := make([]byte, 64<<10)
 	for len(out) < n {
 		for {
-			total, _, err := wsbridge.PacketLen(buf)
+			total, _, err := brokertest.PacketLen(buf)
 			if err != nil || total > len(buf) {
 				break
 			}
@@ -370,15 +369,15 @@ func TestCompression(t *testing.T) {
 	b := brokertest.StartBroker(t)
 	big := strings.Repeat("compressible payload ", 200)
 	for _, c := range []struct {
-		bridge wsbridge.Compression
+		bridge brokertest.Compression
 		client websocket.CompressionMode
 		want   string
 	}{
-		{wsbridge.CompressionNone, websocket.CompressionContextTakeover, ""},
-		{wsbridge.CompressionContextTakeover, websocket.CompressionDisabled, ""},
-		{wsbridge.CompressionContextTakeover, websocket.CompressionContextTakeover, "permessage-deflate"},
-		{wsbridge.CompressionContextTakeover, websocket.CompressionNoContextTakeover, "permessage-deflate; client_no_context_takeover; server_no_context_takeover"},
-		{wsbridge.CompressionNoContextTakeover, websocket.CompressionContextTakeover, "permessage-deflate; client_no_context_takeover; server_no_context_takeover"},
+		{brokertest.CompressionNone, websocket.CompressionContextTakeover, ""},
+		{brokertest.CompressionContextTakeover, websocket.CompressionDisabled, ""},
+		{brokertest.CompressionContextTakeover, websocket.CompressionContextTakeover, "permessage-deflate"},
+		{brokertest.CompressionContextTakeover, websocket.CompressionNoContextTakeover, "permessage-deflate; client_no_context_takeover; server_no_context_takeover"},
+		{brokertest.CompressionNoContextTakeover, websocket.CompressionContextTakeover, "permessage-deflate; client_no_context_takeover; server_no_context_takeover"},
 	} {
 		w := brokertest.StartWSBridge(t, b, brokertest.WSBridgeOptions{Compression: c.bridge})
 		conn, h, rec := dialRecorded(t, w.URL, c.client, nil)
@@ -425,9 +424,9 @@ func TestTLS(t *testing.T) {
 	}
 }
 
-// TestCloseAndRestart checks that Close cuts every connection and that the
+// TestStopAndRestart checks that Stop cuts every connection and that the
 // bridge listens again on the same port.
-func TestCloseAndRestart(t *testing.T) {
+func TestStopAndRestart(t *testing.T) {
 	t.Parallel()
 	b := brokertest.StartBroker(t)
 	w := brokertest.StartWSBridge(t, b, brokertest.WSBridgeOptions{})

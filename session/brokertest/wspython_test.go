@@ -1,4 +1,4 @@
-package wsbridge_test
+package brokertest_test
 
 import (
 	"regexp"
@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/mqtap/mqtap/session/brokertest"
-	"github.com/mqtap/mqtap/session/brokertest/wsbridge"
 )
 
 var summaryRE = regexp.MustCompile(`(?m)^summary: sent (.*); received (.*)$`)
@@ -21,8 +20,8 @@ func TestPythonWebsockets(t *testing.T) {
 	brokertest.CheckWebsockets(t)
 	b := brokertest.StartBroker(t)
 	w := brokertest.StartWSBridge(t, b, brokertest.WSBridgeOptions{
-		Compression: wsbridge.CompressionContextTakeover,
-		Framing:     wsbridge.Framing{SplitTypes: []byte{2, 3, 9}, Cuts: []int{1, 2}, Ping: true, Join: true},
+		Compression: brokertest.CompressionContextTakeover,
+		Framing:     brokertest.Framing{SplitTypes: []byte{2, 3, 9}, Cuts: []int{1, 2}, Ping: true, Join: true},
 	})
 	actions := []string{"sub:py/#:1", "pub:py/a:0:bonjour", "pub:py/b:1:salut", "json:py/c:1:40", "json:py/c:1:40", "recv:4", "ping", "wsping"}
 	for i, c := range []struct {
