@@ -91,7 +91,7 @@ func (in *Inflater) Message(compressed, dst []byte) ([]byte, error) {
 		if in.takeover {
 			// Only ErrInflaterBroken is wrapped: the later messages are
 			// not themselves too large or corrupt.
-			in.broken = fmt.Errorf("%w (%v)", ErrInflaterBroken, err)
+			in.broken = fmt.Errorf("%w (%w)", ErrInflaterBroken, err)
 		}
 		return dst, err
 	}

@@ -210,7 +210,7 @@ func parseDHParamsDER(der []byte, x942 bool) (DHGroup, error) {
 	var seq asn1.RawValue
 	rest, err := asn1.Unmarshal(der, &seq)
 	if err != nil {
-		return DHGroup{}, fmt.Errorf("DH parameters: %v", err)
+		return DHGroup{}, fmt.Errorf("DH parameters: %w", err)
 	}
 	if len(rest) != 0 {
 		return DHGroup{}, errors.New("DH parameters: trailing data after the parameters")
@@ -229,7 +229,7 @@ func parseDHParamsDER(der []byte, x942 bool) (DHGroup, error) {
 			return DHGroup{}, fmt.Errorf("DH parameters: %s is missing", name)
 		}
 		if body, err = asn1.Unmarshal(body, &vals[i]); err != nil {
-			return DHGroup{}, fmt.Errorf("DH parameters: %s: %v", name, err)
+			return DHGroup{}, fmt.Errorf("DH parameters: %s: %w", name, err)
 		}
 	}
 	g := DHGroup{P: vals[0], G: vals[1]}
@@ -243,7 +243,7 @@ func parseDHParamsDER(der []byte, x942 bool) (DHGroup, error) {
 		g.tail = string(body)
 	}
 	if err := g.check(); err != nil {
-		return DHGroup{}, fmt.Errorf("DH parameters: %v", err)
+		return DHGroup{}, fmt.Errorf("DH parameters: %w", err)
 	}
 	return g, nil
 }
@@ -254,7 +254,7 @@ func checkParamsTail(tail []byte, x942 bool) error {
 		var l *big.Int
 		rest, err := asn1.Unmarshal(tail, &l)
 		if err != nil {
-			return fmt.Errorf("DH parameters: privateValueLength: %v", err)
+			return fmt.Errorf("DH parameters: privateValueLength: %w", err)
 		}
 		if len(rest) != 0 {
 			return errors.New("DH parameters: unexpected fields after privateValueLength")
@@ -268,14 +268,14 @@ func checkParamsTail(tail []byte, x942 bool) error {
 		var j *big.Int
 		var err error
 		if tail, err = asn1.Unmarshal(tail, &j); err != nil {
-			return fmt.Errorf("DH parameters: j: %v", err)
+			return fmt.Errorf("DH parameters: j: %w", err)
 		}
 	}
 	if len(tail) > 0 {
 		var v x942ValidationParms
 		rest, err := asn1.Unmarshal(tail, &v)
 		if err != nil {
-			return fmt.Errorf("DH parameters: validationParms: %v", err)
+			return fmt.Errorf("DH parameters: validationParms: %w", err)
 		}
 		if len(rest) != 0 {
 			return errors.New("DH parameters: unexpected fields after validationParms")
@@ -363,7 +363,7 @@ func decodeOnePEM(data []byte) (*pem.Block, error) {
 func ParseDHPublicKeyPEM(data []byte) (*DHPublicKey, error) {
 	block, err := decodeOnePEM(data)
 	if err != nil {
-		return nil, fmt.Errorf("DH public key: %v", err)
+		return nil, fmt.Errorf("DH public key: %w", err)
 	}
 	if block.Type != "PUBLIC KEY" {
 		return nil, fmt.Errorf("DH public key: PEM block is %q, want \"PUBLIC KEY\"", block.Type)
@@ -380,7 +380,7 @@ func parseDHPublicKeyDER(der []byte) (*DHPublicKey, error) {
 	var spki subjectPublicKeyInfo
 	rest, err := asn1.Unmarshal(der, &spki)
 	if err != nil {
-		return nil, fmt.Errorf("SubjectPublicKeyInfo: %v", err)
+		return nil, fmt.Errorf("SubjectPublicKeyInfo: %w", err)
 	}
 	if len(rest) != 0 {
 		return nil, errors.New("trailing data after the SubjectPublicKeyInfo")
@@ -395,7 +395,7 @@ func parseDHPublicKeyDER(der []byte) (*DHPublicKey, error) {
 	var y *big.Int
 	rest, err = asn1.Unmarshal(spki.PublicKey.Bytes, &y)
 	if err != nil {
-		return nil, fmt.Errorf("public value y: %v", err)
+		return nil, fmt.Errorf("public value y: %w", err)
 	}
 	if len(rest) != 0 {
 		return nil, errors.New("trailing data after the public value y")
@@ -484,7 +484,7 @@ func (k *DHPublicKey) Fingerprint() string {
 func ParseDHPrivateKeyPEM(data []byte) (*DHPrivateKey, error) {
 	block, err := decodeOnePEM(data)
 	if err != nil {
-		return nil, fmt.Errorf("DH private key: %v", err)
+		return nil, fmt.Errorf("DH private key: %w", err)
 	}
 	k, err := parsePrivateBlock(block)
 	if err != nil {
@@ -516,7 +516,7 @@ func parseDHPrivateKeyDER(der []byte) (*DHPrivateKey, error) {
 	var pki privateKeyInfo
 	rest, err := asn1.Unmarshal(der, &pki)
 	if err != nil {
-		return nil, fmt.Errorf("PKCS#8 PrivateKeyInfo: %v", err)
+		return nil, fmt.Errorf("PKCS#8 PrivateKeyInfo: %w", err)
 	}
 	if len(rest) != 0 {
 		return nil, errors.New("trailing data after the PKCS#8 PrivateKeyInfo")
@@ -531,7 +531,7 @@ func parseDHPrivateKeyDER(der []byte) (*DHPrivateKey, error) {
 	var x *big.Int
 	rest, err = asn1.Unmarshal(pki.PrivateKey, &x)
 	if err != nil {
-		return nil, fmt.Errorf("private value x: %v", err)
+		return nil, fmt.Errorf("private value x: %w", err)
 	}
 	if len(rest) != 0 {
 		return nil, errors.New("trailing data after the private value x")
@@ -578,7 +578,7 @@ func (k *DHPrivateKey) MarshalPKCS8PEM() []byte {
 // encoding but does not shorten x.
 func GenerateDHKey(g DHGroup, rand io.Reader) (*DHPrivateKey, error) {
 	if err := g.check(); err != nil {
-		return nil, fmt.Errorf("generate DH key: %v", err)
+		return nil, fmt.Errorf("generate DH key: %w", err)
 	}
 	if rand == nil {
 		return nil, errors.New("generate DH key: no random source")
@@ -590,7 +590,7 @@ func GenerateDHKey(g DHGroup, rand io.Reader) (*DHPrivateKey, error) {
 	}
 	r, err := randInt(rand, n)
 	if err != nil {
-		return nil, fmt.Errorf("generate DH key: %v", err)
+		return nil, fmt.Errorf("generate DH key: %w", err)
 	}
 	x := r.Add(r, lo)
 	return &DHPrivateKey{Group: g, X: x, Y: new(big.Int).Exp(g.G, x, g.P)}, nil
@@ -604,7 +604,7 @@ func randInt(rand io.Reader, n *big.Int) (*big.Int, error) {
 	r := new(big.Int)
 	for range 1000 {
 		if _, err := io.ReadFull(rand, buf); err != nil {
-			return nil, fmt.Errorf("reading random bytes: %v", err)
+			return nil, fmt.Errorf("reading random bytes: %w", err)
 		}
 		buf[0] &= mask
 		r.SetBytes(buf)
@@ -622,7 +622,7 @@ func randInt(rand io.Reader, n *big.Int) (*big.Int, error) {
 func ParseDHParamsPEM(data []byte) (DHGroup, error) {
 	block, err := decodeOnePEM(data)
 	if err != nil {
-		return DHGroup{}, fmt.Errorf("DH parameters: %v", err)
+		return DHGroup{}, fmt.Errorf("DH parameters: %w", err)
 	}
 	return parseParamsBlock(block)
 }
@@ -646,7 +646,7 @@ func (k *DHPrivateKey) SharedSecret(peer *DHPublicKey) ([]byte, error) {
 		return nil, errors.New("DH exchange: no private value")
 	}
 	if err := k.Group.check(); err != nil {
-		return nil, fmt.Errorf("DH exchange: %v", err)
+		return nil, fmt.Errorf("DH exchange: %w", err)
 	}
 	if peer == nil || peer.Y == nil {
 		return nil, errors.New("DH exchange: no peer public value")

@@ -124,7 +124,7 @@ func (k *ECDSAKey) parsePEM(data []byte) error {
 	case "PUBLIC KEY":
 		var spki subjectPublicKeyInfo
 		if rest, err := asn1.Unmarshal(block.Bytes, &spki); err != nil || len(rest) != 0 {
-			return fmt.Errorf("PUBLIC KEY: not a SubjectPublicKeyInfo: %v", errOrTrailing(err))
+			return fmt.Errorf("PUBLIC KEY: not a SubjectPublicKeyInfo: %w", errOrTrailing(err))
 		}
 		curve, err := ecCurve(spki.Algorithm)
 		if err != nil {
@@ -139,7 +139,7 @@ func (k *ECDSAKey) parsePEM(data []byte) error {
 	case "PRIVATE KEY":
 		var pki privateKeyInfo
 		if rest, err := asn1.Unmarshal(block.Bytes, &pki); err != nil || len(rest) != 0 {
-			return fmt.Errorf("PRIVATE KEY: not a PKCS#8 PrivateKeyInfo: %v", errOrTrailing(err))
+			return fmt.Errorf("PRIVATE KEY: not a PKCS#8 PrivateKeyInfo: %w", errOrTrailing(err))
 		}
 		curve, err := ecCurve(pki.Algorithm)
 		if err != nil {
@@ -197,7 +197,7 @@ type ecPrivateKey struct {
 func (k *ECDSAKey) setFromSEC1(der []byte, curve asn1.ObjectIdentifier) error {
 	var ec ecPrivateKey
 	if rest, err := asn1.Unmarshal(der, &ec); err != nil || len(rest) != 0 {
-		return fmt.Errorf("EC private key: not a SEC 1 ECPrivateKey: %v", errOrTrailing(err))
+		return fmt.Errorf("EC private key: not a SEC 1 ECPrivateKey: %w", errOrTrailing(err))
 	}
 	if curve == nil {
 		curve = ec.Curve
@@ -222,7 +222,7 @@ func (k *ECDSAKey) setFromSEC1(der []byte, curve asn1.ObjectIdentifier) error {
 	var d [32]byte
 	priv, err := ecdh.P256().NewPrivateKey(append(d[:32-len(ec.PrivateKey)], ec.PrivateKey...))
 	if err != nil {
-		return fmt.Errorf("EC private key: %v", err)
+		return fmt.Errorf("EC private key: %w", err)
 	}
 	return k.setPoint(curve, priv.PublicKey().Bytes(), nil)
 }
@@ -244,7 +244,7 @@ func (k *ECDSAKey) setPoint(curve asn1.ObjectIdentifier, point, spki []byte) err
 	if curve.Equal(oidSecp256k1) {
 		pub, err := secp256k1.ParsePubKey(point)
 		if err != nil {
-			return fmt.Errorf("secp256k1 public key: %v", err)
+			return fmt.Errorf("secp256k1 public key: %w", err)
 		}
 		k.Curve, k.k1 = CurveSecp256k1, pub
 		return nil
@@ -256,12 +256,12 @@ func (k *ECDSAKey) setPoint(curve asn1.ObjectIdentifier, point, spki []byte) err
 			PublicKey: asn1.BitString{Bytes: point, BitLength: 8 * len(point)},
 		})
 		if err != nil {
-			return fmt.Errorf("P-256 public key: %v", err)
+			return fmt.Errorf("P-256 public key: %w", err)
 		}
 	}
 	pub, err := x509.ParsePKIXPublicKey(spki)
 	if err != nil {
-		return fmt.Errorf("P-256 public key: %v", err)
+		return fmt.Errorf("P-256 public key: %w", err)
 	}
 	ep, ok := pub.(*ecdsa.PublicKey)
 	if !ok || ep.Curve != elliptic.P256() {
@@ -343,7 +343,7 @@ func decodeSigBase64(buf, b64 []byte) ([]byte, error) {
 	}
 	n, err := enc.Decode(tmp[:], b64)
 	if err != nil {
-		return nil, fmt.Errorf("%w: signature is not base64: %v", ErrSigFormat, err)
+		return nil, fmt.Errorf("%w: signature is not base64: %w", ErrSigFormat, err)
 	}
 	if n > len(buf) {
 		return nil, fmt.Errorf("%w: signature of %d bytes is too long for ECDSA", ErrSigFormat, n)

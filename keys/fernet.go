@@ -80,7 +80,7 @@ func DecryptFernet(token []byte, keys []FernetKey) (FernetResult, error) {
 		res.Key = i
 		block, err := aes.NewCipher(keys[i].Raw[16:])
 		if err != nil {
-			return res, fmt.Errorf("fernet: %v", err)
+			return res, fmt.Errorf("fernet: %w", err)
 		}
 		ct := raw[fernetCTOff:n]
 		cipher.NewCBCDecrypter(block, raw[fernetIVOff:fernetCTOff]).CryptBlocks(ct, ct)
@@ -119,7 +119,7 @@ func decodeFernet(token []byte) ([]byte, error) {
 		if errors.As(err, &ce) {
 			return nil, fmt.Errorf("%w: not base64url (bad input at byte %d)", ErrNotFernet, int64(ce))
 		}
-		return nil, fmt.Errorf("%w: not base64url: %v", ErrNotFernet, err)
+		return nil, fmt.Errorf("%w: not base64url: %w", ErrNotFernet, err)
 	}
 	raw = raw[:n]
 	switch {
@@ -161,7 +161,7 @@ func EncryptFernet(key FernetKey, plaintext []byte, now time.Time) ([]byte, erro
 	k := fernet.Key(key.Raw)
 	tok, err := fernet.EncryptAndSignAtTime(plaintext, &k, now)
 	if err != nil {
-		return nil, fmt.Errorf("fernet encrypt: %v", err)
+		return nil, fmt.Errorf("fernet encrypt: %w", err)
 	}
 	return tok, nil
 }

@@ -97,7 +97,7 @@ func (rp *ringParser) abs(p string) string {
 func parseKeyring(file string, data []byte) (*keyring, error) {
 	absFile, err := filepath.Abs(file)
 	if err != nil {
-		return nil, fmt.Errorf("keys: %s: %v", file, err)
+		return nil, fmt.Errorf("keys: %s: %w", file, err)
 	}
 	rp := &ringParser{file: file, dir: filepath.Dir(absFile)}
 	var doc map[string]any
@@ -398,7 +398,7 @@ func unwrapPathError(err error) error {
 		if errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("no such file: %s", pe.Path)
 		}
-		return fmt.Errorf("%s: %v", pe.Path, pe.Err)
+		return fmt.Errorf("%s: %w", pe.Path, pe.Err)
 	}
 	return err
 }
@@ -556,7 +556,7 @@ func checkCertificates(data []byte) error {
 			continue
 		}
 		if _, err := x509.ParseCertificate(block.Bytes); err != nil {
-			return fmt.Errorf("PEM block %d (CERTIFICATE): %v", i, err)
+			return fmt.Errorf("PEM block %d (CERTIFICATE): %w", i, err)
 		}
 		n++
 	}
@@ -608,7 +608,7 @@ func (s *Store) loadKeyring(path string, fi fs.FileInfo) (int, error) {
 		}
 		data, err := os.ReadFile(path)
 		if err != nil {
-			return 0, fmt.Errorf("keys: %v", err)
+			return 0, fmt.Errorf("keys: %w", err)
 		}
 		parsed, err := parseKeyring(path, data)
 		if err != nil {
@@ -671,7 +671,7 @@ func (s *Store) loadGlobs(kr *keyring) (int, error) {
 	for _, g := range kr.dh {
 		matches, err := filepath.Glob(g.pattern)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("keys: %s: dh.private_keys: bad glob %q: %v", g.src, g.written, err))
+			errs = append(errs, fmt.Errorf("keys: %s: dh.private_keys: bad glob %q: %w", g.src, g.written, err))
 			continue
 		}
 		files, dh, failed := 0, 0, false
@@ -679,7 +679,7 @@ func (s *Store) loadGlobs(kr *keyring) (int, error) {
 		for _, m := range matches {
 			fi, err := os.Stat(m)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("keys: %s: dh.private_keys: %v", g.src, unwrapPathError(err)))
+				errs = append(errs, fmt.Errorf("keys: %s: dh.private_keys: %w", g.src, unwrapPathError(err)))
 				failed = true
 				continue
 			}
@@ -690,7 +690,7 @@ func (s *Store) loadGlobs(kr *keyring) (int, error) {
 			n, err := s.loadPEMFile(m, fi)
 			added += n
 			if err != nil {
-				errs = append(errs, fmt.Errorf("keys: %s: dh.private_keys %q: %v", g.src, g.written, err))
+				errs = append(errs, fmt.Errorf("keys: %s: dh.private_keys %q: %w", g.src, g.written, err))
 				failed = true
 				continue
 			}

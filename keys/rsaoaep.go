@@ -96,7 +96,7 @@ func (k *RSAOAEPKey) Encrypt(msg []byte) ([]byte, error) {
 	}
 	out, err := rsa.EncryptOAEP(k.hash.New(), rand.Reader, &k.key.PublicKey, msg, nil)
 	if err != nil {
-		return nil, fmt.Errorf("RSA-OAEP encryption: %v", err)
+		return nil, fmt.Errorf("RSA-OAEP encryption: %w", err)
 	}
 	return out, nil
 }
@@ -121,7 +121,7 @@ func parseRSAPrivatePEM(data []byte) (*rsa.PrivateKey, error) {
 		}
 		k, err := x509.ParsePKCS1PrivateKey(block.Bytes)
 		if err != nil {
-			return nil, fmt.Errorf("RSA PRIVATE KEY (PKCS#1): %v", err)
+			return nil, fmt.Errorf("RSA PRIVATE KEY (PKCS#1): %w", err)
 		}
 		return k, nil
 	case "PRIVATE KEY":
@@ -130,7 +130,7 @@ func parseRSAPrivatePEM(data []byte) (*rsa.PrivateKey, error) {
 		}
 		k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
 		if err != nil {
-			return nil, fmt.Errorf("PRIVATE KEY (PKCS#8): %v", err)
+			return nil, fmt.Errorf("PRIVATE KEY (PKCS#8): %w", err)
 		}
 		rk, ok := k.(*rsa.PrivateKey)
 		if !ok {

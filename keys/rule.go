@@ -61,7 +61,7 @@ func (r *Rule) finish() error {
 	r.filters = make([][]string, 0, len(r.Topics))
 	for _, t := range r.Topics {
 		if err := checkFilter(t); err != nil {
-			return fmt.Errorf("topic filter %q: %v", t, err)
+			return fmt.Errorf("topic filter %q: %w", t, err)
 		}
 		r.filters = append(r.filters, strings.Split(t, "/"))
 	}

@@ -195,7 +195,7 @@ type foundFile struct {
 func (s *Store) collect(path string, rings, files *[]foundFile) []error {
 	fi, err := os.Stat(path)
 	if err != nil {
-		return []error{fmt.Errorf("keys: %v", err)}
+		return []error{fmt.Errorf("keys: %w", err)}
 	}
 	if !fi.IsDir() {
 		if isKeyring(path) {
@@ -208,7 +208,7 @@ func (s *Store) collect(path string, rings, files *[]foundFile) []error {
 	var errs []error
 	walkErr := filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
-			errs = append(errs, fmt.Errorf("keys: %v", err))
+			errs = append(errs, fmt.Errorf("keys: %w", err))
 			if d != nil && d.IsDir() {
 				return fs.SkipDir
 			}
@@ -219,7 +219,7 @@ func (s *Store) collect(path string, rings, files *[]foundFile) []error {
 		}
 		fi, err := os.Stat(p) // follows a symbolic link
 		if err != nil {
-			errs = append(errs, fmt.Errorf("keys: %v", err))
+			errs = append(errs, fmt.Errorf("keys: %w", err))
 			return nil
 		}
 		if !fi.Mode().IsRegular() {
@@ -233,7 +233,7 @@ func (s *Store) collect(path string, rings, files *[]foundFile) []error {
 		return nil
 	})
 	if walkErr != nil {
-		errs = append(errs, fmt.Errorf("keys: %s: %v", path, walkErr))
+		errs = append(errs, fmt.Errorf("keys: %s: %w", path, walkErr))
 	}
 	return errs
 }
@@ -243,7 +243,7 @@ func (s *Store) collect(path string, rings, files *[]foundFile) []error {
 func (s *Store) loadFile(path string, fi fs.FileInfo) (int, error) {
 	n, err := s.loadPEMFile(path, fi)
 	if err != nil {
-		return n, fmt.Errorf("keys: %v", err)
+		return n, fmt.Errorf("keys: %w", err)
 	}
 	return n, nil
 }
@@ -264,7 +264,7 @@ func (s *Store) loadPEMFile(path string, fi fs.FileInfo) (int, error) {
 	}
 	found, err := parseKeyFile(data)
 	if err != nil {
-		return 0, fmt.Errorf("%s: %v", path, err)
+		return 0, fmt.Errorf("%s: %w", path, err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -300,7 +300,7 @@ func parseKeyFile(data []byte) ([]*DHPrivateKey, error) {
 		blocks++
 		k, err := parseBlockForStore(block)
 		if err != nil {
-			return nil, fmt.Errorf("PEM block %d (%s): %v", i, block.Type, err)
+			return nil, fmt.Errorf("PEM block %d (%s): %w", i, block.Type, err)
 		}
 		if k != nil {
 			out = append(out, k)

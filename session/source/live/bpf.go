@@ -122,9 +122,9 @@ func compileFilter(expr string, link Link, snaplen uint32, tcpdump string) ([]bp
 		return nil, fmt.Errorf("capture filter %q: mqtap's built-in compiler does not understand %q (it knows tcp, udp, sctp, ip, ip6, [src|dst] port, portrange, [src|dst] host, net, and, or, not, parentheses); install tcpdump for full tcpdump syntax", expr, be.word)
 	}
 	if errors.Is(err, errFilterTooLong) {
-		return nil, fmt.Errorf("capture filter %q: %v for mqtap's built-in compiler; install tcpdump, whose optimizer makes shorter programs", expr, err)
+		return nil, fmt.Errorf("capture filter %q: %w for mqtap's built-in compiler; install tcpdump, whose optimizer makes shorter programs", expr, err)
 	}
-	return nil, fmt.Errorf("capture filter %q: %v", expr, err)
+	return nil, fmt.Errorf("capture filter %q: %w", expr, err)
 }
 
 // builtinError is an expression the built-in compiler rejects: either a

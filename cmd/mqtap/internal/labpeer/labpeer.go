@@ -285,7 +285,7 @@ func connect(ctx context.Context, cfg Config, clientID string) (*conn, error) {
 				return true, nil
 			},
 		},
-		OnClientError: func(err error) { markLost(fmt.Errorf("connection to %s lost: %v", addr, err)) },
+		OnClientError: func(err error) { markLost(fmt.Errorf("connection to %s lost: %w", addr, err)) },
 		OnServerDisconnect: func(d *paho.Disconnect) {
 			reason := fmt.Sprintf("reason 0x%02x", d.ReasonCode)
 			if d.Properties != nil && d.Properties.ReasonString != "" {
@@ -304,7 +304,7 @@ func connect(ctx context.Context, cfg Config, clientID string) (*conn, error) {
 		if cfg.TLS == nil && cfg.WebSocket == nil && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)) {
 			hint = " (the broker closed the connection: a TLS listener? then add --tls)"
 		}
-		return nil, fmt.Errorf("MQTT connect to %s: %v%s", addr, err, hint)
+		return nil, fmt.Errorf("MQTT connect to %s: %w%s", addr, err, hint)
 	}
 	return cn, nil
 }
@@ -361,7 +361,7 @@ func (cn *conn) subscribe(ctx context.Context, filters ...string) error {
 	}
 	sa, err := cn.c.Subscribe(ctx, s)
 	if err != nil {
-		return fmt.Errorf("subscribing to %s: %v", strings.Join(filters, ", "), err)
+		return fmt.Errorf("subscribing to %s: %w", strings.Join(filters, ", "), err)
 	}
 	for i, rc := range sa.Reasons {
 		if rc >= 0x80 && i < len(filters) {
@@ -376,7 +376,7 @@ func (cn *conn) subscribe(ctx context.Context, filters ...string) error {
 func (cn *conn) publish(ctx context.Context, topic string, payload []byte) (byte, error) {
 	pr, err := cn.c.Publish(ctx, &paho.Publish{Topic: topic, QoS: QoS, Payload: payload})
 	if err != nil {
-		return 0, fmt.Errorf("publishing on %s: %v", topic, err)
+		return 0, fmt.Errorf("publishing on %s: %w", topic, err)
 	}
 	if pr == nil {
 		return 0, nil

@@ -227,7 +227,7 @@ func handshakeError(addr, host string, o TLSOptions, err error) error {
 			return fmt.Errorf("the MQTT broker at %s presented an untrusted certificate: self-signed certificate %q (trust it by passing the certificate itself with --cafile, or skip verification with --insecure)",
 				addr, c.Subject.CommonName)
 		}
-		return fmt.Errorf("the MQTT broker at %s presented an untrusted certificate: %v (%s, or skip verification with --insecure)", addr, unknown, how)
+		return fmt.Errorf("the MQTT broker at %s presented an untrusted certificate: %w (%s, or skip verification with --insecure)", addr, unknown, how)
 	case errors.As(err, &hostname):
 		// crypto/x509 checks the name before the chain: say when the
 		// chain does not verify either.
@@ -241,13 +241,13 @@ func handshakeError(addr, host string, o TLSOptions, err error) error {
 				if c.Subject.String() == c.Issuer.String() {
 					what = fmt.Sprintf("self-signed certificate %q", c.Subject.CommonName)
 				}
-				return fmt.Errorf("the MQTT broker at %s presented an untrusted certificate: %s, not valid for %s either: %v (trust it with --cafile and connect with --host set to a name it is valid for, or skip verification with --insecure)",
+				return fmt.Errorf("the MQTT broker at %s presented an untrusted certificate: %s, not valid for %s either: %w (trust it with --cafile and connect with --host set to a name it is valid for, or skip verification with --insecure)",
 					addr, what, host, hostname)
 			}
 		}
-		return fmt.Errorf("the MQTT broker's certificate does not match %s: %v (use --host with a name it is valid for, or --insecure)", host, hostname)
+		return fmt.Errorf("the MQTT broker's certificate does not match %s: %w (use --host with a name it is valid for, or --insecure)", host, hostname)
 	case errors.As(err, &invalid):
-		return fmt.Errorf("the MQTT broker at %s presented an invalid certificate: %v", addr, invalid)
+		return fmt.Errorf("the MQTT broker at %s presented an invalid certificate: %w", addr, invalid)
 	case errors.As(err, &rec):
 		return fmt.Errorf("TLS handshake with the MQTT broker at %s failed: it does not answer in TLS (a plain MQTT listener? then drop --tls)", addr)
 	case errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF):
