@@ -89,9 +89,9 @@ func (in *Inflater) Message(compressed, dst []byte) ([]byte, error) {
 	dst, err := in.inflate(dst)
 	if err != nil {
 		if in.takeover {
-			// Only ErrInflaterBroken is wrapped: the later messages are
+			// Only ErrInflaterBroken is wrapped (the cause is text): the later messages are
 			// not themselves too large or corrupt.
-			in.broken = fmt.Errorf("%w (%w)", ErrInflaterBroken, err)
+			in.broken = fmt.Errorf("%w (%v)", ErrInflaterBroken, err)
 		}
 		return dst, err
 	}
