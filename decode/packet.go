@@ -1,7 +1,9 @@
-// Package decode decodes MQTT control packets (MQTT 3.1, 3.1.1 and 5.0) from
-// raw bytes, and the WebSocket layer MQTT may ride on (frames, the HTTP
-// upgrade, permessage-deflate: websocket.go, http.go, wsupgrade.go,
-// deflate.go). It is pure: bytes in, structures out, no I/O and no keys.
+// Package decode decodes MQTT control packets from raw bytes.
+//
+// It covers MQTT 3.1, 3.1.1 and 5.0, and the WebSocket layer MQTT may ride on
+// (frames, the HTTP upgrade, permessage-deflate: websocket.go, http.go,
+// wsupgrade.go, deflate.go). It is pure: bytes in, structures out, no I/O and
+// no keys.
 //
 // A decoded Packet keeps a flat, pre-order list of Fields. Every field carries
 // its Wireshark name (mqtt.topic, mqtt.msgid, ...), its typed value and its

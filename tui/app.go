@@ -1,8 +1,9 @@
-// Package tui is mqtap's terminal user interface, a Wireshark (termshark)
-// style browser of MQTT captures: a packet list, the selected packet's detail
-// tree and its bytes, a display filter bar, and views of the key-exchange
-// sessions, the topic tree, the findings, one connection's conversation,
-// statistics and a payload viewer.
+// Package tui is mqtap's terminal user interface.
+//
+// It is a Wireshark (termshark) style browser of MQTT captures: a packet
+// list, the selected packet's detail tree and its bytes, a display filter
+// bar, and views of the key-exchange sessions, the topic tree, the findings,
+// one connection's conversation, statistics and a payload viewer.
 //
 // The UI reads a model.Capture, which another goroutine fills; it never
 // holds the whole capture: the packet list is a virtual table that asks the

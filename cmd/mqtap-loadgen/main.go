@@ -1,7 +1,9 @@
-// Command mqtap-loadgen is the traffic source of scripts/bench-live.sh, the
-// benchmark of live capture (mqtap sniff). It measures nothing itself: it
-// puts MQTT traffic on loopback at an exact, known rate, so that the script
-// can compare what mqtap sniff reports with what was sent.
+// Command mqtap-loadgen is the traffic source of scripts/bench-live.sh.
+//
+// scripts/bench-live.sh is the benchmark of live capture (mqtap sniff). The
+// generator measures nothing itself: it puts MQTT traffic on loopback at an
+// exact, known rate, so that the script can compare what mqtap sniff reports
+// with what was sent.
 //
 // Usage:
 //

@@ -1,7 +1,9 @@
-// Command mqtap-wsbridge runs the WebSocket-to-TCP bridge of the tests
-// (brokertest.WSBridge) for the sample scripts: it stands in front of a plain
-// MQTT listener until SIGINT or SIGTERM, then writes the MQTT packet counts
-// of every connection it relayed.
+// Command mqtap-wsbridge runs the tests' WebSocket-to-TCP bridge for the
+// sample scripts.
+//
+// The bridge (brokertest.WSBridge) stands in front of a plain MQTT listener
+// until SIGINT or SIGTERM, then writes the MQTT packet counts of every
+// connection it relayed.
 //
 //	mqtap-wsbridge --broker 127.0.0.1:1883 --listen 127.0.0.1:8080 [--path /mqtt]
 //	    [--subprotocols mqtt,mqttv3.1 | --no-subprotocol | --force-subprotocol P]

@@ -1,6 +1,7 @@
-// Command mqtap is a Wireshark-style inspector for MQTT traffic: it decodes
-// every MQTT control packet of a capture and prints it the way tshark users
-// expect. See `mqtap --help`.
+// Command mqtap is a Wireshark-style inspector for MQTT traffic.
+//
+// It decodes every MQTT control packet of a capture and prints it the way
+// tshark users expect. See `mqtap --help`.
 package main
 
 import (

@@ -1,7 +1,8 @@
-// Package tlswire parses the TLS record layer and the TLS handshake messages
-// that mqtap needs to follow MQTT over TLS: it splits a byte stream into
-// records, reassembles handshake messages that span records, and decodes
-// ClientHello, ServerHello, Certificate, KeyUpdate and Alert messages.
+// Package tlswire parses the TLS wire format.
+//
+// It splits a byte stream into records, reassembles handshake messages that
+// span records, and decodes the ClientHello, ServerHello, Certificate,
+// KeyUpdate and Alert messages that mqtap needs to follow MQTT over TLS.
 //
 // It covers TLS 1.2 (RFC 5246) and TLS 1.3 (RFC 8446) and accepts the record
 // versions of SSL 3.0, TLS 1.0 and TLS 1.1. It is a pure parser: bytes in,

@@ -1,6 +1,7 @@
-// Package model holds what the terminal UI shows, apart from the views: an
-// index of a capture's MQTT records and what mqtap learned about them (key
-// exchanges, topics, findings, statistics).
+// Package model holds what the terminal UI shows, apart from the views.
+//
+// It is an index of a capture's MQTT records and what mqtap learned about
+// them (key exchanges, topics, findings, statistics).
 //
 // A Capture keeps every record in two temporary spool files, not in memory:
 // a file of fixed-size rows (the packet list's columns, so row i is read

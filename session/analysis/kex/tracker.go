@@ -1,8 +1,9 @@
-// Package kex rebuilds the end-to-end key exchanges that clients run over
-// MQTT — the secure MQTT client lab's unauthenticated Diffie-Hellman exchange
-// on <netid>/key-exchange/request|response followed by Fernet-encrypted
-// <netid>/<action>/request|response messages — and, given the private key of
-// either side, decrypts every message of every exchange.
+// Package kex rebuilds the key exchanges that clients run over MQTT.
+//
+// The exchange is the secure MQTT client lab's unauthenticated Diffie-Hellman
+// exchange on <netid>/key-exchange/request|response followed by
+// Fernet-encrypted <netid>/<action>/request|response messages. Given the
+// private key of either side, kex decrypts every message of every exchange.
 //
 // A Tracker watches the records of a capture in order and annotates each lab
 // message (Record.Crypto, Record.Findings). Every modular exponentiation

@@ -1,9 +1,10 @@
-// Package protect applies the keyring's per-topic payload schemes to the
-// PUBLISH records of a capture: per-client HMAC verified first (a bad MAC
-// stops there, as the lab's listener drops the message before decrypting),
-// then RSA-OAEP decryption, and ECDSA signatures with the timestamp rule
-// against replays. It also notices any protected payload a client sends
-// twice.
+// Package protect applies the keyring's per-topic payload schemes.
+//
+// On the PUBLISH records of a capture, per-client HMAC is verified first (a
+// bad MAC stops there, as the lab's listener drops the message before
+// decrypting), then RSA-OAEP decryption, and ECDSA signatures with the
+// timestamp rule against replays. It also notices any protected payload a
+// client sends twice.
 package protect
 
 import (

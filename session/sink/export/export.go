@@ -1,12 +1,11 @@
-// Package export writes pcapng exports of a capture file, reading the file
-// two or three times.
+// Package export writes pcapng exports of a capture file.
 //
-// The first pass runs the capture through the pipeline and the analysis
-// stages, as mqtap read does, and hands every record to a Collector. The
-// Collector remembers, in bitmaps, the frames that carry the selected MQTT
-// packets and the connections they belong to, and spools to a temporary
-// file one comment per MQTT packet whose payload mqtap decrypted or
-// verified. It never keeps a frame.
+// It reads the file two or three times. The first pass runs the capture
+// through the pipeline and the analysis stages, as mqtap read does, and hands
+// every record to a Collector. The Collector remembers, in bitmaps, the
+// frames that carry the selected MQTT packets and the connections they belong
+// to, and spools to a temporary file one comment per MQTT packet whose
+// payload mqtap decrypted or verified. It never keeps a frame.
 //
 // Then one of:
 //   - Frames runs the pipeline again, without the analysis, to find the

@@ -1,6 +1,7 @@
-// Package output prints records as tshark users expect them: one summary
-// line per MQTT control packet, the full detail tree (-V), JSON, NDJSON, or
-// tab-separated fields (-T fields -e NAME).
+// Package output prints records as tshark does.
+//
+// It writes one summary line per MQTT control packet, the full detail tree
+// (-V), JSON, NDJSON, or tab-separated fields (-T fields -e NAME).
 package output
 
 import (

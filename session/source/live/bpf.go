@@ -1,6 +1,3 @@
-// Package live reads frames from a live network interface through Linux's
-// packet sockets (AF_PACKET, cgo-free) and compiles the kernel (BPF) filter
-// that keeps only the traffic mqtap decodes.
 package live
 
 import (

@@ -1,5 +1,6 @@
-// Package tap is the broker-subscription source of `mqtap tap mqtt://HOST:PORT`:
-// it connects to an MQTT broker as a client (over TCP, TLS or WebSocket),
+// Package tap is the broker-subscription source of mqtap tap.
+//
+// It connects to an MQTT broker as a client (over TCP, TLS or WebSocket),
 // subscribes to topic filters and hands the caller the raw MQTT bytes the
 // broker sends on each network connection, so that the caller decodes them
 // with its own MQTT decoder exactly as it decodes a captured TCP stream.
@@ -18,7 +19,7 @@
 // SUBSCRIBE, PUBACK, PINGREQ) is not. The bytes are those of the MQTT
 // layer: for mqtts:// they are the decrypted TLS application data, for
 // ws:// and wss:// the payloads of the binary WebSocket messages, in order,
-// however the server framed them (package wsdial).
+// however the server framed them (wsdial.go).
 package tap
 
 import (
