@@ -20,12 +20,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gdamore/tcell/v2"
@@ -205,6 +208,38 @@ func (a *App) Run() (err error) {
 	a.spawn(a.watch)
 	started = true
 	return a.app.Run()
+}
+
+// RunWhile runs the UI while fill feeds the App's capture in the
+// background, then marks the capture finished with fill's error (a
+// cancellation is not one). SIGTERM and SIGHUP close the UI; quitting the
+// UI cancels fill's context and waits for fill to return.
+func (a *App) RunWhile(ctx context.Context, fill func(context.Context) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		err := fill(ctx)
+		if errors.Is(err, context.Canceled) {
+			err = nil
+		}
+		a.cap.Finish(err)
+	}()
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sig)
+	go func() {
+		select {
+		case <-sig:
+			a.Stop()
+		case <-ctx.Done():
+		}
+	}()
+	runErr := a.Run()
+	cancel()
+	<-done
+	return runErr
 }
 
 // Stop ends Run (for tests and signals). It may be called from any

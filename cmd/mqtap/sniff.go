@@ -2,15 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -231,18 +227,7 @@ func runSniff(ctx context.Context, of *outputFlags, sf *sniffFlags, stdout, stde
 	defer src.Close()
 	fmt.Fprintf(stderr, "Capturing on '%s'\n", src.Name())
 
-	ctx, cancel := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer cancel()
-	if stop.duration > 0 {
-		var c context.CancelFunc
-		ctx, c = context.WithTimeout(ctx, stop.duration)
-		defer c()
-	}
-	p := session.New(opts, sk.handle)
-	runErr := src.Run(ctx, p)
-	if errors.Is(runErr, errStop) {
-		runErr = nil
-	}
+	p, runErr := runLive(ctx, src, opts, sk, stop.duration)
 	st, statErr := src.Stats()
 	if err := src.Close(); runErr == nil {
 		runErr = err

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -168,4 +170,23 @@ func startProgress(r *pcaps.Reader, stderr io.Writer) func() {
 		bar.Finish()
 		bar.Clear()
 	}
+}
+
+// runLive runs a live source (an interface or a broker) into sk until it
+// ends, -c packets were printed, SIGINT or SIGTERM arrives, or duration (when
+// not 0) has passed. Reaching -c is not an error.
+func runLive(ctx context.Context, src session.Source, opts session.Options, sk *sink, duration time.Duration) (*session.Pipeline, error) {
+	ctx, cancel := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	if duration > 0 {
+		var c context.CancelFunc
+		ctx, c = context.WithTimeout(ctx, duration)
+		defer c()
+	}
+	p := session.New(opts, sk.handle)
+	err := src.Run(ctx, p)
+	if errors.Is(err, errStop) {
+		err = nil
+	}
+	return p, err
 }

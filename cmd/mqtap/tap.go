@@ -2,17 +2,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/mqtap/mqtap/session"
 	"github.com/mqtap/mqtap/session/source/tap"
 )
 
@@ -116,18 +111,7 @@ func runTap(ctx context.Context, of *outputFlags, cfg tap.Config, count int, dur
 	}
 	defer src.Close()
 
-	ctx, cancel := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer cancel()
-	if duration > 0 {
-		var c context.CancelFunc
-		ctx, c = context.WithTimeout(ctx, duration)
-		defer c()
-	}
-	p := session.New(opts, sk.handle)
-	runErr := src.Run(ctx, p)
-	if errors.Is(runErr, errStop) {
-		runErr = nil
-	}
+	p, runErr := runLive(ctx, src, opts, sk, duration)
 	if err := sk.out.Close(); runErr == nil {
 		runErr = err
 	}

@@ -2,12 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"io"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -147,41 +143,11 @@ func runTui(ctx context.Context, spec sourceSpec, keyPaths []string, expr string
 	if err != nil {
 		return err
 	}
-	return showWhileReading(ctx, app, c, func(ctx context.Context) error {
+	return app.RunWhile(ctx, func(ctx context.Context) error {
 		if fs, ok := src.(*file.Source); ok {
 			_, err := readCapture(ctx, fs, opts, c.Handler(), noteWriter{c})
 			return err
 		}
 		return src.Run(ctx, session.New(opts, c.Handler()))
 	})
-}
-
-// showWhileReading runs the UI while produce feeds c in the background;
-// SIGTERM and SIGHUP close the UI, and quitting the UI stops produce.
-func showWhileReading(ctx context.Context, app *tui.App, c *model.Capture, produce func(context.Context) error) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		err := produce(ctx)
-		if errors.Is(err, context.Canceled) {
-			err = nil
-		}
-		c.Finish(err)
-	}()
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGTERM, syscall.SIGHUP)
-	defer signal.Stop(sig)
-	go func() {
-		select {
-		case <-sig:
-			app.Stop()
-		case <-ctx.Done():
-		}
-	}()
-	runErr := app.Run()
-	cancel()
-	<-done
-	return runErr
 }
