@@ -1,8 +1,8 @@
 // Package session turns captured frames into MQTT records: it decodes the
-// link and IP layers of each capture interface, reassembles IP fragments and
-// each TCP direction (tcp.go), finds MQTT (or TLS) on any port, keeps
-// per-connection protocol state and hands every MQTT control packet to a
-// handler as a Record, in frame order (order.go).
+// link and IP layers of each capture interface, reassembles IP fragments
+// (defrag.go) and each TCP direction (tcp.go), finds MQTT (or TLS) on any
+// port, keeps per-connection protocol state and hands every MQTT control
+// packet to a handler as a Record, in frame order (order.go).
 package session
 
 import (
