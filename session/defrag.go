@@ -62,25 +62,19 @@ type Datagram struct {
 	Frames   []int  // frames of the fragments that made it, in offset order (each once); valid until the next call
 }
 
-// FragmentProblem is something wrong with a datagram's fragments.
+// FragmentProblem is something wrong with a datagram's fragments: a
+// finding, with the frames involved and the capture time it was found at.
+// Its code is IPFragmentOverlap (overlapping fragments with different
+// data), IPFragmentMalformed (fragments that cannot form a datagram; the
+// datagram is discarded) or IPFragmentIncomplete (a datagram dropped before
+// it completed: timed out, dropped at a cap, or still incomplete at the
+// end). Its text is one sentence naming the datagram (src -> dst, id) and
+// what is wrong; a cap reached names the cap.
 type FragmentProblem struct {
-	Code   string // "ip.fragment-overlap", "ip.fragment-malformed" or "ip.fragment-incomplete"
-	Text   string // one sentence naming the datagram (src -> dst, id) and what is wrong; a cap reached names the cap
-	Frames []int  // frames involved, ascending
+	Finding
+	Frames []int // ascending
 	Time   time.Time
 }
-
-// Fragment problem codes.
-const (
-	// CodeOverlap is the code of overlapping fragments with different data.
-	CodeOverlap = "ip.fragment-overlap"
-	// CodeMalformed is the code of a fragment set that cannot form a
-	// datagram; the datagram is discarded.
-	CodeMalformed = "ip.fragment-malformed"
-	// CodeIncomplete is the code of a datagram dropped before it completed:
-	// timed out, dropped at a cap, or still incomplete at the end.
-	CodeIncomplete = "ip.fragment-incomplete"
-)
 
 // maxFreeEntries is how many finished datagrams keep their buffers for
 // reuse.
@@ -223,7 +217,7 @@ func (d *Defragmenter) Flush() {
 	d.recycle()
 	for d.head != nil {
 		e := d.head
-		d.report(CodeIncomplete, e.last, e.frameList(),
+		d.report(IPFragmentIncomplete, e.last, e.frameList(),
 			"%s is incomplete at the end of the capture: %s", e.key, e.got())
 		d.drop(e)
 	}
@@ -289,7 +283,7 @@ func (d *Defragmenter) recycle() {
 func (d *Defragmenter) expire(now time.Time) {
 	for d.head != nil && now.Sub(d.head.start) > d.opts.Timeout {
 		e := d.head
-		d.report(CodeIncomplete, now, e.frameList(),
+		d.report(IPFragmentIncomplete, now, e.frameList(),
 			"%s timed out incomplete after Timeout (%v of capture time): %s", e.key, d.opts.Timeout, e.got())
 		d.drop(e)
 	}
@@ -303,7 +297,7 @@ func (d *Defragmenter) discard(e *fragEntry, f Fragment, why string) {
 		frames = e.frameList(f.Frame)
 		d.drop(e)
 	}
-	d.report(CodeMalformed, f.Time, frames, "%s is discarded: %s", k, why)
+	d.report(IPFragmentMalformed, f.Time, frames, "%s is discarded: %s", k, why)
 }
 
 // open starts a datagram for f, first dropping the oldest one when
@@ -311,7 +305,7 @@ func (d *Defragmenter) discard(e *fragEntry, f Fragment, why string) {
 func (d *Defragmenter) open(k fragKey, f Fragment) *fragEntry {
 	for len(d.table) >= d.opts.MaxDatagrams && d.head != nil {
 		old := d.head
-		d.report(CodeIncomplete, f.Time, old.frameList(),
+		d.report(IPFragmentIncomplete, f.Time, old.frameList(),
 			"%s is dropped incomplete (%s): it was the oldest when frame %d started a datagram past MaxDatagrams (%d)",
 			old.key, old.got(), f.Frame, d.opts.MaxDatagrams)
 		d.drop(old)
@@ -341,13 +335,13 @@ func (d *Defragmenter) reserve(e *fragEntry, f Fragment) bool {
 		}
 		if old == nil {
 			frames := e.frameList(f.Frame)
-			d.report(CodeIncomplete, f.Time, frames,
+			d.report(IPFragmentIncomplete, f.Time, frames,
 				"%s is dropped incomplete (%s) with the new fragment of frame %d: it would hold %d bytes, past MaxBytes (%d bytes held at most)",
 				e.key, e.got(), f.Frame, len(e.buf)+grow, d.opts.MaxBytes)
 			d.drop(e)
 			return false
 		}
-		d.report(CodeIncomplete, f.Time, old.frameList(),
+		d.report(IPFragmentIncomplete, f.Time, old.frameList(),
 			"%s is dropped incomplete (%s): it was the oldest when frame %d reached MaxBytes (%d bytes held at most)",
 			old.key, old.got(), f.Frame, d.opts.MaxBytes)
 		d.drop(old)
@@ -360,7 +354,7 @@ func (d *Defragmenter) reserve(e *fragEntry, f Fragment) bool {
 // overlap reports that f's bytes in [lo, hi) differ from those e holds.
 func (d *Defragmenter) overlap(e *fragEntry, f Fragment, lo, hi int) {
 	frames := e.framesIn(lo, hi, f.Frame)
-	d.report(CodeOverlap, f.Time, frames,
+	d.report(IPFragmentOverlap, f.Time, frames,
 		"%s: frame %d overlaps bytes %d to %d with data different from %s; the first data received is kept",
 		e.key, f.Frame, lo, hi-1, framesText(framesWithout(frames, f.Frame)))
 }
@@ -429,6 +423,7 @@ func (d *Defragmenter) release(e *fragEntry) {
 }
 
 // report records a problem.
-func (d *Defragmenter) report(code string, t time.Time, frames []int, format string, args ...any) {
-	d.problems = append(d.problems, FragmentProblem{Code: code, Text: fmt.Sprintf(format, args...), Frames: frames, Time: t})
+func (d *Defragmenter) report(code FindingCode, t time.Time, frames []int, format string, args ...any) {
+	f := Finding{Code: code, Text: fmt.Sprintf(format, args...)}
+	d.problems = append(d.problems, FragmentProblem{Finding: f, Frames: frames, Time: t})
 }

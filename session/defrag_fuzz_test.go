@@ -153,9 +153,9 @@ func checkProblems(t *testing.T, ps []session.FragmentProblem) {
 	t.Helper()
 	for _, p := range ps {
 		switch p.Code {
-		case session.CodeOverlap, session.CodeMalformed, session.CodeIncomplete:
+		case session.IPFragmentOverlap, session.IPFragmentMalformed, session.IPFragmentIncomplete:
 		default:
-			t.Fatalf("problem code %q", p.Code)
+			t.Fatalf("problem code %s", p.Code)
 		}
 		if p.Text == "" || strings.Contains(p.Text, "\n") || len(p.Frames) == 0 || !slices.IsSorted(p.Frames) {
 			t.Fatalf("problem %q with frames %v", p.Text, p.Frames)

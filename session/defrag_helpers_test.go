@@ -92,10 +92,10 @@ func feed(t *testing.T, d *session.Defragmenter, frags []session.Fragment) []got
 
 // wantProblems checks that the problems are exactly those with the codes,
 // each a sentence on one line naming the datagram, and returns them.
-func wantProblems(t *testing.T, d *session.Defragmenter, codes ...string) []session.FragmentProblem {
+func wantProblems(t *testing.T, d *session.Defragmenter, codes ...session.FindingCode) []session.FragmentProblem {
 	t.Helper()
 	ps := d.Problems()
-	var have []string
+	var have []session.FindingCode
 	for _, p := range ps {
 		have = append(have, p.Code)
 		if strings.Contains(p.Text, "\n") || !strings.Contains(p.Text, "datagram") || len(p.Frames) == 0 {
@@ -114,7 +114,7 @@ func wantProblems(t *testing.T, d *session.Defragmenter, codes ...string) []sess
 func texts(ps []session.FragmentProblem) string {
 	var b strings.Builder
 	for _, p := range ps {
-		b.WriteString(p.Code + ": " + p.Text + "\n")
+		b.WriteString(p.Code.String() + ": " + p.Text + "\n")
 	}
 	return b.String()
 }

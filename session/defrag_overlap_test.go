@@ -67,7 +67,7 @@ func TestDefragOverlapAgainstTshark(t *testing.T) {
 			if len(out) != 1 || !bytes.Equal(out[0].Payload, c.mqtap) {
 				t.Fatalf("mqtap: %+v, want % x", out, c.mqtap)
 			}
-			p := wantProblems(t, d, session.CodeOverlap)[0]
+			p := wantProblems(t, d, session.IPFragmentOverlap)[0]
 			if !slices.Equal(p.Frames, []int{1, 2}) || !strings.Contains(p.Text, "bytes 11 to 11") {
 				t.Errorf("problem %q frames %v", p.Text, p.Frames)
 			}

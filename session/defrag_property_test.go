@@ -133,10 +133,10 @@ func TestDefragRandomPermutations(t *testing.T) {
 			}
 		}
 		wantProblems(t, d)
-		var codes []string
+		var codes []session.FindingCode
 		for _, m := range models {
 			if m.pending() {
-				codes = append(codes, session.CodeIncomplete)
+				codes = append(codes, session.IPFragmentIncomplete)
 				pending++
 			}
 		}

@@ -111,7 +111,7 @@ func TestDefragConflictingOverlap(t *testing.T) {
 			if len(out) != 1 || !bytes.Equal(out[0].Payload, tc.want) || !slices.Equal(out[0].Frames, tc.frames) {
 				t.Fatalf("got %+v, want payload % x frames %v", out, tc.want, tc.frames)
 			}
-			p := wantProblems(t, d, session.CodeOverlap)[0]
+			p := wantProblems(t, d, session.IPFragmentOverlap)[0]
 			if !slices.Equal(p.Frames, []int{1, 2}) || !strings.Contains(p.Text, "bytes 10 to 13") ||
 				!strings.Contains(p.Text, "10.0.0.1 -> 10.0.0.2 id 0x0009") {
 				t.Errorf("problem %q frames %v: want frames [1 2], bytes 10 to 13, the datagram named", p.Text, p.Frames)
@@ -137,7 +137,7 @@ func TestDefragConflictOnlyFragment(t *testing.T) {
 	if !slices.Equal(out[0].Frames, []int{1, 3}) {
 		t.Errorf("frames %v, want [1 3]", out[0].Frames)
 	}
-	p := wantProblems(t, d, session.CodeOverlap)[0]
+	p := wantProblems(t, d, session.IPFragmentOverlap)[0]
 	if !slices.Equal(p.Frames, []int{1, 2}) || !strings.Contains(p.Text, "IPv6 datagram fd00::1 -> fd00::2 id 0x00000003") {
 		t.Errorf("problem %q frames %v", p.Text, p.Frames)
 	}
@@ -167,7 +167,7 @@ func TestDefragMalformed(t *testing.T) {
 			if out := feed(t, d, c.frags); len(out) != 0 {
 				t.Fatalf("a datagram came out: %+v", out)
 			}
-			ps := wantProblems(t, d, session.CodeMalformed)
+			ps := wantProblems(t, d, session.IPFragmentMalformed)
 			want := []int{2}
 			if len(c.frags) == 2 {
 				want = []int{1, 2}
@@ -188,7 +188,7 @@ func TestDefragMalformedWholeDatagram(t *testing.T) {
 	d := session.NewDefragmenter(session.DefragOptions{MaxSize: 64})
 	p := pattern(100, 17)
 	feed(t, d, []session.Fragment{frag(v6(1), 0, true, p[:32], 1), frag(v6(1), 0, false, p, 2)})
-	ps := wantProblems(t, d, session.CodeMalformed)
+	ps := wantProblems(t, d, session.IPFragmentMalformed)
 	if !slices.Equal(ps[0].Frames, []int{2}) {
 		t.Errorf("problem %q frames %v, want [2]", ps[0].Text, ps[0].Frames)
 	}
@@ -283,7 +283,7 @@ func TestDefragMaxDatagrams(t *testing.T) {
 	feed(t, d, []session.Fragment{frag(v4(1), 0, true, p[:32], 1), frag(v4(2), 0, true, p[:32], 2), frag(v4(1), 32, true, p[32:40], 3)})
 	wantProblems(t, d)
 	feed(t, d, []session.Fragment{frag(v4(3), 0, true, p[:32], 4)})
-	ps := wantProblems(t, d, session.CodeIncomplete)
+	ps := wantProblems(t, d, session.IPFragmentIncomplete)
 	if !slices.Equal(ps[0].Frames, []int{1, 3}) || !strings.Contains(ps[0].Text, "MaxDatagrams (2)") ||
 		!strings.Contains(ps[0].Text, "id 0x0001") || !strings.Contains(ps[0].Text, "frame 4") || !strings.Contains(ps[0].Text, "40 bytes received") {
 		t.Errorf("problem %q frames %v", ps[0].Text, ps[0].Frames)
@@ -304,7 +304,7 @@ func TestDefragMaxBytes(t *testing.T) {
 		feed(t, d, []session.Fragment{frag(v4(1), 0, true, p[:48], 1), frag(v4(2), 0, true, p[:48], 2)})
 		wantProblems(t, d)
 		feed(t, d, []session.Fragment{frag(v4(2), 48, true, p[48:64], 3)})
-		ps := wantProblems(t, d, session.CodeIncomplete)
+		ps := wantProblems(t, d, session.IPFragmentIncomplete)
 		if !slices.Equal(ps[0].Frames, []int{1}) || !strings.Contains(ps[0].Text, "oldest when frame 3 reached MaxBytes (100 bytes") {
 			t.Errorf("problem %q frames %v", ps[0].Text, ps[0].Frames)
 		}
@@ -315,7 +315,7 @@ func TestDefragMaxBytes(t *testing.T) {
 	t.Run("new fragment dropped", func(t *testing.T) {
 		d := session.NewDefragmenter(session.DefragOptions{MaxBytes: 100})
 		feed(t, d, []session.Fragment{frag(v4(1), 0, true, p[:48], 1), frag(v4(1), 96, false, p[96:120], 2)})
-		ps := wantProblems(t, d, session.CodeIncomplete)
+		ps := wantProblems(t, d, session.IPFragmentIncomplete)
 		if !slices.Equal(ps[0].Frames, []int{1, 2}) || !strings.Contains(ps[0].Text, "with the new fragment of frame 2: it would hold 120 bytes, past MaxBytes (100") {
 			t.Errorf("problem %q frames %v", ps[0].Text, ps[0].Frames)
 		}
@@ -340,7 +340,7 @@ func TestDefragTimeout(t *testing.T) {
 	d.Expire(start.Add(defaultTimeout))
 	wantProblems(t, d)
 	d.Expire(start.Add(defaultTimeout + time.Nanosecond))
-	ps := wantProblems(t, d, session.CodeIncomplete)
+	ps := wantProblems(t, d, session.IPFragmentIncomplete)
 	if !strings.Contains(ps[0].Text, "Timeout (30s") || !slices.Equal(ps[0].Frames, []int{1}) ||
 		ps[0].Time != start.Add(defaultTimeout+time.Nanosecond) {
 		t.Errorf("problem %q frames %v at %v", ps[0].Text, ps[0].Frames, ps[0].Time)
@@ -357,7 +357,7 @@ func TestDefragTimeout(t *testing.T) {
 	if out := feed(t, d, []session.Fragment{old, mid, late}); len(out) != 0 {
 		t.Fatalf("a datagram completed across the timeout: %+v", out)
 	}
-	ps = wantProblems(t, d, session.CodeIncomplete)
+	ps = wantProblems(t, d, session.IPFragmentIncomplete)
 	if !slices.Equal(ps[0].Frames, []int{1}) {
 		t.Errorf("expired frames %v, want [1]", ps[0].Frames)
 	}
@@ -379,7 +379,7 @@ func TestDefragTimeoutOutOfOrderTimes(t *testing.T) {
 	c.Time = t0.Add(500 * time.Millisecond)
 	feed(t, d, []session.Fragment{a, b, c})
 	d.Expire(t0.Add(1600 * time.Millisecond))
-	ps := wantProblems(t, d, session.CodeIncomplete, session.CodeIncomplete)
+	ps := wantProblems(t, d, session.IPFragmentIncomplete, session.IPFragmentIncomplete)
 	if !slices.Equal(ps[0].Frames, []int{2}) || !slices.Equal(ps[1].Frames, []int{3}) {
 		t.Errorf("expired %v then %v, want [2] then [3]", ps[0].Frames, ps[1].Frames)
 	}
@@ -393,7 +393,7 @@ func TestDefragFlush(t *testing.T) {
 	p := pattern(64, 16)
 	feed(t, d, []session.Fragment{frag(v4(1), 0, true, p[:32], 1), frag(v6(1), 32, false, p[32:], 2), frag(v4(1), 40, true, p[40:48], 3)})
 	d.Flush()
-	ps := wantProblems(t, d, session.CodeIncomplete, session.CodeIncomplete)
+	ps := wantProblems(t, d, session.IPFragmentIncomplete, session.IPFragmentIncomplete)
 	if !strings.Contains(ps[0].Text, "40 bytes received, the last fragment missing, from frames 1 and 3") ||
 		!strings.Contains(ps[1].Text, "32 of 64 bytes received, from frame 2") {
 		t.Errorf("problems:\n%s", texts(ps))

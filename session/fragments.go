@@ -43,18 +43,6 @@ func (p *Pipeline) fragmentProblems() {
 		if n := len(pr.Frames); n > 0 {
 			frame = pr.Frames[n-1]
 		}
-		p.opts.OnFinding(Finding{Code: pr.Code, Severity: fragmentSeverity(pr.Code), Text: pr.Text}, frame)
+		p.opts.OnFinding(pr.Finding, frame)
 	}
-}
-
-// fragmentSeverity is the severity of a reassembly problem: different data
-// in overlapping fragments is how traffic hides from inspectors.
-func fragmentSeverity(code string) Severity {
-	switch code {
-	case CodeOverlap:
-		return SevMedium
-	case CodeMalformed:
-		return SevLow
-	}
-	return SevInfo
 }

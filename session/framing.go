@@ -368,15 +368,15 @@ func (p *Pipeline) noteFindings(r *Record, n *notes) {
 		if n.gapWhy != "" {
 			text += "; mqtap gave them up because " + n.gapWhy
 		}
-		r.Findings = append(r.Findings, Finding{Code: "tcp.gap", Text: text})
+		r.Findings = append(r.Findings, Finding{Code: TCPGap, Text: text})
 	}
 	if n.skipped > 0 {
-		r.Findings = append(r.Findings, Finding{Code: "mqtt.resync", Text: fmt.Sprintf("%d bytes before this packet were not at an MQTT packet boundary and were skipped", n.skipped)})
+		r.Findings = append(r.Findings, Finding{Code: MQTTResync, Text: fmt.Sprintf("%d bytes before this packet were not at an MQTT packet boundary and were skipped", n.skipped)})
 	}
 	for _, pr := range r.Packet.Problems {
-		code := "mqtt.protocol-violation"
+		code := MQTTProtocolViolation
 		if pr.Severity == decode.Malformed {
-			code = "mqtt.malformed"
+			code = MQTTMalformed
 		}
 		r.Findings = append(r.Findings, Finding{Code: code, Rule: pr.Rule, Text: pr.Text})
 	}

@@ -202,11 +202,10 @@ func (c *Capture) add(r *session.Record) error {
 	b = binary.AppendUvarint(b, uint64(len(r.Findings)))
 	sev := session.SevInfo
 	for _, f := range r.Findings {
-		b = appendBytes(b, []byte(f.Code))
-		b = append(b, byte(f.Severity))
+		b = append(b, byte(f.Code), byte(f.Lower))
 		b = appendBytes(b, []byte(f.Rule))
 		b = appendBytes(b, []byte(f.Text))
-		sev = max(sev, f.Severity)
+		sev = max(sev, f.Severity())
 	}
 	b = binary.AppendUvarint(b, uint64(r.TLSVersion))
 	b = binary.AppendUvarint(b, uint64(r.TLSSuite))
@@ -633,8 +632,7 @@ func (c *Capture) recordInto(i int, r *session.Record, buf []byte) ([]byte, erro
 	cr.Message = int(d.uvarint())
 	cr.Copy = d.byte() != 0
 	for n := d.uvarint(); n > 0 && d.err == nil; n-- {
-		f := session.Finding{Code: string(d.bytes())}
-		f.Severity = session.Severity(d.byte())
+		f := session.Finding{Code: session.FindingCode(d.byte()), Lower: session.Severity(d.byte())}
 		f.Rule, f.Text = string(d.bytes()), string(d.bytes())
 		r.Findings = append(r.Findings, f)
 	}
@@ -840,7 +838,7 @@ func (c *Capture) Findings() []FindingRef {
 	out = append(out, c.findings...)
 	out = append(out, c.final...)
 	c.mu.Unlock()
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Severity > out[j].Severity })
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Severity() > out[j].Severity() })
 	return out
 }
 

@@ -1,3 +1,10 @@
+// Package report turns everything mqtap notices in a capture into one
+// security report: the findings of the decoder, of the key-exchange tracker
+// and of the keyring schemes, plus the broker audit done here — clear-text
+// credentials (checked against a mosquitto password file), anonymous
+// wildcard subscriptions, ACL violations the broker carried, and QoS flows
+// that never complete. Titles and advice come from the finding catalog
+// (session.FindingCode).
 package report
 
 import (
@@ -77,30 +84,33 @@ type flow struct {
 type Report struct {
 	opts    Options
 	entries []*Entry
-	index   map[string]*Entry
+	index   map[entryKey]*Entry
 	clients map[int]*client
 	flows   map[flowKey]*flow
 	denied  session.Linker[bool] // PUBLISHes the ACL forbids, to see whether the broker forwards them
 }
 
+// entryKey identifies an entry: the same finding about several clients.
+type entryKey struct {
+	code session.FindingCode
+	text string
+}
+
 // New returns an empty report.
 func New(opts Options) *Report {
-	return &Report{opts: opts, index: make(map[string]*Entry), clients: make(map[int]*client),
+	return &Report{opts: opts, index: make(map[entryKey]*Entry), clients: make(map[int]*client),
 		flows: make(map[flowKey]*flow)}
 }
 
 // Add records a finding seen in frames, about the given clients. The same
 // finding (code and explanation) about several clients is one entry.
 func (r *Report) Add(f session.Finding, frames []int, clients []string) {
-	key := f.Code + "\x00" + f.Text
+	key := entryKey{f.Code, f.Text}
 	e := r.index[key]
 	if e == nil {
-		k := kind(f.Code, f.Severity)
-		sev := f.Severity // the finding's own, or the code's default
-		if sev == session.SevInfo {
-			sev = k.Severity
-		}
-		e = &Entry{Code: f.Code, sev: sev, Severity: sev.String(), Title: k.Title, Text: f.Text, Advice: k.Advice, Rule: f.Rule, Clients: []string{}}
+		sev := f.Severity()
+		e = &Entry{Code: f.Code.String(), sev: sev, Severity: sev.String(), Title: f.Code.Title(), Text: f.Text,
+			Advice: f.Code.Advice(), Rule: f.Rule, Clients: []string{}}
 		r.index[key] = e
 		r.entries = append(r.entries, e)
 	}
@@ -162,11 +172,22 @@ func (r *Report) Observe(rec *session.Record) {
 		r.ack(rec)
 	}
 	for _, f := range rec.Findings {
-		if rec.Crypto.Copy && !strings.HasPrefix(f.Code, "mqtt.") && !strings.HasPrefix(f.Code, "tcp.") {
+		if rec.Crypto.Copy && !aboutPacket(f.Code) {
 			continue // reported with the publisher's copy of the message
 		}
 		r.Add(f, []int{rec.Frame}, []string{c.String()})
 	}
+}
+
+// aboutPacket reports whether findings of code are about the packet that
+// carries them (the decoder's), not about the message: a broker's copy of
+// a message repeats the publisher's findings about the message.
+func aboutPacket(code session.FindingCode) bool {
+	switch code {
+	case session.MQTTMalformed, session.MQTTProtocolViolation, session.MQTTResync, session.TCPGap:
+		return true
+	}
+	return false
 }
 
 func (r *Report) connect(rec *session.Record, c *client) {
@@ -188,20 +209,20 @@ func (r *Report) connect(rec *session.Record, c *client) {
 	if r.opts.ShowSecrets {
 		secret = fmt.Sprintf("%q", pass.Bytes)
 	}
-	f := session.Finding{Code: "auth.cleartext-credentials", Severity: session.SevMedium,
+	f := session.Finding{Code: session.AuthCleartextCredentials,
 		Text: fmt.Sprintf("user %q and password %s sent in clear text in CONNECT", c.user, secret)}
 	if r.opts.Passwords != nil {
+		// Credentials the broker rejects expose less than valid ones.
 		switch r.opts.Passwords.Check(c.user, pass.Bytes) {
 		case audit.ValidPassword:
-			f.Severity = session.SevHigh
 			f.Text += ": the password is VALID on this broker (password file)"
 		case audit.WrongPassword:
+			f.Lower = session.SevMedium
 			f.Text += ": the password is wrong for this user (password file)"
 		default:
+			f.Lower = session.SevMedium
 			f.Text += ": the user is not in the password file"
 		}
-	} else {
-		f.Severity = session.SevHigh
 	}
 	r.Add(f, []int{rec.Frame}, []string{c.String()})
 }
@@ -219,7 +240,7 @@ func (r *Report) subscribe(rec *session.Record, c *client) {
 		}
 		filter := string(f.Bytes)
 		if filter == "#" || filter == "$SYS/#" || strings.HasPrefix(filter, "$SYS/") && strings.HasSuffix(filter, "#") {
-			r.Add(session.Finding{Code: "auth.anonymous-subscription", Severity: session.SevMedium,
+			r.Add(session.Finding{Code: session.AuthAnonymousSubscription,
 				Text: fmt.Sprintf("an anonymous client subscribed to %q", filter)}, []int{rec.Frame}, []string{c.String()})
 		}
 	}
@@ -244,7 +265,7 @@ func (r *Report) publish(rec *session.Record, c *client) {
 		return
 	}
 	if *deniedWrite {
-		r.Add(session.Finding{Code: "acl.violation", Severity: session.SevHigh,
+		r.Add(session.Finding{Code: session.ACLViolation,
 			Text: fmt.Sprintf("the broker forwarded a PUBLISH on %q that the ACL forbids its publisher to write", topic)},
 			[]int{rec.Frame}, []string{c.String()})
 	}
@@ -253,7 +274,7 @@ func (r *Report) publish(rec *session.Record, c *client) {
 		if rule != "" {
 			why = "denied by " + rule
 		}
-		r.Add(session.Finding{Code: "acl.violation", Severity: session.SevHigh,
+		r.Add(session.Finding{Code: session.ACLViolation,
 			Text: fmt.Sprintf("the broker delivered a message on %q to a client the ACL does not allow to read it (%s)", topic, why)},
 			[]int{rec.Frame}, []string{c.String()})
 	}
@@ -303,7 +324,7 @@ func (r *Report) Close() {
 		if c != nil {
 			clients = []string{c.String()}
 		}
-		r.Add(session.Finding{Code: "qos.unacknowledged", Severity: session.SevLow,
+		r.Add(session.Finding{Code: session.QoSUnacknowledged,
 			Text: fmt.Sprintf("the QoS %d PUBLISH (id=%d) on %q sent by the %s stopped before its %s", fl.qos, k.id, fl.topic, who, fl.step.WiresharkName())},
 			[]int{fl.frame}, clients)
 	}
