@@ -46,7 +46,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzHTTPHead$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./decode
 	$(GO) test -run='^$$' -fuzz='^FuzzInflate$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./decode
 	$(GO) test -run='^$$' -fuzz='^FuzzReader$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./pcaps
-	$(GO) test -run='^$$' -fuzz='^FuzzAdd$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./session/defrag
+	$(GO) test -run='^$$' -fuzz='^FuzzDefrag$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./session
 
 clean:
 	rm -f $(BIN)

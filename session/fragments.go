@@ -1,9 +1,5 @@
 package session
 
-import (
-	"github.com/mqtap/mqtap/session/defrag"
-)
-
 // maxNesting bounds the IP layers reassembled one inside the other (a
 // fragmented tunnel carrying fragments).
 const maxNesting = 4
@@ -14,13 +10,11 @@ const maxNesting = 4
 // segment belongs to this frame, as in Wireshark.
 func (p *Pipeline) fragment(dec *LayerDecoder, seg Segment) {
 	if p.defrag == nil {
-		p.defrag = defrag.New(defrag.Options{})
+		p.defrag = NewDefragmenter(DefragOptions{})
 	}
 	for range maxNesting {
-		f := seg.Frag
 		p.stats.Fragments++
-		dg, ok := p.defrag.Add(defrag.Fragment{V6: f.V6, Src: seg.Src, Dst: seg.Dst, ID: f.ID, Proto: f.Proto,
-			Offset: f.Offset, More: f.More, Payload: f.Payload, Frame: p.stats.Frames, Time: p.now})
+		dg, ok := p.defrag.Add(Fragment{IPFragment: seg.Frag, Src: seg.Src, Dst: seg.Dst, Frame: p.stats.Frames, Time: p.now})
 		p.fragmentProblems()
 		if !ok {
 			return
@@ -49,18 +43,6 @@ func (p *Pipeline) fragmentProblems() {
 		if n := len(pr.Frames); n > 0 {
 			frame = pr.Frames[n-1]
 		}
-		p.opts.OnFinding(Finding{Code: pr.Code, Severity: fragmentSeverity(pr.Code), Text: pr.Text}, frame)
+		p.opts.OnFinding(pr.Finding, frame)
 	}
-}
-
-// fragmentSeverity is the severity of a reassembly problem: different data
-// in overlapping fragments is how traffic hides from inspectors.
-func fragmentSeverity(code string) Severity {
-	switch code {
-	case defrag.CodeOverlap:
-		return SevMedium
-	case defrag.CodeMalformed:
-		return SevLow
-	}
-	return SevInfo
 }

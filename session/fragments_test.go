@@ -65,7 +65,7 @@ func runWithFindings(t *testing.T, frames [][]byte) ([]recordCopy, []string) {
 	for i, f := range frames {
 		tf[i].data = f
 	}
-	got, _ := runFrames(t, Options{OnFinding: func(f Finding, frame int) { fs = append(fs, f.Code) }}, tf...)
+	got, _ := runFrames(t, Options{OnFinding: func(f Finding, frame int) { fs = append(fs, f.Code.String()) }}, tf...)
 	return got, fs
 }
 

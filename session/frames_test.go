@@ -150,7 +150,7 @@ func copyRecord(r *Record) recordCopy {
 		rc.WS = fmt.Sprintf("%d %v %v %d", f.Opcode, f.Fin, f.Masked, f.PayloadLen)
 	}
 	for _, f := range r.Findings {
-		rc.Findings = append(rc.Findings, f.Code)
+		rc.Findings = append(rc.Findings, f.Code.String())
 	}
 	return rc
 }

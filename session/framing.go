@@ -31,14 +31,10 @@ func (p *Pipeline) parse(c *conn, i int, data []byte, ctx *frameCtx) {
 	h := &c.halves[i]
 	if h.skip > 0 {
 		// The rest of a packet cut by a gap: already reported.
-		n := min(h.skip, len(data))
-		h.skip -= n
-		data = data[n:]
-		if len(data) == 0 {
+		if data = h.skipCut(data); len(data) == 0 {
 			return
 		}
 	}
-	b := data
 	start := h.msgStart
 	h.msgStart = false
 	if len(h.buf) > 0 && (h.resync || h.unsure) && (exactRun(data, c.mq.Version()) || start && plausible(data, c.mq.Version(), resyncMax)) {
@@ -53,6 +49,7 @@ func (p *Pipeline) parse(c *conn, i int, data []byte, ctx *frameCtx) {
 		h.buf = h.buf[:0]
 		h.resync = true
 	}
+	b := data
 	if len(h.buf) > 0 {
 		h.buf = append(h.buf, data...)
 		b = h.buf
@@ -61,6 +58,25 @@ func (p *Pipeline) parse(c *conn, i int, data []byte, ctx *frameCtx) {
 		p.tlsFeed(c, i, b, ctx)
 		return
 	}
+	b = p.packets(c, i, b, ctx)
+	if c.decodes() {
+		h.keep(b)
+	}
+}
+
+// skipCut drops from data what is left of a packet cut by a gap and
+// returns the rest.
+func (h *half) skipCut(data []byte) []byte {
+	n := min(h.skip, len(data))
+	h.skip -= n
+	return data[n:]
+}
+
+// packets delivers the packets at the start of b, looking for a packet
+// boundary first when resynchronising, and returns the bytes after the
+// last whole packet.
+func (p *Pipeline) packets(c *conn, i int, b []byte, ctx *frameCtx) []byte {
+	h := &c.halves[i]
 	for len(b) > 0 && p.err == nil && c.decodes() {
 		if h.resync {
 			n, ok := resync(b, c.mq.Version())
@@ -94,9 +110,12 @@ func (p *Pipeline) parse(c *conn, i int, data []byte, ctx *frameCtx) {
 		p.deliver(c, i, b[:total], ctx, "")
 		b = b[total:]
 	}
-	if !c.decodes() {
-		return
-	}
+	return b
+}
+
+// keep holds b, the start of a packet not complete yet, in the buffer,
+// which b may already be the end of.
+func (h *half) keep(b []byte) {
 	switch {
 	case len(b) == 0:
 		h.buf = h.buf[:0]
@@ -368,15 +387,15 @@ func (p *Pipeline) noteFindings(r *Record, n *notes) {
 		if n.gapWhy != "" {
 			text += "; mqtap gave them up because " + n.gapWhy
 		}
-		r.Findings = append(r.Findings, Finding{Code: "tcp.gap", Text: text})
+		r.Findings = append(r.Findings, Finding{Code: TCPGap, Text: text})
 	}
 	if n.skipped > 0 {
-		r.Findings = append(r.Findings, Finding{Code: "mqtt.resync", Text: fmt.Sprintf("%d bytes before this packet were not at an MQTT packet boundary and were skipped", n.skipped)})
+		r.Findings = append(r.Findings, Finding{Code: MQTTResync, Text: fmt.Sprintf("%d bytes before this packet were not at an MQTT packet boundary and were skipped", n.skipped)})
 	}
 	for _, pr := range r.Packet.Problems {
-		code := "mqtt.protocol-violation"
+		code := MQTTProtocolViolation
 		if pr.Severity == decode.Malformed {
-			code = "mqtt.malformed"
+			code = MQTTMalformed
 		}
 		r.Findings = append(r.Findings, Finding{Code: code, Rule: pr.Rule, Text: pr.Text})
 	}

@@ -10,7 +10,6 @@ import (
 	"github.com/gopacket/gopacket/layers"
 
 	"github.com/mqtap/mqtap/keys"
-	"github.com/mqtap/mqtap/session/defrag"
 )
 
 // DefaultPorts returns the TCP ports decoded as MQTT without detection:
@@ -121,7 +120,7 @@ type Pipeline struct {
 	queued  int      // bytes of the packets in queue
 	// unblocking is set while unblock runs (it queues packets itself).
 	unblocking bool
-	defrag     *defrag.Defragmenter // IP fragments, made at the first one
+	defrag     *Defragmenter // IP fragments, made at the first one
 
 	first    time.Time
 	now      time.Time

@@ -188,7 +188,7 @@ func (r *Record) Tail() []decode.Field {
 		r.tail = append(r.tail, decode.Field{Name: "mqtap.truncated", Kind: decode.KindBool, Uint: 1})
 	}
 	for i := range r.Findings {
-		r.tail = append(r.tail, decode.Field{Name: "mqtap.findings", Kind: decode.KindString, Bytes: []byte(r.Findings[i].Code)})
+		r.tail = append(r.tail, decode.Field{Name: "mqtap.findings", Kind: decode.KindString, Bytes: []byte(r.Findings[i].Code.String())})
 	}
 	c := &r.Crypto
 	if r.TLSVersion != 0 {

@@ -153,7 +153,7 @@ func (p *Pipeline) tlsLost(c *conn, i, n int) {
 	t := c.tls
 	if t.halves[i].dec != nil {
 		t.stop(fmt.Sprintf("%d bytes of the %s were not captured", n, side(c, i)))
-		p.tlsFinding(c, &p.cur, Finding{Code: "tls.decrypt-failed", Severity: SevLow,
+		p.tlsFinding(c, &p.cur, Finding{Code: TLSDecryptFailed,
 			Text: fmt.Sprintf("TLS connection %s: %s; the rest of it is not decoded", c.describe(), t.stopped)})
 	} else if t.stopped == "" && t.info.Decrypted == "ok" {
 		t.stop(fmt.Sprintf("%d bytes of the %s were not captured", n, side(c, i)))
@@ -190,7 +190,7 @@ func (p *Pipeline) tlsRecord(c *conn, i int, rec tlswire.Record, ctx *frameCtx) 
 		plain, inner, err := h.dec.Decrypt(rec.Header, rec.Body)
 		if err != nil {
 			t.stop(fmt.Sprintf("a record of the %s could not be decrypted: %v", side(c, i), err))
-			p.tlsFinding(c, ctx, Finding{Code: "tls.decrypt-failed", Severity: SevLow,
+			p.tlsFinding(c, ctx, Finding{Code: TLSDecryptFailed,
 				Text: fmt.Sprintf("TLS connection %s: %s; the rest of it is not decoded (a wrong or incomplete key log, or a capture gap)", c.describe(), t.stopped)})
 			return
 		}
@@ -365,7 +365,7 @@ func (p *Pipeline) tlsApplicationData(c *conn, i int, plain []byte, ctx *frameCt
 	t := c.tls
 	if c.client == int8(i) && t.certProblem != "" && !t.accepted {
 		t.accepted = true
-		p.tlsFinding(c, ctx, Finding{Code: "tls.accepted-untrusted-certificate", Severity: SevHigh,
+		p.tlsFinding(c, ctx, Finding{Code: TLSAcceptedUntrustedCertificate,
 			Text: fmt.Sprintf("the client of %s went on sending application data after the broker presented an untrusted certificate (%s): it does not verify the broker's certificate", c.describe(), t.certProblem)})
 	}
 	if len(plain) == 0 {
@@ -442,7 +442,7 @@ func (p *Pipeline) tlsProtocolAudit(c *conn, ctx *frameCtx) {
 		why = append(why, fmt.Sprintf("cipher suite %s (%s)", t.suite.Name, t.suite.Weak))
 	}
 	if len(why) > 0 {
-		p.tlsFinding(c, ctx, Finding{Code: "tls.weak-protocol", Severity: SevMedium,
+		p.tlsFinding(c, ctx, Finding{Code: TLSWeakProtocol,
 			Text: fmt.Sprintf("TLS connection %s uses %s", c.describe(), strings.Join(why, " and "))})
 	}
 }
@@ -504,7 +504,7 @@ func (p *Pipeline) tlsCertificateAudit(c *conn, der [][]byte, ctx *frameCtx) {
 	if t.sni != "" {
 		name += " (SNI " + t.sni + ")"
 	}
-	p.tlsFinding(c, ctx, Finding{Code: "tls.untrusted-certificate", Severity: SevHigh,
+	p.tlsFinding(c, ctx, Finding{Code: TLSUntrustedCertificate,
 		Text: fmt.Sprintf("the broker at %s presents an untrusted certificate (%s): %s", name, subject, t.certProblem)})
 }
 

@@ -162,7 +162,7 @@ func TestTLSSuitesThroughThePipeline(t *testing.T) {
 		t.Errorf("TLS without ALPN mqtt on port 9443: %d records, TLS %+v", len(got), st.TLS)
 	}
 	var fs []string
-	got, st = c.run(Options{OnFinding: func(f Finding, _ int) { fs = append(fs, f.Code) }}, segs...)
+	got, st = c.run(Options{OnFinding: func(f Finding, _ int) { fs = append(fs, f.Code.String()) }}, segs...)
 	if len(got) != 0 || len(st.TLS) != 1 || st.TLS[0].Decrypted != "no-key" || len(fs) != 0 {
 		t.Errorf("the same without the key log: %d records, TLS %+v, findings %v (not known to be MQTT: none)", len(got), st.TLS, fs)
 	}

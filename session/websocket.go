@@ -206,11 +206,11 @@ func (p *Pipeline) wsUpgraded(c *conn, up decode.WSUpgrade, extErr error, ctx *f
 	case decode.OffersMQTT(up.Chosen):
 	case len(up.Chosen) > 0:
 		w.confirm = true
-		c.report(ctx, Finding{Code: "websocket.not-mqtt", Severity: SevLow,
+		c.report(ctx, Finding{Code: WebSocketNotMQTT,
 			Text: fmt.Sprintf("the WebSocket upgrade of %s negotiated the subprotocol %q, not mqtt, but MQTT flows on it (MQTT-6.0.0-3 requires mqtt)", c.describe(), up.Chosen[0])})
 	default:
 		w.confirm = true
-		c.report(ctx, Finding{Code: "websocket.no-subprotocol", Severity: SevInfo,
+		c.report(ctx, Finding{Code: WebSocketNoSubprotocol,
 			Text: fmt.Sprintf("the WebSocket upgrade of %s negotiated no subprotocol (the client offered %s); MQTT flows on it without mqtt being agreed (MQTT-6.0.0-3)", c.describe(), offered(up.Offered))})
 	}
 }
@@ -251,7 +251,7 @@ func (p *Pipeline) wsProblem(c *conn, ctx *frameCtx, text string) {
 		return
 	}
 	w.said[text] = true
-	c.report(ctx, Finding{Code: "websocket.malformed", Severity: SevLow, Text: fmt.Sprintf("WebSocket connection %s: %s", c.describe(), text)})
+	c.report(ctx, Finding{Code: WebSocketMalformed, Text: fmt.Sprintf("WebSocket connection %s: %s", c.describe(), text)})
 }
 
 // wsHeader reads the next frame's header and returns the bytes after it.

@@ -735,7 +735,7 @@ func TestFindingsView(t *testing.T) {
 	found := ""
 	u2.do(func() {
 		u2.app.tree.GetRoot().Walk(func(n, _ *tview.TreeNode) bool {
-			if strings.Contains(n.GetText(), "Finding: "+first.Code) {
+			if strings.Contains(n.GetText(), "Finding: "+first.Code.String()) {
 				found = n.GetText()
 			}
 			return true

@@ -278,10 +278,11 @@ func (b *treeBuilder) mqtapNode(r *session.Record) *tview.TreeNode {
 		}
 	}
 	for _, f := range r.Findings {
-		n := add(mt, "finding", "Finding: ", f.Code+" ("+f.Severity.String()+"): "+f.Text, nodeRef{})
-		if f.Severity >= session.SevHigh {
+		sev := f.Severity()
+		n := add(mt, "finding", "Finding: ", f.Code.String()+" ("+sev.String()+"): "+f.Text, nodeRef{})
+		if sev >= session.SevHigh {
 			n.SetTextStyle(tcell.StyleDefault.Foreground(tcell.ColorRed).Bold(true))
-		} else if f.Severity >= session.SevMedium {
+		} else if sev >= session.SevMedium {
 			n.SetTextStyle(tcell.StyleDefault.Bold(true))
 		}
 	}

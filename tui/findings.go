@@ -50,17 +50,17 @@ func (a *App) findingCell(row, col int) *tview.TableCell {
 	f := &data[row-1]
 	switch col {
 	case 0:
-		sev := cell(f.Severity.String())
+		sev := cell(f.Severity().String())
 		switch {
-		case f.Severity >= session.SevHigh:
+		case f.Severity() >= session.SevHigh:
 			sev.Color = tcell.ColorRed
 			sev.Attributes = tcell.AttrBold
-		case f.Severity >= session.SevMedium:
+		case f.Severity() >= session.SevMedium:
 			sev.Attributes = tcell.AttrBold
 		}
 		return sev
 	case 1:
-		return cell(f.Code)
+		return cell(f.Code.String())
 	case 2:
 		if f.Frame <= 0 {
 			return cell("")
@@ -108,7 +108,7 @@ func (a *App) findingSelected() {
 		}
 	}
 	if idx < 0 {
-		a.setMessage(f.Code + " is about the whole capture, not one packet")
+		a.setMessage(f.Code.String() + " is about the whole capture, not one packet")
 		return
 	}
 	a.jumpToRecord(idx)

@@ -56,23 +56,25 @@ completed (qos.unacknowledged). The exit code is 0 whatever is found.`,
 			if err != nil {
 				return err
 			}
-			ropts := report.Options{ShowSecrets: showSecrets}
+			aopts := audit.Options{ShowSecrets: showSecrets}
 			if aclFile != "" {
-				if ropts.ACL, err = audit.ParseACL(aclFile); err != nil {
+				if aopts.ACL, err = audit.ParseACL(aclFile); err != nil {
 					return err
 				}
 			}
 			if passwdFile != "" {
-				if ropts.Passwords, err = audit.ParsePasswd(passwdFile); err != nil {
+				if aopts.Passwords, err = audit.ParsePasswd(passwdFile); err != nil {
 					return err
 				}
 			}
-			rep := report.New(ropts)
+			rep := report.New()
 			chain := analysis.New(store)
+			aud := chain.EnableAudit(aopts)
 			handle := func(r *session.Record) error {
 				chain.Observe(r)
 				if flt == nil || flt.Match(r) {
-					rep.Observe(r)
+					chain.Audit(r)
+					rep.Observe(r, aud.Client(r))
 				}
 				return nil
 			}
@@ -91,7 +93,9 @@ completed (qos.unacknowledged). The exit code is 0 whatever is found.`,
 					rep.Add(f, nil, nil)
 				}
 			}
-			rep.Close()
+			for _, u := range aud.Close() {
+				rep.Add(u.Finding, []int{u.Frame}, u.Clients)
+			}
 			if format == "json" {
 				return writeFindingsJSON(stdout, args[0], rep)
 			}

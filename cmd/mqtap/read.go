@@ -115,8 +115,8 @@ func noteUnshown(stderr io.Writer, file string, conns []session.TLSInfo, fs []se
 	if len(fs) == 0 {
 		return
 	}
-	codes := map[string]int{}
-	var order []string
+	codes := map[session.FindingCode]int{}
+	var order []session.FindingCode
 	for _, f := range fs {
 		if codes[f.Code] == 0 {
 			order = append(order, f.Code)

@@ -9,7 +9,14 @@
 //  2. key exchanges: the lab's Diffie-Hellman exchanges are rebuilt and
 //     their Fernet messages decrypted (package kex);
 //  3. keyring schemes: HMAC, RSA-OAEP and ECDSA rules of a keyring are
-//     applied per topic (package protect).
+//     applied per topic (package protect);
+//  4. audits: the broker audit of the findings report (package audit):
+//     credentials in clear text checked against a mosquitto password file,
+//     anonymous subscriptions to everything, traffic a mosquitto ACL
+//     forbids, QoS flows that never complete. Only the findings command
+//     enables it (EnableAudit), and it runs on the records the report
+//     covers (Audit): after the display filter, which sees the records as
+//     the first three stages left them.
 //
 // Each stage sees what the stages before it wrote into the record (a
 // PUBLISH decrypted from TLS, then its Fernet plaintext). Read, sniff, tap,
@@ -20,6 +27,7 @@ package analysis
 import (
 	"github.com/mqtap/mqtap/keys"
 	"github.com/mqtap/mqtap/session"
+	"github.com/mqtap/mqtap/session/analysis/audit"
 	"github.com/mqtap/mqtap/session/analysis/kex"
 	"github.com/mqtap/mqtap/session/analysis/protect"
 )
@@ -30,6 +38,7 @@ type Chain struct {
 	store   *keys.Store
 	tracker *kex.Tracker
 	checker *protect.Checker
+	auditor *audit.Auditor // nil unless EnableAudit
 }
 
 // New returns the chain for the keys of store (nil: no keys; the stages
@@ -50,10 +59,26 @@ func (c *Chain) Options(opts session.Options) session.Options {
 // Keys is the chain's key store (nil when none was given).
 func (c *Chain) Keys() *keys.Store { return c.store }
 
-// Observe runs every stage on r.
+// EnableAudit adds the last stage, the broker audit, and returns it: it
+// names the client of each record and has the findings known only at the
+// end (Auditor.Close).
+func (c *Chain) EnableAudit(opts audit.Options) *audit.Auditor {
+	c.auditor = audit.New(opts)
+	return c.auditor
+}
+
+// Observe runs the stages before the audit on r.
 func (c *Chain) Observe(r *session.Record) {
 	c.tracker.Observe(r)
 	c.checker.Observe(r)
+}
+
+// Audit runs the last stage on r, a record the report covers, after
+// Observe. It does nothing unless EnableAudit was called.
+func (c *Chain) Audit(r *session.Record) {
+	if c.auditor != nil {
+		c.auditor.Observe(r)
+	}
 }
 
 // ReloadKeys makes the key-exchange stage re-read the key files when a

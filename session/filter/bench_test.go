@@ -23,7 +23,7 @@ func publishRecord(tb testing.TB) *session.Record {
 func BenchmarkMatch(b *testing.B) {
 	r := publishRecord(b)
 	r.Crypto = session.Crypto{Session: "le0nh4rt#1", Scheme: "dh-fernet", Decrypt: "ok", Plaintext: []byte("Networking is the best!")}
-	r.Findings = []session.Finding{{Code: "payload.replay"}}
+	r.Findings = []session.Finding{{Code: session.PayloadReplay}}
 	for _, bc := range []struct{ name, filter string }{
 		{"typical", `mqtt.msgtype == 3 && mqtt.topic contains "salle" && mqtt.qos >= 1`},
 		{"any-of", `tcp.port in {1883, 8883} and ip.addr == 127.0.0.0/8`},

@@ -503,7 +503,7 @@ func (d *fieldDef) nextIn(r *session.Record, c *cursor, v *val) bool {
 		if c.pos >= len(r.Findings) {
 			return false
 		}
-		*v = val{k: vBytes, b: stringBytes(r.Findings[c.pos].Code)}
+		*v = val{k: vBytes, b: stringBytes(r.Findings[c.pos].Code.String())}
 		c.pos++
 		return true
 	case srcMessage:

@@ -71,7 +71,7 @@ var (
 		r := record(decode.V311, packet(0x32, mqttString("le0nh4rt/uppercase/request"), []byte{0, 1}, []byte("gAAAAAB...")))
 		r.Crypto = session.Crypto{Session: "le0nh4rt#1", Scheme: "dh-fernet", Decrypt: "ok",
 			Plaintext: []byte("Networking is the best!"), Message: 4, TokenTime: time.Unix(1795458000, 0)}
-		r.Findings = []session.Finding{{Code: "kex.mitm"}, {Code: "payload.replay"}}
+		r.Findings = []session.Finding{{Code: session.KexMITM}, {Code: session.PayloadReplay}}
 		return r
 	}()
 )

@@ -172,7 +172,7 @@ func (c *Capture) Findings() []FindingRef {
 	out = append(out, c.findings...)
 	out = append(out, c.final...)
 	c.mu.Unlock()
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Severity > out[j].Severity })
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Severity() > out[j].Severity() })
 	return out
 }
 

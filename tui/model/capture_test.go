@@ -257,10 +257,10 @@ func TestFindingsOrder(t *testing.T) {
 	fs := c.Findings()
 	unanswered := false
 	for i, f := range fs {
-		if i > 0 && f.Severity > fs[i-1].Severity {
+		if i > 0 && f.Severity() > fs[i-1].Severity() {
 			t.Fatalf("finding %d (%s) is more severe than the one before", i, f.Code)
 		}
-		if f.Code == "kex.unanswered" && f.Record == -1 {
+		if f.Code.String() == "kex.unanswered" && f.Record == -1 {
 			unanswered = true
 		}
 	}

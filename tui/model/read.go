@@ -156,8 +156,7 @@ func (c *Capture) recordInto(i int, r *session.Record, buf []byte) ([]byte, erro
 	cr.Message = int(d.uvarint())
 	cr.Copy = d.byte() != 0
 	for n := d.uvarint(); n > 0 && d.err == nil; n-- {
-		f := session.Finding{Code: string(d.bytes())}
-		f.Severity = session.Severity(d.byte())
+		f := session.Finding{Code: session.FindingCode(d.byte()), Lower: session.Severity(d.byte())}
 		f.Rule, f.Text = string(d.bytes()), string(d.bytes())
 		r.Findings = append(r.Findings, f)
 	}

@@ -79,11 +79,10 @@ func (c *Capture) appendBlob(b []byte, r *session.Record) (_ []byte, head int, s
 	b = binary.AppendUvarint(b, uint64(len(r.Findings)))
 	sev = session.SevInfo
 	for _, f := range r.Findings {
-		b = appendBytes(b, []byte(f.Code))
-		b = append(b, byte(f.Severity))
+		b = append(b, byte(f.Code), byte(f.Lower))
 		b = appendBytes(b, []byte(f.Rule))
 		b = appendBytes(b, []byte(f.Text))
-		sev = max(sev, f.Severity)
+		sev = max(sev, f.Severity())
 	}
 	b = binary.AppendUvarint(b, uint64(r.TLSVersion))
 	b = binary.AppendUvarint(b, uint64(r.TLSSuite))

@@ -1,11 +1,20 @@
-// Package audit understands mosquitto's acl_file and password_file, so that
-// mqtap can report the PUBLISH packets a broker carried although its ACL
-// forbids them, and say whether a credential captured in clear text is valid
-// on that broker.
+// Package audit is the broker audit, the last stage of the analysis chain.
 //
-// The semantics are those of mosquitto 2.0.11 (the Debian 12 package), taken
-// from its source (src/security_default.c, src/security.c, lib/util_topic.c)
-// and checked against the real broker by the tests:
+// # Stage
+//
+// Only the findings report runs it (Auditor): it reports credentials sent
+// in clear text, saying whether they are valid on the broker when it has
+// the mosquitto password_file; anonymous clients subscribing to # or $SYS;
+// the PUBLISH packets a broker carried although its acl_file forbids them;
+// and QoS 1/2 flows that never complete. It also names the client of each
+// connection for the report.
+//
+// # mosquitto
+//
+// The semantics of acl_file and password_file are those of mosquitto
+// 2.0.11 (the Debian 12 package), taken from its source
+// (src/security_default.c, src/security.c, lib/util_topic.c) and checked
+// against the real broker by the tests:
 //
 //   - ACL: the per-user (or anonymous) `topic` entries are tried first, in
 //     file order except that `deny` entries are moved to the front; then the

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -177,7 +178,7 @@ func (t *Tracker) Observe(r *session.Record) {
 		t.action(r, m, netid, request)
 	}
 	if p.QoS != 1 {
-		r.Findings = append(r.Findings, session.Finding{Code: "lab.qos", Severity: session.SevInfo,
+		r.Findings = append(r.Findings, session.Finding{Code: session.LabQoS,
 			Text: fmt.Sprintf("the secure MQTT lab requires QoS 1; this message was published with QoS %d", p.QoS)})
 	}
 	r.Crypto.Message = id
@@ -210,7 +211,7 @@ func (t *Tracker) keyExchange(r *session.Record, m *message, netid string, reque
 	}
 	pub, err := keys.ParseDHPublicKeyPEM(r.Packet.Payload)
 	if err != nil {
-		r.Findings = append(r.Findings, session.Finding{Code: "kex.invalid-public-key", Severity: session.SevMedium,
+		r.Findings = append(r.Findings, session.Finding{Code: session.KexInvalidPublicKey, Lower: session.SevMedium,
 			Text: fmt.Sprintf("the %s of %s does not carry a Diffie-Hellman public key: %v", c.Kex, netid, err)})
 		return
 	}
@@ -228,7 +229,7 @@ func (t *Tracker) keyExchange(r *session.Record, m *message, netid string, reque
 	}
 	// A response answers the latest request of its netid.
 	if len(list) == 0 {
-		r.Findings = append(r.Findings, session.Finding{Code: "kex.unsolicited", Severity: session.SevLow,
+		r.Findings = append(r.Findings, session.Finding{Code: session.KexUnsolicited,
 			Text: fmt.Sprintf("a key-exchange response for %s without any request seen before it", netid)})
 		return
 	}
@@ -244,7 +245,7 @@ func (t *Tracker) keyExchange(r *session.Record, m *message, netid string, reque
 	ex.resKeys = append(ex.resKeys, pub)
 	ex.Responses = append(ex.Responses, t.party(r, pub))
 	if len(ex.Responses) > 1 {
-		f := session.Finding{Code: "kex.mitm", Severity: session.SevHigh,
+		f := session.Finding{Code: session.KexMITM,
 			Text: fmt.Sprintf("request %s was answered with %d different public keys: any client of the broker can answer an unauthenticated key exchange and read what follows", ex.ID, len(ex.Responses))}
 		r.Findings = append(r.Findings, f)
 		addFinding(ex, f.Code)
@@ -261,11 +262,11 @@ func (t *Tracker) checkKey(r *session.Record, pub *keys.DHPublicKey, netid strin
 		t.weak[g] = weak
 	}
 	if weak != "" {
-		r.Findings = append(r.Findings, session.Finding{Code: "kex.weak-group", Severity: session.SevHigh,
+		r.Findings = append(r.Findings, session.Finding{Code: session.KexWeakGroup,
 			Text: fmt.Sprintf("the Diffie-Hellman group of %s's key exchange is weak: %s", netid, weak)})
 	}
 	if why := pub.Validate(); why != "" {
-		r.Findings = append(r.Findings, session.Finding{Code: "kex.invalid-public-key", Severity: session.SevHigh,
+		r.Findings = append(r.Findings, session.Finding{Code: session.KexInvalidPublicKey,
 			Text: fmt.Sprintf("invalid Diffie-Hellman public value in %s's key exchange: %s", netid, why)})
 	}
 }
@@ -274,7 +275,7 @@ func (t *Tracker) checkKey(r *session.Record, pub *keys.DHPublicKey, netid strin
 func (t *Tracker) reuse(r *session.Record, ex *Exchange, pub *keys.DHPublicKey) {
 	fp := pub.Fingerprint()
 	if first, ok := t.seenKeys[fp]; ok && first != ex.ID {
-		f := session.Finding{Code: "kex.key-reuse", Severity: session.SevMedium,
+		f := session.Finding{Code: session.KexKeyReuse,
 			Text: fmt.Sprintf("public key %s of %s was already used in %s: a reused key gives every session the same secret", fp, ex.ID, first)}
 		r.Findings = append(r.Findings, f)
 		addFinding(ex, f.Code)
@@ -333,7 +334,7 @@ func (t *Tracker) pair(ex *Exchange) {
 			continue
 		}
 		if err != nil {
-			addFinding(ex, "kex.invalid-public-key")
+			addFinding(ex, session.KexInvalidPublicKey)
 			continue
 		}
 		ex.pairings = append(ex.pairings, pairing{response: ex.tried, side: side, file: file, keys: keys.DeriveLabKeys(secret)})
@@ -396,7 +397,7 @@ func (t *Tracker) action(r *session.Record, m *message, netid string, request bo
 		if request {
 			kind = "request"
 		}
-		f := session.Finding{Code: "payload.not-encrypted", Severity: session.SevHigh,
+		f := session.Finding{Code: session.PayloadNotEncrypted,
 			Text: fmt.Sprintf("the %s on %s is not a Fernet token: it travels in clear text where the lab expects ciphertext", kind, r.Packet.Topic)}
 		r.Findings = append(r.Findings, f)
 		addFinding(ex, f.Code)
@@ -459,21 +460,20 @@ func (t *Tracker) Close() []session.Finding {
 	var out []session.Finding
 	for _, ex := range t.all {
 		if len(ex.Responses) == 0 {
-			addFinding(ex, "kex.unanswered")
-			out = append(out, session.Finding{Code: "kex.unanswered", Severity: session.SevLow,
+			addFinding(ex, session.KexUnanswered)
+			out = append(out, session.Finding{Code: session.KexUnanswered,
 				Text: fmt.Sprintf("key-exchange request %s (frame %d) was never answered", ex.ID, ex.Requester.Frame)})
 		}
 	}
 	return out
 }
 
-func addFinding(ex *Exchange, code string) {
-	for _, c := range ex.Findings {
-		if c == code {
-			return
-		}
+// addFinding lists code among the exchange's findings, once.
+func addFinding(ex *Exchange, code session.FindingCode) {
+	name := code.String()
+	if !slices.Contains(ex.Findings, name) {
+		ex.Findings = append(ex.Findings, name)
 	}
-	ex.Findings = append(ex.Findings, code)
 }
 
 // Describe is one line about an exchange for text output.

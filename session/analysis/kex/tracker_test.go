@@ -236,7 +236,7 @@ func TestUnansweredAndWeakGroup(t *testing.T) {
 	l := newLab(t, nil)
 	l.publish(0, "lonely/key-exchange/request", req.Public().MarshalPEM())
 	fs := l.tr.Close()
-	if len(fs) != 1 || fs[0].Code != "kex.unanswered" || l.tr.Exchanges()[0].Status() != "unanswered" {
+	if len(fs) != 1 || fs[0].Code.String() != "kex.unanswered" || l.tr.Exchanges()[0].Status() != "unanswered" {
 		t.Errorf("unanswered: %+v", fs)
 	}
 
@@ -255,7 +255,7 @@ func TestUnansweredAndWeakGroup(t *testing.T) {
 
 func hasFinding(r session.Record, code string) bool {
 	for _, f := range r.Findings {
-		if f.Code == code {
+		if f.Code.String() == code {
 			return true
 		}
 	}

@@ -71,7 +71,7 @@ func (c *Checker) Observe(r *session.Record) {
 		r.Crypto.Plaintext = append(buf, o.plain...)
 		r.Crypto.Copy = true
 		for _, f := range o.findings {
-			if f.Code != "payload.replay" { // the broker's copy is not a client sending again
+			if f.Code != session.PayloadReplay { // the broker's copy is not a client sending again
 				r.Findings = append(r.Findings, f)
 			}
 		}
@@ -104,10 +104,10 @@ func (c *Checker) apply(r *session.Record, rule *keys.Rule) {
 		d, ok, err := rule.HMAC.Verify(data)
 		switch {
 		case err != nil:
-			c.bad(r, st, "hmac.bad", fmt.Sprintf("the payload cannot carry an HMAC-%s (%v); rule %s", rule.HMAC.Algorithm, err, rule.Source))
+			c.bad(r, st, session.HMACBad, fmt.Sprintf("the payload cannot carry an HMAC-%s (%v); rule %s", rule.HMAC.Algorithm, err, rule.Source))
 			return
 		case !ok:
-			c.bad(r, st, "hmac.bad", fmt.Sprintf("HMAC-%s mismatch under the key of rule %s: the message was altered or not sent by the key's owner, and is dropped before decryption", rule.HMAC.Algorithm, rule.Source))
+			c.bad(r, st, session.HMACBad, fmt.Sprintf("HMAC-%s mismatch under the key of rule %s: the message was altered or not sent by the key's owner, and is dropped before decryption", rule.HMAC.Algorithm, rule.Source))
 			return
 		}
 		cr.Verify = "ok"
@@ -132,10 +132,10 @@ func (c *Checker) apply(r *session.Record, rule *keys.Rule) {
 		msg, ts, err := rule.ECDSA.Verify(data)
 		switch {
 		case errors.Is(err, keys.ErrSigBad):
-			c.bad(r, st, "sig.bad", fmt.Sprintf("the ECDSA signature does not verify under %s: the message was altered or signed by another key", rule.ECDSA.File))
+			c.bad(r, st, session.SigBad, fmt.Sprintf("the ECDSA signature does not verify under %s: the message was altered or signed by another key", rule.ECDSA.File))
 			return
 		case err != nil:
-			c.bad(r, st, "sig.bad", fmt.Sprintf("the payload is not a %s signed message: %v", rule.ECDSA.Format, err))
+			c.bad(r, st, session.SigBad, fmt.Sprintf("the payload is not a %s signed message: %v", rule.ECDSA.Format, err))
 			return
 		}
 		cr.Verify = "ok"
@@ -145,7 +145,7 @@ func (c *Checker) apply(r *session.Record, rule *keys.Rule) {
 		if ts != 0 {
 			topic := string(r.Packet.Topic)
 			if last, ok := c.lastTS[topic]; ok && ts <= last {
-				r.Findings = append(r.Findings, session.Finding{Code: "sig.replay", Severity: session.SevHigh,
+				r.Findings = append(r.Findings, session.Finding{Code: session.SigReplay,
 					Text: fmt.Sprintf("a validly signed message on %s carries timestamp %d, not newer than the last accepted %d: a replay the receiver must reject", topic, ts, last)})
 			} else {
 				c.lastTS[topic] = ts
@@ -155,11 +155,11 @@ func (c *Checker) apply(r *session.Record, rule *keys.Rule) {
 }
 
 // bad marks a message whose MAC or signature does not verify.
-func (c *Checker) bad(r *session.Record, st *Stats, code, text string) {
+func (c *Checker) bad(r *session.Record, st *Stats, code session.FindingCode, text string) {
 	r.Crypto.Verify = "bad"
 	r.Crypto.Reason = text
 	st.VerifyBad++
-	r.Findings = append(r.Findings, session.Finding{Code: code, Severity: session.SevHigh, Text: text})
+	r.Findings = append(r.Findings, session.Finding{Code: code, Text: text})
 }
 
 // replay reports a protected payload a client already sent.
@@ -168,7 +168,7 @@ func (c *Checker) replay(r *session.Record) {
 	h.Write(r.Packet.Payload)
 	k := h.Sum64()
 	if first, ok := c.seen[k]; ok {
-		r.Findings = append(r.Findings, session.Finding{Code: "payload.replay", Severity: session.SevHigh,
+		r.Findings = append(r.Findings, session.Finding{Code: session.PayloadReplay,
 			Text: fmt.Sprintf("this protected payload was already sent by a client in frame %d: a replayed message", first)})
 		return
 	}

@@ -52,7 +52,7 @@ func publish(t *testing.T, frame int, fromClient bool, topic string, payload []b
 func codes(r *session.Record) []string {
 	var out []string
 	for _, f := range r.Findings {
-		out = append(out, f.Code)
+		out = append(out, f.Code.String())
 	}
 	return out
 }
@@ -85,7 +85,7 @@ func TestHMACFirstAndReplays(t *testing.T) {
 	bad[len(bad)-1] ^= 1
 	b := publish(t, 4, true, "clientAAA/t", bad)
 	c.Observe(b)
-	if b.Crypto.Verify != "bad" || b.Crypto.Decrypt != "" || len(b.Findings) != 1 || b.Findings[0].Code != "hmac.bad" {
+	if b.Crypto.Verify != "bad" || b.Crypto.Decrypt != "" || len(b.Findings) != 1 || b.Findings[0].Code.String() != "hmac.bad" {
 		t.Errorf("bad MAC: %+v %v", b.Crypto, codes(b))
 	}
 	other := publish(t, 5, true, "clientBBB/t", good) // no rule

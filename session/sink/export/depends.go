@@ -206,7 +206,7 @@ func (d *depends) record(r *session.Record) {
 	hdr, err := decode.ParseHeader(r.Packet.Raw)
 	resync := err != nil || hdr.Total() != len(r.Packet.Raw)
 	for _, f := range r.Findings {
-		resync = resync || f.Code == "tcp.gap" || f.Code == "mqtt.resync"
+		resync = resync || f.Code == session.TCPGap || f.Code == session.MQTTResync
 	}
 	b.consumed += int64(len(r.Packet.Raw))
 	if resync || b.consumed > b.end {

@@ -212,7 +212,7 @@ func Comment(r *session.Record) string {
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			b.WriteString(f.Code)
+			b.WriteString(f.Code.String())
 		}
 		b.WriteByte(']')
 	}

@@ -136,7 +136,7 @@ func originalFrames(t *testing.T, path string) []frameInfo {
 func TestComment(t *testing.T) {
 	cases := []struct {
 		crypto   session.Crypto
-		findings []string
+		findings []session.FindingCode
 		want     string
 	}{
 		{session.Crypto{}, nil, ""},
@@ -145,11 +145,11 @@ func TestComment(t *testing.T) {
 		{session.Crypto{Scheme: "ecdsa", Verify: "ok", Plaintext: []byte("Testmessage_11")}, nil, `mqtap: ecdsa ok: "Testmessage_11"`},
 		{session.Crypto{Scheme: "hmac-sha256+rsa-oaep", Verify: "ok", Decrypt: "ok", Plaintext: []byte("{\"a\":1}\n")}, nil,
 			`mqtap: hmac-sha256+rsa-oaep ok: "{\"a\":1}\n"`},
-		{session.Crypto{Scheme: "hmac-sha256+rsa-oaep", Verify: "bad", Reason: "HMAC mismatch"}, []string{"hmac.bad"},
+		{session.Crypto{Scheme: "hmac-sha256+rsa-oaep", Verify: "bad", Reason: "HMAC mismatch"}, []session.FindingCode{session.HMACBad},
 			`mqtap: hmac-sha256+rsa-oaep verify bad: HMAC mismatch [hmac.bad]`},
 		{session.Crypto{Session: "x#2", Scheme: "dh-fernet", Decrypt: "no-key", Reason: "no key"}, nil, `mqtap: x#2 dh-fernet decrypt no-key: no key`},
 		{session.Crypto{Scheme: "s", Verify: "ok", Decrypt: "failed", Reason: "r"}, nil, `mqtap: s verify ok, decrypt failed: r`},
-		{session.Crypto{Session: "le0nh4rt#1", Scheme: "dh-fernet", Kex: "response"}, []string{"kex.mitm"},
+		{session.Crypto{Session: "le0nh4rt#1", Scheme: "dh-fernet", Kex: "response"}, []session.FindingCode{session.KexMITM},
 			`mqtap: le0nh4rt#1 dh-fernet key exchange response [kex.mitm]`},
 		{session.Crypto{Scheme: "rsa-oaep", Decrypt: "ok", Plaintext: []byte{0xff, 0x00, 0x01}}, nil, `mqtap: rsa-oaep ok: hex ff0001`},
 		{session.Crypto{Scheme: "rsa-oaep", Decrypt: "ok", Plaintext: []byte(strings.Repeat("a", 255) + "éé")}, nil,

@@ -275,7 +275,7 @@ func (w *Writer) appendTree(b []byte, r *session.Record) []byte {
 		for _, f := range r.Findings {
 			b = appendIndent(b, 1)
 			b = append(b, "Finding: "...)
-			b = append(b, f.Code...)
+			b = append(b, f.Code.String()...)
 			b = append(b, ": "...)
 			b = append(b, f.Text...)
 			b = append(b, '\n')

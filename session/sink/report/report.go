@@ -1,15 +1,20 @@
+// Package report collects the findings of a capture into one security
+// report.
+//
+// # Entries
+//
+// Every finding of the analysis chain (the decoder's, the key exchanges',
+// the keyring schemes' and the broker audit's, package audit) becomes an
+// entry with the severity, title and advice of its code in the finding
+// catalog (session.FindingCode). The same finding (code and explanation)
+// about several clients is one entry, with the frames it was seen in.
 package report
 
 import (
-	"fmt"
-	"net/netip"
 	"slices"
 	"sort"
-	"strings"
 
-	"github.com/mqtap/mqtap/decode"
 	"github.com/mqtap/mqtap/session"
-	"github.com/mqtap/mqtap/session/analysis/audit"
 )
 
 // maxFrames is how many frame numbers an entry lists; Count has them all.
@@ -31,76 +36,32 @@ type Entry struct {
 	sev session.Severity
 }
 
-// Options configure the broker audit.
-type Options struct {
-	ACL         *audit.ACL       // --acl: report traffic the broker carried against it
-	Passwords   *audit.Passwords // --passwd: check leaked credentials against it
-	ShowSecrets bool             // print captured passwords instead of masking them
-}
-
-// client is what the report knows about the client of one TCP connection.
-type client struct {
-	id, user string
-	addr     netip.AddrPort
-	anon     bool
-}
-
-func (c *client) String() string {
-	s := c.id
-	if s == "" {
-		s = "(no client id)"
-	}
-	if c.user != "" {
-		s += " (user " + c.user + ")"
-	}
-	if c.addr.IsValid() {
-		s += " @ " + c.addr.String()
-	}
-	return s
-}
-
-// flowKey names one QoS flow: connection, sender side and packet id.
-type flowKey struct {
-	stream     int
-	fromClient bool
-	id         uint16
-}
-
-type flow struct {
-	qos   uint8
-	step  decode.Type // the acknowledgement expected next
-	frame int
-	topic string
-}
-
 // Report collects findings.
 type Report struct {
-	opts    Options
 	entries []*Entry
-	index   map[string]*Entry
-	clients map[int]*client
-	flows   map[flowKey]*flow
-	denied  session.Linker[bool] // PUBLISHes the ACL forbids, to see whether the broker forwards them
+	index   map[entryKey]*Entry
+}
+
+// entryKey identifies an entry: the same finding about several clients.
+type entryKey struct {
+	code session.FindingCode
+	text string
 }
 
 // New returns an empty report.
-func New(opts Options) *Report {
-	return &Report{opts: opts, index: make(map[string]*Entry), clients: make(map[int]*client),
-		flows: make(map[flowKey]*flow)}
+func New() *Report {
+	return &Report{index: make(map[entryKey]*Entry)}
 }
 
 // Add records a finding seen in frames, about the given clients. The same
 // finding (code and explanation) about several clients is one entry.
 func (r *Report) Add(f session.Finding, frames []int, clients []string) {
-	key := f.Code + "\x00" + f.Text
+	key := entryKey{f.Code, f.Text}
 	e := r.index[key]
 	if e == nil {
-		k := kind(f.Code, f.Severity)
-		sev := f.Severity // the finding's own, or the code's default
-		if sev == session.SevInfo {
-			sev = k.Severity
-		}
-		e = &Entry{Code: f.Code, sev: sev, Severity: sev.String(), Title: k.Title, Text: f.Text, Advice: k.Advice, Rule: f.Rule, Clients: []string{}}
+		sev := f.Severity()
+		e = &Entry{Code: f.Code.String(), sev: sev, Severity: sev.String(), Title: f.Code.Title(), Text: f.Text,
+			Advice: f.Code.Advice(), Rule: f.Rule, Clients: []string{}}
 		r.index[key] = e
 		r.entries = append(r.entries, e)
 	}
@@ -121,192 +82,29 @@ func (r *Report) Add(f session.Finding, frames []int, clients []string) {
 	}
 }
 
-// clientOf returns the client of a record's connection.
-func (r *Report) clientOf(rec *session.Record) *client {
-	c := r.clients[rec.Stream]
-	if c == nil {
-		c = &client{anon: true}
-		if rec.Packet.FromClient {
-			c.addr = netip.AddrPortFrom(rec.Src, rec.SrcPort)
-		} else {
-			c.addr = netip.AddrPortFrom(rec.Dst, rec.DstPort)
-		}
-		r.clients[rec.Stream] = c
-	}
-	return c
-}
-
-// Observe adds a record's findings and audits it. Call it after the other
-// stages (kex, protect) have annotated the record.
-func (r *Report) Observe(rec *session.Record) {
-	c := r.clientOf(rec)
-	p := &rec.Packet
-	switch p.Type {
-	case decode.CONNECT:
-		if p.FromClient {
-			r.connect(rec, c)
-		}
-	case decode.SUBSCRIBE:
-		if p.FromClient {
-			r.subscribe(rec, c)
-		}
-	case decode.CONNACK:
-		// mosquitto's %c patterns see the identifier it assigned to a
-		// client that sent an empty one.
-		if f := p.Field("mqtt.property.assigned_client_identifier"); f != nil && c.id == "" {
-			c.id = string(f.Bytes)
-		}
-	case decode.PUBLISH:
-		r.publish(rec, c)
-	case decode.PUBACK, decode.PUBREC, decode.PUBREL, decode.PUBCOMP:
-		r.ack(rec)
-	}
+// Observe adds a record's findings, about client (the audit names it).
+// Call it after the analysis chain, the audit included, has annotated the
+// record.
+func (r *Report) Observe(rec *session.Record, client string) {
 	for _, f := range rec.Findings {
-		if rec.Crypto.Copy && !strings.HasPrefix(f.Code, "mqtt.") && !strings.HasPrefix(f.Code, "tcp.") {
+		if rec.Crypto.Copy && !aboutPacket(f.Code) {
 			continue // reported with the publisher's copy of the message
 		}
-		r.Add(f, []int{rec.Frame}, []string{c.String()})
+		r.Add(f, []int{rec.Frame}, []string{client})
 	}
 }
 
-func (r *Report) connect(rec *session.Record, c *client) {
-	p := &rec.Packet
-	c.addr = netip.AddrPortFrom(rec.Src, rec.SrcPort)
-	c.id, c.user, c.anon = "", "", true
-	if f := p.Field("mqtt.clientid"); f != nil {
-		c.id = string(f.Bytes)
+// aboutPacket reports whether findings of code are about the packet that
+// carries them (the decoder's and the audit's), not about the message: a
+// broker's copy of a message repeats the publisher's findings about the
+// message.
+func aboutPacket(code session.FindingCode) bool {
+	switch code {
+	case session.MQTTMalformed, session.MQTTProtocolViolation, session.MQTTResync, session.TCPGap,
+		session.AuthCleartextCredentials, session.AuthAnonymousSubscription, session.ACLViolation:
+		return true
 	}
-	user := p.Field("mqtt.username")
-	if user != nil {
-		c.user, c.anon = string(user.Bytes), false
-	}
-	pass := p.Field("mqtt.passwd")
-	if user == nil || pass == nil || rec.Crypto.Scheme == "tls" {
-		return
-	}
-	secret := "********"
-	if r.opts.ShowSecrets {
-		secret = fmt.Sprintf("%q", pass.Bytes)
-	}
-	f := session.Finding{Code: "auth.cleartext-credentials", Severity: session.SevMedium,
-		Text: fmt.Sprintf("user %q and password %s sent in clear text in CONNECT", c.user, secret)}
-	if r.opts.Passwords != nil {
-		switch r.opts.Passwords.Check(c.user, pass.Bytes) {
-		case audit.ValidPassword:
-			f.Severity = session.SevHigh
-			f.Text += ": the password is VALID on this broker (password file)"
-		case audit.WrongPassword:
-			f.Text += ": the password is wrong for this user (password file)"
-		default:
-			f.Text += ": the user is not in the password file"
-		}
-	} else {
-		f.Severity = session.SevHigh
-	}
-	r.Add(f, []int{rec.Frame}, []string{c.String()})
-}
-
-// subscribe reports anonymous clients subscribing to everything. (ACL
-// violations show up as deliveries: mosquitto grants every subscription and
-// checks read access on each message it would deliver.)
-func (r *Report) subscribe(rec *session.Record, c *client) {
-	if !c.anon {
-		return
-	}
-	for _, f := range rec.Packet.Fields {
-		if f.Name != "mqtt.topic" {
-			continue
-		}
-		filter := string(f.Bytes)
-		if filter == "#" || filter == "$SYS/#" || strings.HasPrefix(filter, "$SYS/") && strings.HasSuffix(filter, "#") {
-			r.Add(session.Finding{Code: "auth.anonymous-subscription", Severity: session.SevMedium,
-				Text: fmt.Sprintf("an anonymous client subscribed to %q", filter)}, []int{rec.Frame}, []string{c.String()})
-		}
-	}
-}
-
-// publish audits a PUBLISH against the ACL and starts its QoS flow.
-func (r *Report) publish(rec *session.Record, c *client) {
-	p := &rec.Packet
-	topic := string(p.Topic)
-	if p.QoS > 0 && p.PacketID != 0 {
-		r.flows[flowKey{rec.Stream, p.FromClient, p.PacketID}] = &flow{qos: p.QoS, step: decode.PUBACK + decode.Type(p.QoS-1), frame: rec.Frame, topic: topic}
-	}
-	if r.opts.ACL == nil {
-		return
-	}
-	_, deniedWrite, first := r.denied.Link(rec)
-	if p.FromClient {
-		if first {
-			ok, _ := r.opts.ACL.Allowed(c.user, c.id, topic, audit.Write)
-			*deniedWrite = !ok
-		}
-		return
-	}
-	if *deniedWrite {
-		r.Add(session.Finding{Code: "acl.violation", Severity: session.SevHigh,
-			Text: fmt.Sprintf("the broker forwarded a PUBLISH on %q that the ACL forbids its publisher to write", topic)},
-			[]int{rec.Frame}, []string{c.String()})
-	}
-	if ok, rule := r.opts.ACL.Allowed(c.user, c.id, topic, audit.Read); !ok {
-		why := "no ACL line allows it"
-		if rule != "" {
-			why = "denied by " + rule
-		}
-		r.Add(session.Finding{Code: "acl.violation", Severity: session.SevHigh,
-			Text: fmt.Sprintf("the broker delivered a message on %q to a client the ACL does not allow to read it (%s)", topic, why)},
-			[]int{rec.Frame}, []string{c.String()})
-	}
-}
-
-// ack advances a QoS flow.
-func (r *Report) ack(rec *session.Record) {
-	p := &rec.Packet
-	// PUBACK, PUBREC and PUBCOMP travel against the PUBLISH; PUBREL with it.
-	sender := !p.FromClient
-	if p.Type == decode.PUBREL {
-		sender = p.FromClient
-	}
-	k := flowKey{rec.Stream, sender, p.PacketID}
-	fl := r.flows[k]
-	if fl == nil || fl.step != p.Type {
-		return
-	}
-	switch p.Type {
-	case decode.PUBREC:
-		fl.step = decode.PUBREL
-		if f := p.Field("mqtt.pubrec.reason_code"); f != nil && f.Uint >= 0x80 {
-			delete(r.flows, k) // a failed PUBREC ends the flow
-		}
-	case decode.PUBREL:
-		fl.step = decode.PUBCOMP
-	default:
-		delete(r.flows, k)
-	}
-}
-
-// Close reports the QoS flows that never completed.
-func (r *Report) Close() {
-	keys := make([]flowKey, 0, len(r.flows))
-	for k := range r.flows {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool { return r.flows[keys[i]].frame < r.flows[keys[j]].frame })
-	for _, k := range keys {
-		fl := r.flows[k]
-		who := "broker"
-		if k.fromClient {
-			who = "client"
-		}
-		c := r.clients[k.stream]
-		clients := []string{}
-		if c != nil {
-			clients = []string{c.String()}
-		}
-		r.Add(session.Finding{Code: "qos.unacknowledged", Severity: session.SevLow,
-			Text: fmt.Sprintf("the QoS %d PUBLISH (id=%d) on %q sent by the %s stopped before its %s", fl.qos, k.id, fl.topic, who, fl.step.WiresharkName())},
-			[]int{fl.frame}, clients)
-	}
+	return false
 }
 
 // Entries returns the findings, most severe first, then by first frame.

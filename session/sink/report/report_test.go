@@ -6,12 +6,26 @@ import (
 
 	"github.com/mqtap/mqtap/decode"
 	"github.com/mqtap/mqtap/session"
+	"github.com/mqtap/mqtap/session/analysis/audit"
 )
 
-// conn feeds packets of one MQTT 3.1.1 connection to a report.
+// audited is a report fed by the broker audit, as in the findings command.
+type audited struct {
+	*Report
+	aud *audit.Auditor
+}
+
+func (a audited) Close() {
+	for _, u := range a.aud.Close() {
+		a.Add(u.Finding, []int{u.Frame}, u.Clients)
+	}
+}
+
+// conn feeds packets of one MQTT 3.1.1 connection to the audit and the
+// report.
 type conn struct {
 	t     *testing.T
-	rep   *Report
+	rep   audited
 	mq    decode.Conn
 	frame int
 }
@@ -26,11 +40,12 @@ func (c *conn) send(fromClient bool, raw ...byte) {
 	if m := r.Packet.Malformed(); m != "" {
 		c.t.Fatalf("frame %d malformed: %s", c.frame, m)
 	}
-	c.rep.Observe(r)
+	c.rep.aud.Observe(r)
+	c.rep.Observe(r, c.rep.aud.Client(r))
 }
 
 func newConn(t *testing.T) *conn {
-	c := &conn{t: t, rep: New(Options{})}
+	c := &conn{t: t, rep: audited{New(), audit.New(audit.Options{})}}
 	c.mq.SetVersion(decode.V311)
 	// CONNECT without credentials, client id "c1"
 	c.send(true, 0x10, 0x0e, 0, 4, 'M', 'Q', 'T', 'T', 4, 2, 0, 60, 0, 2, 'c', '1')
@@ -77,5 +92,23 @@ func TestAnonymousWildcardAndCredentials(t *testing.T) {
 	e := c.rep.Entries()[0]
 	if e.Code != "auth.cleartext-credentials" || e.Severity != "high" || e.Text != `user "u1" and password ******** sent in clear text in CONNECT` {
 		t.Errorf("credentials finding %+v", e)
+	}
+}
+
+// TestCopyFindings: a broker's copy of a message adds its findings about
+// the packet (the decoder's, the audit's), not those about the message,
+// which come with the publisher's copy.
+func TestCopyFindings(t *testing.T) {
+	rep := New()
+	r := &session.Record{Frame: 7, Crypto: session.Crypto{Copy: true}, Findings: []session.Finding{
+		{Code: session.ACLViolation, Text: "delivered"}, {Code: session.PayloadReplay, Text: "again"},
+		{Code: session.MQTTMalformed, Text: "bad"}}}
+	rep.Observe(r, "c1")
+	s := rep.Summary()
+	if len(s) != 2 || s["acl.violation"] != 1 || s["mqtt.malformed"] != 1 {
+		t.Errorf("summary %v, want acl.violation and mqtt.malformed once", s)
+	}
+	if e := rep.Entries()[0]; e.Code != "acl.violation" || e.Severity != "high" || len(e.Clients) != 1 || e.Clients[0] != "c1" || e.Frames[0] != 7 {
+		t.Errorf("first entry %+v", e)
 	}
 }

@@ -1,11 +1,14 @@
-package defrag
+package session_test
 
 import (
 	"bytes"
 	"cmp"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/mqtap/mqtap/session"
 )
 
 // model is the reference reassembler of the property test: one datagram,
@@ -14,12 +17,25 @@ type model struct {
 	payload []byte
 	covered []bool
 	ends    bool
-	pieces  []piece
+	pieces  []modelPiece
+}
+
+// modelPiece is a fragment that brought bytes to the model's datagram.
+type modelPiece struct{ lo, hi, frame int }
+
+// modelKey names the datagram of f, keyed as the Defragmenter keys it:
+// IPv4 by addresses, identification and protocol, IPv6 without the
+// protocol.
+func modelKey(f session.Fragment) string {
+	if f.V6 {
+		return fmt.Sprintf("IPv6 datagram %s -> %s id 0x%08x", f.Src, f.Dst, f.ID)
+	}
+	return fmt.Sprintf("IPv4 datagram %s -> %s id 0x%04x proto %d", f.Src, f.Dst, f.ID, f.Proto)
 }
 
 // add adds f and returns the frames of the datagram f completes, if it
 // does.
-func (m *model) add(f Fragment) ([]int, bool) {
+func (m *model) add(f session.Fragment) ([]int, bool) {
 	if f.Offset == 0 && !f.More {
 		return []int{f.Frame}, true // atomic: a datagram of its own
 	}
@@ -32,12 +48,12 @@ func (m *model) add(f Fragment) ([]int, bool) {
 	ends := !f.More && !m.ends
 	m.ends = m.ends || !f.More
 	if fresh || ends {
-		m.pieces = append(m.pieces, piece{f.Offset, f.Offset + len(f.Payload), f.Frame})
+		m.pieces = append(m.pieces, modelPiece{f.Offset, f.Offset + len(f.Payload), f.Frame})
 	}
 	if !m.ends || slices.Contains(m.covered, false) {
 		return nil, false
 	}
-	slices.SortFunc(m.pieces, func(a, b piece) int { return cmp.Or(cmp.Compare(a.lo, b.lo), cmp.Compare(a.frame, b.frame)) })
+	slices.SortFunc(m.pieces, func(a, b modelPiece) int { return cmp.Or(cmp.Compare(a.lo, b.lo), cmp.Compare(a.frame, b.frame)) })
 	var frames []int
 	for _, p := range m.pieces {
 		frames = append(frames, p.frame)
@@ -55,7 +71,7 @@ func (m *model) pending() bool { return len(m.pieces) > 0 }
 
 // randomFragments cuts payload at random 8-byte boundaries and adds
 // duplicates and overlapping fragments that carry the same bytes.
-func randomFragments(r *rand.Rand, tmpl Fragment, payload []byte) []Fragment {
+func randomFragments(r *rand.Rand, tmpl session.Fragment, payload []byte) []session.Fragment {
 	n := len(payload)
 	var cuts []int
 	for off := 8 * (1 + r.IntN(64)); off < n; off += 8 * (1 + r.IntN(200)) {
@@ -73,22 +89,22 @@ func randomFragments(r *rand.Rand, tmpl Fragment, payload []byte) []Fragment {
 	return frags
 }
 
-func TestRandomPermutations(t *testing.T) {
+func TestDefragRandomPermutations(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	completed, pending := 0, 0
 	for round := range 2000 {
 		// Three datagrams interleaved: two IPv4 ones with the same id
 		// from different sources, and an IPv6 one with that id.
 		var (
-			frags   []Fragment
-			models  = map[key]*model{}
-			payload = map[key][]byte{}
+			frags   []session.Fragment
+			models  = map[string]*model{}
+			payload = map[string][]byte{}
 		)
-		tmpls := []Fragment{v4(uint32(round)), v4(uint32(round)), v6(uint32(round))}
+		tmpls := []session.Fragment{v4(uint32(round)), v4(uint32(round)), v6(uint32(round))}
 		tmpls[1].Src = srcB
 		for i, tmpl := range tmpls {
 			p := pattern(1+r.IntN(4000), byte(i))
-			k := keyOf(tmpl)
+			k := modelKey(tmpl)
 			payload[k] = p
 			models[k] = &model{payload: p, covered: make([]bool, len(p))}
 			frags = append(frags, randomFragments(r, tmpl, p)...)
@@ -98,12 +114,12 @@ func TestRandomPermutations(t *testing.T) {
 			frags[i].Frame = i + 1
 		}
 
-		d := New(Options{})
+		d := session.NewDefragmenter(session.DefragOptions{})
 		for _, f := range frags {
-			k := keyOf(f)
+			k := modelKey(f)
 			frames, want := models[k].add(f)
 			dg, ok := d.Add(f)
-			checkInvariants(t, d)
+			d.CheckInvariants(t)
 			if ok != want {
 				t.Fatalf("round %d: frame %d of %s: completed=%v, the model says %v", round, f.Frame, k, ok, want)
 			}
@@ -117,10 +133,10 @@ func TestRandomPermutations(t *testing.T) {
 			}
 		}
 		wantProblems(t, d)
-		var codes []string
+		var codes []session.FindingCode
 		for _, m := range models {
 			if m.pending() {
-				codes = append(codes, CodeIncomplete)
+				codes = append(codes, session.IPFragmentIncomplete)
 				pending++
 			}
 		}

@@ -1,4 +1,4 @@
-package defrag
+package session
 
 import (
 	"fmt"
@@ -6,11 +6,9 @@ import (
 	"strings"
 )
 
-var sprintf = fmt.Sprintf
-
-// maxListed is how many frames a problem's text lists before it shortens
-// the list.
-const maxListed = 8
+// maxFramesListed is how many frames a fragment problem's text lists
+// before it shortens the list.
+const maxFramesListed = 8
 
 // framesText names frames (ascending, each once) in a sentence: "frame 3",
 // "frames 3 and 4", "frames 3, 4 and 7"; a long list shows its first and
@@ -24,10 +22,10 @@ func framesText(frames []int) string {
 	}
 	var b strings.Builder
 	b.WriteString("frames ")
-	short := len(frames) > maxListed
+	short := len(frames) > maxFramesListed
 	list := frames
 	if short {
-		list = frames[:maxListed-2]
+		list = frames[:maxFramesListed-2]
 	}
 	for i, f := range list[:len(list)-1] {
 		if i > 0 {
@@ -43,8 +41,8 @@ func framesText(frames []int) string {
 	return b.String()
 }
 
-// without returns frames less f.
-func without(frames []int, f int) []int {
+// framesWithout returns frames less f.
+func framesWithout(frames []int, f int) []int {
 	out := make([]int, 0, len(frames))
 	for _, x := range frames {
 		if x != f {

@@ -1,16 +1,18 @@
-package defrag
+package session_test
 
 import (
 	"testing"
 	"time"
+
+	"github.com/mqtap/mqtap/session"
 )
 
-// BenchmarkAdd reassembles TCP segments cut into 2 and 3 fragments, in
+// BenchmarkDefrag reassembles TCP segments cut into 2 and 3 fragments, in
 // order and reversed: one datagram per iteration, a new id each time.
-func BenchmarkAdd(b *testing.B) {
+func BenchmarkDefrag(b *testing.B) {
 	for _, c := range []struct {
 		name    string
-		tmpl    Fragment
+		tmpl    session.Fragment
 		size    int
 		cuts    []int
 		reverse bool
@@ -27,7 +29,7 @@ func BenchmarkAdd(b *testing.B) {
 			if c.reverse {
 				frags = reversed(frags)
 			}
-			d := New(Options{})
+			d := session.NewDefragmenter(session.DefragOptions{})
 			b.SetBytes(int64(c.size))
 			b.ReportAllocs()
 			now := t0

@@ -1,4 +1,4 @@
-package defrag
+package session_test
 
 import (
 	"net/netip"
@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mqtap/mqtap/session"
 )
 
 var (
@@ -27,19 +29,19 @@ func pattern(n int, seed byte) []byte {
 }
 
 // v4 and v6 are fragment templates.
-func v4(id uint32) Fragment {
-	return Fragment{Src: srcA, Dst: dst4, ID: id, Proto: 6}
+func v4(id uint32) session.Fragment {
+	return session.Fragment{IPFragment: session.IPFragment{ID: id, Proto: 6}, Src: srcA, Dst: dst4}
 }
 
-func v6(id uint32) Fragment {
-	return Fragment{V6: true, Src: src6, Dst: dst6, ID: id, Proto: 17}
+func v6(id uint32) session.Fragment {
+	return session.Fragment{IPFragment: session.IPFragment{V6: true, ID: id, Proto: 17}, Src: src6, Dst: dst6}
 }
 
 // cut splits payload at the offsets in cuts (ascending, multiples of 8)
 // into fragments of tmpl, numbered from frame and 1 ms apart from t0.
-func cut(tmpl Fragment, payload []byte, frame int, cuts ...int) []Fragment {
+func cut(tmpl session.Fragment, payload []byte, frame int, cuts ...int) []session.Fragment {
 	bounds := append(append([]int{0}, cuts...), len(payload))
-	var out []Fragment
+	var out []session.Fragment
 	for i := 0; i+1 < len(bounds); i++ {
 		f := tmpl
 		f.Offset = bounds[i]
@@ -53,7 +55,7 @@ func cut(tmpl Fragment, payload []byte, frame int, cuts ...int) []Fragment {
 }
 
 // frag is one fragment of tmpl.
-func frag(tmpl Fragment, off int, more bool, payload []byte, frame int) Fragment {
+func frag(tmpl session.Fragment, off int, more bool, payload []byte, frame int) session.Fragment {
 	f := tmpl
 	f.Offset, f.More, f.Payload, f.Frame = off, more, payload, frame
 	f.Time = t0.Add(time.Duration(frame) * time.Millisecond)
@@ -64,17 +66,17 @@ func frag(tmpl Fragment, off int, more bool, payload []byte, frame int) Fragment
 // fragment that completed it.
 type got struct {
 	at int
-	Datagram
+	session.Datagram
 }
 
 // feed adds frags in order and returns the datagrams they complete,
 // checking the invariants after every call.
-func feed(t *testing.T, d *Defragmenter, frags []Fragment) []got {
+func feed(t *testing.T, d *session.Defragmenter, frags []session.Fragment) []got {
 	t.Helper()
 	var out []got
 	for i, f := range frags {
 		dg, ok := d.Add(f)
-		checkInvariants(t, d)
+		d.CheckInvariants(t)
 		if ok != (dg != nil) {
 			t.Fatalf("fragment %d: Add returned %v with ok=%v", i, dg, ok)
 		}
@@ -88,50 +90,12 @@ func feed(t *testing.T, d *Defragmenter, frags []Fragment) []got {
 	return out
 }
 
-// checkInvariants checks the Defragmenter's bookkeeping.
-func checkInvariants(t testing.TB, d *Defragmenter) {
-	t.Helper()
-	n, sum := 0, 0
-	var prev *entry
-	for e := d.head; e != nil; e = e.next {
-		n++
-		sum += len(e.buf)
-		if e.prev != prev {
-			t.Fatalf("age list: %s has a wrong prev link", e.key)
-		}
-		if prev != nil && prev.start.After(e.start) {
-			t.Fatalf("age list out of order: %s starts after %s", prev.key, e.key)
-		}
-		if d.table[e.key] != e {
-			t.Fatalf("%s is in the age list but not in the table", e.key)
-		}
-		for i, s := range e.spans {
-			if s.lo >= s.hi || s.hi > len(e.buf) || (i > 0 && e.spans[i-1].hi >= s.lo) {
-				t.Fatalf("%s: bad spans %v (buf %d bytes)", e.key, e.spans, len(e.buf))
-			}
-		}
-		if e.end >= 0 && len(e.buf) > e.end {
-			t.Fatalf("%s: holds %d bytes past its end %d", e.key, len(e.buf), e.end)
-		}
-		prev = e
-	}
-	if prev != d.tail {
-		t.Fatal("age list: tail is not the last entry")
-	}
-	if held, bytes := d.Held(); held != n || bytes != sum {
-		t.Fatalf("Held() = %d, %d; the list has %d datagrams holding %d bytes", held, bytes, n, sum)
-	}
-	if n > d.opts.MaxDatagrams || sum > d.opts.MaxBytes {
-		t.Fatalf("held %d datagrams, %d bytes: past the caps (%d, %d)", n, sum, d.opts.MaxDatagrams, d.opts.MaxBytes)
-	}
-}
-
 // wantProblems checks that the problems are exactly those with the codes,
 // each a sentence on one line naming the datagram, and returns them.
-func wantProblems(t *testing.T, d *Defragmenter, codes ...string) []Problem {
+func wantProblems(t *testing.T, d *session.Defragmenter, codes ...session.FindingCode) []session.FragmentProblem {
 	t.Helper()
 	ps := d.Problems()
-	var have []string
+	var have []session.FindingCode
 	for _, p := range ps {
 		have = append(have, p.Code)
 		if strings.Contains(p.Text, "\n") || !strings.Contains(p.Text, "datagram") || len(p.Frames) == 0 {
@@ -147,16 +111,16 @@ func wantProblems(t *testing.T, d *Defragmenter, codes ...string) []Problem {
 	return ps
 }
 
-func texts(ps []Problem) string {
+func texts(ps []session.FragmentProblem) string {
 	var b strings.Builder
 	for _, p := range ps {
-		b.WriteString(p.Code + ": " + p.Text + "\n")
+		b.WriteString(p.Code.String() + ": " + p.Text + "\n")
 	}
 	return b.String()
 }
 
 // reversed returns frags in reverse order.
-func reversed(frags []Fragment) []Fragment {
+func reversed(frags []session.Fragment) []session.Fragment {
 	r := slices.Clone(frags)
 	slices.Reverse(r)
 	return r

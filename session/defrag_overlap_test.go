@@ -1,4 +1,4 @@
-package defrag
+package session_test
 
 import (
 	"bytes"
@@ -16,15 +16,17 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/mqtap/mqtap/session"
 )
 
-// TestOverlapAgainstTshark writes fragments that overlap with different
+// TestDefragOverlapAgainstTshark writes fragments that overlap with different
 // data to a capture and compares mqtap's reassembly with tshark's: both
 // flag the conflict; both keep the first data when the fragments arrive in
 // offset order; when a lower fragment arrives after the one it overlaps,
 // mqtap keeps the earlier arrival's bytes and Wireshark the lower
-// fragment's (the difference the package documentation states).
-func TestOverlapAgainstTshark(t *testing.T) {
+// fragment's (the difference Defragmenter's documentation states).
+func TestDefragOverlapAgainstTshark(t *testing.T) {
 	if _, err := exec.LookPath("tshark"); err != nil {
 		t.Fatal("tshark is not installed (apt-get install tshark): the overlap test compares with it")
 	}
@@ -33,20 +35,20 @@ func TestOverlapAgainstTshark(t *testing.T) {
 	dgram := append([]byte{0xaf, 0xc9, 0xaf, 0xc9, 0, 40, 0, 0}, pattern(32, 20)...)
 	other := slices.Clone(dgram[8:24])
 	other[3] ^= 0x5a // byte 11
-	lower := frag(Fragment{}, 0, true, dgram[:16], 0)
-	upper := frag(Fragment{}, 8, true, other, 0)
-	last := frag(Fragment{}, 24, false, dgram[24:], 0)
+	lower := frag(session.Fragment{}, 0, true, dgram[:16], 0)
+	upper := frag(session.Fragment{}, 8, true, other, 0)
+	last := frag(session.Fragment{}, 24, false, dgram[24:], 0)
 	upperWins := append(append(slices.Clone(dgram[:8]), other...), dgram[24:]...)
 	for _, c := range []struct {
 		name             string
 		v6               bool
-		frags            []Fragment
+		frags            []session.Fragment
 		mqtap, wireshark []byte // the reassembled datagram
 	}{
-		{"ipv4 offset order", false, []Fragment{lower, upper, last}, dgram, dgram},
-		{"ipv6 offset order", true, []Fragment{lower, upper, last}, dgram, dgram},
-		{"ipv4 lower late", false, []Fragment{upper, lower, last}, upperWins, dgram},
-		{"ipv6 lower late", true, []Fragment{upper, lower, last}, upperWins, dgram},
+		{"ipv4 offset order", false, []session.Fragment{lower, upper, last}, dgram, dgram},
+		{"ipv6 offset order", true, []session.Fragment{lower, upper, last}, dgram, dgram},
+		{"ipv4 lower late", false, []session.Fragment{upper, lower, last}, upperWins, dgram},
+		{"ipv6 lower late", true, []session.Fragment{upper, lower, last}, upperWins, dgram},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			tmpl := v4(0x4242)
@@ -54,18 +56,18 @@ func TestOverlapAgainstTshark(t *testing.T) {
 				tmpl = v6(0x4242)
 			}
 			tmpl.Proto = 17
-			var frags []Fragment
+			var frags []session.Fragment
 			for i, f := range c.frags {
 				f.V6, f.Src, f.Dst, f.ID, f.Proto, f.Frame = tmpl.V6, tmpl.Src, tmpl.Dst, tmpl.ID, tmpl.Proto, i+1
 				frags = append(frags, f)
 			}
 			pcap := writeFragments(t, frags)
-			d := New(Options{})
+			d := session.NewDefragmenter(session.DefragOptions{})
 			out := feed(t, d, frags)
 			if len(out) != 1 || !bytes.Equal(out[0].Payload, c.mqtap) {
 				t.Fatalf("mqtap: %+v, want % x", out, c.mqtap)
 			}
-			p := wantProblems(t, d, CodeOverlap)[0]
+			p := wantProblems(t, d, session.IPFragmentOverlap)[0]
 			if !slices.Equal(p.Frames, []int{1, 2}) || !strings.Contains(p.Text, "bytes 11 to 11") {
 				t.Errorf("problem %q frames %v", p.Text, p.Frames)
 			}
@@ -115,7 +117,7 @@ func tsharkOverlap(t *testing.T, pcap, ip string) overlapOracle {
 }
 
 // writeFragments writes frags as raw IP packets to a capture file.
-func writeFragments(t *testing.T, frags []Fragment) string {
+func writeFragments(t *testing.T, frags []session.Fragment) string {
 	t.Helper()
 	name := filepath.Join(t.TempDir(), "overlap.pcap")
 	file, err := os.Create(name)
@@ -138,7 +140,7 @@ func writeFragments(t *testing.T, frags []Fragment) string {
 }
 
 // packetOf serializes f as an IPv4 or IPv6 packet.
-func packetOf(t *testing.T, f Fragment) []byte {
+func packetOf(t *testing.T, f session.Fragment) []byte {
 	t.Helper()
 	buf := gopacket.NewSerializeBuffer()
 	opts := gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}

@@ -1,4 +1,4 @@
-package defrag
+package session_test
 
 import (
 	"bytes"
@@ -20,13 +20,15 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/mqtap/mqtap/session"
 )
 
-var updateSeeds = flag.Bool("update-seeds", false, "write the fragments the lab captures as FuzzAdd seeds in testdata")
+var updateSeeds = flag.Bool("update-seeds", false, "write the fragments the lab captures as FuzzDefrag seeds in testdata")
 
-// TestRealIPv4 reassembles the fragments a Linux router makes of UDP
+// TestDefragRealIPv4 reassembles the fragments a Linux router makes of UDP
 // datagrams (some already fragmented by their sender) and TCP segments.
-func TestRealIPv4(t *testing.T) {
+func TestDefragRealIPv4(t *testing.T) {
 	l := newLab(t)
 	udp := [][]byte{pattern(3000, 1), pattern(1000, 2), pattern(5000, 3)}
 	tcp := pattern(20000, 4)
@@ -40,9 +42,9 @@ func TestRealIPv4(t *testing.T) {
 	}
 }
 
-// TestRealIPv6 reassembles the fragments Linux makes of its own UDP
+// TestDefragRealIPv6 reassembles the fragments Linux makes of its own UDP
 // datagrams over an IPv6 link of MTU 1280.
-func TestRealIPv6(t *testing.T) {
+func TestDefragRealIPv6(t *testing.T) {
 	l := newLab(t)
 	udp := [][]byte{pattern(3000, 5), pattern(1300, 6), pattern(9000, 7)}
 	pcap := l.exchange(true, udp, nil)
@@ -56,7 +58,7 @@ func TestRealIPv6(t *testing.T) {
 
 // capture is what the lab captured.
 type capture struct {
-	frags []Fragment
+	frags []session.Fragment
 	isn   uint32    // the initial sequence number of A's TCP connection
 	segs  []segment // A's TCP segments that were not fragmented
 }
@@ -109,34 +111,34 @@ func readCapture(t *testing.T, path string) capture {
 }
 
 // fragmentOf returns the fragment pkt carries, if it carries one.
-func fragmentOf(pkt gopacket.Packet) (Fragment, bool) {
+func fragmentOf(pkt gopacket.Packet) (session.Fragment, bool) {
 	if ip, ok := pkt.Layer(layers.LayerTypeIPv4).(*layers.IPv4); ok {
 		more := ip.Flags&layers.IPv4MoreFragments != 0
 		if !more && ip.FragOffset == 0 {
-			return Fragment{}, false
+			return session.Fragment{}, false
 		}
 		src, _ := netip.AddrFromSlice(ip.SrcIP)
 		dst, _ := netip.AddrFromSlice(ip.DstIP)
-		return Fragment{Src: src.Unmap(), Dst: dst.Unmap(), ID: uint32(ip.Id), Proto: uint8(ip.Protocol),
-			Offset: int(ip.FragOffset) * 8, More: more, Payload: ip.Payload}, true
+		return session.Fragment{IPFragment: session.IPFragment{ID: uint32(ip.Id), Proto: uint8(ip.Protocol),
+			Offset: int(ip.FragOffset) * 8, More: more, Payload: ip.Payload}, Src: src.Unmap(), Dst: dst.Unmap()}, true
 	}
 	fr, ok := pkt.Layer(layers.LayerTypeIPv6Fragment).(*layers.IPv6Fragment)
 	ip, ok6 := pkt.Layer(layers.LayerTypeIPv6).(*layers.IPv6)
 	if !ok || !ok6 {
-		return Fragment{}, false
+		return session.Fragment{}, false
 	}
 	src, _ := netip.AddrFromSlice(ip.SrcIP)
 	dst, _ := netip.AddrFromSlice(ip.DstIP)
-	return Fragment{V6: true, Src: src, Dst: dst, ID: fr.Identification, Proto: uint8(fr.NextHeader),
-		Offset: int(fr.FragmentOffset) * 8, More: fr.MoreFragments, Payload: fr.Payload}, true
+	return session.Fragment{IPFragment: session.IPFragment{V6: true, ID: fr.Identification, Proto: uint8(fr.NextHeader),
+		Offset: int(fr.FragmentOffset) * 8, More: fr.MoreFragments, Payload: fr.Payload}, Src: src, Dst: dst}, true
 }
 
 // reassemble feeds frags to a new Defragmenter and returns the datagrams by
 // the frame that completed them; no problem may arise.
-func reassemble(t *testing.T, frags []Fragment) map[int]Datagram {
+func reassemble(t *testing.T, frags []session.Fragment) map[int]session.Datagram {
 	t.Helper()
-	d := New(Options{})
-	out := map[int]Datagram{}
+	d := session.NewDefragmenter(session.DefragOptions{})
+	out := map[int]session.Datagram{}
 	for _, g := range feed(t, d, frags) {
 		out[frags[g.at].Frame] = g.Datagram
 	}
@@ -151,12 +153,12 @@ func reassemble(t *testing.T, frags []Fragment) map[int]Datagram {
 // the datagrams against tshark's reassembly, then in reverse and shuffled
 // orders against the first pass. It returns the datagrams by the frame
 // that completed them.
-func checkReal(t *testing.T, pcap string, c capture) map[int]Datagram {
+func checkReal(t *testing.T, pcap string, c capture) map[int]session.Datagram {
 	t.Helper()
 	dgs := reassemble(t, c.frags)
 	compareTshark(t, pcap, c.frags, dgs)
 	want := summary(dgs)
-	orders := map[string][]Fragment{"reversed": reversed(c.frags)}
+	orders := map[string][]session.Fragment{"reversed": reversed(c.frags)}
 	r := rand.New(rand.NewPCG(3, 4))
 	for i := range 5 {
 		s := slices.Clone(c.frags)
@@ -181,7 +183,7 @@ func checkReal(t *testing.T, pcap string, c capture) map[int]Datagram {
 
 // summary describes datagrams independently of the order they completed
 // in: their frames and a digest of their payloads, sorted.
-func summary(dgs map[int]Datagram) []string {
+func summary(dgs map[int]session.Datagram) []string {
 	var s []string
 	for _, g := range dgs {
 		s = append(s, fmt.Sprintf("%s->%s proto %d frames %v payload %d bytes %x", g.Src, g.Dst, g.Proto, g.Frames, len(g.Payload), digest(g.Payload)))
@@ -255,7 +257,7 @@ func stderrOf(err error) []byte {
 
 // compareTshark checks each datagram against tshark's: the same
 // completing frame, the same fragments, the same UDP or TCP payload.
-func compareTshark(t *testing.T, pcap string, frags []Fragment, dgs map[int]Datagram) {
+func compareTshark(t *testing.T, pcap string, frags []session.Fragment, dgs map[int]session.Datagram) {
 	t.Helper()
 	oracle := tshark(t, pcap)
 	in := map[int]int{} // fragment frame -> completing frame, ours
@@ -289,7 +291,7 @@ func compareTshark(t *testing.T, pcap string, frags []Fragment, dgs map[int]Data
 }
 
 // transportPayload returns the UDP or TCP payload of a datagram.
-func transportPayload(t *testing.T, g Datagram) []byte {
+func transportPayload(t *testing.T, g session.Datagram) []byte {
 	t.Helper()
 	switch {
 	case g.Proto == 17 && len(g.Payload) >= 8:
@@ -302,7 +304,7 @@ func transportPayload(t *testing.T, g Datagram) []byte {
 }
 
 // checkUDP checks the UDP datagrams against what A sent, in order.
-func checkUDP(t *testing.T, dgs map[int]Datagram, sent [][]byte) {
+func checkUDP(t *testing.T, dgs map[int]session.Datagram, sent [][]byte) {
 	t.Helper()
 	var got [][]byte
 	for _, frame := range slices.Sorted(mapsKeys(dgs)) {
@@ -322,7 +324,7 @@ func checkUDP(t *testing.T, dgs map[int]Datagram, sent [][]byte) {
 
 // checkTCP rebuilds A's TCP stream from the reassembled segments and the
 // unfragmented ones, and checks it against what A sent.
-func checkTCP(t *testing.T, dgs map[int]Datagram, c capture, sent []byte) {
+func checkTCP(t *testing.T, dgs map[int]session.Datagram, c capture, sent []byte) {
 	t.Helper()
 	segs := slices.Clone(c.segs)
 	fragmented := 0
@@ -353,7 +355,7 @@ func checkTCP(t *testing.T, dgs map[int]Datagram, c capture, sent []byte) {
 	}
 }
 
-func mapsKeys(m map[int]Datagram) func(func(int) bool) {
+func mapsKeys(m map[int]session.Datagram) func(func(int) bool) {
 	return func(yield func(int) bool) {
 		for k := range m {
 			if !yield(k) {
@@ -363,8 +365,8 @@ func mapsKeys(m map[int]Datagram) func(func(int) bool) {
 	}
 }
 
-// writeSeed writes frags as a FuzzAdd seed.
-func writeSeed(t *testing.T, name string, frags []Fragment) {
+// writeSeed writes frags as a FuzzDefrag seed.
+func writeSeed(t *testing.T, name string, frags []session.Fragment) {
 	t.Helper()
 	var b []byte
 	for i, f := range frags {
@@ -374,7 +376,7 @@ func writeSeed(t *testing.T, name string, frags []Fragment) {
 		}
 		b = encodeFragment(b, f, max(dt, 0))
 	}
-	dir := filepath.Join("testdata", "fuzz", "FuzzAdd")
+	dir := filepath.Join("testdata", "fuzz", "FuzzDefrag")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}

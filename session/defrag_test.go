@@ -1,4 +1,4 @@
-package defrag
+package session_test
 
 import (
 	"bytes"
@@ -7,25 +7,30 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mqtap/mqtap/session"
 )
 
-func TestOrders(t *testing.T) {
+// defaultTimeout is DefragOptions.Timeout's default, as Linux ipfrag_time.
+const defaultTimeout = 30 * time.Second
+
+func TestDefragOrders(t *testing.T) {
 	payload := pattern(3000, 1)
 	for _, c := range []struct {
 		name   string
-		tmpl   Fragment
-		order  func([]Fragment) []Fragment
+		tmpl   session.Fragment
+		order  func([]session.Fragment) []session.Fragment
 		last   int   // index of the completing fragment
 		frames []int // Datagram.Frames
 	}{
-		{"ipv4 in order", v4(7), slices.Clone[[]Fragment], 2, []int{10, 11, 12}},
+		{"ipv4 in order", v4(7), slices.Clone[[]session.Fragment], 2, []int{10, 11, 12}},
 		{"ipv4 reversed", v4(7), reversed, 2, []int{10, 11, 12}},
-		{"ipv6 in order", v6(7), slices.Clone[[]Fragment], 2, []int{10, 11, 12}},
+		{"ipv6 in order", v6(7), slices.Clone[[]session.Fragment], 2, []int{10, 11, 12}},
 		{"ipv6 reversed", v6(7), reversed, 2, []int{10, 11, 12}},
-		{"ipv4 middle last", v4(7), func(f []Fragment) []Fragment { return []Fragment{f[2], f[0], f[1]} }, 2, []int{10, 11, 12}},
+		{"ipv4 middle last", v4(7), func(f []session.Fragment) []session.Fragment { return []session.Fragment{f[2], f[0], f[1]} }, 2, []int{10, 11, 12}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			d := New(Options{})
+			d := session.NewDefragmenter(session.DefragOptions{})
 			frags := c.order(cut(c.tmpl, payload, 10, 1480, 2960))
 			out := feed(t, d, frags)
 			wantProblems(t, d)
@@ -50,8 +55,8 @@ func TestOrders(t *testing.T) {
 	}
 }
 
-func TestPayloadIsCopied(t *testing.T) {
-	d := New(Options{})
+func TestDefragPayloadIsCopied(t *testing.T) {
+	d := session.NewDefragmenter(session.DefragOptions{})
 	payload := pattern(40, 3)
 	frags := cut(v4(1), slices.Clone(payload), 1, 16)
 	if _, ok := d.Add(frags[0]); ok {
@@ -66,8 +71,8 @@ func TestPayloadIsCopied(t *testing.T) {
 	}
 }
 
-func TestDuplicatesAbsorbed(t *testing.T) {
-	d := New(Options{})
+func TestDefragDuplicatesAbsorbed(t *testing.T) {
+	d := session.NewDefragmenter(session.DefragOptions{})
 	payload := pattern(100, 4)
 	f := cut(v4(1), payload, 1, 24, 48)
 	dup := f[0]
@@ -75,14 +80,14 @@ func TestDuplicatesAbsorbed(t *testing.T) {
 	// A fragment that only repeats bytes already received is not a
 	// fragment of the datagram: frame 9 is not listed.
 	sub := frag(v4(1), 8, true, payload[8:16], 8)
-	out := feed(t, d, []Fragment{f[0], dup, sub, f[2], f[1]})
+	out := feed(t, d, []session.Fragment{f[0], dup, sub, f[2], f[1]})
 	wantProblems(t, d)
 	if len(out) != 1 || !bytes.Equal(out[0].Payload, payload) || !slices.Equal(out[0].Frames, []int{1, 2, 3}) {
 		t.Fatalf("got %+v", out)
 	}
 }
 
-func TestConflictingOverlap(t *testing.T) {
+func TestDefragConflictingOverlap(t *testing.T) {
 	payload := pattern(30, 5)
 	other := slices.Clone(payload[8:24])
 	other[2] ^= 0xff // byte 10
@@ -92,21 +97,21 @@ func TestConflictingOverlap(t *testing.T) {
 	c := frag(v4(9), 24, false, payload[24:], 3)
 	for _, tc := range []struct {
 		name   string
-		frags  []Fragment
+		frags  []session.Fragment
 		want   []byte // the payload: first bytes received win
 		frames []int
 	}{
-		{"lower first", []Fragment{a, b, c}, payload, []int{1, 2, 3}},
-		{"higher first", []Fragment{b, a, c}, append(append(slices.Clone(payload[:8]), other...), payload[24:]...), []int{1, 2, 3}},
-		{"last first", []Fragment{c, a, b}, payload, []int{1, 2, 3}},
+		{"lower first", []session.Fragment{a, b, c}, payload, []int{1, 2, 3}},
+		{"higher first", []session.Fragment{b, a, c}, append(append(slices.Clone(payload[:8]), other...), payload[24:]...), []int{1, 2, 3}},
+		{"last first", []session.Fragment{c, a, b}, payload, []int{1, 2, 3}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			d := New(Options{})
+			d := session.NewDefragmenter(session.DefragOptions{})
 			out := feed(t, d, tc.frags)
 			if len(out) != 1 || !bytes.Equal(out[0].Payload, tc.want) || !slices.Equal(out[0].Frames, tc.frames) {
 				t.Fatalf("got %+v, want payload % x frames %v", out, tc.want, tc.frames)
 			}
-			p := wantProblems(t, d, CodeOverlap)[0]
+			p := wantProblems(t, d, session.IPFragmentOverlap)[0]
 			if !slices.Equal(p.Frames, []int{1, 2}) || !strings.Contains(p.Text, "bytes 10 to 13") ||
 				!strings.Contains(p.Text, "10.0.0.1 -> 10.0.0.2 id 0x0009") {
 				t.Errorf("problem %q frames %v: want frames [1 2], bytes 10 to 13, the datagram named", p.Text, p.Frames)
@@ -115,12 +120,12 @@ func TestConflictingOverlap(t *testing.T) {
 	}
 }
 
-func TestConflictOnlyFragment(t *testing.T) {
-	d := New(Options{})
+func TestDefragConflictOnlyFragment(t *testing.T) {
+	d := session.NewDefragmenter(session.DefragOptions{})
 	payload := pattern(24, 6)
 	bad := slices.Clone(payload[8:16])
 	bad[0] ^= 1
-	out := feed(t, d, []Fragment{
+	out := feed(t, d, []session.Fragment{
 		frag(v6(3), 0, true, payload[:16], 1),
 		frag(v6(3), 8, true, bad, 2),
 		frag(v6(3), 16, false, payload[16:], 3),
@@ -132,37 +137,37 @@ func TestConflictOnlyFragment(t *testing.T) {
 	if !slices.Equal(out[0].Frames, []int{1, 3}) {
 		t.Errorf("frames %v, want [1 3]", out[0].Frames)
 	}
-	p := wantProblems(t, d, CodeOverlap)[0]
+	p := wantProblems(t, d, session.IPFragmentOverlap)[0]
 	if !slices.Equal(p.Frames, []int{1, 2}) || !strings.Contains(p.Text, "IPv6 datagram fd00::1 -> fd00::2 id 0x00000003") {
 		t.Errorf("problem %q frames %v", p.Text, p.Frames)
 	}
 }
 
-func TestMalformed(t *testing.T) {
+func TestDefragMalformed(t *testing.T) {
 	p := pattern(200, 7)
 	for _, c := range []struct {
 		name  string
-		opts  Options
-		frags []Fragment
+		opts  session.DefragOptions
+		frags []session.Fragment
 		why   string
 	}{
-		{"past MaxSize", Options{MaxSize: 100}, []Fragment{frag(v4(1), 0, true, p[:64], 1), frag(v4(1), 64, true, p[64:104], 2)}, "past MaxSize (100 bytes)"},
-		{"past default MaxSize", Options{}, []Fragment{frag(v4(1), 65528, false, p[:16], 2)}, "reaches byte 65544, past MaxSize (65535 bytes)"},
-		{"non-last length", Options{}, []Fragment{frag(v4(1), 0, true, p[:20], 2)}, "carries 20 bytes, not a multiple of 8"},
-		{"two ends", Options{}, []Fragment{frag(v4(1), 16, false, p[16:40], 1), frag(v4(1), 16, false, p[16:48], 2)}, "ending at byte 48, but an earlier last fragment ended at 40"},
-		{"data past end", Options{}, []Fragment{frag(v4(1), 16, false, p[16:40], 1), frag(v4(1), 32, true, p[32:48], 2)}, "up to 48, past the end (40)"},
-		{"end before data", Options{}, []Fragment{frag(v4(1), 32, true, p[32:48], 1), frag(v4(1), 16, false, p[16:40], 2)}, "earlier fragments carried bytes up to 48"},
-		{"empty with more", Options{}, []Fragment{frag(v6(1), 8, true, nil, 2)}, "empty fragment with more fragments"},
-		{"unaligned offset", Options{}, []Fragment{frag(v4(1), 12, false, p[:8], 2)}, "offset 12, not a non-negative multiple of 8"},
-		{"negative offset", Options{}, []Fragment{frag(v4(1), -8, false, p[:8], 2)}, "offset -8"},
-		{"huge offset", Options{}, []Fragment{frag(v4(1), math.MaxInt-7, true, p[:16], 2)}, "past MaxSize (65535 bytes)"},
+		{"past MaxSize", session.DefragOptions{MaxSize: 100}, []session.Fragment{frag(v4(1), 0, true, p[:64], 1), frag(v4(1), 64, true, p[64:104], 2)}, "past MaxSize (100 bytes)"},
+		{"past default MaxSize", session.DefragOptions{}, []session.Fragment{frag(v4(1), 65528, false, p[:16], 2)}, "reaches byte 65544, past MaxSize (65535 bytes)"},
+		{"non-last length", session.DefragOptions{}, []session.Fragment{frag(v4(1), 0, true, p[:20], 2)}, "carries 20 bytes, not a multiple of 8"},
+		{"two ends", session.DefragOptions{}, []session.Fragment{frag(v4(1), 16, false, p[16:40], 1), frag(v4(1), 16, false, p[16:48], 2)}, "ending at byte 48, but an earlier last fragment ended at 40"},
+		{"data past end", session.DefragOptions{}, []session.Fragment{frag(v4(1), 16, false, p[16:40], 1), frag(v4(1), 32, true, p[32:48], 2)}, "up to 48, past the end (40)"},
+		{"end before data", session.DefragOptions{}, []session.Fragment{frag(v4(1), 32, true, p[32:48], 1), frag(v4(1), 16, false, p[16:40], 2)}, "earlier fragments carried bytes up to 48"},
+		{"empty with more", session.DefragOptions{}, []session.Fragment{frag(v6(1), 8, true, nil, 2)}, "empty fragment with more fragments"},
+		{"unaligned offset", session.DefragOptions{}, []session.Fragment{frag(v4(1), 12, false, p[:8], 2)}, "offset 12, not a non-negative multiple of 8"},
+		{"negative offset", session.DefragOptions{}, []session.Fragment{frag(v4(1), -8, false, p[:8], 2)}, "offset -8"},
+		{"huge offset", session.DefragOptions{}, []session.Fragment{frag(v4(1), math.MaxInt-7, true, p[:16], 2)}, "past MaxSize (65535 bytes)"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			d := New(c.opts)
+			d := session.NewDefragmenter(c.opts)
 			if out := feed(t, d, c.frags); len(out) != 0 {
 				t.Fatalf("a datagram came out: %+v", out)
 			}
-			ps := wantProblems(t, d, CodeMalformed)
+			ps := wantProblems(t, d, session.IPFragmentMalformed)
 			want := []int{2}
 			if len(c.frags) == 2 {
 				want = []int{1, 2}
@@ -177,33 +182,33 @@ func TestMalformed(t *testing.T) {
 	}
 }
 
-func TestMalformedWholeDatagram(t *testing.T) {
+func TestDefragMalformedWholeDatagram(t *testing.T) {
 	// A whole datagram of its own past MaxSize is malformed, and the
 	// datagram with its key being reassembled is not touched.
-	d := New(Options{MaxSize: 64})
+	d := session.NewDefragmenter(session.DefragOptions{MaxSize: 64})
 	p := pattern(100, 17)
-	feed(t, d, []Fragment{frag(v6(1), 0, true, p[:32], 1), frag(v6(1), 0, false, p, 2)})
-	ps := wantProblems(t, d, CodeMalformed)
+	feed(t, d, []session.Fragment{frag(v6(1), 0, true, p[:32], 1), frag(v6(1), 0, false, p, 2)})
+	ps := wantProblems(t, d, session.IPFragmentMalformed)
 	if !slices.Equal(ps[0].Frames, []int{2}) {
 		t.Errorf("problem %q frames %v, want [2]", ps[0].Text, ps[0].Frames)
 	}
-	if out := feed(t, d, []Fragment{frag(v6(1), 32, false, p[32:64], 3)}); len(out) != 1 || !bytes.Equal(out[0].Payload, p[:64]) {
+	if out := feed(t, d, []session.Fragment{frag(v6(1), 32, false, p[32:64], 3)}); len(out) != 1 || !bytes.Equal(out[0].Payload, p[:64]) {
 		t.Fatalf("the datagram being reassembled was touched: %+v", out)
 	}
 }
 
-func TestZeroLengthLast(t *testing.T) {
-	d := New(Options{})
+func TestDefragZeroLengthLast(t *testing.T) {
+	d := session.NewDefragmenter(session.DefragOptions{})
 	p := pattern(16, 8)
-	out := feed(t, d, []Fragment{frag(v4(1), 16, false, nil, 1), frag(v4(1), 0, true, p, 2)})
+	out := feed(t, d, []session.Fragment{frag(v4(1), 16, false, nil, 1), frag(v4(1), 0, true, p, 2)})
 	wantProblems(t, d)
 	if len(out) != 1 || !bytes.Equal(out[0].Payload, p) || !slices.Equal(out[0].Frames, []int{2, 1}) {
 		t.Fatalf("got %+v", out)
 	}
 }
 
-func TestAtomic(t *testing.T) {
-	d := New(Options{})
+func TestDefragAtomic(t *testing.T) {
+	d := session.NewDefragmenter(session.DefragOptions{})
 	p := pattern(64, 9)
 	// A datagram with the same key is being reassembled: the atomic
 	// fragment does not touch it (RFC 6946).
@@ -227,13 +232,13 @@ func TestAtomic(t *testing.T) {
 	wantProblems(t, d)
 }
 
-func TestKeys(t *testing.T) {
+func TestDefragKeys(t *testing.T) {
 	p, q := pattern(48, 10), pattern(48, 11)
 	t.Run("sources", func(t *testing.T) {
-		d := New(Options{})
+		d := session.NewDefragmenter(session.DefragOptions{})
 		other := v4(1)
 		other.Src = srcB
-		out := feed(t, d, []Fragment{frag(v4(1), 0, true, p[:24], 1), frag(other, 24, false, q[24:], 2),
+		out := feed(t, d, []session.Fragment{frag(v4(1), 0, true, p[:24], 1), frag(other, 24, false, q[24:], 2),
 			frag(other, 0, true, q[:24], 3), frag(v4(1), 24, false, p[24:], 4)})
 		if len(out) != 2 || !bytes.Equal(out[0].Payload, q) || out[0].Src != srcB || !bytes.Equal(out[1].Payload, p) || out[1].Src != srcA {
 			t.Fatalf("datagrams of two sources mixed: %+v", out)
@@ -241,10 +246,10 @@ func TestKeys(t *testing.T) {
 		wantProblems(t, d)
 	})
 	t.Run("ipv4 protocol", func(t *testing.T) {
-		d := New(Options{})
+		d := session.NewDefragmenter(session.DefragOptions{})
 		udp := v4(1)
 		udp.Proto = 17
-		out := feed(t, d, []Fragment{frag(v4(1), 0, true, p[:24], 1), frag(udp, 24, false, q[24:], 2)})
+		out := feed(t, d, []session.Fragment{frag(v4(1), 0, true, p[:24], 1), frag(udp, 24, false, q[24:], 2)})
 		if len(out) != 0 {
 			t.Fatalf("IPv4 fragments of TCP and UDP mixed: %+v", out)
 		}
@@ -255,30 +260,30 @@ func TestKeys(t *testing.T) {
 	t.Run("ipv6 next header", func(t *testing.T) {
 		// RFC 8200 4.5: the next header of the fragment at offset 0 is the
 		// datagram's; other fragments may carry another.
-		d := New(Options{})
+		d := session.NewDefragmenter(session.DefragOptions{})
 		later := v6(1)
 		later.Proto = 44
-		out := feed(t, d, []Fragment{frag(later, 24, false, p[24:], 1), frag(v6(1), 0, true, p[:24], 2)})
+		out := feed(t, d, []session.Fragment{frag(later, 24, false, p[24:], 1), frag(v6(1), 0, true, p[:24], 2)})
 		if len(out) != 1 || out[0].Proto != 17 || !bytes.Equal(out[0].Payload, p) {
 			t.Fatalf("got %+v, want one datagram of protocol 17", out)
 		}
 	})
 	t.Run("ipv6 ids", func(t *testing.T) {
-		d := New(Options{})
-		out := feed(t, d, []Fragment{frag(v6(1), 0, true, p[:24], 1), frag(v6(2), 24, false, q[24:], 2)})
+		d := session.NewDefragmenter(session.DefragOptions{})
+		out := feed(t, d, []session.Fragment{frag(v6(1), 0, true, p[:24], 1), frag(v6(2), 24, false, q[24:], 2)})
 		if len(out) != 0 {
 			t.Fatalf("two ids mixed: %+v", out)
 		}
 	})
 }
 
-func TestMaxDatagrams(t *testing.T) {
-	d := New(Options{MaxDatagrams: 2})
+func TestDefragMaxDatagrams(t *testing.T) {
+	d := session.NewDefragmenter(session.DefragOptions{MaxDatagrams: 2})
 	p := pattern(64, 12)
-	feed(t, d, []Fragment{frag(v4(1), 0, true, p[:32], 1), frag(v4(2), 0, true, p[:32], 2), frag(v4(1), 32, true, p[32:40], 3)})
+	feed(t, d, []session.Fragment{frag(v4(1), 0, true, p[:32], 1), frag(v4(2), 0, true, p[:32], 2), frag(v4(1), 32, true, p[32:40], 3)})
 	wantProblems(t, d)
-	feed(t, d, []Fragment{frag(v4(3), 0, true, p[:32], 4)})
-	ps := wantProblems(t, d, CodeIncomplete)
+	feed(t, d, []session.Fragment{frag(v4(3), 0, true, p[:32], 4)})
+	ps := wantProblems(t, d, session.IPFragmentIncomplete)
 	if !slices.Equal(ps[0].Frames, []int{1, 3}) || !strings.Contains(ps[0].Text, "MaxDatagrams (2)") ||
 		!strings.Contains(ps[0].Text, "id 0x0001") || !strings.Contains(ps[0].Text, "frame 4") || !strings.Contains(ps[0].Text, "40 bytes received") {
 		t.Errorf("problem %q frames %v", ps[0].Text, ps[0].Frames)
@@ -287,19 +292,19 @@ func TestMaxDatagrams(t *testing.T) {
 		t.Errorf("problem time %v, want frame 4's", ps[0].Time)
 	}
 	// Datagram 2 survived.
-	if out := feed(t, d, []Fragment{frag(v4(2), 32, false, p[32:], 5)}); len(out) != 1 || !bytes.Equal(out[0].Payload, p) {
+	if out := feed(t, d, []session.Fragment{frag(v4(2), 32, false, p[32:], 5)}); len(out) != 1 || !bytes.Equal(out[0].Payload, p) {
 		t.Fatalf("datagram 2: %+v", out)
 	}
 }
 
-func TestMaxBytes(t *testing.T) {
+func TestDefragMaxBytes(t *testing.T) {
 	p := pattern(200, 13)
 	t.Run("oldest dropped", func(t *testing.T) {
-		d := New(Options{MaxBytes: 100})
-		feed(t, d, []Fragment{frag(v4(1), 0, true, p[:48], 1), frag(v4(2), 0, true, p[:48], 2)})
+		d := session.NewDefragmenter(session.DefragOptions{MaxBytes: 100})
+		feed(t, d, []session.Fragment{frag(v4(1), 0, true, p[:48], 1), frag(v4(2), 0, true, p[:48], 2)})
 		wantProblems(t, d)
-		feed(t, d, []Fragment{frag(v4(2), 48, true, p[48:64], 3)})
-		ps := wantProblems(t, d, CodeIncomplete)
+		feed(t, d, []session.Fragment{frag(v4(2), 48, true, p[48:64], 3)})
+		ps := wantProblems(t, d, session.IPFragmentIncomplete)
 		if !slices.Equal(ps[0].Frames, []int{1}) || !strings.Contains(ps[0].Text, "oldest when frame 3 reached MaxBytes (100 bytes") {
 			t.Errorf("problem %q frames %v", ps[0].Text, ps[0].Frames)
 		}
@@ -308,9 +313,9 @@ func TestMaxBytes(t *testing.T) {
 		}
 	})
 	t.Run("new fragment dropped", func(t *testing.T) {
-		d := New(Options{MaxBytes: 100})
-		feed(t, d, []Fragment{frag(v4(1), 0, true, p[:48], 1), frag(v4(1), 96, false, p[96:120], 2)})
-		ps := wantProblems(t, d, CodeIncomplete)
+		d := session.NewDefragmenter(session.DefragOptions{MaxBytes: 100})
+		feed(t, d, []session.Fragment{frag(v4(1), 0, true, p[:48], 1), frag(v4(1), 96, false, p[96:120], 2)})
+		ps := wantProblems(t, d, session.IPFragmentIncomplete)
 		if !slices.Equal(ps[0].Frames, []int{1, 2}) || !strings.Contains(ps[0].Text, "with the new fragment of frame 2: it would hold 120 bytes, past MaxBytes (100") {
 			t.Errorf("problem %q frames %v", ps[0].Text, ps[0].Frames)
 		}
@@ -319,40 +324,40 @@ func TestMaxBytes(t *testing.T) {
 		}
 	})
 	t.Run("sparse fragment counts its span", func(t *testing.T) {
-		d := New(Options{MaxBytes: 1000})
-		feed(t, d, []Fragment{frag(v4(1), 800, true, p[:8], 1)})
+		d := session.NewDefragmenter(session.DefragOptions{MaxBytes: 1000})
+		feed(t, d, []session.Fragment{frag(v4(1), 800, true, p[:8], 1)})
 		if _, b := d.Held(); b != 808 {
 			t.Errorf("held %d bytes, want 808: the buffer up to the farthest byte", b)
 		}
 	})
 }
 
-func TestTimeout(t *testing.T) {
-	d := New(Options{})
+func TestDefragTimeout(t *testing.T) {
+	d := session.NewDefragmenter(session.DefragOptions{})
 	p := pattern(64, 14)
-	feed(t, d, []Fragment{frag(v4(1), 0, true, p[:32], 1)})
+	feed(t, d, []session.Fragment{frag(v4(1), 0, true, p[:32], 1)})
 	start := t0.Add(time.Millisecond)
-	d.Expire(start.Add(DefaultTimeout))
+	d.Expire(start.Add(defaultTimeout))
 	wantProblems(t, d)
-	d.Expire(start.Add(DefaultTimeout + time.Nanosecond))
-	ps := wantProblems(t, d, CodeIncomplete)
+	d.Expire(start.Add(defaultTimeout + time.Nanosecond))
+	ps := wantProblems(t, d, session.IPFragmentIncomplete)
 	if !strings.Contains(ps[0].Text, "Timeout (30s") || !slices.Equal(ps[0].Frames, []int{1}) ||
-		ps[0].Time != start.Add(DefaultTimeout+time.Nanosecond) {
+		ps[0].Time != start.Add(defaultTimeout+time.Nanosecond) {
 		t.Errorf("problem %q frames %v at %v", ps[0].Text, ps[0].Frames, ps[0].Time)
 	}
 
 	// Capture time, not wall time: a late fragment of a capture expires the
 	// datagrams that started long before it.
-	d = New(Options{Timeout: 2 * time.Second})
+	d = session.NewDefragmenter(session.DefragOptions{Timeout: 2 * time.Second})
 	old := frag(v4(1), 0, true, p[:32], 1)
 	mid := frag(v4(2), 0, true, p[:32], 2)
 	mid.Time = old.Time.Add(1500 * time.Millisecond)
 	late := frag(v4(1), 32, false, p[32:], 3)
 	late.Time = old.Time.Add(3 * time.Second)
-	if out := feed(t, d, []Fragment{old, mid, late}); len(out) != 0 {
+	if out := feed(t, d, []session.Fragment{old, mid, late}); len(out) != 0 {
 		t.Fatalf("a datagram completed across the timeout: %+v", out)
 	}
-	ps = wantProblems(t, d, CodeIncomplete)
+	ps = wantProblems(t, d, session.IPFragmentIncomplete)
 	if !slices.Equal(ps[0].Frames, []int{1}) {
 		t.Errorf("expired frames %v, want [1]", ps[0].Frames)
 	}
@@ -361,10 +366,10 @@ func TestTimeout(t *testing.T) {
 	}
 }
 
-func TestTimeoutOutOfOrderTimes(t *testing.T) {
+func TestDefragTimeoutOutOfOrderTimes(t *testing.T) {
 	// Captures are not always in time order: the datagram that started
 	// first expires first, whatever the order it was added in.
-	d := New(Options{Timeout: time.Second})
+	d := session.NewDefragmenter(session.DefragOptions{Timeout: time.Second})
 	p := pattern(32, 15)
 	a := frag(v4(1), 0, true, p[:16], 1)
 	a.Time = t0.Add(time.Second)
@@ -372,9 +377,9 @@ func TestTimeoutOutOfOrderTimes(t *testing.T) {
 	b.Time = t0
 	c := frag(v4(3), 0, true, p[:16], 3)
 	c.Time = t0.Add(500 * time.Millisecond)
-	feed(t, d, []Fragment{a, b, c})
+	feed(t, d, []session.Fragment{a, b, c})
 	d.Expire(t0.Add(1600 * time.Millisecond))
-	ps := wantProblems(t, d, CodeIncomplete, CodeIncomplete)
+	ps := wantProblems(t, d, session.IPFragmentIncomplete, session.IPFragmentIncomplete)
 	if !slices.Equal(ps[0].Frames, []int{2}) || !slices.Equal(ps[1].Frames, []int{3}) {
 		t.Errorf("expired %v then %v, want [2] then [3]", ps[0].Frames, ps[1].Frames)
 	}
@@ -383,12 +388,12 @@ func TestTimeoutOutOfOrderTimes(t *testing.T) {
 	}
 }
 
-func TestFlush(t *testing.T) {
-	d := New(Options{})
+func TestDefragFlush(t *testing.T) {
+	d := session.NewDefragmenter(session.DefragOptions{})
 	p := pattern(64, 16)
-	feed(t, d, []Fragment{frag(v4(1), 0, true, p[:32], 1), frag(v6(1), 32, false, p[32:], 2), frag(v4(1), 40, true, p[40:48], 3)})
+	feed(t, d, []session.Fragment{frag(v4(1), 0, true, p[:32], 1), frag(v6(1), 32, false, p[32:], 2), frag(v4(1), 40, true, p[40:48], 3)})
 	d.Flush()
-	ps := wantProblems(t, d, CodeIncomplete, CodeIncomplete)
+	ps := wantProblems(t, d, session.IPFragmentIncomplete, session.IPFragmentIncomplete)
 	if !strings.Contains(ps[0].Text, "40 bytes received, the last fragment missing, from frames 1 and 3") ||
 		!strings.Contains(ps[1].Text, "32 of 64 bytes received, from frame 2") {
 		t.Errorf("problems:\n%s", texts(ps))
@@ -398,23 +403,5 @@ func TestFlush(t *testing.T) {
 	}
 	if n, b := d.Held(); n != 0 || b != 0 {
 		t.Errorf("held %d, %d after Flush", n, b)
-	}
-}
-
-func TestFramesText(t *testing.T) {
-	for _, c := range []struct {
-		in   []int
-		want string
-	}{
-		{nil, "no frame"},
-		{[]int{3}, "frame 3"},
-		{[]int{3, 4}, "frames 3 and 4"},
-		{[]int{3, 4, 7}, "frames 3, 4 and 7"},
-		{[]int{1, 2, 3, 4, 5, 6, 7, 8}, "frames 1, 2, 3, 4, 5, 6, 7 and 8"},
-		{[]int{1, 2, 3, 4, 5, 6, 7, 8, 9, 40}, "frames 1, 2, 3, 4, 5, 6, … and 40 (10 frames)"},
-	} {
-		if got := framesText(c.in); got != c.want {
-			t.Errorf("framesText(%v) = %q, want %q", c.in, got, c.want)
-		}
 	}
 }

@@ -1,4 +1,4 @@
-package defrag
+package session_test
 
 import (
 	"bufio"

@@ -1,4 +1,4 @@
-package defrag
+package session_test
 
 import (
 	"encoding/binary"
@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mqtap/mqtap/session"
 )
 
 // The fuzzer reads its input as fragments, each a 7-byte header and its
@@ -25,10 +27,10 @@ const fuzzHeader = 7
 var fuzzSources = [4]netip.Addr{srcA, srcB, src6, netip.MustParseAddr("fd00::3")}
 
 // fuzzOptions are small caps, so that the fuzzer reaches them.
-var fuzzOptions = Options{MaxBytes: 6000, MaxDatagrams: 3, MaxSize: 5000, Timeout: time.Second}
+var fuzzOptions = session.DefragOptions{MaxBytes: 6000, MaxDatagrams: 3, MaxSize: 5000, Timeout: time.Second}
 
 // encodeFragment appends f in the fuzzer's encoding (for the seeds).
-func encodeFragment(b []byte, f Fragment, dt time.Duration) []byte {
+func encodeFragment(b []byte, f session.Fragment, dt time.Duration) []byte {
 	flags := byte(0)
 	if f.V6 {
 		flags |= 1
@@ -49,7 +51,7 @@ func encodeFragment(b []byte, f Fragment, dt time.Duration) []byte {
 
 // fuzzStep decodes one fragment off in; op is 'A' (Add), 'E' (Expire) or
 // 'F' (Flush).
-func fuzzStep(in []byte, frame int, now time.Time, scratch []byte) (f Fragment, op byte, rest []byte) {
+func fuzzStep(in []byte, frame int, now time.Time, scratch []byte) (f session.Fragment, op byte, rest []byte) {
 	h := in[:fuzzHeader]
 	rest = in[fuzzHeader:]
 	n := int(binary.BigEndian.Uint16(h[4:6])) % 2048
@@ -74,8 +76,8 @@ func fuzzStep(in []byte, frame int, now time.Time, scratch []byte) (f Fragment, 
 	if h[0]&0x10 != 0 {
 		proto = 17
 	}
-	f = Fragment{V6: v6, Src: src, Dst: dst, ID: uint32(h[1] & 7), Proto: proto, Offset: offset,
-		More: h[0]&2 != 0, Payload: scratch, Frame: frame, Time: now}
+	f = session.Fragment{IPFragment: session.IPFragment{V6: v6, ID: uint32(h[1] & 7), Proto: proto, Offset: offset,
+		More: h[0]&2 != 0, Payload: scratch}, Src: src, Dst: dst, Frame: frame, Time: now}
 	switch op := h[0] >> 5; {
 	case op == 7:
 		return f, 'E', rest
@@ -85,9 +87,9 @@ func fuzzStep(in []byte, frame int, now time.Time, scratch []byte) (f Fragment, 
 	return f, 'A', rest
 }
 
-func FuzzAdd(f *testing.F) {
+func FuzzDefrag(f *testing.F) {
 	p := pattern(3000, 1)
-	seed := func(frags ...Fragment) []byte {
+	seed := func(frags ...session.Fragment) []byte {
 		var b []byte
 		for _, x := range frags {
 			b = encodeFragment(b, x, time.Millisecond)
@@ -103,12 +105,12 @@ func FuzzAdd(f *testing.F) {
 	f.Add(seed(frag(v4(1), 0, true, p[:2000], 1), frag(v4(2), 0, true, p[:1600], 2), frag(v4(3), 0, false, p[:100], 3)))
 
 	f.Fuzz(func(t *testing.T, in []byte) {
-		d := New(fuzzOptions)
+		d := session.NewDefragmenter(fuzzOptions)
 		now := t0
 		var scratch []byte
 		for frame := 1; len(in) >= fuzzHeader; frame++ {
 			now = now.Add(time.Duration(in[6]) * 10 * time.Millisecond)
-			var fr Fragment
+			var fr session.Fragment
 			var op byte
 			fr, op, in = fuzzStep(in, frame, now, scratch)
 			scratch = fr.Payload
@@ -126,14 +128,14 @@ func FuzzAdd(f *testing.F) {
 					checkDatagram(t, dg, fr)
 				}
 			}
-			checkInvariants(t, d)
+			d.CheckInvariants(t)
 			checkProblems(t, d.Problems())
 		}
 	})
 }
 
 // checkDatagram checks a datagram that fragment f completed.
-func checkDatagram(t *testing.T, dg *Datagram, f Fragment) {
+func checkDatagram(t *testing.T, dg *session.Datagram, f session.Fragment) {
 	t.Helper()
 	if len(dg.Payload) > fuzzOptions.MaxSize || len(dg.Payload) < f.Offset+len(f.Payload) {
 		t.Fatalf("frame %d completed a datagram of %d bytes (fragment at %d, %d bytes)", f.Frame, len(dg.Payload), f.Offset, len(f.Payload))
@@ -147,13 +149,13 @@ func checkDatagram(t *testing.T, dg *Datagram, f Fragment) {
 }
 
 // checkProblems checks that problems are well formed.
-func checkProblems(t *testing.T, ps []Problem) {
+func checkProblems(t *testing.T, ps []session.FragmentProblem) {
 	t.Helper()
 	for _, p := range ps {
 		switch p.Code {
-		case CodeOverlap, CodeMalformed, CodeIncomplete:
+		case session.IPFragmentOverlap, session.IPFragmentMalformed, session.IPFragmentIncomplete:
 		default:
-			t.Fatalf("problem code %q", p.Code)
+			t.Fatalf("problem code %s", p.Code)
 		}
 		if p.Text == "" || strings.Contains(p.Text, "\n") || len(p.Frames) == 0 || !slices.IsSorted(p.Frames) {
 			t.Fatalf("problem %q with frames %v", p.Text, p.Frames)

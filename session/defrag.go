@@ -1,9 +1,92 @@
-// Package defrag reassembles IPv4 and IPv6 datagrams from their fragments.
+package session
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+)
+
+// Defaults of DefragOptions.
+const (
+	defragMaxBytes     = 8 << 20
+	defragMaxDatagrams = 4096
+	defragMaxSize      = 65535
+	defragTimeout      = 30 * time.Second
+)
+
+// DefragOptions configure a Defragmenter. A zero or negative field takes
+// its default.
+type DefragOptions struct {
+	MaxBytes     int           // fragment bytes held across all datagrams being reassembled (0: 8 MiB)
+	MaxDatagrams int           // datagrams being reassembled at once (0: 4096)
+	MaxSize      int           // largest datagram payload accepted (0: 65535 for IPv4; IPv6 jumbograms are not reassembled)
+	Timeout      time.Duration // capture time a datagram may take to complete (0: 30 s, as Linux ipfrag_time)
+}
+
+func (o DefragOptions) withDefaults() DefragOptions {
+	if o.MaxBytes <= 0 {
+		o.MaxBytes = defragMaxBytes
+	}
+	if o.MaxDatagrams <= 0 {
+		o.MaxDatagrams = defragMaxDatagrams
+	}
+	if o.MaxSize <= 0 {
+		o.MaxSize = defragMaxSize
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = defragTimeout
+	}
+	return o
+}
+
+// Fragment is one IP fragment as a Defragmenter takes it: the fragment the
+// IP decoder found (its Payload is borrowed, valid only during Add, and
+// copied when held), the datagram's addresses and the frame that carried
+// it.
+type Fragment struct {
+	IPFragment
+	Src, Dst netip.Addr
+	Frame    int       // capture frame number, for problems and for Datagram.Frames
+	Time     time.Time // capture time of the frame
+}
+
+// Datagram is a reassembled datagram. Its Frames are the frames of the
+// fragments that brought bytes to it (or its end, for an empty last
+// fragment): a fragment that only repeats bytes already received, the same
+// or different, is not listed (Wireshark lists every fragment).
+type Datagram struct {
+	V6       bool
+	Src, Dst netip.Addr
+	Proto    uint8
+	Payload  []byte // the reassembled payload (e.g. a TCP header and data); valid until the next call on the Defragmenter
+	Frames   []int  // frames of the fragments that made it, in offset order (each once); valid until the next call
+}
+
+// FragmentProblem is something wrong with a datagram's fragments: a
+// finding, with the frames involved and the capture time it was found at.
+// Its code is IPFragmentOverlap (overlapping fragments with different
+// data), IPFragmentMalformed (fragments that cannot form a datagram; the
+// datagram is discarded) or IPFragmentIncomplete (a datagram dropped before
+// it completed: timed out, dropped at a cap, or still incomplete at the
+// end). Its text is one sentence naming the datagram (src -> dst, id) and
+// what is wrong; a cap reached names the cap.
+type FragmentProblem struct {
+	Finding
+	Frames []int // ascending
+	Time   time.Time
+}
+
+// maxFreeEntries is how many finished datagrams keep their buffers for
+// reuse.
+const maxFreeEntries = 16
+
+// Defragmenter reassembles IPv4 and IPv6 datagrams from their fragments.
+// It is not safe for concurrent use.
 //
-// The link and IP decoder hands a Defragmenter each fragment it finds; the
+// The pipeline hands it each fragment the link and IP decoder finds; the
 // fragment that completes a datagram gets the reassembled payload back, and
 // the frame that carried it is the frame the datagram is reported in, as in
-// Wireshark. The package imports nothing of the project.
+// Wireshark.
 //
 // # Keys
 //
@@ -48,8 +131,8 @@
 //
 // # Limits
 //
-// Memory is capped per datagram (Options.MaxSize) and in total
-// (Options.MaxBytes, Options.MaxDatagrams). A datagram is reassembled in a
+// Memory is capped per datagram (DefragOptions.MaxSize) and in total
+// (DefragOptions.MaxBytes, DefragOptions.MaxDatagrams). A datagram is reassembled in a
 // buffer as long as its farthest byte received so far: that length, not
 // only the bytes received, counts toward MaxBytes, so sparse fragments
 // cannot hold more memory than the cap says. When a new datagram or new
@@ -59,115 +142,26 @@
 // is dropped with the fragment. A fragment past MaxSize is malformed.
 // Datagrams expire by capture time (Fragment.Time, Expire), never by wall
 // time.
-package defrag
-
-import (
-	"net/netip"
-	"time"
-)
-
-// Problem codes.
-const (
-	// CodeOverlap is the code of overlapping fragments with different data.
-	CodeOverlap = "ip.fragment-overlap"
-	// CodeMalformed is the code of a fragment set that cannot form a
-	// datagram; the datagram is discarded.
-	CodeMalformed = "ip.fragment-malformed"
-	// CodeIncomplete is the code of a datagram dropped before it completed:
-	// timed out, dropped at a cap, or still incomplete at the end.
-	CodeIncomplete = "ip.fragment-incomplete"
-)
-
-// Defaults of Options.
-const (
-	DefaultMaxBytes     = 8 << 20
-	DefaultMaxDatagrams = 4096
-	DefaultMaxSize      = 65535
-	DefaultTimeout      = 30 * time.Second
-)
-
-// Options configure a Defragmenter. A zero or negative field takes its
-// default.
-type Options struct {
-	MaxBytes     int           // fragment bytes held across all datagrams being reassembled (0: 8 MiB)
-	MaxDatagrams int           // datagrams being reassembled at once (0: 4096)
-	MaxSize      int           // largest datagram payload accepted (0: 65535 for IPv4; IPv6 jumbograms are not reassembled)
-	Timeout      time.Duration // capture time a datagram may take to complete (0: 30 s, as Linux ipfrag_time)
-}
-
-func (o Options) withDefaults() Options {
-	if o.MaxBytes <= 0 {
-		o.MaxBytes = DefaultMaxBytes
-	}
-	if o.MaxDatagrams <= 0 {
-		o.MaxDatagrams = DefaultMaxDatagrams
-	}
-	if o.MaxSize <= 0 {
-		o.MaxSize = DefaultMaxSize
-	}
-	if o.Timeout <= 0 {
-		o.Timeout = DefaultTimeout
-	}
-	return o
-}
-
-// Fragment is one IP fragment, as the IP decoder found it.
-type Fragment struct {
-	V6       bool
-	Src, Dst netip.Addr
-	ID       uint32    // IPv4 identification (16 bits) or IPv6 fragment identification
-	Proto    uint8     // IPv4 protocol, or IPv6 next header of the fragmentable part
-	Offset   int       // byte offset of Payload in the datagram's payload (fragment offset * 8)
-	More     bool      // more fragments follow
-	Payload  []byte    // the fragment's data; borrowed (valid only during Add), copied when held
-	Frame    int       // capture frame number, for problems and for Datagram.Frames
-	Time     time.Time // capture time of the frame
-}
-
-// Datagram is a reassembled datagram. Its Frames are the frames of the
-// fragments that brought bytes to it (or its end, for an empty last
-// fragment): a fragment that only repeats bytes already received, the same
-// or different, is not listed (Wireshark lists every fragment).
-type Datagram struct {
-	V6       bool
-	Src, Dst netip.Addr
-	Proto    uint8
-	Payload  []byte // the reassembled payload (e.g. a TCP header and data); valid until the next call on the Defragmenter
-	Frames   []int  // frames of the fragments that made it, in offset order (each once); valid until the next call
-}
-
-// Problem is something wrong with a datagram's fragments.
-type Problem struct {
-	Code   string // "ip.fragment-overlap", "ip.fragment-malformed" or "ip.fragment-incomplete"
-	Text   string // one sentence naming the datagram (src -> dst, id) and what is wrong; a cap reached names the cap
-	Frames []int  // frames involved, ascending
-	Time   time.Time
-}
-
-// maxFree is how many finished datagrams keep their buffers for reuse.
-const maxFree = 16
-
-// Defragmenter reassembles datagrams from fragments. It is not safe for
-// concurrent use.
 type Defragmenter struct {
-	opts       Options
-	table      map[key]*entry
-	head, tail *entry // datagrams being reassembled, by start time, oldest first
-	bytes      int    // sum of len(buf) over the table
-	free       []*entry
-	done       *entry // the entry of the datagram last returned, reused at the next call
+	opts       DefragOptions
+	table      map[fragKey]*fragEntry
+	head, tail *fragEntry // datagrams being reassembled, by start time, oldest first
+	bytes      int        // sum of len(buf) over the table
+	free       []*fragEntry
+	done       *fragEntry // the entry of the datagram last returned, reused at the next call
 	out        Datagram
 	whole      []byte // payload of the last atomic fragment
 	frames     []int
-	problems   []Problem
+	problems   []FragmentProblem
 }
 
-// New returns a Defragmenter with opts (zero fields take their defaults).
-func New(opts Options) *Defragmenter {
+// NewDefragmenter returns a Defragmenter with opts (zero fields take their
+// defaults).
+func NewDefragmenter(opts DefragOptions) *Defragmenter {
 	return &Defragmenter{
 		opts:  opts.withDefaults(),
-		table: make(map[key]*entry),
-		free:  make([]*entry, 0, maxFree),
+		table: make(map[fragKey]*fragEntry),
+		free:  make([]*fragEntry, 0, maxFreeEntries),
 	}
 }
 
@@ -179,7 +173,7 @@ func New(opts Options) *Defragmenter {
 func (d *Defragmenter) Add(f Fragment) (*Datagram, bool) {
 	d.recycle()
 	d.expire(f.Time)
-	k := keyOf(f)
+	k := fragKeyOf(f)
 	if why := d.check(f); why != "" {
 		e := d.table[k]
 		if f.Offset == 0 && !f.More {
@@ -223,14 +217,14 @@ func (d *Defragmenter) Flush() {
 	d.recycle()
 	for d.head != nil {
 		e := d.head
-		d.report(CodeIncomplete, e.last, e.frameList(),
+		d.report(IPFragmentIncomplete, e.last, e.frameList(),
 			"%s is incomplete at the end of the capture: %s", e.key, e.got())
 		d.drop(e)
 	}
 }
 
 // Problems returns the problems found since the last call and forgets them.
-func (d *Defragmenter) Problems() []Problem {
+func (d *Defragmenter) Problems() []FragmentProblem {
 	p := d.problems
 	d.problems = nil
 	return p
@@ -247,13 +241,13 @@ func (d *Defragmenter) check(f Fragment) string {
 	n := len(f.Payload)
 	switch {
 	case f.Offset < 0 || f.Offset%8 != 0:
-		return sprintf("frame %d has offset %d, not a non-negative multiple of 8", f.Frame, f.Offset)
+		return fmt.Sprintf("frame %d has offset %d, not a non-negative multiple of 8", f.Frame, f.Offset)
 	case f.More && n == 0:
-		return sprintf("frame %d is an empty fragment with more fragments to follow", f.Frame)
+		return fmt.Sprintf("frame %d is an empty fragment with more fragments to follow", f.Frame)
 	case f.More && n%8 != 0:
-		return sprintf("frame %d is not the last fragment but carries %d bytes, not a multiple of 8", f.Frame, n)
+		return fmt.Sprintf("frame %d is not the last fragment but carries %d bytes, not a multiple of 8", f.Frame, n)
 	case n > d.opts.MaxSize || f.Offset > d.opts.MaxSize-n:
-		return sprintf("frame %d reaches byte %d, past MaxSize (%d bytes)", f.Frame, f.Offset+n, d.opts.MaxSize)
+		return fmt.Sprintf("frame %d reaches byte %d, past MaxSize (%d bytes)", f.Frame, f.Offset+n, d.opts.MaxSize)
 	}
 	return ""
 }
@@ -268,7 +262,7 @@ func (d *Defragmenter) atomic(f Fragment) *Datagram {
 
 // finish removes the completed e from the table and returns its datagram;
 // e's buffer stays the datagram's payload until the next call.
-func (d *Defragmenter) finish(e *entry) *Datagram {
+func (d *Defragmenter) finish(e *fragEntry) *Datagram {
 	d.unlink(e)
 	d.done = e
 	d.frames = e.offsetFrames(d.frames[:0])
@@ -289,29 +283,29 @@ func (d *Defragmenter) recycle() {
 func (d *Defragmenter) expire(now time.Time) {
 	for d.head != nil && now.Sub(d.head.start) > d.opts.Timeout {
 		e := d.head
-		d.report(CodeIncomplete, now, e.frameList(),
+		d.report(IPFragmentIncomplete, now, e.frameList(),
 			"%s timed out incomplete after Timeout (%v of capture time): %s", e.key, d.opts.Timeout, e.got())
 		d.drop(e)
 	}
 }
 
 // discard drops e (nil when f starts no datagram) because f is malformed.
-func (d *Defragmenter) discard(e *entry, f Fragment, why string) {
-	k := keyOf(f)
+func (d *Defragmenter) discard(e *fragEntry, f Fragment, why string) {
+	k := fragKeyOf(f)
 	frames := []int{f.Frame}
 	if e != nil {
 		frames = e.frameList(f.Frame)
 		d.drop(e)
 	}
-	d.report(CodeMalformed, f.Time, frames, "%s is discarded: %s", k, why)
+	d.report(IPFragmentMalformed, f.Time, frames, "%s is discarded: %s", k, why)
 }
 
 // open starts a datagram for f, first dropping the oldest one when
 // MaxDatagrams are being reassembled.
-func (d *Defragmenter) open(k key, f Fragment) *entry {
+func (d *Defragmenter) open(k fragKey, f Fragment) *fragEntry {
 	for len(d.table) >= d.opts.MaxDatagrams && d.head != nil {
 		old := d.head
-		d.report(CodeIncomplete, f.Time, old.frameList(),
+		d.report(IPFragmentIncomplete, f.Time, old.frameList(),
 			"%s is dropped incomplete (%s): it was the oldest when frame %d started a datagram past MaxDatagrams (%d)",
 			old.key, old.got(), f.Frame, d.opts.MaxDatagrams)
 		d.drop(old)
@@ -329,7 +323,7 @@ func (d *Defragmenter) open(k key, f Fragment) *entry {
 // reserve makes room for f's bytes in e under MaxBytes, dropping the
 // oldest other datagrams first; when that is not enough, e itself is
 // dropped with f and reserve returns false.
-func (d *Defragmenter) reserve(e *entry, f Fragment) bool {
+func (d *Defragmenter) reserve(e *fragEntry, f Fragment) bool {
 	grow := f.Offset + len(f.Payload) - len(e.buf)
 	if grow <= 0 {
 		return true
@@ -341,13 +335,13 @@ func (d *Defragmenter) reserve(e *entry, f Fragment) bool {
 		}
 		if old == nil {
 			frames := e.frameList(f.Frame)
-			d.report(CodeIncomplete, f.Time, frames,
+			d.report(IPFragmentIncomplete, f.Time, frames,
 				"%s is dropped incomplete (%s) with the new fragment of frame %d: it would hold %d bytes, past MaxBytes (%d bytes held at most)",
 				e.key, e.got(), f.Frame, len(e.buf)+grow, d.opts.MaxBytes)
 			d.drop(e)
 			return false
 		}
-		d.report(CodeIncomplete, f.Time, old.frameList(),
+		d.report(IPFragmentIncomplete, f.Time, old.frameList(),
 			"%s is dropped incomplete (%s): it was the oldest when frame %d reached MaxBytes (%d bytes held at most)",
 			old.key, old.got(), f.Frame, d.opts.MaxBytes)
 		d.drop(old)
@@ -358,21 +352,21 @@ func (d *Defragmenter) reserve(e *entry, f Fragment) bool {
 }
 
 // overlap reports that f's bytes in [lo, hi) differ from those e holds.
-func (d *Defragmenter) overlap(e *entry, f Fragment, lo, hi int) {
+func (d *Defragmenter) overlap(e *fragEntry, f Fragment, lo, hi int) {
 	frames := e.framesIn(lo, hi, f.Frame)
-	d.report(CodeOverlap, f.Time, frames,
+	d.report(IPFragmentOverlap, f.Time, frames,
 		"%s: frame %d overlaps bytes %d to %d with data different from %s; the first data received is kept",
-		e.key, f.Frame, lo, hi-1, framesText(without(frames, f.Frame)))
+		e.key, f.Frame, lo, hi-1, framesText(framesWithout(frames, f.Frame)))
 }
 
 // drop removes e from the table and returns it to the pool.
-func (d *Defragmenter) drop(e *entry) {
+func (d *Defragmenter) drop(e *fragEntry) {
 	d.unlink(e)
 	d.release(e)
 }
 
 // unlink removes e from the table and the age list.
-func (d *Defragmenter) unlink(e *entry) {
+func (d *Defragmenter) unlink(e *fragEntry) {
 	delete(d.table, e.key)
 	d.bytes -= len(e.buf)
 	if e.prev != nil {
@@ -390,7 +384,7 @@ func (d *Defragmenter) unlink(e *entry) {
 
 // link inserts e in the age list by start time (captures are not always in
 // time order, so it walks back from the newest).
-func (d *Defragmenter) link(e *entry) {
+func (d *Defragmenter) link(e *fragEntry) {
 	p := d.tail
 	for p != nil && p.start.After(e.start) {
 		p = p.prev
@@ -411,17 +405,17 @@ func (d *Defragmenter) link(e *entry) {
 }
 
 // alloc returns an entry from the pool, or a new one.
-func (d *Defragmenter) alloc() *entry {
+func (d *Defragmenter) alloc() *fragEntry {
 	if n := len(d.free); n > 0 {
 		e := d.free[n-1]
 		d.free = d.free[:n-1]
 		return e
 	}
-	return &entry{}
+	return &fragEntry{}
 }
 
 // release clears e and keeps it for reuse while the pool has room.
-func (d *Defragmenter) release(e *entry) {
+func (d *Defragmenter) release(e *fragEntry) {
 	e.reset()
 	if len(d.free) < cap(d.free) {
 		d.free = append(d.free, e)
@@ -429,6 +423,7 @@ func (d *Defragmenter) release(e *entry) {
 }
 
 // report records a problem.
-func (d *Defragmenter) report(code string, t time.Time, frames []int, format string, args ...any) {
-	d.problems = append(d.problems, Problem{Code: code, Text: sprintf(format, args...), Frames: frames, Time: t})
+func (d *Defragmenter) report(code FindingCode, t time.Time, frames []int, format string, args ...any) {
+	f := Finding{Code: code, Text: fmt.Sprintf(format, args...)}
+	d.problems = append(d.problems, FragmentProblem{Finding: f, Frames: frames, Time: t})
 }
