@@ -79,3 +79,12 @@ var catalog = [...]findingKind{
 	QoSUnacknowledged:               {"qos.unacknowledged", SevLow, "QoS flow that never completed", "Check the receiver and the connection: a QoS 1/2 message without its acknowledgements may be delivered twice or not at all."},
 	LabQoS:                          {"lab.qos", SevInfo, "Lab message not sent with QoS 1", "The secure MQTT lab requires QoS 1 for every publish and subscribe."},
 }
+
+// FindingCodes returns every finding code, in the order of the catalog.
+func FindingCodes() []FindingCode {
+	codes := make([]FindingCode, 0, len(catalog)-1)
+	for c := range catalog[1:] {
+		codes = append(codes, FindingCode(c+1))
+	}
+	return codes
+}
