@@ -3,7 +3,6 @@ package session
 import (
 	"fmt"
 	"net/netip"
-	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -78,67 +77,50 @@ type Record struct {
 	text []byte
 }
 
-// RecordFields are the names of the fields a Record adds around the MQTT
-// packet's own (Head and Tail).
-var RecordFields = []string{
-	"frame.number", "frame.time_epoch", "frame.time_relative", "frame.len", "frame.interface_id", "frame.interface_name", "frame.protocols",
-	"ip.src", "ip.dst", "ipv6.src", "ipv6.dst", "tcp.srcport", "tcp.dstport", "tcp.stream",
-	"websocket.fin", "websocket.opcode", "websocket.mask", "websocket.payload_length",
-	"mqtap.type", "mqtap.malformed", "mqtap.truncated", "mqtap.findings",
-	"mqtap.message", "mqtap.session", "mqtap.scheme", "mqtap.kex", "mqtap.verify", "mqtap.decrypt", "mqtap.decrypt_error",
-	"mqtap.plaintext", "mqtap.plaintext_hex", "mqtap.key", "mqtap.kdf", "mqtap.token_time",
-	"mqtap.tls_version", "mqtap.tls_cipher",
-}
-
-// KnownField reports whether name is a field a record can carry.
-func KnownField(name string) bool {
-	return slices.Contains(RecordFields, name) || decode.KnownField(name)
-}
-
 // Head returns the frame, IP and TCP fields of the record under Wireshark's
 // names. The slice is reused by the next call.
 func (r *Record) Head() []decode.Field {
 	r.head = r.head[:0]
 	r.text = r.text[:0]
 	if !r.Direct {
-		r.head = r.number("frame.number", uint64(r.Frame))
+		r.head = r.number(FieldFrameNumber, uint64(r.Frame))
 	}
-	r.head = r.decimal("frame.time_epoch", r.Time.UnixNano())
-	r.head = r.decimal("frame.time_relative", int64(r.Relative))
+	r.head = r.decimal(FieldTimeEpoch, r.Time.UnixNano())
+	r.head = r.decimal(FieldTimeRelative, int64(r.Relative))
 	if !r.Direct {
-		r.head = r.number("frame.len", uint64(r.FrameLen))
+		r.head = r.number(FieldFrameLen, uint64(r.FrameLen))
 	}
 	if ifc := r.Interface; ifc != nil {
-		r.head = r.number("frame.interface_id", uint64(ifc.ID))
+		r.head = r.number(FieldInterfaceID, uint64(ifc.ID))
 		if ifc.Name != "" {
-			r.head = append(r.head, decode.Field{Name: "frame.interface_name", Kind: decode.KindString, Bytes: ifc.name})
+			r.head = append(r.head, decode.Field{Name: FieldInterfaceName.Name, Kind: decode.KindString, Bytes: ifc.name})
 		}
 	}
 	if !r.Direct {
 		start := len(r.text)
 		chain := r.ProtocolChain()
 		r.text = chain.Append(r.text)
-		r.head = append(r.head, decode.Field{Name: "frame.protocols", Kind: decode.KindString, Bytes: r.text[start:len(r.text):len(r.text)]})
+		r.head = append(r.head, decode.Field{Name: FieldProtocols.Name, Kind: decode.KindString, Bytes: r.text[start:len(r.text):len(r.text)]})
 	}
-	src, dst := "ip.src", "ip.dst"
-	if r.Src.Is6() && !r.Src.Is4In6() {
-		src, dst = "ipv6.src", "ipv6.dst"
+	src, dst := FieldIPSrc, FieldIPDst
+	if r.IPv6() {
+		src, dst = FieldIPv6Src, FieldIPv6Dst
 	}
 	r.head = r.addr(src, r.Src)
 	r.head = r.addr(dst, r.Dst)
 	if r.Direct {
 		return r.head
 	}
-	r.head = r.number("tcp.srcport", uint64(r.SrcPort))
-	r.head = r.number("tcp.dstport", uint64(r.DstPort))
-	r.head = r.number("tcp.stream", uint64(r.Stream))
+	r.head = r.number(FieldSrcPort, uint64(r.SrcPort))
+	r.head = r.number(FieldDstPort, uint64(r.DstPort))
+	r.head = r.number(FieldStream, uint64(r.Stream))
 	if r.WebSocket != nil {
 		f := &r.WSFrame
 		r.head = append(r.head,
-			decode.Field{Name: "websocket.fin", Kind: decode.KindBool, Uint: b2u(f.Fin)},
-			decode.Field{Name: "websocket.opcode", Kind: decode.KindUint, Uint: uint64(f.Opcode)},
-			decode.Field{Name: "websocket.mask", Kind: decode.KindBool, Uint: b2u(f.Masked)},
-			decode.Field{Name: "websocket.payload_length", Kind: decode.KindUint, Uint: f.PayloadLen})
+			decode.Field{Name: FieldWSFin.Name, Kind: decode.KindBool, Uint: b2u(f.Fin)},
+			decode.Field{Name: FieldWSOpcode.Name, Kind: decode.KindUint, Uint: uint64(f.Opcode)},
+			decode.Field{Name: FieldWSMask.Name, Kind: decode.KindBool, Uint: b2u(f.Masked)},
+			decode.Field{Name: FieldWSPayloadLen.Name, Kind: decode.KindUint, Uint: f.PayloadLen})
 	}
 	return r.head
 }
@@ -180,52 +162,69 @@ func b2u(b bool) uint64 {
 // and mqtap.findings. The slice is reused by the next call.
 func (r *Record) Tail() []decode.Field {
 	r.tail = r.tail[:0]
-	r.tail = append(r.tail, decode.Field{Name: "mqtap.type", Kind: decode.KindString, Bytes: typeNames[r.Packet.Type&15]})
+	r.tail = append(r.tail, decode.Field{Name: FieldPacketType.Name, Kind: decode.KindString, Bytes: typeNames[r.Packet.Type&15]})
 	if m := r.Packet.Malformed(); m != "" {
-		r.tail = append(r.tail, decode.Field{Name: "mqtap.malformed", Kind: decode.KindString, Bytes: []byte(m)})
+		r.tail = append(r.tail, decode.Field{Name: FieldMalformed.Name, Kind: decode.KindString, Bytes: []byte(m)})
 	}
 	if r.Packet.Truncated {
-		r.tail = append(r.tail, decode.Field{Name: "mqtap.truncated", Kind: decode.KindBool, Uint: 1})
+		r.tail = append(r.tail, decode.Field{Name: FieldTruncated.Name, Kind: decode.KindBool, Uint: 1})
 	}
 	for i := range r.Findings {
-		r.tail = append(r.tail, decode.Field{Name: "mqtap.findings", Kind: decode.KindString, Bytes: []byte(r.Findings[i].Code.String())})
+		r.tail = append(r.tail, decode.Field{Name: FieldFindings.Name, Kind: decode.KindString, Bytes: []byte(r.Findings[i].Code.String())})
 	}
 	c := &r.Crypto
 	if r.TLSVersion != 0 {
 		if c.Scheme == "" {
-			r.tail = append(r.tail, decode.Field{Name: "mqtap.scheme", Kind: decode.KindString, Bytes: []byte(SchemeTLS)})
+			r.tail = append(r.tail, decode.Field{Name: FieldScheme.Name, Kind: decode.KindString, Bytes: []byte(SchemeTLS)})
 		}
-		r.tail = r.str("mqtap.tls_version", tlskeys.VersionName(r.TLSVersion))
+		r.tail = r.str(FieldTLSVersion, tlskeys.VersionName(r.TLSVersion))
 		name := fmt.Sprintf("0x%04x", r.TLSSuite)
 		if s, ok := tlskeys.SuiteByID(r.TLSSuite); ok {
 			name = s.Name
 		}
-		r.tail = r.str("mqtap.tls_cipher", name)
+		r.tail = r.str(FieldTLSCipherSuite, name)
 	}
 	if c.Message > 0 {
-		r.tail = append(r.tail, decode.Field{Name: "mqtap.message", Kind: decode.KindUint, Uint: uint64(c.Message)})
+		r.tail = append(r.tail, decode.Field{Name: FieldMessage.Name, Kind: decode.KindUint, Uint: uint64(c.Message)})
 	}
-	r.tail = r.str("mqtap.session", c.Session)
-	r.tail = r.str("mqtap.scheme", c.Scheme)
-	r.tail = r.str("mqtap.kex", c.Kex)
-	r.tail = r.str("mqtap.verify", c.Verify)
-	r.tail = r.str("mqtap.decrypt", c.Decrypt)
-	r.tail = r.str("mqtap.decrypt_error", c.Reason)
-	if c.Decrypt == "ok" || c.Decrypt == "" && c.Verify == "ok" && len(c.Plaintext) > 0 {
-		if utf8.Valid(c.Plaintext) {
-			r.tail = append(r.tail, decode.Field{Name: "mqtap.plaintext", Kind: decode.KindString, Bytes: c.Plaintext})
+	r.tail = r.str(FieldSession, c.Session)
+	r.tail = r.str(FieldScheme, c.Scheme)
+	r.tail = r.str(FieldKex, c.Kex)
+	r.tail = r.str(FieldVerify, c.Verify)
+	r.tail = r.str(FieldDecrypt, c.Decrypt)
+	r.tail = r.str(FieldDecryptError, c.Reason)
+	if pt, ok := r.Plaintext(); ok {
+		if utf8.Valid(pt) {
+			r.tail = append(r.tail, decode.Field{Name: FieldPlaintext.Name, Kind: decode.KindString, Bytes: pt})
 		} else {
-			r.tail = append(r.tail, decode.Field{Name: "mqtap.plaintext_hex", Kind: decode.KindBytes, Bytes: c.Plaintext})
+			r.tail = append(r.tail, decode.Field{Name: FieldPlaintextHex.Name, Kind: decode.KindBytes, Bytes: pt})
 		}
 	}
-	r.tail = r.str("mqtap.key", c.Key)
-	r.tail = r.str("mqtap.kdf", c.KDF)
+	r.tail = r.str(FieldKey, c.Key)
+	r.tail = r.str(FieldKDF, c.KDF)
 	if !c.TokenTime.IsZero() {
 		start := len(r.text)
 		r.text = strconv.AppendInt(r.text, c.TokenTime.Unix(), 10)
-		r.tail = append(r.tail, decode.Field{Name: "mqtap.token_time", Kind: KindNumber, Bytes: r.text[start:len(r.text):len(r.text)]})
+		r.tail = append(r.tail, decode.Field{Name: FieldTokenTime.Name, Kind: KindNumber, Bytes: r.text[start:len(r.text):len(r.text)]})
 	}
 	return r.tail
+}
+
+// IPv6 reports whether the record's addresses are IPv6 addresses (ipv6.src
+// and ipv6.dst); IPv4-mapped addresses are IPv4 ones (ip.src and ip.dst).
+func (r *Record) IPv6() bool {
+	return r.Src.Is6() && !r.Src.Is4In6()
+}
+
+// Plaintext returns the plaintext of the payload when the record shows one
+// (mqtap.plaintext, or mqtap.plaintext_hex when it is not UTF-8): that of a
+// decrypted payload, or of a verified one that carries its plaintext.
+func (r *Record) Plaintext() ([]byte, bool) {
+	c := &r.Crypto
+	if c.Decrypt == "ok" || c.Decrypt == "" && c.Verify == "ok" && len(c.Plaintext) > 0 {
+		return c.Plaintext, true
+	}
+	return nil, false
 }
 
 // SchemeTLS is mqtap.scheme of a packet protected by TLS alone.
@@ -241,11 +240,11 @@ func (r *Record) Scheme() string {
 }
 
 // str appends a string field when s is not empty.
-func (r *Record) str(name, s string) []decode.Field {
+func (r *Record) str(f *RecordField, s string) []decode.Field {
 	if s == "" {
 		return r.tail
 	}
-	return append(r.tail, decode.Field{Name: name, Kind: decode.KindString, Bytes: []byte(s)})
+	return append(r.tail, decode.Field{Name: f.Name, Kind: decode.KindString, Bytes: []byte(s)})
 }
 
 // typeNames holds the packet type names as byte slices, so Tail does not
@@ -257,12 +256,12 @@ var typeNames = func() (t [16][]byte) {
 	return t
 }()
 
-func (r *Record) number(name string, v uint64) []decode.Field {
-	return append(r.head, decode.Field{Name: name, Kind: decode.KindUint, Uint: v})
+func (r *Record) number(f *RecordField, v uint64) []decode.Field {
+	return append(r.head, decode.Field{Name: f.Name, Kind: decode.KindUint, Uint: v})
 }
 
 // decimal appends nanoseconds as seconds with nine decimals.
-func (r *Record) decimal(name string, ns int64) []decode.Field {
+func (r *Record) decimal(f *RecordField, ns int64) []decode.Field {
 	start := len(r.text)
 	if ns < 0 {
 		r.text = append(r.text, '-')
@@ -274,13 +273,13 @@ func (r *Record) decimal(name string, ns int64) []decode.Field {
 	for d := int64(1e8); d > 0; d /= 10 {
 		r.text = append(r.text, byte('0'+frac/d%10))
 	}
-	return append(r.head, decode.Field{Name: name, Kind: KindNumber, Bytes: r.text[start:len(r.text):len(r.text)]})
+	return append(r.head, decode.Field{Name: f.Name, Kind: KindNumber, Bytes: r.text[start:len(r.text):len(r.text)]})
 }
 
-func (r *Record) addr(name string, a netip.Addr) []decode.Field {
+func (r *Record) addr(f *RecordField, a netip.Addr) []decode.Field {
 	start := len(r.text)
 	r.text = a.Unmap().AppendTo(r.text)
-	return append(r.head, decode.Field{Name: name, Kind: decode.KindString, Bytes: r.text[start:len(r.text):len(r.text)]})
+	return append(r.head, decode.Field{Name: f.Name, Kind: decode.KindString, Bytes: r.text[start:len(r.text):len(r.text)]})
 }
 
 // Each calls fn for every field of the record in order: Head, the MQTT

@@ -2,340 +2,95 @@ package filter
 
 import (
 	"net/netip"
-	"strings"
 	"unicode/utf8"
 
 	"github.com/mqtap/mqtap/decode"
 	"github.com/mqtap/mqtap/session"
 )
 
-// ftype is the type of a field as the filter language sees it (Wireshark's
-// FT_* types, reduced to what records carry).
-type ftype uint8
-
-const (
-	ftNone   ftype = iota // a subtree heading (FT_NONE): existence tests only
-	ftProto               // a protocol name: existence tests (mqtt also has bytes)
-	ftUint                // unsigned integer
-	ftBool                // boolean: 0 or 1
-	ftString              // character string
-	ftBytes               // byte sequence
-	ftIPv4                // IPv4 address
-	ftIPv6                // IPv6 address
-	ftTime                // seconds with nanoseconds (FT_RELATIVE_TIME in tshark 4.0)
-	ftAny                 // a record field this package has no type for: typed by its values
-)
+// typeAny is the type of the record fields the filter reads from Head and
+// Tail (session.FromHeadTail): their values type them, so a comparison
+// takes the literal in every form it can have. Every other field has the
+// type its declaration gives it (decode.FieldType).
+const typeAny decode.FieldType = 255
 
 // typeName names a field type in error messages, as tshark does.
-func (t ftype) typeName() string {
-	switch t {
-	case ftNone:
-		return "Label"
-	case ftProto:
-		return "Protocol"
-	case ftUint:
-		return "Unsigned integer"
-	case ftBool:
-		return "Boolean"
-	case ftString:
-		return "Character string"
-	case ftBytes:
-		return "Byte sequence"
-	case ftIPv4:
-		return "IPv4 address"
-	case ftIPv6:
-		return "IPv6 address"
-	case ftTime:
-		return "Time offset"
+func typeName(t decode.FieldType) string {
+	if t == typeAny {
+		return "Record field"
 	}
-	return "Record field"
+	return t.String()
 }
 
-// source says where the values of a field come from.
-type source uint8
-
-const (
-	srcPacket       source = iota // r.Packet.Fields named one of def.names
-	srcRecord                     // r.Head() and r.Tail() fields named one of def.names
-	srcFrameNumber                // r.Frame
-	srcFrameLen                   // r.FrameLen
-	srcTimeEpoch                  // r.Time
-	srcTimeRelative               // r.Relative
-	srcIPSrc                      // r.Src when IPv4
-	srcIPDst                      // r.Dst when IPv4
-	srcIPAddr                     // r.Src, r.Dst when IPv4
-	srcIPv6Src                    // r.Src when IPv6
-	srcIPv6Dst                    // r.Dst when IPv6
-	srcIPv6Addr                   // r.Src, r.Dst when IPv6
-	srcSrcPort                    // r.SrcPort
-	srcDstPort                    // r.DstPort
-	srcPort                       // r.SrcPort, r.DstPort
-	srcStream                     // r.Stream
-	srcType                       // mqtap.type
-	srcMalformed                  // mqtap.malformed
-	srcFindings                   // mqtap.findings
-	srcMessage                    // mqtap.message
-	srcCrypto                     // a string of r.Crypto (def.str)
-	srcPlaintext                  // mqtap.plaintext
-	srcPlaintextHex               // mqtap.plaintext_hex
-	srcTokenTime                  // mqtap.token_time
-	srcProtoMQTT                  // the mqtt protocol: r.Packet.Raw
-	srcProtoAlways                // frame, tcp, mqtap: present on every record
-	srcProtoIP                    // ip: present when the record is IPv4
-	srcProtoIPv6                  // ipv6: present when the record is IPv6
-	srcProtoChain                 // another protocol: present when frame.protocols names it
-)
-
-// fieldDef describes one field name a filter can use.
+// fieldDef is a field or protocol name as the filter reads it: its
+// declaration and where its values come from.
 type fieldDef struct {
-	name  string
-	typ   ftype
-	bits  uint8    // width of an unsigned integer field (8, 16, 32, 64)
-	src   source   // where its values come from
-	names []string // field names scanned for srcPacket and srcRecord
-	vals  func(v uint64) string
-	// valsMax is the largest value vals is asked about.
-	valsMax uint64
-	str     func(r *session.Record) string // srcCrypto
+	*decode.FieldDef
+	src  session.FieldSource
+	text func(r *session.Record) string // session.FromText
+	// names are the fields session.FromPacket and session.FromHeadTail
+	// scan: the field itself, or those a generic name answers for.
+	names []string
 }
 
-// fieldDefs holds every field and protocol name a filter can use.
-var fieldDefs = map[string]*fieldDef{}
-
-func addField(d *fieldDef) {
-	if d.src == srcPacket && d.names == nil {
-		d.names = []string{d.name}
+// fieldDefs holds every field and protocol name a filter can use: the
+// decoder's fields (decode.Fields), among them Wireshark's generic property
+// names (mqtt.prop_number, mqtt.prop_string) answering for the typed
+// property fields, and the names of the record (session.Fields).
+var fieldDefs = func() map[string]*fieldDef {
+	m := map[string]*fieldDef{}
+	for name, d := range packetFieldDefs() {
+		m[name] = d
 	}
-	fieldDefs[d.name] = d
+	for _, f := range session.Fields() {
+		m[f.Name] = recordFieldDef(f)
+	}
+	return m
+}()
+
+// packetFieldDefs returns the filter's definitions of the decoder's fields.
+func packetFieldDefs() map[string]*fieldDef {
+	generic := map[string][]string{}
+	for _, f := range decode.Fields() {
+		if alias := decode.WiresharkAlias(f.Name); alias != "" {
+			generic[alias] = append(generic[alias], f.Name)
+		}
+	}
+	m := map[string]*fieldDef{}
+	for _, f := range decode.Fields() {
+		names, ok := generic[f.Name]
+		if !ok {
+			names = []string{f.Name}
+		}
+		m[f.Name] = &fieldDef{FieldDef: f, src: session.FromPacket, names: names}
+	}
+	return m
 }
 
-func packetField(name string, typ ftype, bits uint8) *fieldDef {
-	d := &fieldDef{name: name, typ: typ, bits: bits, src: srcPacket}
-	addField(d)
-	return d
+// recordFieldDef returns the filter's definition of a record field.
+func recordFieldDef(f *session.RecordField) *fieldDef {
+	if f.Source == session.FromHeadTail {
+		return untyped(f.Name)
+	}
+	return &fieldDef{FieldDef: &f.FieldDef, src: f.Source, text: f.Text}
 }
 
-// Value names, as Wireshark's value strings.
-var (
-	qosVals       = func(v uint64) string { return decode.QoSName(uint8(v)) }
-	subackQoSVals = func(v uint64) string {
-		if v == 0x80 {
-			return "Failure"
-		}
-		if v < 3 {
-			return decode.QoSName(uint8(v))
-		}
-		return ""
-	}
-	retainHandlingVals = func(v uint64) string {
-		switch v {
-		case 0:
-			return "Send msgs at subscription time"
-		case 1:
-			return "Send msgs if subscription does not exist"
-		case 2:
-			return "Do not send msgs at subscription time"
-		}
-		return ""
-	}
-	versionVals = func(v uint64) string {
-		switch v {
-		case uint64(decode.V31):
-			return "MQTT v3.1"
-		case uint64(decode.V311):
-			return "MQTT v3.1.1"
-		case uint64(decode.V5):
-			return "MQTT v5.0"
-		}
-		return ""
-	}
-)
-
-func reasonVals(t decode.Type) func(uint64) string {
-	return func(v uint64) string { return decode.ReasonName(t, uint8(v)) }
-}
-
-func init() {
-	u8 := func(name string) *fieldDef { return packetField(name, ftUint, 8) }
-	u16 := func(name string) *fieldDef { return packetField(name, ftUint, 16) }
-	u32 := func(name string) *fieldDef { return packetField(name, ftUint, 32) }
-	u64 := func(name string) *fieldDef { return packetField(name, ftUint, 64) }
-	boolean := func(name string) { packetField(name, ftBool, 1) }
-	str := func(name string) { packetField(name, ftString, 0) }
-	byts := func(name string) { packetField(name, ftBytes, 0) }
-	label := func(name string) { packetField(name, ftNone, 0) }
-	withVals := func(d *fieldDef, max uint64, f func(uint64) string) {
-		d.vals, d.valsMax = f, max
-	}
-
-	// The MQTT dissector's fields, typed as tshark 4.0 types them.
-	u8("mqtt.hdrflags")
-	withVals(u8("mqtt.msgtype"), 15, func(v uint64) string { return decode.Type(v).WiresharkName() })
-	u8("mqtt.hdr_reserved")
-	u8("mqtt.retain_reserved")
-	boolean("mqtt.dupflag")
-	withVals(u8("mqtt.qos"), 3, qosVals)
-	boolean("mqtt.retain")
-	u64("mqtt.len")
-	u16("mqtt.proto_len")
-	str("mqtt.protoname")
-	withVals(u8("mqtt.ver"), 255, versionVals)
-	u8("mqtt.conflags")
-	boolean("mqtt.conflag.uname")
-	boolean("mqtt.conflag.passwd")
-	boolean("mqtt.conflag.retain")
-	withVals(u8("mqtt.conflag.qos"), 3, qosVals)
-	boolean("mqtt.conflag.willflag")
-	boolean("mqtt.conflag.cleansess")
-	boolean("mqtt.conflag.reserved")
-	u16("mqtt.kalive")
-	u16("mqtt.clientid_len")
-	str("mqtt.clientid")
-	u16("mqtt.willtopic_len")
-	str("mqtt.willtopic")
-	u16("mqtt.willmsg_len")
-	byts("mqtt.willmsg")
-	u16("mqtt.username_len")
-	str("mqtt.username")
-	u16("mqtt.passwd_len")
-	str("mqtt.passwd")
-	u8("mqtt.conack.flags")
-	boolean("mqtt.conack.flags.reserved")
-	boolean("mqtt.conack.flags.sp")
-	withVals(u8("mqtt.conack.val"), 255, func(v uint64) string { return decode.ReturnCodeName(uint8(v)) })
-	u16("mqtt.msgid")
-	u16("mqtt.topic_len")
-	str("mqtt.topic")
-	withVals(u8("mqtt.sub.qos"), 3, qosVals)
-	withVals(u8("mqtt.suback.qos"), 255, subackQoSVals)
-	u8("mqtt.subscription_options")
-	u8("mqtt.subscription_options_reserved")
-	withVals(u8("mqtt.subscription_options_retain"), 3, retainHandlingVals)
-	boolean("mqtt.subscription_options_rap")
-	boolean("mqtt.subscription_options_nl")
-	withVals(u8("mqtt.subscription_options_qos"), 3, qosVals)
-	for _, t := range []decode.Type{decode.CONNACK, decode.PUBACK, decode.PUBREC, decode.PUBREL, decode.PUBCOMP,
-		decode.SUBACK, decode.UNSUBACK, decode.DISCONNECT, decode.AUTH} {
-		withVals(u8("mqtt."+strings.ToLower(t.String())+".reason_code"), 255, reasonVals(t))
-	}
-	label("mqtt.properties")
-	label("mqtt.will_properties")
-	u64("mqtt.property_len")
-	withVals(u8("mqtt.property_id"), 255, func(v uint64) string { return decode.PropertyName(uint8(v)) })
-	u32("mqtt.prop_key_len")
-	str("mqtt.prop_key")
-	u32("mqtt.prop_value_len")
-	str("mqtt.prop_value")
-	str("mqtt.prop_unknown")
-	byts("mqtt.msg")
-
-	// MQTT 5 properties: mqtap's typed fields, and Wireshark's generic names
-	// (mqtt.prop_number, mqtt.prop_string) answering for all of them.
-	generic := map[string]*fieldDef{
-		"mqtt.prop_number": {name: "mqtt.prop_number", typ: ftUint, bits: 32, src: srcPacket, names: []string{}},
-		"mqtt.prop_string": {name: "mqtt.prop_string", typ: ftString, src: srcPacket, names: []string{}},
-	}
-	for id := 0; id < 256; id++ {
-		name := decode.PropertyField(uint8(id))
-		if name == "" {
-			continue
-		}
-		var d *fieldDef
-		switch uint8(id) {
-		case decode.PropUserProperty:
-			d = packetField(name, ftNone, 0)
-		case decode.PropContentType, decode.PropResponseTopic, decode.PropAssignedClientIdentifier,
-			decode.PropAuthenticationMethod, decode.PropResponseInformation, decode.PropServerReference,
-			decode.PropReasonString:
-			d = packetField(name, ftString, 0)
-		case decode.PropCorrelationData, decode.PropAuthenticationData:
-			d = packetField(name, ftBytes, 0)
-		case decode.PropPayloadFormatIndicator, decode.PropRequestProblemInformation,
-			decode.PropRequestResponseInformation, decode.PropRetainAvailable,
-			decode.PropWildcardSubscriptionAvailable, decode.PropSubscriptionIdentifierAvailable,
-			decode.PropSharedSubscriptionAvailable:
-			d = u8(name)
-		case decode.PropMaximumQoS:
-			d = u8(name)
-			withVals(d, 3, qosVals)
-		case decode.PropReceiveMaximum, decode.PropTopicAliasMaximum, decode.PropTopicAlias,
-			decode.PropServerKeepAlive:
-			d = u16(name)
-		default:
-			d = u32(name)
-		}
-		if g := generic[decode.WiresharkAlias(name)]; g != nil {
-			g.names = append(g.names, d.name)
-		}
-	}
-	for _, g := range generic {
-		addField(g)
-	}
-
-	// The record's own fields.
-	rec := func(name string, typ ftype, bits uint8, src source) *fieldDef {
-		d := &fieldDef{name: name, typ: typ, bits: bits, src: src}
-		addField(d)
-		return d
-	}
-	rec("frame.number", ftUint, 32, srcFrameNumber)
-	rec("frame.len", ftUint, 32, srcFrameLen)
-	rec("frame.time_epoch", ftTime, 0, srcTimeEpoch)
-	rec("frame.time_relative", ftTime, 0, srcTimeRelative)
-	rec("ip.src", ftIPv4, 0, srcIPSrc)
-	rec("ip.dst", ftIPv4, 0, srcIPDst)
-	rec("ip.addr", ftIPv4, 0, srcIPAddr)
-	rec("ipv6.src", ftIPv6, 0, srcIPv6Src)
-	rec("ipv6.dst", ftIPv6, 0, srcIPv6Dst)
-	rec("ipv6.addr", ftIPv6, 0, srcIPv6Addr)
-	rec("tcp.srcport", ftUint, 16, srcSrcPort)
-	rec("tcp.dstport", ftUint, 16, srcDstPort)
-	rec("tcp.port", ftUint, 16, srcPort)
-	rec("tcp.stream", ftUint, 32, srcStream)
-	rec("mqtap.type", ftString, 0, srcType)
-	rec("mqtap.malformed", ftString, 0, srcMalformed)
-	rec("mqtap.findings", ftString, 0, srcFindings)
-	rec("mqtap.message", ftUint, 64, srcMessage)
-	rec("mqtap.plaintext", ftString, 0, srcPlaintext)
-	rec("mqtap.plaintext_hex", ftBytes, 0, srcPlaintextHex)
-	rec("mqtap.token_time", ftTime, 0, srcTokenTime)
-	for name, f := range map[string]func(c *session.Crypto) string{
-		"mqtap.session":       func(c *session.Crypto) string { return c.Session },
-		"mqtap.kex":           func(c *session.Crypto) string { return c.Kex },
-		"mqtap.verify":        func(c *session.Crypto) string { return c.Verify },
-		"mqtap.decrypt":       func(c *session.Crypto) string { return c.Decrypt },
-		"mqtap.decrypt_error": func(c *session.Crypto) string { return c.Reason },
-		"mqtap.key":           func(c *session.Crypto) string { return c.Key },
-		"mqtap.kdf":           func(c *session.Crypto) string { return c.KDF },
-	} {
-		rec(name, ftString, 0, srcCrypto).str = func(r *session.Record) string { return f(&r.Crypto) }
-	}
-	rec("mqtap.scheme", ftString, 0, srcCrypto).str = (*session.Record).Scheme
-
-	// Protocols.
-	rec("mqtt", ftProto, 0, srcProtoMQTT)
-	rec("frame", ftProto, 0, srcProtoAlways)
-	rec("tcp", ftProto, 0, srcProtoAlways)
-	rec("mqtap", ftProto, 0, srcProtoAlways)
-	rec("ip", ftProto, 0, srcProtoIP)
-	rec("ipv6", ftProto, 0, srcProtoIPv6)
-	for _, name := range session.ProtocolNames() {
-		if fieldDefs[name] == nil {
-			rec(name, ftProto, 0, srcProtoChain)
-		}
-	}
+// untyped returns the definition of a record field read from Head and Tail
+// and typed by its values.
+func untyped(name string) *fieldDef {
+	return &fieldDef{FieldDef: &decode.FieldDef{Name: name, Type: typeAny}, src: session.FromHeadTail, names: []string{name}}
 }
 
 // lookupField returns the definition of a field or protocol name, or nil
-// when the name is unknown. A name the session package knows but this table
-// does not (a record field added later) is read from the record's Head and
-// Tail and typed by its values.
+// when the name is unknown. A record field the table lacks (see
+// TestUntypedRecordFields) is read from Head and Tail and typed by its
+// values.
 func lookupField(name string) *fieldDef {
 	if d := fieldDefs[name]; d != nil {
 		return d
 	}
 	if session.KnownField(name) {
-		return &fieldDef{name: name, typ: ftAny, src: srcRecord, names: []string{name}}
+		return untyped(name)
 	}
 	return nil
 }
@@ -366,25 +121,9 @@ type cursor struct {
 	pos int // position within that record's source
 }
 
-// isIPv6 tells whether a record's addresses are IPv6 (IPv4-mapped ones count
-// as IPv4), as Record.Head decides.
-func isIPv6(r *session.Record) bool {
-	return r.Src.Is6() && !r.Src.Is4In6()
-}
-
-// isIPv4 tells whether a record's addresses are IPv4.
+// isIPv4 tells whether a record's addresses are IPv4 ones.
 func isIPv4(r *session.Record) bool {
-	return r.Src.IsValid() && !isIPv6(r)
-}
-
-// plaintext returns the record's plaintext when Tail shows one, and whether
-// it is valid UTF-8 (mqtap.plaintext) or not (mqtap.plaintext_hex).
-func plaintext(r *session.Record) (b []byte, text, ok bool) {
-	c := &r.Crypto
-	if c.Decrypt == "ok" || c.Decrypt == "" && c.Verify == "ok" && len(c.Plaintext) > 0 {
-		return c.Plaintext, utf8.Valid(c.Plaintext), true
-	}
-	return nil, false, false
+	return r.Src.IsValid() && !r.IPv6()
 }
 
 // fieldValue converts a record or packet field to a value.
@@ -422,63 +161,59 @@ func (d *fieldDef) next(rs []*session.Record, c *cursor, v *val) bool {
 // nextIn is next within one record.
 func (d *fieldDef) nextIn(r *session.Record, c *cursor, v *val) bool {
 	switch d.src {
-	case srcPacket:
-		fs := r.Packet.Fields
-		for i := c.pos; i < len(fs); i++ {
-			if hasName(d.names, fs[i].Name) && fieldValue(&fs[i], v) {
-				c.pos = i + 1
-				return true
-			}
+	case session.FromPacket:
+		return d.nextPacket(r, c, v)
+	case session.FromHeadTail:
+		return d.nextHeadTail(r, c, v)
+	case session.FromIPAddr, session.FromIPv6Addr, session.FromPort, session.FromFindings:
+		return d.nextOfMany(r, c, v)
+	}
+	return d.value(r, v) && first(c)
+}
+
+// nextPacket is nextIn for the fields of the MQTT packet.
+func (d *fieldDef) nextPacket(r *session.Record, c *cursor, v *val) bool {
+	fs := r.Packet.Fields
+	for i := c.pos; i < len(fs); i++ {
+		if hasName(d.names, fs[i].Name) && fieldValue(&fs[i], v) {
+			c.pos = i + 1
+			return true
 		}
-		c.pos = len(fs)
-		return false
-	case srcRecord:
-		h := r.Head()
-		for c.pos < len(h) {
-			i := c.pos
-			c.pos++
-			if hasName(d.names, h[i].Name) && fieldValue(&h[i], v) {
-				return true
-			}
+	}
+	c.pos = len(fs)
+	return false
+}
+
+// nextHeadTail is nextIn for fields read from the record's Head and Tail.
+func (d *fieldDef) nextHeadTail(r *session.Record, c *cursor, v *val) bool {
+	h := r.Head()
+	for c.pos < len(h) {
+		i := c.pos
+		c.pos++
+		if hasName(d.names, h[i].Name) && fieldValue(&h[i], v) {
+			return true
 		}
-		t := r.Tail()
-		for c.pos < len(h)+len(t) {
-			i := c.pos - len(h)
-			c.pos++
-			if hasName(d.names, t[i].Name) && fieldValue(&t[i], v) {
-				return true
-			}
+	}
+	t := r.Tail()
+	for c.pos < len(h)+len(t) {
+		i := c.pos - len(h)
+		c.pos++
+		if hasName(d.names, t[i].Name) && fieldValue(&t[i], v) {
+			return true
 		}
-		return false
-	case srcFrameNumber:
-		*v = val{k: vUint, u: uint64(r.Frame)}
-		return first(c)
-	case srcFrameLen:
-		*v = val{k: vUint, u: uint64(r.FrameLen)}
-		return first(c)
-	case srcTimeEpoch:
-		*v = val{k: vTime, t: r.Time.UnixNano()}
-		return first(c)
-	case srcTimeRelative:
-		*v = val{k: vTime, t: int64(r.Relative)}
-		return first(c)
-	case srcIPSrc, srcIPDst, srcIPAddr:
-		if !isIPv4(r) {
-			return false
-		}
-		return addrs(r, d.src == srcIPSrc || d.src == srcIPAddr, d.src == srcIPDst || d.src == srcIPAddr, c, v)
-	case srcIPv6Src, srcIPv6Dst, srcIPv6Addr:
-		if !isIPv6(r) {
-			return false
-		}
-		return addrs(r, d.src == srcIPv6Src || d.src == srcIPv6Addr, d.src == srcIPv6Dst || d.src == srcIPv6Addr, c, v)
-	case srcSrcPort:
-		*v = val{k: vUint, u: uint64(r.SrcPort)}
-		return first(c)
-	case srcDstPort:
-		*v = val{k: vUint, u: uint64(r.DstPort)}
-		return first(c)
-	case srcPort:
+	}
+	return false
+}
+
+// nextOfMany is nextIn for the record's fields that can occur more than
+// once: both addresses, both ports, the findings.
+func (d *fieldDef) nextOfMany(r *session.Record, c *cursor, v *val) bool {
+	switch d.src {
+	case session.FromIPAddr:
+		return isIPv4(r) && addrs(r, c, v)
+	case session.FromIPv6Addr:
+		return r.IPv6() && addrs(r, c, v)
+	case session.FromPort:
 		switch c.pos {
 		case 0:
 			*v = val{k: vUint, u: uint64(r.SrcPort)}
@@ -489,55 +224,92 @@ func (d *fieldDef) nextIn(r *session.Record, c *cursor, v *val) bool {
 		}
 		c.pos++
 		return true
-	case srcStream:
-		*v = val{k: vUint, u: uint64(r.Stream)}
-		return first(c)
-	case srcType:
-		*v = val{k: vBytes, b: stringBytes(r.Packet.Type.String())}
-		return first(c)
-	case srcMalformed:
-		m := r.Packet.Malformed()
-		*v = val{k: vBytes, b: stringBytes(m)}
-		return m != "" && first(c)
-	case srcFindings:
+	case session.FromFindings:
 		if c.pos >= len(r.Findings) {
 			return false
 		}
 		*v = val{k: vBytes, b: stringBytes(r.Findings[c.pos].Code.String())}
 		c.pos++
 		return true
-	case srcMessage:
+	}
+	return false
+}
+
+// value stores in v the value of a record field that occurs at most once,
+// and reports whether the record has it.
+func (d *fieldDef) value(r *session.Record, v *val) bool {
+	switch d.src {
+	case session.FromFrame:
+		*v = val{k: vUint, u: uint64(r.Frame)}
+	case session.FromFrameLen:
+		*v = val{k: vUint, u: uint64(r.FrameLen)}
+	case session.FromTime:
+		*v = val{k: vTime, t: r.Time.UnixNano()}
+	case session.FromRelative:
+		*v = val{k: vTime, t: int64(r.Relative)}
+	case session.FromIPSrc, session.FromIPDst:
+		*v = val{k: vAddr, a: addr(r, d.src == session.FromIPSrc)}
+		return isIPv4(r)
+	case session.FromIPv6Src, session.FromIPv6Dst:
+		*v = val{k: vAddr, a: addr(r, d.src == session.FromIPv6Src)}
+		return r.IPv6()
+	case session.FromSrcPort:
+		*v = val{k: vUint, u: uint64(r.SrcPort)}
+	case session.FromDstPort:
+		*v = val{k: vUint, u: uint64(r.DstPort)}
+	case session.FromStream:
+		*v = val{k: vUint, u: uint64(r.Stream)}
+	case session.FromType:
+		*v = val{k: vBytes, b: stringBytes(r.Packet.Type.String())}
+	case session.FromMalformed:
+		m := r.Packet.Malformed()
+		*v = val{k: vBytes, b: stringBytes(m)}
+		return m != ""
+	default:
+		return d.mqtapValue(r, v)
+	}
+	return true
+}
+
+// mqtapValue is value for mqtap's fields of what it learned about the
+// payload, and for protocols.
+func (d *fieldDef) mqtapValue(r *session.Record, v *val) bool {
+	switch d.src {
+	case session.FromMessage:
 		*v = val{k: vUint, u: uint64(r.Crypto.Message)}
-		return r.Crypto.Message > 0 && first(c)
-	case srcCrypto:
-		s := d.str(r)
+		return r.Crypto.Message > 0
+	case session.FromText:
+		s := d.text(r)
 		*v = val{k: vBytes, b: stringBytes(s)}
-		return s != "" && first(c)
-	case srcPlaintext, srcPlaintextHex:
-		b, text, ok := plaintext(r)
+		return s != ""
+	case session.FromPlaintext, session.FromPlaintextHex:
+		b, ok := r.Plaintext()
 		*v = val{k: vBytes, b: b}
-		return ok && text == (d.src == srcPlaintext) && first(c)
-	case srcTokenTime:
-		if r.Crypto.TokenTime.IsZero() {
-			return false
-		}
+		return ok && utf8.Valid(b) == (d.src == session.FromPlaintext)
+	case session.FromTokenTime:
 		*v = val{k: vTime, t: r.Crypto.TokenTime.Unix() * 1e9}
-		return first(c)
-	case srcProtoMQTT:
+		return !r.Crypto.TokenTime.IsZero()
+	}
+	return d.present(r, v)
+}
+
+// present reports whether a protocol is part of the record, and stores its
+// value: the bytes of mqtt, nothing for the others.
+func (d *fieldDef) present(r *session.Record, v *val) bool {
+	if d.src == session.FromMQTT {
 		*v = val{k: vBytes, b: r.Packet.Raw}
-		return first(c)
-	case srcProtoAlways:
-		*v = val{k: vNone}
-		return first(c)
-	case srcProtoIP:
-		*v = val{k: vNone}
-		return isIPv4(r) && first(c)
-	case srcProtoIPv6:
-		*v = val{k: vNone}
-		return isIPv6(r) && first(c)
-	case srcProtoChain:
-		*v = val{k: vNone}
-		return r.HasProtocol(d.name) && first(c)
+		return true
+	}
+	*v = val{k: vNone}
+	switch d.src {
+	case session.FromAlways:
+		return true
+	case session.FromIPv4:
+		return isIPv4(r)
+	case session.FromIPv6:
+		return r.IPv6()
+	case session.FromChain:
+		return r.HasProtocol(d.Name)
 	}
 	return false
 }
@@ -552,21 +324,22 @@ func first(c *cursor) bool {
 	return true
 }
 
-// addrs yields the record's source and/or destination address.
-func addrs(r *session.Record, src, dst bool, c *cursor, v *val) bool {
-	for c.pos < 2 {
-		i := c.pos
-		c.pos++
-		switch {
-		case i == 0 && src:
-			*v = val{k: vAddr, a: r.Src.Unmap()}
-			return true
-		case i == 1 && dst:
-			*v = val{k: vAddr, a: r.Dst.Unmap()}
-			return true
-		}
+// addr returns the record's source or destination address.
+func addr(r *session.Record, src bool) netip.Addr {
+	if src {
+		return r.Src.Unmap()
 	}
-	return false
+	return r.Dst.Unmap()
+}
+
+// addrs yields the record's source, then destination address.
+func addrs(r *session.Record, c *cursor, v *val) bool {
+	if c.pos >= 2 {
+		return false
+	}
+	*v = val{k: vAddr, a: addr(r, c.pos == 0)}
+	c.pos++
+	return true
 }
 
 // hasName reports whether name is one of names.

@@ -625,12 +625,12 @@ func TestKnownFields(t *testing.T) {
 		}
 	}
 	for name := range fieldDefs {
-		if !session.KnownField(name) && fieldDefs[name].typ != ftProto && !derived[name] {
+		if !session.KnownField(name) && fieldDefs[name].Type != decode.TypeProtocol && !derived[name] {
 			t.Errorf("%s is in the filter's field table but session.KnownField does not know it", name)
 		}
 	}
-	kinds := map[ftype]decode.Kind{ftUint: decode.KindUint, ftBool: decode.KindBool, ftString: decode.KindString,
-		ftBytes: decode.KindBytes, ftNone: decode.KindNone}
+	kinds := map[decode.FieldType]decode.Kind{decode.TypeUint: decode.KindUint, decode.TypeBool: decode.KindBool, decode.TypeString: decode.KindString,
+		decode.TypeBytes: decode.KindBytes, decode.TypeNone: decode.KindNone}
 	seen := map[string]bool{}
 	for _, file := range []string{"mqtt5.pcapng", "mqtt311.pcapng", "mqtt31.pcapng", "mqtt5-topic-alias.pcapng", "audit-broker.pcapng"} {
 		for _, r := range readRecords(t, samples+file) {
@@ -640,8 +640,8 @@ func TestKnownFields(t *testing.T) {
 					t.Errorf("%s: the decoder produces %s, which the filter's table lacks", file, f.Name)
 					continue
 				}
-				if want := kinds[d.typ]; want != f.Kind && !(d.typ == ftString && f.Kind == decode.KindBytes) {
-					t.Errorf("%s is %v in the table, the decoder says %v", f.Name, d.typ.typeName(), f.Kind)
+				if want := kinds[d.Type]; want != f.Kind && !(d.Type == decode.TypeString && f.Kind == decode.KindBytes) {
+					t.Errorf("%s is %v in the table, the decoder says %v", f.Name, typeName(d.Type), f.Kind)
 				}
 				seen[f.Name] = true
 			}

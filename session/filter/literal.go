@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"github.com/mqtap/mqtap/decode"
 )
 
 // parseLit converts the token after a comparison operator to a value of the
@@ -30,15 +32,15 @@ func (p *parser) convert(o *operand, opTok token, t token) (lit, *SyntaxError) {
 	l := lit{bits: -1}
 	typ := o.typ()
 	if opTok.text == "&" || opTok.text == "bitwise_and" {
-		typ = o.def.typ
-		if typ == ftBool {
-			typ = ftUint
+		typ = o.def.Type
+		if typ == decode.TypeBool {
+			typ = decode.TypeUint
 		}
 	}
 	name := o.text
 	switch typ {
-	case ftUint:
-		bits := o.def.bits
+	case decode.TypeUint:
+		bits := o.def.Bits
 		if o.fn != fnNone || o.masked {
 			bits = 64
 		}
@@ -47,13 +49,13 @@ func (p *parser) convert(o *operand, opTok token, t token) (lit, *SyntaxError) {
 			return l, err
 		}
 		l.forms = []val{{k: vUint, u: v}}
-	case ftBool:
+	case decode.TypeBool:
 		v, err := p.boolLit(t, name)
 		if err != nil {
 			return l, err
 		}
 		l.forms = []val{{k: vUint, u: v}}
-	case ftString:
+	case decode.TypeString:
 		switch t.kind {
 		case tChar:
 			return l, p.errAt(t, "%s is a string: write the character constant %s in double quotes", name, t.raw)
@@ -63,7 +65,7 @@ func (p *parser) convert(o *operand, opTok token, t token) (lit, *SyntaxError) {
 			}
 		}
 		l.forms = []val{{k: vBytes, b: []byte(t.text)}}
-	case ftBytes:
+	case decode.TypeBytes:
 		switch t.kind {
 		case tString:
 			l.forms = []val{{k: vBytes, b: []byte(t.text)}}
@@ -79,21 +81,21 @@ func (p *parser) convert(o *operand, opTok token, t token) (lit, *SyntaxError) {
 			}
 			l.forms = []val{{k: vBytes, b: b}}
 		}
-	case ftIPv4, ftIPv6:
+	case decode.TypeIPv4, decode.TypeIPv6:
 		family := "IPv4"
-		if typ == ftIPv6 {
+		if typ == decode.TypeIPv6 {
 			family = "IPv6"
 		}
 		if t.kind != tWord {
 			return l, p.errAt(t, "%s is an %s address: write %s without quotes", name, family, t.raw)
 		}
-		a, bits, msg := parseAddr(t.text, typ == ftIPv6)
+		a, bits, msg := parseAddr(t.text, typ == decode.TypeIPv6)
 		if msg != "" {
 			return l, p.errAt(t, "%s", msg)
 		}
 		l.forms = []val{{k: vAddr, a: a}}
 		l.bits = bits
-	case ftTime:
+	case decode.TypeTime:
 		if t.kind != tWord {
 			return l, p.errAt(t, "%s is a time in seconds: write a number such as 1.5 without quotes", name)
 		}
@@ -102,7 +104,7 @@ func (p *parser) convert(o *operand, opTok token, t token) (lit, *SyntaxError) {
 			return l, p.errAt(t, "%q is not a valid time: write seconds such as 1795458474.58 or 0.5", t.text)
 		}
 		l.forms = []val{{k: vTime, t: v}}
-	default: // ftAny
+	default: // typeAny
 		if t.kind == tChar {
 			l.forms = append(l.forms, val{k: vUint, u: t.num})
 			break
@@ -128,7 +130,7 @@ func (p *parser) convert(o *operand, opTok token, t token) (lit, *SyntaxError) {
 // width, looking up value names (Wireshark's value strings) when it has them.
 func (p *parser) uintLit(o *operand, t token, bits uint8, name string) (uint64, *SyntaxError) {
 	def := o.def
-	vals := def.vals
+	vals := def.Vals
 	if o.fn != fnNone || o.masked {
 		vals = nil
 	}
@@ -142,7 +144,7 @@ func (p *parser) uintLit(o *operand, t token, bits uint8, name string) (uint64, 
 		}
 		n, ok := lookupVals(def, t.text)
 		if !ok {
-			return 0, p.errAt(t, "%s cannot be found among the possible values for %s", t.raw, def.name)
+			return 0, p.errAt(t, "%s cannot be found among the possible values for %s", t.raw, def.Name)
 		}
 		return n, nil
 	default:
@@ -157,7 +159,7 @@ func (p *parser) uintLit(o *operand, t token, bits uint8, name string) (uint64, 
 				if n, ok := lookupVals(def, t.text); ok {
 					return n, nil
 				}
-				return 0, p.errAt(t, "%q cannot be found among the possible values for %s", t.text, def.name)
+				return 0, p.errAt(t, "%q cannot be found among the possible values for %s", t.text, def.Name)
 			}
 			return 0, p.errAt(t, "%q is not a valid number", t.text)
 		}
@@ -170,9 +172,10 @@ func (p *parser) uintLit(o *operand, t token, bits uint8, name string) (uint64, 
 }
 
 // lookupVals finds a value by its name, ignoring case as Wireshark does.
+// Fields with value names are one byte wide.
 func lookupVals(def *fieldDef, s string) (uint64, bool) {
-	for v := uint64(0); v <= def.valsMax; v++ {
-		if n := def.vals(v); n != "" && strings.EqualFold(n, s) {
+	for v := uint64(0); v <= 0xff; v++ {
+		if n := def.Vals(v); n != "" && strings.EqualFold(n, s) {
 			return v, true
 		}
 	}

@@ -6,6 +6,9 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/mqtap/mqtap/decode"
+	"github.com/mqtap/mqtap/session"
 )
 
 // nodeOp is the operation of an expression node.
@@ -110,20 +113,20 @@ type operand struct {
 }
 
 // typ returns the type of the operand's values.
-func (o *operand) typ() ftype {
+func (o *operand) typ() decode.FieldType {
 	switch {
 	case o.fn != fnNone || o.masked:
-		return ftUint
+		return decode.TypeUint
 	case o.sl != nil:
-		return ftBytes
-	case o.def.src == srcProtoMQTT:
-		return ftBytes
+		return decode.TypeBytes
+	case o.def.src == session.FromMQTT:
+		return decode.TypeBytes
 	}
-	return o.def.typ
+	return o.def.Type
 }
 
 // lit is a literal value, in one form per kind it can be compared as (one
-// form for a typed field, several for ftAny).
+// form for a typed field, several for typeAny).
 type lit struct {
 	forms []val
 	bits  int // prefix length of an address literal written in CIDR notation, else -1
@@ -154,7 +157,7 @@ type test struct {
 	lit lit
 	set []setElem
 	re  *regexp.Regexp
-	// textAddr: the field is untyped (ftAny) and a literal is an address, so
+	// textAddr: the field is untyped (typeAny) and a literal is an address, so
 	// text values are read as addresses (record fields Head shows as text).
 	textAddr bool
 }
@@ -448,7 +451,7 @@ func (p *parser) parseTest() (*test, *SyntaxError) {
 		tst.set = set
 		for _, e := range set {
 			_, ok := e.lo.form(vAddr)
-			tst.textAddr = tst.textAddr || ok && lhs.typ() == ftAny
+			tst.textAddr = tst.textAddr || ok && lhs.typ() == typeAny
 		}
 	default:
 		v := p.peek()
@@ -460,7 +463,7 @@ func (p *parser) parseTest() (*test, *SyntaxError) {
 			if err != nil {
 				return nil, err
 			}
-			if !compatible(lhs.typ(), rhs.typ()) || r == relContains && rhs.typ() != ftBytes && rhs.typ() != ftString && rhs.typ() != ftAny {
+			if !compatible(lhs.typ(), rhs.typ()) || r == relContains && rhs.typ() != decode.TypeBytes && rhs.typ() != decode.TypeString && rhs.typ() != typeAny {
 				return nil, errAt(p.expr, rhs.off, "%s and %s are not of compatible types", lhs.text, rhs.text)
 			}
 			if err := p.checkOperandRel(rhs, opTok, r); err != nil {
@@ -475,7 +478,7 @@ func (p *parser) parseTest() (*test, *SyntaxError) {
 		}
 		tst.lit = l
 		_, ok := l.form(vAddr)
-		tst.textAddr = ok && lhs.typ() == ftAny && r != relContains
+		tst.textAddr = ok && lhs.typ() == typeAny && r != relContains
 	}
 	return tst, nil
 }
@@ -486,31 +489,31 @@ func reErr(err error) string {
 }
 
 // compatible reports whether values of types a and b can be compared.
-func compatible(a, b ftype) bool {
-	class := func(t ftype) int {
+func compatible(a, b decode.FieldType) bool {
+	class := func(t decode.FieldType) int {
 		switch t {
-		case ftUint, ftBool:
+		case decode.TypeUint, decode.TypeBool:
 			return 1
-		case ftString, ftBytes:
+		case decode.TypeString, decode.TypeBytes:
 			return 2
 		}
 		return int(t) + 10
 	}
-	return a == ftAny || b == ftAny || class(a) == class(b)
+	return a == typeAny || b == typeAny || class(a) == class(b)
 }
 
 // checkOperandRel rejects relations a field type cannot take part in.
 func (p *parser) checkOperandRel(o *operand, opTok token, r rel) *SyntaxError {
 	t := o.typ()
 	switch {
-	case t == ftNone:
+	case t == decode.TypeNone:
 		return errAt(p.expr, o.off, "%s (type=Label) cannot take part in a %q comparison: it can only be tested for presence", o.text, opTok.text)
-	case t == ftProto:
+	case t == decode.TypeProtocol:
 		return errAt(p.expr, o.off, "the protocol %s can only be tested for presence here: mqtap does not keep its bytes (mqtt's are kept)", o.text)
-	case r == relContains && t != ftString && t != ftBytes && t != ftAny:
-		return errAt(p.expr, o.off, "%s (type=%s) cannot take part in a %q comparison: it works on strings and byte sequences", o.text, t.typeName(), opTok.text)
-	case r == relMatches && t != ftString && t != ftBytes && t != ftAny:
-		return errAt(p.expr, o.off, "%s (type=%s) cannot take part in a %q comparison: it works on strings and byte sequences", o.text, t.typeName(), opTok.text)
+	case r == relContains && t != decode.TypeString && t != decode.TypeBytes && t != typeAny:
+		return errAt(p.expr, o.off, "%s (type=%s) cannot take part in a %q comparison: it works on strings and byte sequences", o.text, typeName(t), opTok.text)
+	case r == relMatches && t != decode.TypeString && t != decode.TypeBytes && t != typeAny:
+		return errAt(p.expr, o.off, "%s (type=%s) cannot take part in a %q comparison: it works on strings and byte sequences", o.text, typeName(t), opTok.text)
 	}
 	return nil
 }
@@ -560,9 +563,9 @@ func (p *parser) parseOperand(lhs, fn bool) (*operand, *SyntaxError) {
 		}
 		if fk == fnLen {
 			switch inner.typ() {
-			case ftString, ftBytes, ftAny:
+			case decode.TypeString, decode.TypeBytes, typeAny:
 			default:
-				return nil, errAt(p.expr, inner.off, "len() takes a string or byte field; %s is of type %s", inner.text, inner.typ().typeName())
+				return nil, errAt(p.expr, inner.off, "len() takes a string or byte field; %s is of type %s", inner.text, typeName(inner.typ()))
 			}
 		}
 		c := p.peek()
@@ -592,8 +595,8 @@ func (p *parser) parseOperand(lhs, fn bool) (*operand, *SyntaxError) {
 	}
 	if isOp(p.peek(), "&") || isWord(p.peek(), "bitwise_and") {
 		amp := p.advance()
-		if o.sl != nil || (def.typ != ftUint && def.typ != ftBool) {
-			return nil, p.errAt(amp, "the bitwise and %q works on integer fields; %s is of type %s", amp.text, o.text, o.typ().typeName())
+		if o.sl != nil || (def.Type != decode.TypeUint && def.Type != decode.TypeBool) {
+			return nil, p.errAt(amp, "the bitwise and %q works on integer fields; %s is of type %s", amp.text, o.text, typeName(o.typ()))
 		}
 		m := p.peek()
 		if m.kind == tEOF {
@@ -623,11 +626,11 @@ func looksLiteral(w string) bool {
 // parseSlice parses [i:j], [i-j], [i], [:j] or [i:] after a field.
 func (p *parser) parseSlice(o *operand) *SyntaxError {
 	open := p.advance()
-	switch o.def.typ {
-	case ftString, ftBytes, ftAny:
+	switch o.def.Type {
+	case decode.TypeString, decode.TypeBytes, typeAny:
 	default:
-		if o.def.src != srcProtoMQTT {
-			return p.errAt(open, "%s (type=%s) cannot be sliced: slices work on strings, byte sequences and the mqtt protocol", o.text, o.def.typ.typeName())
+		if o.def.src != session.FromMQTT {
+			return p.errAt(open, "%s (type=%s) cannot be sliced: slices work on strings, byte sequences and the mqtt protocol", o.text, typeName(o.def.Type))
 		}
 	}
 	w := p.peek()
@@ -788,9 +791,9 @@ func (p *parser) parseSetElem(lhs *operand, opTok token) (setElem, *SyntaxError)
 		return e, nil
 	}
 	switch lhs.typ() {
-	case ftUint, ftBool, ftTime, ftIPv4, ftIPv6, ftString, ftBytes, ftAny:
+	case decode.TypeUint, decode.TypeBool, decode.TypeTime, decode.TypeIPv4, decode.TypeIPv6, decode.TypeString, decode.TypeBytes, typeAny:
 	default:
-		return e, p.errAt(lo, "%s values cannot form a range", lhs.typ().typeName())
+		return e, p.errAt(lo, "%s values cannot form a range", typeName(lhs.typ()))
 	}
 	if e.hi, err = p.convert(lhs, opTok, hi); err != nil {
 		return e, err
