@@ -3,6 +3,9 @@ package tap
 import (
 	"fmt"
 	"strconv"
+	"strings"
+
+	"github.com/mqtap/mqtap/decode"
 )
 
 // refusedError is a CONNACK refusal.
@@ -60,77 +63,28 @@ func disconnectText(code byte, reason string) string {
 	return s
 }
 
-// reasonName names an MQTT 5 reason code of CONNACK, SUBACK or DISCONNECT.
+// reasonName names an MQTT 5 error reason code of CONNACK, SUBACK or
+// DISCONNECT by the specification's name, in lower case ("bad user name or
+// password", "QoS not supported"); other codes by their number.
 func reasonName(code byte) string {
-	switch code {
-	case 0x80:
-		return "unspecified error"
-	case 0x81:
-		return "malformed packet"
-	case 0x82:
-		return "protocol error"
-	case 0x83:
-		return "implementation specific error"
-	case 0x84:
-		return "unsupported protocol version"
-	case 0x85:
-		return "client identifier not valid"
-	case 0x86:
-		return "bad user name or password"
-	case 0x87:
-		return "not authorized"
-	case 0x88:
-		return "server unavailable"
-	case 0x89:
-		return "server busy"
-	case 0x8A:
-		return "banned"
-	case 0x8B:
-		return "server shutting down"
-	case 0x8C:
-		return "bad authentication method"
-	case 0x8D:
-		return "keep alive timeout"
-	case 0x8E:
-		return "session taken over"
-	case 0x8F:
-		return "topic filter invalid"
-	case 0x90:
-		return "topic name invalid"
-	case 0x91:
-		return "packet identifier in use"
-	case 0x93:
-		return "receive maximum exceeded"
-	case 0x94:
-		return "topic alias invalid"
-	case 0x95:
-		return "packet too large"
-	case 0x96:
-		return "message rate too high"
-	case 0x97:
-		return "quota exceeded"
-	case 0x98:
-		return "administrative action"
-	case 0x99:
-		return "payload format invalid"
-	case 0x9A:
-		return "retain not supported"
-	case 0x9B:
-		return "QoS not supported"
-	case 0x9C:
-		return "use another server"
-	case 0x9D:
-		return "server moved"
-	case 0x9E:
-		return "shared subscriptions not supported"
-	case 0x9F:
-		return "connection rate exceeded"
-	case 0xA0:
-		return "maximum connect time"
-	case 0xA1:
-		return "subscription identifiers not supported"
-	case 0xA2:
-		return "wildcard subscriptions not supported"
+	if code >= 0x80 {
+		for _, t := range []decode.Type{decode.CONNACK, decode.SUBACK, decode.DISCONNECT} {
+			if decode.ReasonName(t, code) != "" {
+				return lowerWords(decode.ReasonSpecName(code))
+			}
+		}
 	}
 	return "reason code " + strconv.Itoa(int(code))
+}
+
+// lowerWords writes the words of a name in lower case, but for those with
+// a capital after their first letter ("QoS").
+func lowerWords(s string) string {
+	words := strings.Fields(s)
+	for i, w := range words {
+		if strings.ToLower(w[1:]) == w[1:] {
+			words[i] = strings.ToLower(w)
+		}
+	}
+	return strings.Join(words, " ")
 }
