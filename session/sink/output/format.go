@@ -87,15 +87,22 @@ func appendCrypto(b []byte, c *session.Crypto) []byte {
 	return b
 }
 
-// appendLine appends "title value" at the given depth when value is set.
-func appendLine(b []byte, depth int, title, value string) []byte {
+// appendField appends the line "Title: value" of a record field at the
+// given depth when value is set.
+func appendField(b []byte, depth int, f *session.RecordField, value string) []byte {
 	if value == "" {
 		return b
 	}
-	b = appendIndent(b, depth)
-	b = append(b, title...)
+	b = appendTitle(b, depth, f)
 	b = append(b, value...)
 	return append(b, '\n')
+}
+
+// appendTitle appends "Title: " of a record field at the given depth.
+func appendTitle(b []byte, depth int, f *session.RecordField) []byte {
+	b = appendIndent(b, depth)
+	b = append(b, f.Title...)
+	return append(b, ": "...)
 }
 
 // escapeControls rewrites control characters in b[start:] (from topics
@@ -160,8 +167,18 @@ func (w *Writer) endpoint(a netip.Addr, port uint16) []byte {
 	return t
 }
 
-// appendTree appends the detail tree of a record, as tshark -V does.
+// appendTree appends the detail tree of a record, as tshark -V does: the
+// frame, the MQTT packet, and what mqtap learned about it.
 func (w *Writer) appendTree(b []byte, r *session.Record) []byte {
+	b = appendFrameTree(b, r)
+	b = w.appendPacketTree(b, &r.Packet)
+	b = appendMQTapTree(b, r)
+	return append(b, '\n')
+}
+
+// appendFrameTree appends the frame's subtree (or, for mqtap tap, that of
+// the packet received from the broker) and the WebSocket frame's.
+func appendFrameTree(b []byte, r *session.Record) []byte {
 	unit, size, conn := "Frame ", " bytes on wire, ", ", TCP stream "
 	if r.Direct {
 		unit, size, conn = "Packet ", " bytes received from the broker, ", ", connection "
@@ -175,7 +192,7 @@ func (w *Writer) appendTree(b []byte, r *session.Record) []byte {
 	b = append(b, conn...)
 	b = strconv.AppendInt(b, int64(r.Stream), 10)
 	if ifc := r.Interface; ifc != nil {
-		b = append(b, "\n    Interface id: "...)
+		b = appendTitle(append(b, '\n'), 1, session.FieldInterfaceID)
 		b = strconv.AppendInt(b, int64(ifc.ID), 10)
 		if ifc.Name != "" {
 			b = append(b, " ("...)
@@ -184,7 +201,9 @@ func (w *Writer) appendTree(b []byte, r *session.Record) []byte {
 		}
 	}
 	if !r.Direct {
-		b = append(b, "\n    [Protocols in frame: "...)
+		b = append(b, "\n    ["...)
+		b = append(b, session.FieldProtocols.Title...)
+		b = append(b, ": "...)
 		chain := r.ProtocolChain()
 		b = chain.Append(b)
 		b = append(b, ']')
@@ -201,16 +220,22 @@ func (w *Writer) appendTree(b []byte, r *session.Record) []byte {
 			b = append(b, l...)
 		}
 	}
-	b = append(b, "\nMQ Telemetry Transport Protocol, "...)
-	b = append(b, decode.Info(&r.Packet)...)
+	return append(b, '\n')
+}
+
+// appendPacketTree appends the MQTT packet's subtree: its fields, each
+// labelled as its declaration says (decode.Label), then its problems.
+func (w *Writer) appendPacketTree(b []byte, p *decode.Packet) []byte {
+	b = append(b, "MQ Telemetry Transport Protocol, "...)
+	b = append(b, decode.Info(p)...)
 	b = append(b, '\n')
-	for i := range r.Packet.Fields {
-		f := &r.Packet.Fields[i]
+	for i := range p.Fields {
+		f := &p.Fields[i]
 		b = appendIndent(b, int(f.Depth)+1)
 		if w.secret(f) {
 			b = append(b, "Password: "+mask+" (--show-secrets to print it)"...)
 		} else {
-			b = append(b, decode.Label(&r.Packet, f)...)
+			b = append(b, decode.Label(p, f)...)
 		}
 		b = append(b, '\n')
 		if (f.Name == "mqtt.msg" || f.Name == "mqtt.willmsg") && Printable(f.Bytes) {
@@ -220,68 +245,75 @@ func (w *Writer) appendTree(b []byte, r *session.Record) []byte {
 			b = append(b, "]\n"...)
 		}
 	}
-	for _, p := range r.Packet.Problems {
+	for _, pr := range p.Problems {
 		b = appendIndent(b, 1)
-		if p.Severity == decode.Malformed {
+		if pr.Severity == decode.Malformed {
 			b = append(b, "[Malformed Packet: "...)
 		} else {
 			b = append(b, "[Protocol Violation: "...)
 		}
-		b = append(b, p.Text...)
-		if p.Rule != "" {
+		b = append(b, pr.Text...)
+		if pr.Rule != "" {
 			b = append(b, " ("...)
-			b = append(b, p.Rule...)
+			b = append(b, pr.Rule...)
 			b = append(b, ')')
 		}
 		b = append(b, "]\n"...)
 	}
-	if r.Packet.Truncated {
+	if p.Truncated {
 		b = appendIndent(b, 1)
 		b = append(b, "[Packet size limited during capture: MQTT truncated, "...)
-		b = strconv.AppendInt(b, int64(len(r.Packet.Raw)), 10)
+		b = strconv.AppendInt(b, int64(len(p.Raw)), 10)
 		b = append(b, " of "...)
-		b = strconv.AppendInt(b, int64(r.Packet.HeaderLen+r.Packet.Remaining), 10)
+		b = strconv.AppendInt(b, int64(p.HeaderLen+p.Remaining), 10)
 		b = append(b, " bytes captured]\n"...)
 	}
-	if c := &r.Crypto; c.Scheme != "" || len(r.Findings) > 0 {
-		b = append(b, "mqtap\n"...)
-		b = appendLine(b, 1, "Session: ", c.Session)
-		b = appendLine(b, 1, "Scheme: ", c.Scheme)
-		b = appendLine(b, 1, "Key exchange: ", c.Kex)
-		if c.Message > 0 {
-			b = appendLine(b, 1, "Logical message: ", strconv.Itoa(c.Message))
-		}
-		b = appendLine(b, 1, "Verification: ", c.Verify)
-		b = appendLine(b, 1, "Decryption: ", c.Decrypt)
-		b = appendLine(b, 2, "Reason: ", c.Reason)
-		b = appendLine(b, 2, "Key: ", c.Key)
-		b = appendLine(b, 2, "Derivation: ", c.KDF)
-		if !c.TokenTime.IsZero() {
-			b = appendLine(b, 2, "Fernet token time: ", c.TokenTime.UTC().Format("2006-01-02 15:04:05 UTC"))
-		}
-		if len(c.Plaintext) > 0 {
-			start := len(b)
-			b = appendIndent(b, 2)
-			if utf8.Valid(c.Plaintext) {
-				b = append(b, "Plaintext: "...)
-				b = append(b, c.Plaintext...)
-				b = escapeControls(b, start)
-			} else {
-				b = append(b, "Plaintext (hex): "...)
-				b = hex.AppendEncode(b, c.Plaintext)
-			}
-			b = append(b, '\n')
-		}
-		for _, f := range r.Findings {
-			b = appendIndent(b, 1)
-			b = append(b, "Finding: "...)
-			b = append(b, f.Code.String()...)
-			b = append(b, ": "...)
-			b = append(b, f.Text...)
-			b = append(b, '\n')
-		}
+	return b
+}
+
+// appendMQTapTree appends the subtree of what mqtap learned about the
+// packet, when it learned something: the session, the payload's protection
+// and plaintext, the findings. Lines are titled as the record's fields.
+func appendMQTapTree(b []byte, r *session.Record) []byte {
+	c := &r.Crypto
+	if c.Scheme == "" && len(r.Findings) == 0 {
+		return b
 	}
-	return append(b, '\n')
+	b = append(b, "mqtap\n"...)
+	b = appendField(b, 1, session.FieldSession, c.Session)
+	b = appendField(b, 1, session.FieldScheme, c.Scheme)
+	b = appendField(b, 1, session.FieldKex, c.Kex)
+	if c.Message > 0 {
+		b = appendField(b, 1, session.FieldMessage, strconv.Itoa(c.Message))
+	}
+	b = appendField(b, 1, session.FieldVerify, c.Verify)
+	b = appendField(b, 1, session.FieldDecrypt, c.Decrypt)
+	b = appendField(b, 2, session.FieldDecryptError, c.Reason)
+	b = appendField(b, 2, session.FieldKey, c.Key)
+	b = appendField(b, 2, session.FieldKDF, c.KDF)
+	if !c.TokenTime.IsZero() {
+		b = appendField(b, 2, session.FieldTokenTime, c.TokenTime.UTC().Format("2006-01-02 15:04:05 UTC"))
+	}
+	if len(c.Plaintext) > 0 {
+		start := len(b)
+		if utf8.Valid(c.Plaintext) {
+			b = appendTitle(b, 2, session.FieldPlaintext)
+			b = append(b, c.Plaintext...)
+			b = escapeControls(b, start)
+		} else {
+			b = appendTitle(b, 2, session.FieldPlaintextHex)
+			b = hex.AppendEncode(b, c.Plaintext)
+		}
+		b = append(b, '\n')
+	}
+	for _, f := range r.Findings {
+		b = appendTitle(b, 1, session.FieldFindings)
+		b = append(b, f.Code.String()...)
+		b = append(b, ": "...)
+		b = append(b, f.Text...)
+		b = append(b, '\n')
+	}
+	return b
 }
 
 // Printable reports whether b is non-empty UTF-8 text without control
