@@ -37,6 +37,10 @@ func plaintextOf(r *session.Record) []byte {
 	return nil
 }
 
+// title returns the start of a record field's line in the tree: its title
+// and ": ".
+func title(f *session.RecordField) string { return f.Title + ": " }
+
 // secondBlock returns what the hex pane shows beside the packet: the
 // plaintext of a decrypted payload, or the WebSocket frame the packet came
 // in as on the wire (its header, and its masked payload when the packet
@@ -139,17 +143,17 @@ func (b *treeBuilder) frameNode(r *session.Record) *tview.TreeNode {
 			" bytes on wire, "+when+", TCP stream "+strconv.Itoa(r.Stream), nodeRef{})
 	}
 	fk := keyOf(frame)
-	frame.AddChild(b.node(fk, "time", "Arrival Time: "+when, nodeRef{}))
-	frame.AddChild(b.node(fk, "relative", "Time since the first packet: "+formatSeconds(r.Relative)+" seconds", nodeRef{}))
+	frame.AddChild(b.node(fk, "time", title(session.FieldTimeEpoch)+when, nodeRef{}))
+	frame.AddChild(b.node(fk, "relative", title(session.FieldTimeRelative)+formatSeconds(r.Relative)+" seconds", nodeRef{}))
 	if ifc := r.Interface; ifc != nil {
-		label := "Interface id: " + strconv.Itoa(ifc.ID)
+		label := title(session.FieldInterfaceID) + strconv.Itoa(ifc.ID)
 		if ifc.Name != "" {
 			label += " (" + ifc.Name + ")"
 		}
 		frame.AddChild(b.node(fk, "iface", label, nodeRef{}))
 	}
 	if !r.Direct {
-		frame.AddChild(b.node(fk, "protocols", "[Protocols in frame: "+r.ProtocolChain().String()+"]", nodeRef{}))
+		frame.AddChild(b.node(fk, "protocols", "["+title(session.FieldProtocols)+r.ProtocolChain().String()+"]", nodeRef{}))
 	}
 	frame.AddChild(b.node(fk, "src", "Source: "+src, nodeRef{}))
 	frame.AddChild(b.node(fk, "dst", "Destination: "+dst, nodeRef{}))
@@ -160,7 +164,7 @@ func (b *treeBuilder) frameNode(r *session.Record) *tview.TreeNode {
 	if r.Direct {
 		frame.AddChild(b.node(fk, "stream", "Received by mqtap from the broker (connection "+strconv.Itoa(r.Stream)+")", nodeRef{}))
 	} else {
-		frame.AddChild(b.node(fk, "stream", "TCP stream: "+strconv.Itoa(r.Stream)+" ("+dir+")", nodeRef{}))
+		frame.AddChild(b.node(fk, "stream", title(session.FieldStream)+strconv.Itoa(r.Stream)+" ("+dir+")", nodeRef{}))
 	}
 	b.expand(frame, false)
 	return frame
@@ -246,40 +250,40 @@ func (b *treeBuilder) mqtapNode(r *session.Record) *tview.TreeNode {
 		}
 		add(mt, "tls", "TLS: ", tlskeys.VersionName(r.TLSVersion)+", "+suite+" (decrypted with the key log)", nodeRef{})
 	}
-	add(mt, "session", "Session: ", c.Session, nodeRef{})
-	add(mt, "scheme", "Scheme: ", c.Scheme, nodeRef{})
-	add(mt, "kex", "Key exchange: ", c.Kex, nodeRef{})
+	add(mt, "session", title(session.FieldSession), c.Session, nodeRef{})
+	add(mt, "scheme", title(session.FieldScheme), c.Scheme, nodeRef{})
+	add(mt, "kex", title(session.FieldKex), c.Kex, nodeRef{})
 	if c.Message > 0 {
-		add(mt, "message", "Logical message: ", strconv.Itoa(c.Message), nodeRef{})
+		add(mt, "message", title(session.FieldMessage), strconv.Itoa(c.Message), nodeRef{})
 	}
 	if c.Copy {
 		add(mt, "copy", "Copy: ", "the broker's forward of a message seen before", nodeRef{})
 	}
-	add(mt, "verify", "Verification: ", c.Verify, nodeRef{})
+	add(mt, "verify", title(session.FieldVerify), c.Verify, nodeRef{})
 	outcome := mt
-	if d := add(mt, "decrypt", "Decryption: ", c.Decrypt, nodeRef{}); d != nil {
+	if d := add(mt, "decrypt", title(session.FieldDecrypt), c.Decrypt, nodeRef{}); d != nil {
 		outcome = d
 		if c.Decrypt != "ok" {
 			d.SetTextStyle(tcell.StyleDefault.Foreground(tcell.ColorRed))
 		}
 	}
-	add(outcome, "reason", "Reason: ", c.Reason, nodeRef{})
-	add(outcome, "key", "Key: ", c.Key, nodeRef{})
-	add(outcome, "kdf", "Derivation: ", c.KDF, nodeRef{})
+	add(outcome, "reason", title(session.FieldDecryptError), c.Reason, nodeRef{})
+	add(outcome, "key", title(session.FieldKey), c.Key, nodeRef{})
+	add(outcome, "kdf", title(session.FieldKDF), c.KDF, nodeRef{})
 	if !c.TokenTime.IsZero() {
-		add(outcome, "token_time", "Fernet token time: ", c.TokenTime.UTC().Format("2006-01-02 15:04:05 UTC"), nodeRef{})
+		add(outcome, "token_time", title(session.FieldTokenTime), c.TokenTime.UTC().Format("2006-01-02 15:04:05 UTC"), nodeRef{})
 	}
 	if pt := plaintextOf(r); pt != nil {
 		ref := nodeRef{off: 0, n: len(pt), hasRange: true, decrypted: true}
 		if utf8.Valid(pt) {
-			add(outcome, "plaintext", "Plaintext: ", string(pt), ref)
+			add(outcome, "plaintext", title(session.FieldPlaintext), string(pt), ref)
 		} else {
-			add(outcome, "plaintext", "Plaintext (hex): ", hex.EncodeToString(pt), ref)
+			add(outcome, "plaintext", title(session.FieldPlaintextHex), hex.EncodeToString(pt), ref)
 		}
 	}
 	for _, f := range r.Findings {
 		sev := f.Severity()
-		n := add(mt, "finding", "Finding: ", f.Code.String()+" ("+sev.String()+"): "+f.Text, nodeRef{})
+		n := add(mt, "finding", title(session.FieldFindings), f.Code.String()+" ("+sev.String()+"): "+f.Text, nodeRef{})
 		if sev >= session.SevHigh {
 			n.SetTextStyle(tcell.StyleDefault.Foreground(tcell.ColorRed).Bold(true))
 		} else if sev >= session.SevMedium {
