@@ -173,3 +173,40 @@ func TestUntypedRecordFields(t *testing.T) {
 		}
 	}
 }
+
+// TestDeclaredFields checks that every declared field resolves in the
+// filter to its declaration (the record's fields read from Head and Tail
+// stay untyped) and compiles as a presence test, and that the filter knows
+// no name that is not declared.
+func TestDeclaredFields(t *testing.T) {
+	check := func(name string, want *decode.FieldDef) {
+		d := lookupField(name)
+		switch {
+		case d == nil:
+			t.Errorf("%s: unknown to the filter", name)
+		case want != nil && d.FieldDef != want:
+			t.Errorf("%s: the filter does not use its declaration", name)
+		case want == nil && d.Type != typeAny:
+			t.Errorf("%s: read from Head and Tail but typed %v", name, typeName(d.Type))
+		}
+		if _, err := Compile(name); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	n := 0
+	for _, f := range decode.Fields() {
+		check(f.Name, f)
+		n++
+	}
+	for _, f := range session.Fields() {
+		if f.Source == session.FromHeadTail {
+			check(f.Name, nil)
+		} else {
+			check(f.Name, &f.FieldDef)
+		}
+		n++
+	}
+	if len(fieldDefs) != n {
+		t.Errorf("the filter knows %d names, %d are declared", len(fieldDefs), n)
+	}
+}
