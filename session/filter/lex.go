@@ -65,81 +65,84 @@ func lex(expr string) ([]token, *SyntaxError) {
 			i += n
 			continue
 		}
-		start := i
-		single := func(k tokKind) {
-			toks = append(toks, token{kind: k, text: expr[i : i+1], raw: expr[i : i+1], off: i})
-			i++
+		t, end, err := lexToken(expr, i, r, n)
+		if err != nil {
+			return nil, err
 		}
-		switch r {
-		case '(':
-			single(tLParen)
-			continue
-		case ')':
-			single(tRParen)
-			continue
-		case '{':
-			single(tLBrace)
-			continue
-		case '}':
-			single(tRBrace)
-			continue
-		case '[':
-			single(tLBracket)
-			continue
-		case ']':
-			single(tRBracket)
-			continue
-		case ',':
-			single(tComma)
-			continue
-		case '"':
-			s, end, err := lexString(expr, i+1, false)
-			if err != nil {
-				return nil, err
-			}
-			toks = append(toks, token{kind: tString, text: s, raw: expr[start:end], off: start})
-			i = end
-			continue
-		case '\'':
-			v, end, err := lexChar(expr, i)
-			if err != nil {
-				return nil, err
-			}
-			toks = append(toks, token{kind: tChar, num: v, raw: expr[start:end], off: start})
-			i = end
-			continue
-		}
-		if r == 'r' && strings.HasPrefix(expr[i:], `r"`) {
-			s, end, err := lexString(expr, i+2, true)
-			if err != nil {
-				return nil, err
-			}
-			toks = append(toks, token{kind: tString, text: s, raw: expr[start:end], off: start})
-			i = end
-			continue
-		}
-		if op := lexOp(expr[i:]); op != "" {
-			toks = append(toks, token{kind: tOp, text: op, raw: op, off: i})
-			i += len(op)
-			continue
-		}
-		if r == utf8.RuneError && n == 1 {
-			return nil, errAt(expr, i, "invalid UTF-8 in the filter")
-		}
-		if !isWordRune(r) {
-			return nil, errAt(expr, i, "%s", badRune(r))
-		}
-		for i < len(expr) {
-			r, n := utf8.DecodeRuneInString(expr[i:])
-			if !isWordRune(r) {
-				break
-			}
-			i += n
-		}
-		toks = append(toks, token{kind: tWord, text: expr[start:i], raw: expr[start:i], off: start})
+		toks = append(toks, t)
+		i = end
 	}
 	toks = append(toks, token{kind: tEOF, off: len(expr)})
 	return toks, nil
+}
+
+// lexToken reads the token at expr[i], whose first rune r is n bytes long,
+// and returns it with the offset after it.
+func lexToken(expr string, i int, r rune, n int) (token, int, *SyntaxError) {
+	if k, ok := punctuation(r); ok {
+		return token{kind: k, text: expr[i : i+1], raw: expr[i : i+1], off: i}, i + 1, nil
+	}
+	switch {
+	case r == '"':
+		return lexStringToken(expr, i, i+1, false)
+	case r == '\'':
+		v, end, err := lexChar(expr, i)
+		if err != nil {
+			return token{}, 0, err
+		}
+		return token{kind: tChar, num: v, raw: expr[i:end], off: i}, end, nil
+	case r == 'r' && strings.HasPrefix(expr[i:], `r"`):
+		return lexStringToken(expr, i, i+2, true)
+	}
+	if op := lexOp(expr[i:]); op != "" {
+		return token{kind: tOp, text: op, raw: op, off: i}, i + len(op), nil
+	}
+	if r == utf8.RuneError && n == 1 {
+		return token{}, 0, errAt(expr, i, "invalid UTF-8 in the filter")
+	}
+	if !isWordRune(r) {
+		return token{}, 0, errAt(expr, i, "%s", badRune(r))
+	}
+	end := i
+	for end < len(expr) {
+		r, n := utf8.DecodeRuneInString(expr[end:])
+		if !isWordRune(r) {
+			break
+		}
+		end += n
+	}
+	return token{kind: tWord, text: expr[i:end], raw: expr[i:end], off: i}, end, nil
+}
+
+// punctuation returns the kind of a one-character token.
+func punctuation(r rune) (tokKind, bool) {
+	switch r {
+	case '(':
+		return tLParen, true
+	case ')':
+		return tRParen, true
+	case '{':
+		return tLBrace, true
+	case '}':
+		return tRBrace, true
+	case '[':
+		return tLBracket, true
+	case ']':
+		return tRBracket, true
+	case ',':
+		return tComma, true
+	}
+	return 0, false
+}
+
+// lexStringToken reads a string token starting at expr[start] whose
+// contents start at expr[i] (after r" for a raw string).
+func lexStringToken(expr string, start, i int, raw bool) (token, int, *SyntaxError) {
+	s, end, err := lexString(expr, i, raw)
+	if err != nil {
+		return token{}, 0, err
+	}
+	return token{kind: tString, text: s, raw: expr[start:end], off: start}, end, nil
 }
 
 // badRune says why r cannot appear outside a string.

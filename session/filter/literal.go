@@ -29,7 +29,6 @@ func (p *parser) parseLit(o *operand, opTok token) (lit, *SyntaxError) {
 
 // convert turns a literal token into a value comparable with o.
 func (p *parser) convert(o *operand, opTok token, t token) (lit, *SyntaxError) {
-	l := lit{bits: -1}
 	typ := o.typ()
 	if opTok.text == "&" || opTok.text == "bitwise_and" {
 		typ = o.def.Type
@@ -38,92 +37,123 @@ func (p *parser) convert(o *operand, opTok token, t token) (lit, *SyntaxError) {
 		}
 	}
 	name := o.text
+	var v val
+	var err *SyntaxError
 	switch typ {
 	case decode.TypeUint:
 		bits := o.def.Bits
 		if o.fn != fnNone || o.masked {
 			bits = 64
 		}
-		v, err := p.uintLit(o, t, bits, name)
-		if err != nil {
-			return l, err
-		}
-		l.forms = []val{{k: vUint, u: v}}
+		v.k = vUint
+		v.u, err = p.uintLit(o, t, bits, name)
 	case decode.TypeBool:
-		v, err := p.boolLit(t, name)
-		if err != nil {
-			return l, err
-		}
-		l.forms = []val{{k: vUint, u: v}}
+		v.k = vUint
+		v.u, err = p.boolLit(t, name)
 	case decode.TypeString:
-		switch t.kind {
-		case tChar:
-			return l, p.errAt(t, "%s is a string: write the character constant %s in double quotes", name, t.raw)
-		case tWord:
-			if msg := ambiguous(t.text, name); msg != "" {
-				return l, p.errAt(t, "%s", msg)
-			}
-		}
-		l.forms = []val{{k: vBytes, b: []byte(t.text)}}
+		v.k = vBytes
+		v.b, err = p.stringLit(t, name)
 	case decode.TypeBytes:
-		switch t.kind {
-		case tString:
-			l.forms = []val{{k: vBytes, b: []byte(t.text)}}
-		case tChar:
-			if t.num > 0xff {
-				return l, p.errAt(t, "the character constant %s is more than one byte", t.raw)
-			}
-			l.forms = []val{{k: vBytes, b: []byte{byte(t.num)}}}
-		default:
-			b, ok := parseByteString(t.text)
-			if !ok {
-				return l, p.errAt(t, "%q is not a valid byte string (write aa:bb:cc, aa-bb-cc, aabbcc or a \"string\")", t.text)
-			}
-			l.forms = []val{{k: vBytes, b: b}}
-		}
+		v.k = vBytes
+		v.b, err = p.bytesLit(t)
 	case decode.TypeIPv4, decode.TypeIPv6:
-		family := "IPv4"
-		if typ == decode.TypeIPv6 {
-			family = "IPv6"
-		}
-		if t.kind != tWord {
-			return l, p.errAt(t, "%s is an %s address: write %s without quotes", name, family, t.raw)
-		}
-		a, bits, msg := parseAddr(t.text, typ == decode.TypeIPv6)
-		if msg != "" {
-			return l, p.errAt(t, "%s", msg)
-		}
-		l.forms = []val{{k: vAddr, a: a}}
-		l.bits = bits
+		return p.addrLit(t, name, typ == decode.TypeIPv6)
 	case decode.TypeTime:
-		if t.kind != tWord {
-			return l, p.errAt(t, "%s is a time in seconds: write a number such as 1.5 without quotes", name)
-		}
-		v, ok := parseSeconds([]byte(t.text))
-		if !ok {
-			return l, p.errAt(t, "%q is not a valid time: write seconds such as 1795458474.58 or 0.5", t.text)
-		}
-		l.forms = []val{{k: vTime, t: v}}
+		v.k = vTime
+		v.t, err = p.timeLit(t, name)
 	default: // typeAny
-		if t.kind == tChar {
-			l.forms = append(l.forms, val{k: vUint, u: t.num})
-			break
-		}
-		if t.kind == tWord {
-			if v, ok := parseUint(t.text); ok {
-				l.forms = append(l.forms, val{k: vUint, u: v})
-			}
-			if v, ok := parseSeconds([]byte(t.text)); ok {
-				l.forms = append(l.forms, val{k: vTime, t: v})
-			}
-			if a, bits, msg := parseAddr(t.text, strings.Contains(t.text, ":")); msg == "" {
-				l.forms = append(l.forms, val{k: vAddr, a: a})
-				l.bits = bits
-			}
-		}
-		l.forms = append(l.forms, val{k: vBytes, b: []byte(t.text)})
+		return anyLit(t), nil
 	}
-	return l, nil
+	if err != nil {
+		return lit{bits: -1}, err
+	}
+	return lit{forms: []val{v}, bits: -1}, nil
+}
+
+// stringLit converts a literal for a string field.
+func (p *parser) stringLit(t token, name string) ([]byte, *SyntaxError) {
+	switch t.kind {
+	case tChar:
+		return nil, p.errAt(t, "%s is a string: write the character constant %s in double quotes", name, t.raw)
+	case tWord:
+		if msg := ambiguous(t.text, name); msg != "" {
+			return nil, p.errAt(t, "%s", msg)
+		}
+	}
+	return []byte(t.text), nil
+}
+
+// bytesLit converts a literal for a byte sequence: a string, a character
+// constant or bytes in hexadecimal.
+func (p *parser) bytesLit(t token) ([]byte, *SyntaxError) {
+	switch t.kind {
+	case tString:
+		return []byte(t.text), nil
+	case tChar:
+		if t.num > 0xff {
+			return nil, p.errAt(t, "the character constant %s is more than one byte", t.raw)
+		}
+		return []byte{byte(t.num)}, nil
+	}
+	b, ok := parseByteString(t.text)
+	if !ok {
+		return nil, p.errAt(t, "%q is not a valid byte string (write aa:bb:cc, aa-bb-cc, aabbcc or a \"string\")", t.text)
+	}
+	return b, nil
+}
+
+// addrLit converts a literal for an address field, possibly in CIDR
+// notation.
+func (p *parser) addrLit(t token, name string, v6 bool) (lit, *SyntaxError) {
+	family := "IPv4"
+	if v6 {
+		family = "IPv6"
+	}
+	if t.kind != tWord {
+		return lit{bits: -1}, p.errAt(t, "%s is an %s address: write %s without quotes", name, family, t.raw)
+	}
+	a, bits, msg := parseAddr(t.text, v6)
+	if msg != "" {
+		return lit{bits: -1}, p.errAt(t, "%s", msg)
+	}
+	return lit{forms: []val{{k: vAddr, a: a}}, bits: bits}, nil
+}
+
+// timeLit converts a literal for a time field: seconds, in nanoseconds.
+func (p *parser) timeLit(t token, name string) (int64, *SyntaxError) {
+	if t.kind != tWord {
+		return 0, p.errAt(t, "%s is a time in seconds: write a number such as 1.5 without quotes", name)
+	}
+	v, ok := parseSeconds([]byte(t.text))
+	if !ok {
+		return 0, p.errAt(t, "%q is not a valid time: write seconds such as 1795458474.58 or 0.5", t.text)
+	}
+	return v, nil
+}
+
+// anyLit converts a literal for an untyped field (typeAny) to every form it
+// can have: a character constant is a number; a word is also a number, a
+// time or an address when it reads as one; every literal is also text.
+func anyLit(t token) lit {
+	l := lit{bits: -1}
+	if t.kind == tChar {
+		l.forms = append(l.forms, val{k: vUint, u: t.num})
+		return l
+	}
+	if t.kind == tWord {
+		if v, ok := parseUint(t.text); ok {
+			l.forms = append(l.forms, val{k: vUint, u: v})
+		}
+		if v, ok := parseSeconds([]byte(t.text)); ok {
+			l.forms = append(l.forms, val{k: vTime, t: v})
+		}
+		if a, bits, msg := parseAddr(t.text, strings.Contains(t.text, ":")); msg == "" {
+			l.forms = append(l.forms, val{k: vAddr, a: a})
+			l.bits = bits
+		}
+	}
+	l.forms = append(l.forms, val{k: vBytes, b: []byte(t.text)})
+	return l
 }
 
 // uintLit converts a literal for an unsigned integer field of the given

@@ -401,14 +401,8 @@ func (p *parser) parseTest() (*test, *SyntaxError) {
 	opTok := p.peek()
 	r, all, ok := relOf(opTok)
 	if !ok {
-		if opTok.kind == tOp && !isOp(opTok, "&&", "||", "^^", "!") {
-			return nil, p.errAt(opTok, "%s is not a comparison operator (use ==, !=, <, >, <=, >=, contains, matches or in)", opTok.describe())
-		}
-		if quant != "" {
-			return nil, p.errAt(opTok, "expected a comparison after %q, got %s", quant+" "+lhs.text, opTok.describe())
-		}
-		if isWord(opTok, "not") && isWord(p.toks[p.pos+1], "in") {
-			return nil, p.errAt(opTok, "\"not in\" is not supported (nor by tshark 4.0): write not %s in {...}", lhs.text)
+		if err := p.checkNoRel(opTok, quant, lhs); err != nil {
+			return nil, err
 		}
 		tst.rel = relExists // presence of a field, slice, function value or masked bits
 		return tst, nil
@@ -426,61 +420,96 @@ func (p *parser) parseTest() (*test, *SyntaxError) {
 	}
 	switch r {
 	case relMatches:
-		v := p.peek()
-		if v.kind == tEOF {
-			return nil, p.errAt(v, "expected a regular expression in double quotes after %q, got end of filter", opTok.text)
-		}
-		if v.kind != tString {
-			return nil, p.errAt(v, "%q needs a regular expression in double quotes, got %s", opTok.text, v.describe())
-		}
-		p.advance()
-		if _, err := regexp.Compile(v.text); err != nil {
-			return nil, p.errAt(v, "invalid regular expression %s: %s", v.describe(), reErr(err))
-		}
-		// tshark 4.0 matches case-insensitively unless the pattern says (?-i).
-		re, err := regexp.Compile("(?i)" + v.text)
-		if err != nil {
-			return nil, p.errAt(v, "invalid regular expression %s: %s", v.describe(), reErr(err))
-		}
-		tst.re = re
+		tst.re, err = p.parseRegexp(opTok)
 	case relIn:
-		set, err := p.parseSet(lhs, opTok)
-		if err != nil {
-			return nil, err
-		}
-		tst.set = set
-		for _, e := range set {
-			_, ok := e.lo.form(vAddr)
-			tst.textAddr = tst.textAddr || ok && lhs.typ() == typeAny
-		}
+		err = p.parseSetTest(tst, lhs, opTok)
 	default:
-		v := p.peek()
-		if v.kind == tEOF {
-			return nil, p.errAt(v, "expected a value after %q, got end of filter", opTok.text)
-		}
-		if v.kind == tWord && !keywords[v.text] && (lookupField(v.text) != nil || p.toks[p.pos+1].kind == tLParen) {
-			rhs, err := p.parseOperand(false, true)
-			if err != nil {
-				return nil, err
-			}
-			if !compatible(lhs.typ(), rhs.typ()) || r == relContains && rhs.typ() != decode.TypeBytes && rhs.typ() != decode.TypeString && rhs.typ() != typeAny {
-				return nil, errAt(p.expr, rhs.off, "%s and %s are not of compatible types", lhs.text, rhs.text)
-			}
-			if err := p.checkOperandRel(rhs, opTok, r); err != nil {
-				return nil, err
-			}
-			tst.rhs = rhs
-			return tst, nil
-		}
-		l, err := p.parseLit(lhs, opTok)
-		if err != nil {
-			return nil, err
-		}
-		tst.lit = l
-		_, ok := l.form(vAddr)
-		tst.textAddr = ok && lhs.typ() == typeAny && r != relContains
+		err = p.parseValue(tst, lhs, opTok, r)
+	}
+	if err != nil {
+		return nil, err
 	}
 	return tst, nil
+}
+
+// checkNoRel rejects what follows an operand that is not a comparison
+// operator, where a presence test cannot end either.
+func (p *parser) checkNoRel(opTok token, quant string, lhs *operand) *SyntaxError {
+	switch {
+	case opTok.kind == tOp && !isOp(opTok, "&&", "||", "^^", "!"):
+		return p.errAt(opTok, "%s is not a comparison operator (use ==, !=, <, >, <=, >=, contains, matches or in)", opTok.describe())
+	case quant != "":
+		return p.errAt(opTok, "expected a comparison after %q, got %s", quant+" "+lhs.text, opTok.describe())
+	case isWord(opTok, "not") && isWord(p.toks[p.pos+1], "in"):
+		return p.errAt(opTok, "\"not in\" is not supported (nor by tshark 4.0): write not %s in {...}", lhs.text)
+	}
+	return nil
+}
+
+// parseRegexp parses the regular expression after "matches".
+func (p *parser) parseRegexp(opTok token) (*regexp.Regexp, *SyntaxError) {
+	v := p.peek()
+	if v.kind == tEOF {
+		return nil, p.errAt(v, "expected a regular expression in double quotes after %q, got end of filter", opTok.text)
+	}
+	if v.kind != tString {
+		return nil, p.errAt(v, "%q needs a regular expression in double quotes, got %s", opTok.text, v.describe())
+	}
+	p.advance()
+	if _, err := regexp.Compile(v.text); err != nil {
+		return nil, p.errAt(v, "invalid regular expression %s: %s", v.describe(), reErr(err))
+	}
+	// tshark 4.0 matches case-insensitively unless the pattern says (?-i).
+	re, err := regexp.Compile("(?i)" + v.text)
+	if err != nil {
+		return nil, p.errAt(v, "invalid regular expression %s: %s", v.describe(), reErr(err))
+	}
+	return re, nil
+}
+
+// parseSetTest parses the set after "in".
+func (p *parser) parseSetTest(tst *test, lhs *operand, opTok token) *SyntaxError {
+	set, err := p.parseSet(lhs, opTok)
+	if err != nil {
+		return err
+	}
+	tst.set = set
+	for _, e := range set {
+		_, ok := e.lo.form(vAddr)
+		tst.textAddr = tst.textAddr || ok && lhs.typ() == typeAny
+	}
+	return nil
+}
+
+// parseValue parses what a field is compared with: another field or
+// function, or a literal.
+func (p *parser) parseValue(tst *test, lhs *operand, opTok token, r rel) *SyntaxError {
+	v := p.peek()
+	if v.kind == tEOF {
+		return p.errAt(v, "expected a value after %q, got end of filter", opTok.text)
+	}
+	if v.kind == tWord && !keywords[v.text] && (lookupField(v.text) != nil || p.toks[p.pos+1].kind == tLParen) {
+		rhs, err := p.parseOperand(false, true)
+		if err != nil {
+			return err
+		}
+		if !compatible(lhs.typ(), rhs.typ()) || r == relContains && rhs.typ() != decode.TypeBytes && rhs.typ() != decode.TypeString && rhs.typ() != typeAny {
+			return errAt(p.expr, rhs.off, "%s and %s are not of compatible types", lhs.text, rhs.text)
+		}
+		if err := p.checkOperandRel(rhs, opTok, r); err != nil {
+			return err
+		}
+		tst.rhs = rhs
+		return nil
+	}
+	l, err := p.parseLit(lhs, opTok)
+	if err != nil {
+		return err
+	}
+	tst.lit = l
+	_, ok := l.form(vAddr)
+	tst.textAddr = ok && lhs.typ() == typeAny && r != relContains
+	return nil
 }
 
 // reErr shortens a regexp error to its cause.
@@ -543,40 +572,7 @@ func (p *parser) parseOperand(lhs, fn bool) (*operand, *SyntaxError) {
 	}
 	p.advance()
 	if p.peek().kind == tLParen {
-		fk, known := functions[t.text]
-		if !known {
-			return nil, p.errAt(t, "%q is not a function (mqtap knows len and count)", t.text)
-		}
-		if fk == fnNone {
-			return nil, p.errAt(t, "the function %s() is not supported by mqtap (len and count are)", t.text)
-		}
-		if !fn {
-			return nil, p.errAt(t, "a function takes a field, not the function %s()", t.text)
-		}
-		p.advance()
-		inner, err := p.parseOperand(false, false)
-		if err != nil {
-			return nil, err
-		}
-		if inner.masked {
-			return nil, errAt(p.expr, inner.off, "%s() takes a field, not a bitwise expression", t.text)
-		}
-		if fk == fnLen {
-			switch inner.typ() {
-			case decode.TypeString, decode.TypeBytes, typeAny:
-			default:
-				return nil, errAt(p.expr, inner.off, "len() takes a string or byte field; %s is of type %s", inner.text, typeName(inner.typ()))
-			}
-		}
-		c := p.peek()
-		if c.kind != tRParen {
-			return nil, p.errAt(c, "expected \")\" to close %s(, got %s", t.text, c.describe())
-		}
-		p.advance()
-		inner.fn = fk
-		inner.off = t.off
-		inner.text = p.expr[t.off : c.off+1]
-		return inner, nil
+		return p.parseFunction(t, fn)
 	}
 	def := lookupField(t.text)
 	if def == nil {
@@ -594,23 +590,70 @@ func (p *parser) parseOperand(lhs, fn bool) (*operand, *SyntaxError) {
 		}
 	}
 	if isOp(p.peek(), "&") || isWord(p.peek(), "bitwise_and") {
-		amp := p.advance()
-		if o.sl != nil || (def.Type != decode.TypeUint && def.Type != decode.TypeBool) {
-			return nil, p.errAt(amp, "the bitwise and %q works on integer fields; %s is of type %s", amp.text, o.text, typeName(o.typ()))
-		}
-		m := p.peek()
-		if m.kind == tEOF {
-			return nil, p.errAt(m, "expected a bit mask after %q, got end of filter", amp.text)
-		}
-		l, err := p.parseLit(o, amp)
-		if err != nil {
+		if err := p.parseMask(o); err != nil {
 			return nil, err
 		}
-		v, _ := l.form(vUint)
-		o.masked, o.mask = true, v.u
-		o.text = p.expr[o.off : m.off+len(m.raw)]
 	}
 	return o, nil
+}
+
+// parseFunction parses the call of function name (its argument in
+// parentheses) after its name; fn is false where a function cannot be.
+func (p *parser) parseFunction(name token, fn bool) (*operand, *SyntaxError) {
+	fk, known := functions[name.text]
+	if !known {
+		return nil, p.errAt(name, "%q is not a function (mqtap knows len and count)", name.text)
+	}
+	if fk == fnNone {
+		return nil, p.errAt(name, "the function %s() is not supported by mqtap (len and count are)", name.text)
+	}
+	if !fn {
+		return nil, p.errAt(name, "a function takes a field, not the function %s()", name.text)
+	}
+	p.advance()
+	inner, err := p.parseOperand(false, false)
+	if err != nil {
+		return nil, err
+	}
+	if inner.masked {
+		return nil, errAt(p.expr, inner.off, "%s() takes a field, not a bitwise expression", name.text)
+	}
+	if fk == fnLen {
+		switch inner.typ() {
+		case decode.TypeString, decode.TypeBytes, typeAny:
+		default:
+			return nil, errAt(p.expr, inner.off, "len() takes a string or byte field; %s is of type %s", inner.text, typeName(inner.typ()))
+		}
+	}
+	c := p.peek()
+	if c.kind != tRParen {
+		return nil, p.errAt(c, "expected \")\" to close %s(, got %s", name.text, c.describe())
+	}
+	p.advance()
+	inner.fn = fk
+	inner.off = name.off
+	inner.text = p.expr[name.off : c.off+1]
+	return inner, nil
+}
+
+// parseMask parses a bitwise and with a mask after an integer field.
+func (p *parser) parseMask(o *operand) *SyntaxError {
+	amp := p.advance()
+	if o.sl != nil || (o.def.Type != decode.TypeUint && o.def.Type != decode.TypeBool) {
+		return p.errAt(amp, "the bitwise and %q works on integer fields; %s is of type %s", amp.text, o.text, typeName(o.typ()))
+	}
+	m := p.peek()
+	if m.kind == tEOF {
+		return p.errAt(m, "expected a bit mask after %q, got end of filter", amp.text)
+	}
+	l, err := p.parseLit(o, amp)
+	if err != nil {
+		return err
+	}
+	v, _ := l.form(vUint)
+	o.masked, o.mask = true, v.u
+	o.text = p.expr[o.off : m.off+len(m.raw)]
+	return nil
 }
 
 // looksLiteral reports whether a word reads as a value rather than a
