@@ -38,6 +38,12 @@
 //   - mqtt.passwd is KindString as in Wireshark, but the specification makes
 //     it binary data: it is not checked for UTF-8.
 //
+// Each field is declared once (Fields, LookupField): its type as display
+// filters see it, its width, its title in the detail tree (Label) and the
+// names of its values. The packet type names (Type.String,
+// Type.WiresharkName) and the MQTT 5 reason codes (ReasonName,
+// ReasonSpecName) are one table each.
+//
 // # Problems
 //
 // A Problem is Malformed when the packet cannot be parsed as MQTT: a
