@@ -19,9 +19,9 @@ func (rep *Report) WriteJSON(w io.Writer, file string) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(struct {
-		File     string          `json:"file"`
-		Summary  map[string]int  `json:"summary"`
-		Findings []*Entry `json:"findings"`
+		File     string         `json:"file"`
+		Summary  map[string]int `json:"summary"`
+		Findings []*Entry       `json:"findings"`
 	}{file, rep.Summary(), entries})
 }
 
