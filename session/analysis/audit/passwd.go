@@ -81,7 +81,7 @@ func ParsePasswd(path string) (*Passwords, error) {
 		}
 		e, err := parseHash(strings.Trim(fields[1], cSpace))
 		if err != nil {
-			return nil, fmt.Errorf("%s: user %q: %v", where, user, err)
+			return nil, fmt.Errorf("%s: user %q: %w", where, user, err)
 		}
 		p.users[user] = e
 		firstLine[user] = i + 1
