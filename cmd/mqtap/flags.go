@@ -89,7 +89,7 @@ func compileFilter(expr string) (*filter.Filter, error) {
 	}
 	f, err := filter.Compile(expr)
 	if err != nil {
-		return nil, usagef("-Y %q: %v", expr, err)
+		return nil, usagef("-Y %q: %w", expr, err)
 	}
 	return f, nil
 }

@@ -81,14 +81,14 @@ func (l *labFlags) tlsOptions() (*labpeer.TLSOptions, error) {
 	if l.tlsVersion != "" {
 		v, err := labpeer.ParseTLSVersion(l.tlsVersion)
 		if err != nil {
-			return nil, usagef("--tls-version: %v", err)
+			return nil, usagef("--tls-version: %w", err)
 		}
 		o.MinVersion, o.MaxVersion = v, v
 	}
 	if l.ciphers != "" {
 		cs, err := labpeer.ParseCipherSuites(l.ciphers)
 		if err != nil {
-			return nil, usagef("--ciphers: %v", err)
+			return nil, usagef("--ciphers: %w", err)
 		}
 		if o.MinVersion == tls.VersionTLS13 {
 			return nil, usagef("--ciphers chooses TLS 1.2 suites and --tls-version 1.3 rules TLS 1.2 out; Go cannot choose TLS 1.3 suites (mosquitto can: ciphers_tls1.3)")
@@ -115,7 +115,7 @@ func (l *labFlags) config(log io.Writer) (labpeer.Config, error) {
 	}
 	variant, err := labpeer.ParseVariant(l.hkdfInfo)
 	if err != nil {
-		return labpeer.Config{}, usagef("--hkdf-info: %v", err)
+		return labpeer.Config{}, usagef("--hkdf-info: %w", err)
 	}
 	tlsOpts, err := l.tlsOptions()
 	if err != nil {
@@ -143,7 +143,7 @@ func (l *labFlags) webSocket() (*labpeer.WSOptions, error) {
 	}
 	host, port, ws, secure, err := labpeer.ParseURL(l.url)
 	if err != nil {
-		return nil, usagef("--url: %v", err)
+		return nil, usagef("--url: %w", err)
 	}
 	l.host, l.port, l.tls = host, port, secure
 	return ws, nil

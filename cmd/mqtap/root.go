@@ -45,7 +45,7 @@ or decrypted pcapng files. It captures live (sniff), subscribes to a broker
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return usagef("%v (see '%s --help')", err, c.CommandPath())
+		return usagef("%w (see '%s --help')", err, c.CommandPath())
 	})
 	var cpuProfile string
 	root.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a Go CPU profile to this file (for developers)")

@@ -188,7 +188,7 @@ func captureFilter(sf *sniffFlags, opts *session.Options) (string, error) {
 	}
 	ports, ok, err := live.ParsePortList(sf.filter)
 	if err != nil {
-		return "", usagef("-f %q: %v", sf.filter, err)
+		return "", usagef("-f %q: %w", sf.filter, err)
 	}
 	if ok {
 		opts.Ports = append(opts.Ports, ports...)
