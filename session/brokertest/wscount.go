@@ -4,23 +4,20 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/mqtap/mqtap/decode"
 )
 
 // ErrShortHeader is returned by PacketLen when b does not hold a whole
 // fixed header yet.
 var ErrShortHeader = errors.New("incomplete MQTT fixed header")
 
-// packetNames are the MQTT control packet types by number (0 and 15
-// included).
-var packetNames = [16]string{"RESERVED", "CONNECT", "CONNACK", "PUBLISH", "PUBACK", "PUBREC", "PUBREL", "PUBCOMP",
-	"SUBSCRIBE", "SUBACK", "UNSUBSCRIBE", "UNSUBACK", "PINGREQ", "PINGRESP", "DISCONNECT", "AUTH"}
-
 // PacketType returns the number of an MQTT control packet type named name
 // (CONNECT, connack, …); ok is false for any other name.
 func PacketType(name string) (byte, bool) {
-	for i, n := range packetNames {
-		if i > 0 && strings.EqualFold(n, name) {
-			return byte(i), true
+	for t := decode.CONNECT; t <= decode.AUTH; t++ {
+		if strings.EqualFold(t.String(), name) {
+			return byte(t), true
 		}
 	}
 	return 0, false
@@ -63,7 +60,7 @@ func (c PacketCounts) String() string {
 		if b.Len() > 0 {
 			b.WriteString(", ")
 		}
-		fmt.Fprintf(&b, "%s %d", packetNames[i], n)
+		fmt.Fprintf(&b, "%s %d", strings.ToUpper(decode.Type(i).String()), n)
 	}
 	if b.Len() == 0 {
 		return "none"
