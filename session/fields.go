@@ -165,15 +165,15 @@ var fieldIndex, recordIndex = func() (all, rec map[string]*RecordField) {
 	return all, rec
 }()
 
-// RecordFields are the names of the fields a Record adds around the MQTT
-// packet's own (Head and Tail).
-var RecordFields = func() []string {
+// RecordFields returns the names of the fields a Record adds around the
+// MQTT packet's own (Head and Tail).
+func RecordFields() []string {
 	names := make([]string, len(recordFields))
 	for i, f := range recordFields {
 		names[i] = f.Name
 	}
 	return names
-}()
+}
 
 // Fields returns the declarations of every name a record answers to besides
 // its MQTT packet's fields (whose declarations are decode.Fields): the

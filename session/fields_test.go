@@ -67,7 +67,7 @@ func TestFieldRegistry(t *testing.T) {
 			t.Errorf("%s has no title", f.Name)
 		}
 	}
-	for _, name := range RecordFields {
+	for _, name := range RecordFields() {
 		if f := LookupField(name); f == nil || !KnownField(name) || f.Type == decode.TypeProtocol {
 			t.Errorf("record field %s: declaration %v, known %v", name, f, KnownField(name))
 		}
@@ -88,7 +88,7 @@ func TestFieldRegistry(t *testing.T) {
 			}
 		}
 	}
-	for _, name := range RecordFields {
+	for _, name := range RecordFields() {
 		if !yielded[name] {
 			t.Errorf("no record yields %s", name)
 		}

@@ -83,7 +83,7 @@ func TestFieldsAgreeWithEach(t *testing.T) {
 		t.Fatal("the malformed record is not malformed")
 	}
 
-	names := slices.Clone(session.RecordFields)
+	names := session.RecordFields()
 	names = append(names, "ip.addr", "ipv6.addr", "tcp.port")
 	for _, r := range recs {
 		for _, f := range r.Packet.Fields {

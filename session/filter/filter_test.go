@@ -619,7 +619,7 @@ func TestErrorFormat(t *testing.T) {
 // as a presence test, and that the field types agree with the kinds the
 // decoder produces on the samples.
 func TestKnownFields(t *testing.T) {
-	for _, name := range session.RecordFields {
+	for _, name := range session.RecordFields() {
 		if _, err := Compile(name); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}

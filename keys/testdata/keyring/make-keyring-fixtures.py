@@ -9,15 +9,15 @@ python3-ecdsa, and the openssl command:
 The broken keyrings (one per error) and the passphrase-protected keys go
 to ../keyring-broken, so that this directory loads as a whole.
 
-Keys are made with openssl exactly as the seeds say (seed 002:
+Keys are made with openssl as the lab's instructions do (ECDSA:
 `openssl ecparam -genkey -name secp256k1 -noout`, `openssl ec -pubout`);
-payloads are made by Python the way the seeds' senders make them:
+payloads are made by Python the way the lab's senders make them:
 
-- seed 000: RSA-OAEP with python3-cryptography
+- RSA-OAEP + HMAC: RSA-OAEP with python3-cryptography
   (padding.OAEP(mgf=MGF1(SHA1()), algorithm=SHA1(), label=None), which is
   OpenSSL's RSA_PKCS1_OAEP_PADDING), then an HMAC-SHA256 of the ciphertext
   with Python's hmac module, appended (trailer) or put in front (prefix);
-- seed 002: publish_signed() ported to Python 3 with python3-ecdsa:
+- ECDSA: publish_signed() ported to Python 3 with python3-ecdsa:
   SigningKey.from_pem, message = str(int(time.time())) + message,
   sk.sign(message) (SHA-1, raw r||s), message + ":" + base64(signature).
 
