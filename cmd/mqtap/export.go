@@ -167,19 +167,7 @@ func (e *exportRun) run(stdout, stderr io.Writer) error {
 	e.in = src.Path()
 	xopts := export.Options{Pipeline: e.opts, WithContext: e.withContext, Analysis: export.Analysis(e.store),
 		Info: pcaps.WriterInfo{Application: "mqtap " + version, Comment: e.comment()}}
-	var st export.Stats
-	if e.decrypted {
-		st, err = export.Decrypted(e.in, dst, collector, xopts)
-	} else {
-		if xopts.Secrets, err = export.TLSKeylogs(e.store); err == nil {
-			st, err = export.Frames(e.in, dst, collector, xopts)
-		}
-	}
-	if err == nil {
-		err = dst.Commit()
-	} else {
-		dst.Abort()
-	}
+	st, err := export.Write(e.in, dst, collector, xopts, e.store, e.decrypted)
 	if err != nil {
 		return err
 	}
@@ -266,14 +254,8 @@ func (w *writeFlag) finish(readErr error, in string, opts session.Options, store
 		return err
 	}
 	xopts := export.Options{Pipeline: opts, Info: pcaps.WriterInfo{Application: "mqtap " + version, Comment: "mqtap read -w of " + filepath.Base(in)}}
-	if xopts.Secrets, err = export.TLSKeylogs(store); err == nil {
-		_, err = export.Frames(in, dst, w.collector, xopts)
-	}
-	if err != nil {
-		dst.Abort()
-		return err
-	}
-	return dst.Commit()
+	_, err = export.Write(in, dst, w.collector, xopts, store, false)
+	return err
 }
 
 // createOutput opens the export's destination (see export.Create); writing

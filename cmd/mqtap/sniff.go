@@ -114,17 +114,7 @@ func listInterfaces(stdout io.Writer) error {
 		return err
 	}
 	for i, it := range ifs {
-		line := fmt.Sprintf("%d. %s", i+1, it.Name)
-		if it.Description != "" {
-			line += " (" + it.Description + ")"
-		}
-		if !it.Up {
-			line += " [down]"
-		}
-		if len(it.Addrs) > 0 {
-			line += " " + strings.Join(it.Addrs, " ")
-		}
-		fmt.Fprintln(stdout, line)
+		fmt.Fprintf(stdout, "%d. %s\n", i+1, it)
 	}
 	return nil
 }

@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/mqtap/mqtap/keys"
 )
 
 // File is the file an export writes: a temporary file beside the target,
@@ -70,4 +72,24 @@ func (o *File) Abort() {
 		o.f.Close()
 		os.Remove(o.f.Name())
 	}
+}
+
+// Write makes an export's last passes over the capture at in, from what c
+// collected in the first: the frames (Frames, with the TLS key logs of
+// store as a Decryption Secrets Block) or, when decrypted, the
+// re-synthesised connections (Decrypted). It commits dst, or removes it
+// when a pass fails.
+func Write(in string, dst *File, c *Collector, opts Options, store *keys.Store, decrypted bool) (Stats, error) {
+	var st Stats
+	var err error
+	if decrypted {
+		st, err = Decrypted(in, dst, c, opts)
+	} else if opts.Secrets, err = TLSKeylogs(store); err == nil {
+		st, err = Frames(in, dst, c, opts)
+	}
+	if err != nil {
+		dst.Abort()
+		return st, err
+	}
+	return st, dst.Commit()
 }

@@ -99,6 +99,23 @@ func Interfaces() ([]Interface, error) {
 	return out, nil
 }
 
+// String describes the interface as a line of tshark -D does, without its
+// number: "lo (Loopback) 127.0.0.1/8 ::1/128", with " [down]" when it is
+// down.
+func (it Interface) String() string {
+	line := it.Name
+	if it.Description != "" {
+		line += " (" + it.Description + ")"
+	}
+	if !it.Up {
+		line += " [down]"
+	}
+	if len(it.Addrs) > 0 {
+		line += " " + strings.Join(it.Addrs, " ")
+	}
+	return line
+}
+
 // noInterface is the error for an interface that does not exist.
 func noInterface(name string) error {
 	ifs, err := Interfaces()
