@@ -31,22 +31,16 @@ bench: build
 	./scripts/bench.sh $(BIN)
 	./scripts/bench-live.sh $(BIN)
 
+# fuzz runs every fuzz target of the module, FUZZTIME each: the list is
+# found in the test files, so a new fuzzer is fuzzed without editing this.
 fuzz:
-	$(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./decode
-	$(GO) test -run='^$$' -fuzz='^FuzzParseHeader$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./decode
-	$(GO) test -run='^$$' -fuzz='^FuzzPipeline$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./session
-	$(GO) test -run='^$$' -fuzz='^FuzzLayers$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./session
-	$(GO) test -run='^$$' -fuzz='^FuzzWebSocket$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./session
-	$(GO) test -run='^$$' -fuzz='^FuzzCompileFilter$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./session/source/live
-	$(GO) test -run='^$$' -fuzz='^FuzzTLS$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./session
-	$(GO) test -run='^$$' -fuzz='^FuzzNextRecord$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./decode/tlswire
-	$(GO) test -run='^$$' -fuzz='^FuzzHandshake$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./decode/tlswire
-	$(GO) test -run='^$$' -fuzz='^FuzzDecrypt$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./keys/tlskeys
-	$(GO) test -run='^$$' -fuzz='^FuzzWSFrame$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./decode
-	$(GO) test -run='^$$' -fuzz='^FuzzHTTPHead$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./decode
-	$(GO) test -run='^$$' -fuzz='^FuzzInflate$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./decode
-	$(GO) test -run='^$$' -fuzz='^FuzzReader$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./pcaps
-	$(GO) test -run='^$$' -fuzz='^FuzzDefrag$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./session
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
+	  for fn in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go 2>/dev/null | cut -c6-); do \
+	    echo "fuzz $$pkg $$fn"; \
+	    $(GO) test -run='^$$' -fuzz="^$$fn\$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s $$pkg; \
+	  done; \
+	done
 
 clean:
 	rm -f $(BIN)
