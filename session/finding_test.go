@@ -27,8 +27,9 @@ var beyondDesign = []string{
 // codeName matches a finding code in DESIGN.md: `area.name`.
 var codeName = regexp.MustCompile("`([a-z0-9]+\\.[a-z0-9-]+)`")
 
-// designCodes reads the finding codes of DESIGN.md's Findings section.
-func designCodes(t *testing.T) []string {
+// DesignSection returns the text of DESIGN.md's section under "### heading"
+// (up to the next heading). Exported for the black-box tests too.
+func DesignSection(t *testing.T, heading string) string {
 	t.Helper()
 	dir := os.Getenv("MQTAP_SHARED")
 	if dir == "" {
@@ -38,15 +39,21 @@ func designCodes(t *testing.T) []string {
 	if err != nil {
 		t.Fatalf("DESIGN.md not found (set MQTAP_SHARED): %v", err)
 	}
-	_, section, ok := strings.Cut(string(b), "\n### Findings\n")
+	_, section, ok := strings.Cut(string(b), "\n### "+heading+"\n")
 	if !ok {
-		t.Fatal("DESIGN.md has no Findings section")
+		t.Fatalf("DESIGN.md has no %s section", heading)
 	}
 	if i := strings.Index(section, "\n#"); i >= 0 {
 		section = section[:i]
 	}
+	return section
+}
+
+// designCodes reads the finding codes of DESIGN.md's Findings section.
+func designCodes(t *testing.T) []string {
+	t.Helper()
 	var codes []string
-	for _, m := range codeName.FindAllStringSubmatch(section, -1) {
+	for _, m := range codeName.FindAllStringSubmatch(DesignSection(t, "Findings"), -1) {
 		codes = append(codes, m[1])
 	}
 	if len(codes) < 20 {
