@@ -70,6 +70,10 @@ type conn struct {
 	// decides).
 	pendingHolder, late bool
 	mq                  decode.Conn
+
+	// older and newer link the connection into Pipeline.idle while listed.
+	older, newer *conn
+	listed       bool
 }
 
 // half is the state of one direction of a connection.
@@ -108,6 +112,7 @@ func (p *Pipeline) lookup(src, dst netip.Addr, tcp *layers.TCP, ts time.Time) *c
 	if c == nil || syn && c.ended {
 		if c != nil {
 			p.finish(c)
+			p.idle.remove(c)
 		}
 		c = &conn{key: k, stream: p.stats.Streams, client: -1}
 		p.stats.Streams++
@@ -133,6 +138,7 @@ func (p *Pipeline) lookup(src, dst netip.Addr, tcp *layers.TCP, ts time.Time) *c
 		c.ended = true
 	}
 	c.last = ts
+	p.idle.touch(c)
 	return c
 }
 

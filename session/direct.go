@@ -37,6 +37,7 @@ func (p *Pipeline) Received(local, broker netip.AddrPort, version uint8, data []
 		p.flows[k] = c
 	}
 	c.last = t
+	p.idle.touch(c)
 	p.cur = frameCtx{ci: gopacket.CaptureInfo{Timestamp: t, Length: len(data), CaptureLength: len(data)}, direct: true}
 	p.parse(c, int(1-c.client), data, &p.cur)
 	return p.err
@@ -56,5 +57,6 @@ func (p *Pipeline) Disconnected(local, broker netip.AddrPort) {
 		}
 	}
 	c.release()
+	p.idle.remove(c)
 	delete(p.flows, k)
 }

@@ -112,6 +112,7 @@ type Pipeline struct {
 
 	ifaces []*iface // by interface id
 	flows  map[flowKey]*conn
+	idle   idleList // the connections of flows, least recently active first
 	cur    frameCtx // the frame being read
 
 	holders []holder // directions holding data of earlier frames (order.go)
@@ -304,11 +305,10 @@ func (p *Pipeline) expire() {
 	}
 	p.expireHolds()
 	limit := p.now.Add(-p.opts.CloseAfter)
-	for k, c := range p.flows {
-		if c.last.Before(limit) {
-			p.finish(c)
-			delete(p.flows, k)
-		}
+	for c := p.idle.front; c != nil && c.last.Before(limit); c = p.idle.front {
+		p.finish(c)
+		p.idle.remove(c)
+		delete(p.flows, c.key)
 	}
 }
 
