@@ -267,3 +267,41 @@ awk -v tw="$WALL_tshark" -v tk="$KB_tshark" -v mw="$WALL_mqtap" -v mk="$KB_mqtap
 	}
 	printf "mqtap peak memory: %.1f MB (target < %d MB: %s)\n", mk / 1024, tmb, (mk / 1024 < tmb ? "met" : "not met")
 }'
+
+# ------------------------------------------------------------------ fleet
+# Many devices: each opens a connection (no SYN captured), sends a CONNECT and
+# a QoS 1 PUBLISH never acknowledged, and never closes it. cmd/mqtap-fleetgen
+# writes the pcap directly; mqtap must count every packet, stay within
+# TARGET_FLEET_MB and grow linearly: FLEET_BIG devices in at most
+# TARGET_FLEET_GROWTH times the time of FLEET_SMALL.
+FLEET_SMALL=${MQTAP_BENCH_FLEET_SMALL:-20000}
+FLEET_BIG=${MQTAP_BENCH_FLEET_BIG:-200000}
+TARGET_FLEET_SPEEDUP=10 TARGET_FLEET_MB=128 TARGET_FLEET_GROWTH=12
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+command -v go >/dev/null || die "go is missing: the fleet capture is written by cmd/mqtap-fleetgen"
+(cd "$REPO" && go build -o "$DIR/mqtap-fleetgen" ./cmd/mqtap-fleetgen) || die "cannot build cmd/mqtap-fleetgen"
+echo
+printf "%-14s %8s %10s %10s %10s %10s %8s\n" "fleet" "frames" "tshark s" "tshark MB" "mqtap s" "mqtap MB" "ratio"
+for n in "$FLEET_SMALL" "$FLEET_BIG"; do
+	fcap=$DIR/fleet-$n.pcap
+	[ -s "$fcap" ] && [ "$fcap" -nt "$REPO/cmd/mqtap-fleetgen/main.go" ] ||
+		"$DIR/mqtap-fleetgen" -clients "$n" -o "$fcap" >/dev/null || die "mqtap-fleetgen failed"
+	cat "$fcap" >/dev/null
+	got=$("$MQTAP" read -T fields -e frame.number "$fcap" | wc -l)
+	[ "$got" -eq $((2 * n)) ] || die "fleet $n: mqtap printed $got MQTT packets, $((2 * n)) were written"
+	measure tshark -n -r "$fcap" -d "tcp.port==1883,mqtt" || die "tshark failed on $fcap"
+	tw=$M_WALL tk=$M_KB
+	measure "$MQTAP" read "$fcap" || die "mqtap failed on $fcap"
+	eval "FLEET_WALL_$n=$M_WALL FLEET_KB_$n=$M_KB FLEET_TW_$n=$tw"
+	awk -v n="$n" -v tw="$tw" -v tk="$tk" -v mw="$M_WALL" -v mk="$M_KB" 'BEGIN {
+		printf "%-14s %8d %10.2f %10.1f %10.2f %10.1f %7.1fx\n", n " devices", 2 * n, tw, tk / 1024, mw, mk / 1024, (mw > 0 ? tw / mw : 0)
+	}'
+done
+eval "ws=\$FLEET_WALL_$FLEET_SMALL wb=\$FLEET_WALL_$FLEET_BIG kb=\$FLEET_KB_$FLEET_BIG tb=\$FLEET_TW_$FLEET_BIG"
+awk -v ws="$ws" -v wb="$wb" -v kb="$kb" -v tb="$tb" -v tsp="$TARGET_FLEET_SPEEDUP" -v s="$FLEET_SMALL" -v b="$FLEET_BIG" -v tg="$TARGET_FLEET_GROWTH" -v tmb="$TARGET_FLEET_MB" 'BEGIN {
+	g = (ws > 0 ? wb / ws : 0)
+	r = (wb > 0 ? tb / wb : 0)
+	printf "fleet speed-up tshark/mqtap at %d devices: %.1fx (target >= %dx: %s)\n", b, r, tsp, (r >= tsp ? "met" : "not met")
+	printf "fleet growth %d -> %d devices: %.1fx the time for %.0fx the work (target <= %dx: %s)\n", s, b, g, b / s, tg, (g > 0 && g <= tg ? "met" : "not met")
+	printf "fleet peak memory: %.1f MB (target <= %d MB: %s)\n", kb / 1024, tmb, (kb / 1024 <= tmb ? "met" : "not met")
+}'
