@@ -38,6 +38,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -152,15 +153,23 @@ func startMosquitto(t testing.TB, b *Broker, listener, extraLog string) {
 }
 
 // FreePort returns a TCP port of 127.0.0.1 that nothing listens on (at the
-// time of the call).
+// time of the call), for servers that must be told their port (mosquitto).
+// It is drawn at random below Linux's ephemeral range (32768 and up by
+// default), so that the outgoing connections of tests running in parallel
+// cannot take it before the server binds it, as they could a port the
+// kernel picked.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 100 {
+		port := 10000 + rand.IntN(22000)
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err == nil {
+			l.Close()
+			return port
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatal("no free TCP port of 127.0.0.1 between 10000 and 31999 in 100 tries")
+	return 0
 }
 
 // Script is the path of scripts/labpeer.py in this checkout.

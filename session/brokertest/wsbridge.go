@@ -170,7 +170,7 @@ func StartWSBridge(t testing.TB, broker *Broker, opts WSBridgeOptions) *WSBridge
 			opts.KeyLogWriter = f
 		}
 	}
-	w, err := ListenWSBridge(broker.Addr(), net.JoinHostPort("127.0.0.1", strconv.Itoa(FreePort(t))), opts)
+	w, err := ListenWSBridge(broker.Addr(), "127.0.0.1:0", opts)
 	if err != nil {
 		t.Fatalf("starting the WebSocket bridge: %v", err)
 	}
