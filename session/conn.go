@@ -86,7 +86,7 @@ type half struct {
 	skip     int      // bytes still to come of a packet cut by a gap (already reported)
 	msgStart bool     // the bytes parse gets next start a WebSocket data message
 	unsure   bool     // framing resumed after a resynchronisation and no well-formed packet confirmed it yet
-	notes    notes    // what the next packet's record says about the stream before it
+	losses   losses   // what the direction lost or skipped since its previous packet
 	lastSeen int      // frame of the last record, for Record.Index
 	index    int
 }

@@ -44,7 +44,7 @@ func (p *Pipeline) parse(c *conn, i int, data []byte, ctx *frameCtx) {
 		// itself (as tshark assumes of the segment after a gap), or starts
 		// a WebSocket message with what looks like a packet: it is the
 		// boundary.
-		h.notes.skipped += len(h.buf)
+		h.losses.skipped += len(h.buf)
 		p.stats.Skipped += len(h.buf)
 		h.buf = h.buf[:0]
 		h.resync = true
@@ -80,7 +80,7 @@ func (p *Pipeline) packets(c *conn, i int, b []byte, ctx *frameCtx) []byte {
 	for len(b) > 0 && p.err == nil && c.decodes() {
 		if h.resync {
 			n, ok := resync(b, c.mq.Version())
-			h.notes.skipped += n
+			h.losses.skipped += n
 			p.stats.Skipped += n
 			b = b[n:]
 			if !ok {
@@ -168,7 +168,7 @@ func (p *Pipeline) lostAt(c *conn, i, n int, from uint32, ctx *frameCtx, kind lo
 		p.stats.SnapCut += n
 	} else {
 		p.stats.GapBytes += n
-		h.notes.addGap(from, n, why)
+		h.losses.addGap(from, n, why)
 	}
 	c.missed(i)
 	switch c.kind {
@@ -202,7 +202,7 @@ func (p *Pipeline) mqttLost(c *conn, i, n int, ctx *frameCtx) {
 	hdr, err := decode.ParseHeader(h.buf)
 	if err != nil {
 		// Not even the fixed header was captured.
-		h.notes.skipped += len(h.buf)
+		h.losses.skipped += len(h.buf)
 		p.stats.Skipped += len(h.buf)
 		h.buf = h.buf[:0]
 		h.resync = true
@@ -247,22 +247,29 @@ func resync(b []byte, version uint8) (int, bool) {
 	return len(b), false
 }
 
+// losses are what a direction lost or skipped since its previous packet:
+// the half keeps them until the next packet takes them.
+type losses struct {
+	gap     int    // bytes not captured since the previous packet
+	gapFrom uint32 // relative sequence number of the first of them
+	gapTo   uint32 // and of the last
+	gapWhy  string // the cap that made mqtap give them up, if one did
+	skipped int    // bytes skipped while resynchronising
+}
+
 // notes are what is said about the stream before a packet, carried by
-// its record as findings.
+// its record as findings: the losses before it, and what the packet
+// itself brings.
 type notes struct {
-	gap     int              // bytes not captured since the previous packet
-	gapFrom uint32           // relative sequence number of the first of them
-	gapTo   uint32           // and of the last
-	gapWhy  string           // the cap that made mqtap give them up, if one did
-	skipped int              // bytes skipped while resynchronising
-	cut     bool             // the capture holds only the start of the packet
-	conn    []pendingFinding // findings about the connection (its TLS or WebSocket layer)
-	ws      WSFrameInfo      // the WebSocket frame that completed the packet, when hasWS
-	hasWS   bool
+	losses
+	cut   bool             // the capture holds only the start of the packet
+	conn  []pendingFinding // findings about the connection (its TLS or WebSocket layer)
+	ws    WSFrameInfo      // the WebSocket frame that completed the packet, when hasWS
+	hasWS bool
 }
 
 // addGap notes n bytes lost from relative sequence number from.
-func (n *notes) addGap(from uint32, count int, why string) {
+func (n *losses) addGap(from uint32, count int, why string) {
 	if n.gap == 0 {
 		n.gapFrom = from
 	}
@@ -293,8 +300,8 @@ func (p *Pipeline) hand(c *conn, i int, raw []byte, ctx *frameCtx, malformed str
 		ctx = &h.lastCtx
 	}
 	h.lastCtx = *ctx
-	n := h.notes
-	h.notes = notes{}
+	n := notes{losses: h.losses}
+	h.losses = losses{}
 	n.cut = cut
 	if len(c.waiting) > 0 {
 		n.conn, c.waiting = c.waiting, nil
