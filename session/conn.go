@@ -49,31 +49,31 @@ type conn struct {
 	key     flowKey
 	stream  int
 	kind    kind
+	inner   kind // what a TLS connection carries inside (kindUnknown until its first data)
 	client  int8 // index of the client half, -1 while unknown
 	ended   bool // FIN or RST seen
 	done    bool // finished: everything it held was delivered or dropped
 	counted bool // counted in Stats.MQTTStreams
-	last    time.Time
 	direct  bool // fed through Received, not captured
-	tls     *tlsConn
-	ws      *wsConn // the WebSocket layer (over TCP, or inside TLS)
-	inner   kind    // what a TLS connection carries inside (kindUnknown until its first data)
+	listed  bool // in Pipeline.idle
+	// pendingHolder is set while pending is registered in
+	// Pipeline.holders; late once it waited so long that it no longer
+	// holds the output back (its data is then replayed in the frame that
+	// decides).
+	pendingHolder, late bool
+	last                time.Time
+	tls                 *tlsConn
+	ws                  *wsConn // the WebSocket layer (over TCP, or inside TLS)
 
 	halves  [2]half
 	pending []chunk // data held while detecting, replayed once MQTT is found
 	// waiting are findings about the connection that go with its next
 	// MQTT record.
 	waiting []pendingFinding
-	// pendingHolder is set while pending is registered in
-	// Pipeline.holders; late once it waited so long that it no longer
-	// holds the output back (its data is then replayed in the frame that
-	// decides).
-	pendingHolder, late bool
-	mq                  decode.Conn
+	mq      decode.Conn
 
 	// older and newer link the connection into Pipeline.idle while listed.
 	older, newer *conn
-	listed       bool
 }
 
 // half is the state of one direction of a connection.
@@ -83,9 +83,9 @@ type half struct {
 	lastCtx  frameCtx // frame of the last packet delivered
 	resync   bool     // the next packet boundary is unknown: capture started mid-stream or lost data
 	midflow  bool     // the direction was first seen without its SYN, or lost data while being detected
-	skip     int      // bytes still to come of a packet cut by a gap (already reported)
 	msgStart bool     // the bytes parse gets next start a WebSocket data message
 	unsure   bool     // framing resumed after a resynchronisation and no well-formed packet confirmed it yet
+	skip     int      // bytes still to come of a packet cut by a gap (already reported)
 	losses   losses   // what the direction lost or skipped since its previous packet
 	lastSeen int      // frame of the last record, for Record.Index
 	index    int

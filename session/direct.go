@@ -3,8 +3,6 @@ package session
 import (
 	"net/netip"
 	"time"
-
-	"github.com/gopacket/gopacket"
 )
 
 // Received feeds bytes that mqtap read itself from a broker connection it
@@ -38,7 +36,7 @@ func (p *Pipeline) Received(local, broker netip.AddrPort, version uint8, data []
 	}
 	c.last = t
 	p.idle.touch(c)
-	p.cur = frameCtx{ci: gopacket.CaptureInfo{Timestamp: t, Length: len(data), CaptureLength: len(data)}, direct: true}
+	p.cur = frameCtx{at: t, length: uint32(len(data)), direct: true}
 	p.parse(c, int(1-c.client), data, &p.cur)
 	return p.err
 }

@@ -323,11 +323,11 @@ func (p *Pipeline) emit(c *conn, i int, raw []byte, ctx *frameCtx, malformed str
 	r := &p.rec
 	h := &c.halves[i]
 	r.Frame = ctx.frame
-	r.Time = ctx.ci.Timestamp
-	r.Relative = ctx.ci.Timestamp.Sub(p.first)
-	r.FrameLen = ctx.ci.Length
+	r.Time = ctx.at
+	r.Relative = ctx.at.Sub(p.first)
+	r.FrameLen = int(ctx.length)
 	r.Direct = ctx.direct
-	r.Interface = p.iface(ctx.ci.InterfaceIndex)
+	r.Interface = p.iface(int(ctx.iface))
 	r.Protocols = ctx.protos
 	if ctx.direct {
 		r.Frame, r.FrameLen = p.stats.Packets+1, len(raw)

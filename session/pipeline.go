@@ -206,7 +206,7 @@ func (p *Pipeline) Frame(data []byte, ci gopacket.CaptureInfo) error {
 		p.first = ci.Timestamp
 	}
 	p.now = ci.Timestamp
-	p.cur = frameCtx{ci: gopacket.CaptureInfo{Timestamp: ci.Timestamp, Length: ci.Length, CaptureLength: ci.CaptureLength, InterfaceIndex: ci.InterfaceIndex}, frame: p.stats.Frames}
+	p.cur = frameCtx{at: ci.Timestamp, length: uint32(ci.Length), iface: int32(ci.InterfaceIndex), frame: p.stats.Frames}
 	dec := p.decoder(ci.InterfaceIndex)
 	if dec == nil {
 		return nil
@@ -290,7 +290,7 @@ func (p *Pipeline) Tick(now time.Time) error {
 		return p.err
 	}
 	p.now, p.lastScan = now, now
-	p.cur.ci.Timestamp = now
+	p.cur.at = now
 	p.expire()
 	p.release(false)
 	return p.err
@@ -315,7 +315,9 @@ func (p *Pipeline) expire() {
 // frameCtx is where a piece of data was captured: its frame number and
 // capture info, so data delivered later is attributed to the right frame.
 type frameCtx struct {
-	ci     gopacket.CaptureInfo
+	at     time.Time // capture time
+	length uint32    // the frame's length on the wire
+	iface  int32     // the capture interface's index
 	frame  int
 	direct bool      // data mqtap received itself (Received), not a captured frame
 	protos Protocols // the frame's protocols up to TCP

@@ -150,10 +150,10 @@ func (p *Pipeline) drain(c *conn, i int, ctx *frameCtx) {
 
 // resetSince sets since to the arrival of the oldest segment held.
 func (d *tcpDir) resetSince() {
-	d.since = d.held[0].ctx.ci.Timestamp
+	d.since = d.held[0].ctx.at
 	for _, s := range d.held[1:] {
-		if s.ctx.ci.Timestamp.Before(d.since) {
-			d.since = s.ctx.ci.Timestamp
+		if s.ctx.at.Before(d.since) {
+			d.since = s.ctx.at
 		}
 	}
 }
@@ -174,7 +174,7 @@ func (p *Pipeline) hold(c *conn, i int, seq uint32, data []byte, wire int, ctx *
 		return // a retransmission of a held segment
 	}
 	if len(d.held) == 0 {
-		d.since = ctx.ci.Timestamp
+		d.since = ctx.at
 	}
 	s := heldSeg{seq: seq, data: append([]byte(nil), data...), wire: wire, ctx: *ctx}
 	d.held = append(d.held, heldSeg{})
@@ -331,7 +331,7 @@ func (p *Pipeline) expireHolds() {
 	limit := p.now.Add(-p.opts.FlushAfter)
 	for _, h := range p.holders {
 		if h.i < 0 {
-			if c := h.c; len(c.pending) > 0 && c.pending[0].ctx.ci.Timestamp.Before(limit) {
+			if c := h.c; len(c.pending) > 0 && c.pending[0].ctx.at.Before(limit) {
 				c.late = true
 			}
 			continue

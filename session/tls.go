@@ -463,7 +463,7 @@ func (p *Pipeline) tlsCertificateAudit(c *conn, der [][]byte, ctx *frameCtx) {
 			}
 		}
 		var problems []string
-		opts := x509.VerifyOptions{Roots: p.roots(), Intermediates: inter, CurrentTime: ctx.ci.Timestamp,
+		opts := x509.VerifyOptions{Roots: p.roots(), Intermediates: inter, CurrentTime: ctx.at,
 			KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
 		if _, err := leaf.Verify(opts); err != nil {
 			problems = append(problems, certError(leaf, err))
