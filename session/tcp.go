@@ -27,22 +27,37 @@ import (
 
 // tcpDir is the reassembly state of one direction of a connection.
 type tcpDir struct {
-	started bool   // next and base are known
-	next    uint32 // sequence number of the next byte to deliver
-	base    uint32 // sequence number of relative position 0 (Wireshark's relative sequence numbers)
-	acked   uint32 // highest acknowledgement the peer sent for this direction
-	hasAck  bool
-	held    []heldSeg // segments past a hole, sorted by sequence number
-	bytes   int       // captured bytes held
-	since   time.Time // capture time the oldest held segment arrived
-	holder  bool      // registered in Pipeline.holders
-	fin     bool      // the sender closed the direction
-	finSeq  uint32    // sequence number of its FIN
+	next    uint32   // sequence number of the next byte to deliver
+	base    uint32   // sequence number of relative position 0 (Wireshark's relative sequence numbers)
+	acked   uint32   // highest acknowledgement the peer sent for this direction
+	finSeq  uint32   // sequence number of its FIN
+	started bool     // next and base are known
+	hasAck  bool     // acked is set
+	holder  bool     // registered in Pipeline.holders
+	fin     bool     // the sender closed the direction
+	ooo     *reorder // what is held past a hole; nil when nothing is
+}
+
+// reorder is what a direction holds past a hole. It is allocated when a
+// segment is first held and dropped when the last is delivered, so that
+// the many connections that never hold anything do not carry it.
+type reorder struct {
+	segs  []heldSeg // segments past a hole, sorted by sequence number
+	bytes int       // captured bytes held
+	since time.Time // capture time the oldest held segment arrived
+}
+
+// held returns the segments the direction holds past a hole.
+func (d *tcpDir) held() []heldSeg {
+	if d.ooo == nil {
+		return nil
+	}
+	return d.ooo.segs
 }
 
 // finished reports whether every byte of a closed direction was delivered.
 func (d *tcpDir) finished() bool {
-	return d.fin && len(d.held) == 0 && seqDiff(d.next, d.finSeq) >= 0
+	return d.fin && d.ooo == nil && seqDiff(d.next, d.finSeq) >= 0
 }
 
 // heldSeg is a segment held behind a hole.
@@ -125,13 +140,14 @@ func (p *Pipeline) take(c *conn, i int, seq uint32, data []byte, wire int, ctx *
 // reached. They complete their packets in the frame ctx.
 func (p *Pipeline) drain(c *conn, i int, ctx *frameCtx) {
 	d := &c.halves[i].tcp
-	if len(d.held) == 0 || seqDiff(d.held[0].seq, d.next) > 0 {
+	r := d.ooo
+	if r == nil || seqDiff(r.segs[0].seq, d.next) > 0 {
 		return
 	}
-	for len(d.held) > 0 && seqDiff(d.held[0].seq, d.next) <= 0 {
-		s := d.held[0]
-		d.held = d.held[1:]
-		d.bytes -= len(s.data)
+	for len(r.segs) > 0 && seqDiff(r.segs[0].seq, d.next) <= 0 {
+		s := r.segs[0]
+		r.segs = r.segs[1:]
+		r.bytes -= len(s.data)
 		p.held -= len(s.data)
 		if seqDiff(s.seq+uint32(s.wire), d.next) > 0 {
 			use := ctx
@@ -141,19 +157,20 @@ func (p *Pipeline) drain(c *conn, i int, ctx *frameCtx) {
 			p.take(c, i, s.seq, s.data, s.wire, use)
 		}
 	}
-	if len(d.held) == 0 {
-		d.held = nil // let the backing array go
-	} else {
-		d.resetSince()
+	switch {
+	case len(r.segs) > 0:
+		r.resetSince()
+	case d.ooo == r:
+		d.ooo = nil // let it go
 	}
 }
 
 // resetSince sets since to the arrival of the oldest segment held.
-func (d *tcpDir) resetSince() {
-	d.since = d.held[0].ctx.at
-	for _, s := range d.held[1:] {
-		if s.ctx.at.Before(d.since) {
-			d.since = s.ctx.at
+func (r *reorder) resetSince() {
+	r.since = r.segs[0].ctx.at
+	for _, s := range r.segs[1:] {
+		if s.ctx.at.Before(r.since) {
+			r.since = s.ctx.at
 		}
 	}
 }
@@ -166,21 +183,22 @@ func (p *Pipeline) hold(c *conn, i int, seq uint32, data []byte, wire int, ctx *
 		d.next = seq + uint32(wire) // nothing is decoded: follow the sequence numbers only
 		return
 	}
-	at := len(d.held)
-	for at > 0 && seqDiff(d.held[at-1].seq, seq) > 0 {
+	if d.ooo == nil {
+		d.ooo = &reorder{since: ctx.at}
+	}
+	r := d.ooo
+	at := len(r.segs)
+	for at > 0 && seqDiff(r.segs[at-1].seq, seq) > 0 {
 		at--
 	}
-	if at > 0 && d.held[at-1].seq == seq && d.held[at-1].wire >= wire {
+	if at > 0 && r.segs[at-1].seq == seq && r.segs[at-1].wire >= wire {
 		return // a retransmission of a held segment
 	}
-	if len(d.held) == 0 {
-		d.since = ctx.at
-	}
 	s := heldSeg{seq: seq, data: append([]byte(nil), data...), wire: wire, ctx: *ctx}
-	d.held = append(d.held, heldSeg{})
-	copy(d.held[at+1:], d.held[at:])
-	d.held[at] = s
-	d.bytes += len(data)
+	r.segs = append(r.segs, heldSeg{})
+	copy(r.segs[at+1:], r.segs[at:])
+	r.segs[at] = s
+	r.bytes += len(data)
 	p.held += len(data)
 	if !d.holder {
 		d.holder = true
@@ -190,7 +208,7 @@ func (p *Pipeline) hold(c *conn, i int, seq uint32, data []byte, wire int, ctx *
 	case d.hasAck && seqDiff(d.acked, d.next) > 0:
 		// The peer has acknowledged bytes the capture does not hold.
 		p.giveUp(c, i, d.acked, "")
-	case d.bytes > p.opts.MaxHeld/4:
+	case r.bytes > p.opts.MaxHeld/4:
 		p.giveUpAll(c, i, capText(p.opts.MaxHeld/4, "per direction of a connection"))
 	}
 	for p.held > p.opts.MaxHeld && p.giveUpOldest(capText(p.opts.MaxHeld, "across connections")) {
@@ -203,10 +221,10 @@ func (p *Pipeline) giveUpOldest(why string) bool {
 	var oldest *holder
 	for k := range p.holders {
 		h := &p.holders[k]
-		if h.i < 0 || len(h.c.halves[h.i].tcp.held) == 0 {
+		if h.i < 0 || h.c.halves[h.i].tcp.ooo == nil {
 			continue
 		}
-		if oldest == nil || h.c.halves[h.i].tcp.since.Before(oldest.c.halves[oldest.i].tcp.since) {
+		if oldest == nil || h.c.halves[h.i].tcp.ooo.since.Before(oldest.c.halves[oldest.i].tcp.ooo.since) {
 			oldest = h
 		}
 	}
@@ -227,7 +245,7 @@ func (p *Pipeline) ack(c *conn, i int, ack uint32) {
 	if !d.hasAck || seqDiff(ack, d.acked) > 0 {
 		d.acked, d.hasAck = ack, true
 	}
-	if len(d.held) > 0 && seqDiff(ack, d.next) > 0 {
+	if d.ooo != nil && seqDiff(ack, d.next) > 0 {
 		p.giveUp(c, i, ack, "")
 	}
 }
@@ -235,16 +253,16 @@ func (p *Pipeline) ack(c *conn, i int, ack uint32) {
 // giveUpAll gives up every hole of direction i: all held data is
 // delivered in the frames it arrived in. why names a cap that forced it.
 func (p *Pipeline) giveUpAll(c *conn, i int, why string) {
-	d := &c.halves[i].tcp
-	if len(d.held) == 0 {
+	held := c.halves[i].tcp.held()
+	if len(held) == 0 {
 		return
 	}
 	if why != "" {
 		p.stats.CapsReached++
 	}
-	last := d.held[len(d.held)-1]
+	last := held[len(held)-1]
 	end := last.seq + uint32(last.wire)
-	for _, s := range d.held {
+	for _, s := range held {
 		if e := s.seq + uint32(s.wire); seqDiff(e, end) > 0 {
 			end = e
 		}
@@ -258,18 +276,19 @@ func (p *Pipeline) giveUpAll(c *conn, i int, why string) {
 func (p *Pipeline) giveUp(c *conn, i int, upto uint32, why string) {
 	d := &c.halves[i].tcp
 	for seqDiff(upto, d.next) > 0 {
-		if len(d.held) > 0 && seqDiff(d.held[0].seq, d.next) <= 0 {
+		held := d.held()
+		if len(held) > 0 && seqDiff(held[0].seq, d.next) <= 0 {
 			p.drain(c, i, nil)
 			continue
 		}
 		end := upto
-		if len(d.held) > 0 && seqDiff(d.held[0].seq, upto) < 0 {
-			end = d.held[0].seq
+		if len(held) > 0 && seqDiff(held[0].seq, upto) < 0 {
+			end = held[0].seq
 		}
 		n := seqDiff(end, d.next)
 		var ctx *frameCtx
-		if len(d.held) > 0 {
-			ctx = &d.held[0].ctx
+		if len(held) > 0 {
+			ctx = &held[0].ctx
 		} else {
 			ctx = &p.cur
 		}
@@ -313,12 +332,12 @@ func (h holder) holding() (frame int, ok bool) {
 		}
 		return c.pending[0].ctx.frame, true
 	}
-	d := &c.halves[h.i].tcp
-	if len(d.held) == 0 {
+	held := c.halves[h.i].tcp.held()
+	if len(held) == 0 {
 		return 0, false
 	}
-	frame = d.held[0].ctx.frame
-	for _, s := range d.held[1:] {
+	frame = held[0].ctx.frame
+	for _, s := range held[1:] {
 		frame = min(frame, s.ctx.frame)
 	}
 	return frame, true
@@ -336,8 +355,7 @@ func (p *Pipeline) expireHolds() {
 			}
 			continue
 		}
-		d := &h.c.halves[h.i].tcp
-		if len(d.held) > 0 && d.since.Before(limit) {
+		if r := h.c.halves[h.i].tcp.ooo; r != nil && r.since.Before(limit) {
 			p.giveUpAll(h.c, h.i, "")
 		}
 	}
