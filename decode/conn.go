@@ -37,14 +37,15 @@ type Conn struct {
 	clientTAM, serverTAM           uint16
 	clientTAMKnown, serverTAMKnown bool
 
-	// aliases[0] maps the aliases the client sends, aliases[1] those the
-	// server sends; aliasBytes counts the topic bytes held per direction.
-	aliases    [2]map[uint16][]byte
-	aliasBytes [2]int
 	// unsure[dir] is set once bytes of the direction were not captured:
 	// an alias may have been set in them, so one without a mapping is not
 	// a protocol error.
 	unsure [2]bool
+
+	// aliases[0] maps the aliases the client sends, aliases[1] those the
+	// server sends; aliasBytes counts the topic bytes held per direction.
+	aliases    [2]map[uint16][]byte
+	aliasBytes [2]int
 }
 
 // maxAliasBytes bounds the topic bytes a Conn keeps per direction for topic
