@@ -10,14 +10,39 @@ import (
 )
 
 // flowKey names a TCP connection independently of direction: a is the
-// lower endpoint.
-type flowKey struct{ a, b netip.AddrPort }
+// lower endpoint. It holds no pointers (netip.Addr does), so that the flow
+// table of a capture with many connections costs the garbage collector
+// nothing to scan and hashes as plain bytes.
+type flowKey struct{ a, b endpoint }
+
+// endpoint is one end of a TCP connection.
+type endpoint struct {
+	ip   [16]byte // the address in its 16-byte form
+	port uint16
+	v6   bool // an IPv6 address (ip of an IPv4 one is IPv4-mapped)
+}
+
+func endpointOf(ap netip.AddrPort) endpoint {
+	a := ap.Addr()
+	return endpoint{ip: a.As16(), port: ap.Port(), v6: a.Is6()}
+}
+
+// Port returns the endpoint's port.
+func (e endpoint) Port() uint16 { return e.port }
+
+// AddrPort returns the endpoint as a netip.AddrPort.
+func (e endpoint) AddrPort() netip.AddrPort {
+	if e.v6 {
+		return netip.AddrPortFrom(netip.AddrFrom16(e.ip), e.port)
+	}
+	return netip.AddrPortFrom(netip.AddrFrom4([4]byte(e.ip[12:])), e.port)
+}
 
 func makeKey(src, dst netip.AddrPort) (k flowKey, fromA bool) {
 	if c := src.Addr().Compare(dst.Addr()); c < 0 || c == 0 && src.Port() <= dst.Port() {
-		return flowKey{src, dst}, true
+		return flowKey{endpointOf(src), endpointOf(dst)}, true
 	}
-	return flowKey{dst, src}, false
+	return flowKey{endpointOf(dst), endpointOf(src)}, false
 }
 
 // kind is what a connection was found to carry.
@@ -156,7 +181,7 @@ func (c *conn) missed(i int) {
 // sender returns the index of the half whose data a segment from src
 // carries.
 func (c *conn) sender(src netip.AddrPort) int {
-	if src == c.key.a {
+	if endpointOf(src) == c.key.a {
 		return 0
 	}
 	return 1
@@ -165,9 +190,9 @@ func (c *conn) sender(src netip.AddrPort) int {
 // endpoints returns the source and destination of the data of half i.
 func (c *conn) endpoints(i int) (src, dst netip.AddrPort) {
 	if i == 0 {
-		return c.key.a, c.key.b
+		return c.key.a.AddrPort(), c.key.b.AddrPort()
 	}
-	return c.key.b, c.key.a
+	return c.key.b.AddrPort(), c.key.a.AddrPort()
 }
 
 // release frees the buffers of a connection that carries no more data.

@@ -230,7 +230,7 @@ func side(c *conn, i int) string {
 
 // describe names a connection: "10.0.0.2:51000 → 10.0.0.1:8883 (SNI broker.lab)".
 func (c *conn) describe() string {
-	cl, sv := c.key.a, c.key.b
+	cl, sv := c.key.a.AddrPort(), c.key.b.AddrPort()
 	if c.client == 1 {
 		cl, sv = sv, cl
 	}
