@@ -10,11 +10,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mqtap/mqtap/session/brokertest"
 )
 
 // The lab is three private network namespaces:
@@ -115,30 +116,9 @@ func (l *lab) run(name string, args ...string) {
 type proc struct {
 	what string
 	cmd  *exec.Cmd
-	log  procLog       // the output that is not scanned
-	done chan struct{} // closed when the command ended; err is then set
+	log  brokertest.Buffer // the output that is not scanned
+	done chan struct{}     // closed when the command ended; err is then set
 	err  error
-}
-
-// procLog is a goroutine-safe buffer (brokertest.Buffer imports session,
-// which imports this package).
-type procLog struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-// Write appends p.
-func (l *procLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-// String returns the contents.
-func (l *procLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // start starts a command in namespace ns and waits until a line of its

@@ -81,7 +81,7 @@ func Records(t testing.TB, path string, opts session.Options) ([]*session.Record
 	defer src.Close()
 	var recs []*session.Record
 	p := session.New(opts, func(rec *session.Record) error {
-		recs = append(recs, copyRecord(rec))
+		recs = append(recs, CopyRecord(rec))
 		return nil
 	})
 	if err := src.Run(context.Background(), p); err != nil {
@@ -90,10 +90,10 @@ func Records(t testing.TB, path string, opts session.Options) ([]*session.Record
 	return recs, p.Stats()
 }
 
-// copyRecord copies a record the pipeline will reuse: its exported fields
+// CopyRecord copies a record the pipeline will reuse: its exported fields
 // (whatever they are), with the slices and structures they point to, so
 // that the copy shares nothing with r.
-func copyRecord(r *session.Record) *session.Record {
+func CopyRecord(r *session.Record) *session.Record {
 	c := &session.Record{}
 	src, dst := reflect.ValueOf(r).Elem(), reflect.ValueOf(c).Elem()
 	for i := range dst.NumField() {

@@ -1,61 +1,18 @@
 package output
 
 import (
-	"errors"
 	"io"
-	"slices"
 	"testing"
 
-	"github.com/mqtap/mqtap/decode"
-	"github.com/mqtap/mqtap/pcaps"
 	"github.com/mqtap/mqtap/session"
+	"github.com/mqtap/mqtap/session/brokertest"
 )
 
 // sampleRecords runs a sample capture through the pipeline and returns a
 // copy of every record.
 func sampleRecords(tb testing.TB, path string) []*session.Record {
 	tb.Helper()
-	rd, err := pcaps.Open(path)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer rd.Close()
-	var recs []*session.Record
-	p, err := session.NewPipeline(rd.LinkType(), session.Options{}, func(r *session.Record) error {
-		c := *r
-		c.Findings = slices.Clone(r.Findings)
-		c.Crypto.Plaintext = slices.Clone(r.Crypto.Plaintext)
-		pk := &c.Packet
-		pk.Raw = slices.Clone(r.Packet.Raw)
-		pk.Topic = slices.Clone(r.Packet.Topic)
-		pk.Payload = slices.Clone(r.Packet.Payload)
-		pk.Problems = slices.Clone(r.Packet.Problems)
-		pk.Fields = make([]decode.Field, len(r.Packet.Fields))
-		for i, f := range r.Packet.Fields {
-			f.Bytes = slices.Clone(f.Bytes)
-			pk.Fields[i] = f
-		}
-		recs = append(recs, &c)
-		return nil
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for {
-		data, ci, err := rd.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			tb.Fatal(err)
-		}
-		if err := p.Frame(data, ci); err != nil {
-			tb.Fatal(err)
-		}
-	}
-	if err := p.Close(); err != nil {
-		tb.Fatal(err)
-	}
+	recs, _ := brokertest.Records(tb, path, session.Options{})
 	return recs
 }
 
