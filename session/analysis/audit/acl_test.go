@@ -175,12 +175,38 @@ func TestEmptyACLDeniesEverything(t *testing.T) {
 	}
 }
 
+// badFile is a file a parser must refuse, with the line and the words of
+// its error.
+type badFile struct {
+	content string
+	line    int
+	want    string
+}
+
+// checkBadFiles checks that parse refuses each file with an error that
+// starts with FILE:LINE: and holds the expected words, and refuses a file
+// that does not exist.
+func checkBadFiles(t *testing.T, name string, files []badFile, parse func(path string) error) {
+	t.Helper()
+	for _, tc := range files {
+		path := writeFile(t, name, tc.content)
+		err := parse(path)
+		if err == nil {
+			t.Errorf("%q: no error", tc.content)
+			continue
+		}
+		prefix := path + ":" + strconv.Itoa(tc.line) + ": "
+		if !strings.HasPrefix(err.Error(), prefix) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: error %q, want %q...%q", tc.content, err, prefix, tc.want)
+		}
+	}
+	if err := parse(filepath.Join(t.TempDir(), "missing")); err == nil {
+		t.Error("missing file: no error")
+	}
+}
+
 func TestParseACLErrors(t *testing.T) {
-	tests := []struct {
-		content string
-		line    int
-		want    string
-	}{
+	tests := []badFile{
 		{"topic read a\n  # indented comment\n", 2, "invalid line"},
 		{"\t# tab-indented comment\n", 1, "invalid line"},
 		{"topic\tread foo\n", 1, "invalid line"},
@@ -196,21 +222,10 @@ func TestParseACLErrors(t *testing.T) {
 		{"pattern write a/%c#\n", 1, "invalid ACL topic"},
 		{"topic read " + strings.Repeat("a/", 201) + "\n", 1, "invalid ACL topic"},
 	}
-	for _, tc := range tests {
-		path := writeFile(t, "acl", tc.content)
+	checkBadFiles(t, "acl", tests, func(path string) error {
 		_, err := ParseACL(path)
-		if err == nil {
-			t.Errorf("%q: no error", tc.content)
-			continue
-		}
-		prefix := path + ":" + strconv.Itoa(tc.line) + ": "
-		if !strings.HasPrefix(err.Error(), prefix) || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%q: error %q, want %q...%q", tc.content, err, prefix, tc.want)
-		}
-	}
-	if _, err := ParseACL(filepath.Join(t.TempDir(), "missing")); err == nil {
-		t.Error("missing file: no error")
-	}
+		return err
+	})
 }
 
 func TestParseACLQuirks(t *testing.T) {

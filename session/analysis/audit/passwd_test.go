@@ -4,7 +4,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 )
@@ -161,11 +160,7 @@ func TestParsePasswdLines(t *testing.T) {
 		t.Errorf("carol: %v", got)
 	}
 
-	bad := []struct {
-		content string
-		line    int
-		want    string
-	}{
+	bad := []badFile{
 		{"\nalice:\n", 2, "no password hash"},
 		{"alice:secret\n", 1, "not hashed"},
 		{"alice:$5$abc$def\n", 1, "unknown hash type $5$"},
@@ -177,21 +172,10 @@ func TestParsePasswdLines(t *testing.T) {
 		{"alice:$6$cJm64JLMyWCKJOPE$!!!!\n", 1, "digest"},
 		{valid + "\n" + valid + "\n", 2, "already defined on line 1"},
 	}
-	for _, tc := range bad {
-		path := writeFile(t, "passwd", tc.content)
+	checkBadFiles(t, "passwd", bad, func(path string) error {
 		_, err := ParsePasswd(path)
-		if err == nil {
-			t.Errorf("%q: no error", tc.content)
-			continue
-		}
-		prefix := path + ":" + strconv.Itoa(tc.line) + ": "
-		if !strings.HasPrefix(err.Error(), prefix) || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%q: error %q, want %q...%q", tc.content, err, prefix, tc.want)
-		}
-	}
-	if _, err := ParsePasswd(filepath.Join(t.TempDir(), "missing")); err == nil {
-		t.Error("missing file: no error")
-	}
+		return err
+	})
 }
 
 func TestPasswordCheckString(t *testing.T) {
