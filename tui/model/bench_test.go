@@ -2,7 +2,6 @@ package model
 
 import (
 	"context"
-	"io"
 	"os"
 	"runtime"
 	"sync/atomic"
@@ -12,6 +11,7 @@ import (
 	"github.com/mqtap/mqtap/pcaps"
 	"github.com/mqtap/mqtap/session"
 	"github.com/mqtap/mqtap/session/filter"
+	"github.com/mqtap/mqtap/session/source/file"
 )
 
 // benchPackets is the size of the capture BenchmarkOpen1M opens.
@@ -88,30 +88,15 @@ func BenchmarkOpen1M(b *testing.B) {
 	}
 }
 
-// readAll runs a capture file through the pipeline into c.
+// readAll runs a capture file through the pipeline into c, as mqtap tui
+// does (the file source's frame loop).
 func readAll(path string, c *Capture) error {
-	r, err := pcaps.Open(path)
+	src, err := file.Open(path, file.Options{})
 	if err != nil {
 		return err
 	}
-	defer r.Close()
-	p, err := session.NewPipeline(r.LinkType(), session.Options{}, c.Handler())
-	if err != nil {
-		return err
-	}
-	for {
-		data, ci, err := r.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return err
-		}
-		if err := p.Frame(data, ci); err != nil {
-			return err
-		}
-	}
-	if err := p.Close(); err != nil {
+	defer src.Close()
+	if err := src.Run(context.Background(), session.New(session.Options{}, c.Handler())); err != nil {
 		return err
 	}
 	c.Finish(nil)

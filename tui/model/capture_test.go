@@ -3,17 +3,16 @@ package model
 import (
 	"bytes"
 	"context"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/mqtap/mqtap/keys"
-	"github.com/mqtap/mqtap/pcaps"
 	"github.com/mqtap/mqtap/session"
 	"github.com/mqtap/mqtap/session/filter"
 	"github.com/mqtap/mqtap/session/sink/output"
+	"github.com/mqtap/mqtap/session/source/file"
 )
 
 // load indexes a capture file, and also returns every record as NDJSON and
@@ -29,34 +28,19 @@ func load(t testing.TB, path string, store *keys.Store) (c *Capture, ndjson []st
 	jw, _ := output.New(&jb, output.Options{Format: output.NDJSON})
 	tw, _ := output.New(&tb, output.Options{Format: output.Text})
 	h := c.Handler()
-	r, err := pcaps.Open(path)
+	src, err := file.Open(path, file.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Close()
-	p, err := session.NewPipeline(r.LinkType(), session.Options{Keys: store}, func(rec *session.Record) error {
+	defer src.Close()
+	p := session.New(session.Options{Keys: store}, func(rec *session.Record) error {
 		if err := h(rec); err != nil {
 			return err
 		}
 		jw.Write(rec)
 		return tw.Write(rec)
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		data, ci, err := r.Next()
-		if err != nil {
-			if err != io.EOF {
-				t.Fatal(err)
-			}
-			break
-		}
-		if err := p.Frame(data, ci); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := p.Close(); err != nil {
+	if err := src.Run(context.Background(), p); err != nil { // closes p
 		t.Fatal(err)
 	}
 	c.Finish(nil)
