@@ -15,7 +15,8 @@
 # are at most 1448 bytes as on Ethernet), a mosquitto broker inside it,
 # mosquitto_pub -l publishers (MQTT 3.1.1 and 5, QoS 0/1/2) and mosquitto_sub
 # subscribers, captured with tcpdump on lo. Then tshark and mqtap each read it
-# once under /usr/bin/time. Installs nothing (the Makefile does).
+# once per output mode under /usr/bin/time (summary, -T fields, -T ndjson
+# against tshark -T ek, -V), and mqtap once more with a display filter. Installs nothing (the Makefile does).
 set -euo pipefail
 
 GEN_VERSION=1
@@ -26,8 +27,10 @@ PORT=1883
 CAP=$DIR/bench.pcap
 STAMP=$DIR/bench.stamp
 INFO=$DIR/bench.info
-TARGET_SPEEDUP=25
+TARGET_SPEEDUP=25   # summary, -T fields, -T ndjson (tshark -T ek)
+TARGET_SPEEDUP_V=10 # -V
 TARGET_MB=64
+TARGET_FILTER=1.2   # -Y on the topic, against the unfiltered read
 
 die() { echo "bench: $*" >&2; exit 1; }
 note() { echo "bench: $*" >&2; }
@@ -246,26 +249,51 @@ measure() {
 }
 
 cat "$CAP" >/dev/null # into the page cache, so neither run pays for the disk
-note "tshark -n -r $CAP -d tcp.port==$PORT,mqtt"
-measure tshark -n -r "$CAP" -d "tcp.port==$PORT,mqtt" || die "tshark failed on $CAP"
-WALL_tshark=$M_WALL KB_tshark=$M_KB
-note "$MQTAP read $CAP"
-measure "$MQTAP" read "$CAP" || die "mqtap failed on $CAP"
-WALL_mqtap=$M_WALL KB_mqtap=$M_KB
 
-awk -v tw="$WALL_tshark" -v tk="$KB_tshark" -v mw="$WALL_mqtap" -v mk="$KB_mqtap" \
-	-v frames="$FRAMES" -v msgs="$MSGS" -v tsp="$TARGET_SPEEDUP" -v tmb="$TARGET_MB" 'BEGIN {
-	printf "%-8s %10s %10s\n", "tool", "wall s", "peak MB"
-	printf "%-8s %10.2f %10.1f\n", "tshark", tw, tk / 1024
-	printf "%-8s %10.2f %10.1f\n", "mqtap", mw, mk / 1024
-	if (mw > 0) {
-		r = tw / mw
-		printf "speed-up tshark/mqtap: %.1fx (target >= %dx: %s)\n", r, tsp, (r >= tsp ? "met" : "not met")
-		printf "mqtap: %.0f packets/s, %.0f MQTT messages/s\n", frames / mw, msgs / mw
-	} else {
-		printf "speed-up tshark/mqtap: mqtap took under 0.01 s, ratio not measurable\n"
-	}
-	printf "mqtap peak memory: %.1f MB (target < %d MB: %s)\n", mk / 1024, tmb, (mk / 1024 < tmb ? "met" : "not met")
+# Every message is there: mqtap's PUBLISH count is the generator's, and the
+# QoS 0 publisher's own PUBLISHes (to the broker) are the lines it sent.
+got=$("$MQTAP" read -T fields -e mqtt.msgtype "$CAP" | awk '$1 == 3 {n++} END {print n + 0}')
+[ "$got" -eq "$PUBS" ] || die "mqtap decoded $got PUBLISH packets, the generator counted $PUBS"
+want=$((30000 * SCALE))
+got=$("$MQTAP" read -T fields -e frame.number -Y 'mqtt.topic == "bench/311/q0/p311q0" && tcp.dstport == 1883' "$CAP" | wc -l)
+[ "$got" -eq "$want" ] || die "mqtap decoded $got PUBLISHes of the QoS 0 publisher p311q0, it sent $want"
+echo "messages: $PUBS PUBLISH packets decoded (all); the QoS 0 publisher p311q0 sent $want, mqtap shows $got"
+
+# Each output mode against tshark's: mode, target speed-up, mqtap options, tshark options.
+FIELDS="-e frame.number -e ip.src -e tcp.srcport -e mqtt.msgtype -e mqtt.topic"
+MODES=(
+	"summary|$TARGET_SPEEDUP||"
+	"fields|$TARGET_SPEEDUP|-T fields $FIELDS|-T fields $FIELDS"
+	"ndjson/ek|$TARGET_SPEEDUP|-T ndjson|-T ek"
+	"-V|$TARGET_SPEEDUP_V|-V|-V"
+)
+echo
+printf "%-10s %10s %10s %10s %10s %8s %8s  %s\n" "mode" "tshark s" "tshark MB" "mqtap s" "mqtap MB" "ratio" "target" ""
+for m in "${MODES[@]}"; do
+	IFS='|' read -r name target mopts topts <<<"$m"
+	note "$name: tshark -n -r $CAP -d tcp.port==$PORT,mqtt $topts"
+	# shellcheck disable=SC2086 # the options are words
+	measure tshark -n -r "$CAP" -d "tcp.port==$PORT,mqtt" $topts || die "tshark failed on $CAP"
+	tw=$M_WALL tk=$M_KB
+	note "$name: $MQTAP read $mopts $CAP"
+	# shellcheck disable=SC2086
+	measure "$MQTAP" read $mopts "$CAP" || die "mqtap failed on $CAP"
+	[ "$name" = summary ] && WALL_mqtap=$M_WALL
+	awk -v n="$name" -v tw="$tw" -v tk="$tk" -v mw="$M_WALL" -v mk="$M_KB" -v t="$target" -v tmb="$TARGET_MB" 'BEGIN {
+		r = (mw > 0 ? tw / mw : 0)
+		printf "%-10s %10.2f %10.1f %10.2f %10.1f %7.1fx %7dx  %s\n", n, tw, tk / 1024, mw, mk / 1024, r, t,
+			(r >= t ? "met" : "not met") (mk / 1024 <= tmb ? "" : sprintf(", memory over %d MB", tmb))
+	}'
+done
+
+# A display filter on the topic costs at most TARGET_FILTER times the unfiltered read.
+FILTER='mqtt.topic == "bench/311/q0/p311q0"'
+note "$MQTAP read -Y '$FILTER' $CAP"
+measure "$MQTAP" read -Y "$FILTER" "$CAP" || die "mqtap failed on $CAP"
+awk -v u="$WALL_mqtap" -v f="$M_WALL" -v fk="$M_KB" -v t="$TARGET_FILTER" -v flt="$FILTER" -v frames="$FRAMES" 'BEGIN {
+	r = (u > 0 ? f / u : 0)
+	printf "-Y %s: %.2f s, %.1f MB, %.2fx the unfiltered read (target <= %.1fx: %s)\n", flt, f, fk / 1024, r, t, (r <= t ? "met" : "not met")
+	if (u > 0) printf "mqtap summary: %.0f frames/s\n", frames / u
 }'
 
 # ------------------------------------------------------------------ fleet

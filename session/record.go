@@ -75,6 +75,10 @@ type Record struct {
 	head []decode.Field
 	tail []decode.Field
 	text []byte
+	// arena holds the values CopyTo copied from outside the packet, and
+	// ws the copy of WebSocket: reused by the next CopyTo.
+	arena []byte
+	ws    *WSInfo
 }
 
 // Head returns the frame, IP and TCP fields of the record under Wireshark's

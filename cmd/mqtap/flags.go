@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"runtime"
 	"strconv"
 	"strings"
 
@@ -142,6 +143,7 @@ func (o *outputFlags) writer(w io.Writer) (*output.Writer, error) {
 		Verbose:     o.verbose,
 		FieldNames:  o.fields,
 		ShowSecrets: o.showSecrets,
+		Workers:     runtime.GOMAXPROCS(0), // formatting beside the pipeline, in order
 	})
 	if err != nil {
 		return nil, usageError{err}

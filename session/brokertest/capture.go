@@ -5,8 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"reflect"
-	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -90,34 +88,10 @@ func Records(t testing.TB, path string, opts session.Options) ([]*session.Record
 	return recs, p.Stats()
 }
 
-// CopyRecord copies a record the pipeline will reuse: its exported fields
-// (whatever they are), with the slices and structures they point to, so
-// that the copy shares nothing with r.
+// CopyRecord copies a record the pipeline will reuse (Record.CopyTo): the
+// copy shares nothing with r.
 func CopyRecord(r *session.Record) *session.Record {
 	c := &session.Record{}
-	src, dst := reflect.ValueOf(r).Elem(), reflect.ValueOf(c).Elem()
-	for i := range dst.NumField() {
-		if dst.Type().Field(i).IsExported() {
-			dst.Field(i).Set(src.Field(i))
-		}
-	}
-	if r.Interface != nil {
-		ifc := *r.Interface
-		c.Interface = &ifc
-	}
-	if r.WebSocket != nil {
-		ws := *r.WebSocket
-		ws.Offered, ws.Chosen = slices.Clone(ws.Offered), slices.Clone(ws.Chosen)
-		c.WebSocket = &ws
-	}
-	c.Findings = slices.Clone(r.Findings)
-	c.Crypto.Plaintext = slices.Clone(r.Crypto.Plaintext)
-	p := &c.Packet
-	p.Raw, p.Topic, p.Payload = slices.Clone(p.Raw), slices.Clone(p.Topic), slices.Clone(p.Payload)
-	p.Problems = slices.Clone(p.Problems)
-	p.Fields = slices.Clone(p.Fields)
-	for i := range p.Fields {
-		p.Fields[i].Bytes = slices.Clone(p.Fields[i].Bytes)
-	}
+	r.CopyTo(c)
 	return c
 }

@@ -12,7 +12,7 @@ import (
 
 // appendSummary appends the one-line summary of a record, tshark style:
 // number, relative time, source → destination, type, frame length, Info.
-func (w *Writer) appendSummary(b []byte, r *session.Record) []byte {
+func (w *formatter) appendSummary(b []byte, r *session.Record) []byte {
 	var tmp [32]byte
 	b = appendPadLeft(b, strconv.AppendInt(tmp[:0], int64(r.Frame), 10), 5)
 	b = append(b, ' ')
@@ -154,7 +154,7 @@ func appendSeconds(b []byte, ns int64) []byte {
 
 // endpoint returns the text of an address and port, cached: a capture has
 // few endpoints and many packets.
-func (w *Writer) endpoint(a netip.Addr, port uint16) []byte {
+func (w *formatter) endpoint(a netip.Addr, port uint16) []byte {
 	ap := netip.AddrPortFrom(a, port)
 	if t, ok := w.endpoints[ap]; ok {
 		return t
@@ -169,7 +169,7 @@ func (w *Writer) endpoint(a netip.Addr, port uint16) []byte {
 
 // appendTree appends the detail tree of a record, as tshark -V does: the
 // frame, the MQTT packet, and what mqtap learned about it.
-func (w *Writer) appendTree(b []byte, r *session.Record) []byte {
+func (w *formatter) appendTree(b []byte, r *session.Record) []byte {
 	b = appendFrameTree(b, r)
 	b = w.appendPacketTree(b, &r.Packet)
 	b = appendMQTapTree(b, r)
@@ -225,7 +225,7 @@ func appendFrameTree(b []byte, r *session.Record) []byte {
 
 // appendPacketTree appends the MQTT packet's subtree: its fields, each
 // labelled as its declaration says (decode.Label), then its problems.
-func (w *Writer) appendPacketTree(b []byte, p *decode.Packet) []byte {
+func (w *formatter) appendPacketTree(b []byte, p *decode.Packet) []byte {
 	b = append(b, "MQ Telemetry Transport Protocol, "...)
 	b = append(b, decode.Info(p)...)
 	b = append(b, '\n')
@@ -333,7 +333,7 @@ func Printable(b []byte) bool {
 
 // appendJSON appends a record as one flat JSON object: each field name once,
 // a name with several values as an array, in the order first seen.
-func (w *Writer) appendJSON(b []byte, r *session.Record) []byte {
+func (w *formatter) appendJSON(b []byte, r *session.Record) []byte {
 	b = append(b, '{')
 	first := true
 	all := w.all[:0]
@@ -389,7 +389,7 @@ func seenBefore(fs []*decode.Field, name string) bool {
 	return false
 }
 
-func (w *Writer) appendJSONValue(b []byte, f *decode.Field) []byte {
+func (w *formatter) appendJSONValue(b []byte, f *decode.Field) []byte {
 	if w.secret(f) {
 		return appendJSONString(b, mask)
 	}
@@ -411,7 +411,7 @@ func (w *Writer) appendJSONValue(b []byte, f *decode.Field) []byte {
 
 // appendFields appends the -e fields of a record, tab-separated, several
 // values of one field joined by commas.
-func (w *Writer) appendFields(b []byte, r *session.Record) []byte {
+func (w *formatter) appendFields(b []byte, r *session.Record) []byte {
 	for i := range w.cols {
 		w.cols[i] = w.cols[i][:0]
 	}
@@ -444,7 +444,7 @@ func (w *Writer) appendFields(b []byte, r *session.Record) []byte {
 }
 
 // appendPlain appends a field value as text, as -T fields prints it.
-func (w *Writer) appendPlain(b []byte, f *decode.Field) []byte {
+func (w *formatter) appendPlain(b []byte, f *decode.Field) []byte {
 	if w.secret(f) {
 		return append(b, mask...)
 	}

@@ -34,6 +34,12 @@ type Options struct {
 	Verbose     bool     // -V: the detail tree after (text) each summary line
 	FieldNames  []string // -e NAME, for Fields
 	ShowSecrets bool     // print mqtt.passwd instead of masking it
+	// Workers formats records on this many goroutines besides the caller's,
+	// writing them in the order they were written (0 or 1: the caller
+	// formats each record in Write). Write then copies the record
+	// (Record.CopyTo), and an error of the underlying writer is returned by
+	// a later Write, Flush or Close.
+	Workers int
 }
 
 // Writer prints records in one format.
@@ -42,12 +48,24 @@ type Writer struct {
 	w     *bufio.Writer
 	buf   []byte
 	count int
+	f     *formatter // formats in Write, without Workers
+	par   *parallel  // formats on other goroutines, with Workers
+}
+
+// formatter turns records into text. It keeps caches and buffers, so each
+// goroutine that formats has its own.
+type formatter struct {
+	opts Options
 	// fields for -T fields: values collected per name, reused
 	cols [][]byte
 	all  []*decode.Field // fields of the record being written as JSON, reused
 
 	endpoints map[netip.AddrPort][]byte // formatted endpoints, see endpoint
 	aliases   map[string]string         // field name -> Wireshark's generic name, for -e
+}
+
+func newFormatter(opts Options) *formatter {
+	return &formatter{opts: opts, cols: make([][]byte, len(opts.FieldNames)), endpoints: make(map[netip.AddrPort][]byte), aliases: make(map[string]string)}
 }
 
 // New returns a Writer printing to w. It fails on an unknown format or a
@@ -68,43 +86,68 @@ func New(w io.Writer, opts Options) (*Writer, error) {
 	if opts.Verbose && opts.Format != Text {
 		return nil, fmt.Errorf("-V prints the detail tree as text; it cannot be combined with -T %s", opts.Format)
 	}
-	return &Writer{opts: opts, w: bufio.NewWriterSize(w, 1<<16), cols: make([][]byte, len(opts.FieldNames)), endpoints: make(map[netip.AddrPort][]byte), aliases: make(map[string]string)}, nil
+	out := &Writer{opts: opts, w: bufio.NewWriterSize(w, 1<<16)}
+	if opts.Workers > 1 {
+		out.par = newParallel(out.w, opts)
+	} else {
+		out.f = newFormatter(opts)
+	}
+	return out, nil
 }
 
 // Write prints one record.
 func (w *Writer) Write(r *session.Record) error {
-	w.buf = w.buf[:0]
-	switch w.opts.Format {
-	case Text:
-		w.buf = w.appendSummary(w.buf, r)
-		if w.opts.Verbose {
-			w.buf = w.appendTree(w.buf, r)
-		}
-	case JSON:
-		if w.count == 0 {
-			w.buf = append(w.buf, "[\n"...)
-		} else {
-			w.buf = append(w.buf, ",\n"...)
-		}
-		w.buf = w.appendJSON(w.buf, r)
-	case NDJSON:
-		w.buf = w.appendJSON(w.buf, r)
-		w.buf = append(w.buf, '\n')
-	case Fields:
-		w.buf = w.appendFields(w.buf, r)
+	if w.par != nil {
+		w.count++
+		return w.par.write(r)
 	}
+	w.buf = w.f.record(w.buf[:0], r, w.count)
 	w.count++
 	_, err := w.w.Write(w.buf)
 	return err
 }
 
+// record appends the text of the n-th record written (from 0).
+func (w *formatter) record(b []byte, r *session.Record, n int) []byte {
+	switch w.opts.Format {
+	case Text:
+		b = w.appendSummary(b, r)
+		if w.opts.Verbose {
+			b = w.appendTree(b, r)
+		}
+	case JSON:
+		if n == 0 {
+			b = append(b, "[\n"...)
+		} else {
+			b = append(b, ",\n"...)
+		}
+		b = w.appendJSON(b, r)
+	case NDJSON:
+		b = w.appendJSON(b, r)
+		b = append(b, '\n')
+	case Fields:
+		b = w.appendFields(b, r)
+	}
+	return b
+}
+
 // Flush writes what is buffered. Output goes through a large buffer; live
 // sources flush whenever they have caught up with the traffic, so every
 // record appears as soon as it is decoded.
-func (w *Writer) Flush() error { return w.w.Flush() }
+func (w *Writer) Flush() error {
+	if w.par != nil {
+		return w.par.flush()
+	}
+	return w.w.Flush()
+}
 
 // Close ends the output (the closing bracket of a JSON array) and flushes.
 func (w *Writer) Close() error {
+	if w.par != nil {
+		if err := w.par.close(); err != nil {
+			return err
+		}
+	}
 	if w.opts.Format == JSON {
 		if w.count == 0 {
 			w.w.WriteString("[\n]\n")
@@ -119,7 +162,7 @@ func (w *Writer) Close() error {
 func (w *Writer) Count() int { return w.count }
 
 // secret reports whether a field's value is masked unless ShowSecrets.
-func (w *Writer) secret(f *decode.Field) bool {
+func (w *formatter) secret(f *decode.Field) bool {
 	return !w.opts.ShowSecrets && f.Name == "mqtt.passwd"
 }
 

@@ -2,14 +2,22 @@ package output
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/mqtap/mqtap/decode"
+	"github.com/mqtap/mqtap/keys"
 	"github.com/mqtap/mqtap/session"
+	"github.com/mqtap/mqtap/session/analysis"
+	"github.com/mqtap/mqtap/session/source/file"
 )
 
 // subscribe is a record of a SUBSCRIBE with two topics, decoded by the real
@@ -123,3 +131,113 @@ func TestAppendSeconds(t *testing.T) {
 		}
 	}
 }
+
+// TestWorkersWriteWhatTheCallerWould runs every sample through the pipeline
+// into two writers of each format, one formatting in Write and one on
+// worker goroutines, fed the pipeline's own reused record: the outputs are
+// the same, byte for byte, flushes included.
+func TestWorkersWriteWhatTheCallerWould(t *testing.T) {
+	samples, err := filepath.Glob("../../../pcaps/samples/*.pcap*")
+	if err != nil || len(samples) < 20 {
+		t.Fatalf("samples: %v (%d)", err, len(samples))
+	}
+	formats := []Options{
+		{}, {Verbose: true}, {Format: JSON}, {Format: NDJSON},
+		{Format: Fields, FieldNames: []string{"frame.number", "ip.src", "mqtt.msgtype", "mqtt.topic", "mqtt.msg", "mqtap.plaintext", "mqtap.session", "mqtap.findings", "websocket.payload_length"}},
+	}
+	total := 0
+	for _, path := range samples {
+		for _, opts := range formats {
+			var one, many bytes.Buffer
+			w1, err := New(&one, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			opts.Workers = 3
+			w3, err := New(&many, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			src, err := file.Open(path, file.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			chain := analysis.New(sampleKeys(t, path))
+			n := 0
+			p := session.New(chain.Options(session.Options{}), func(r *session.Record) error {
+				chain.Observe(r)
+				if err := w1.Write(r); err != nil {
+					return err
+				}
+				if err := w3.Write(r); err != nil {
+					return err
+				}
+				if n++; n%7 == 0 {
+					w1.Flush()
+					if err := w3.Flush(); err != nil {
+						return err
+					}
+					if one.String() != many.String() {
+						return fmt.Errorf("after %d records, flushed outputs differ", n)
+					}
+				}
+				return nil
+			})
+			err = src.Run(context.Background(), p)
+			src.Close()
+			if err != nil {
+				t.Fatalf("%s: %v", path, err)
+			}
+			if err := errors.Join(w1.Close(), w3.Close()); err != nil {
+				t.Fatal(err)
+			}
+			total += n
+			if one.String() != many.String() {
+				t.Errorf("%s %+v: output with workers differs from the caller's (%d and %d bytes)", filepath.Base(path), opts, one.Len(), many.Len())
+			}
+		}
+	}
+	if total < 1000 {
+		t.Errorf("the samples gave %d records, want at least 1000", total)
+	}
+}
+
+// TestWorkersReportWriteErrors: an error of the underlying writer comes
+// back from a later call, and Write after Close fails.
+func TestWorkersReportWriteErrors(t *testing.T) {
+	w, err := New(failWriter{}, Options{Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := subscribe(t)
+	for range 3 * batchSize {
+		w.Write(r)
+	}
+	if err := w.Flush(); err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Errorf("Flush = %v, want the writer's error", err)
+	}
+	if err := w.Close(); err == nil {
+		t.Error("Close after a failed write returned nil")
+	}
+	if err := w.Write(r); err == nil {
+		t.Error("Write after Close returned nil")
+	}
+}
+
+// sampleKeys loads the test keys of a sample (pcaps/samples/keys/NAME),
+// nil when it has none.
+func sampleKeys(t *testing.T, path string) *keys.Store {
+	dir := filepath.Join(filepath.Dir(path), "keys", strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)))
+	if _, err := os.Stat(dir); err != nil {
+		return nil
+	}
+	store, err := keys.Load(dir)
+	if err != nil {
+		t.Fatalf("keys of %s: %v", path, err)
+	}
+	return store
+}
+
+type failWriter struct{}
+
+func (failWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }

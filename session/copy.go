@@ -1,0 +1,74 @@
+package session
+
+import (
+	"slices"
+	"unsafe"
+
+	"github.com/mqtap/mqtap/decode"
+)
+
+// CopyTo makes dst a copy of r that shares nothing the pipeline reuses or
+// changes later, so that another goroutine may read dst while the pipeline
+// goes on: the packet's bytes and fields, the findings, the plaintext and
+// the WebSocket connection's description. dst's buffers are reused.
+func (r *Record) CopyTo(dst *Record) {
+	keep := recordBuffers{dst.Packet.Raw, dst.Packet.Fields, dst.Packet.Problems, dst.Findings, dst.Crypto.Plaintext, dst.arena, dst.ws}
+	head, tail, text := dst.head, dst.tail, dst.text
+	*dst = *r
+	dst.head, dst.tail, dst.text = head[:0], tail[:0], text[:0]
+
+	p, q := &r.Packet, &dst.Packet
+	q.Raw = append(keep.raw[:0], p.Raw...)
+	dst.arena = keep.arena[:0]
+	q.Topic = dst.rebase(p.Raw, q.Raw, p.Topic)
+	q.Payload = dst.rebase(p.Raw, q.Raw, p.Payload)
+	q.Fields = append(keep.fields[:0], p.Fields...)
+	for i := range q.Fields {
+		q.Fields[i].Bytes = dst.rebase(p.Raw, q.Raw, q.Fields[i].Bytes)
+	}
+	q.Problems = append(keep.problems[:0], p.Problems...)
+	dst.Findings = append(keep.findings[:0], r.Findings...)
+	dst.Crypto.Plaintext = append(keep.plaintext[:0], r.Crypto.Plaintext...)
+	if r.WebSocket != nil {
+		if keep.ws == nil {
+			keep.ws = new(WSInfo)
+		}
+		*keep.ws = *r.WebSocket
+		keep.ws.Offered, keep.ws.Chosen = slices.Clone(r.WebSocket.Offered), slices.Clone(r.WebSocket.Chosen)
+		dst.WebSocket = keep.ws
+	}
+	dst.ws = keep.ws
+}
+
+// recordBuffers are the buffers of a Record that CopyTo reuses.
+type recordBuffers struct {
+	raw       []byte
+	fields    []decode.Field
+	problems  []decode.Problem
+	findings  []Finding
+	plaintext []byte
+	arena     []byte
+	ws        *WSInfo
+}
+
+// rebase returns the copy of b, a slice of the packet: within newRaw when b
+// lies within oldRaw (most fields do), else in the record's arena (values
+// held by the connection, such as a topic resolved from its alias).
+func (r *Record) rebase(oldRaw, newRaw, b []byte) []byte {
+	if len(b) == 0 {
+		return b // nil or empty: nothing to read through it
+	}
+	if len(oldRaw) > 0 {
+		// Addresses are compared, never converted back: the result is a
+		// slice of newRaw.
+		base := uintptr(unsafe.Pointer(unsafe.SliceData(oldRaw)))
+		at := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+		if at >= base && at+uintptr(len(b)) <= base+uintptr(len(oldRaw)) {
+			off := int(at - base)
+			return newRaw[off : off+len(b) : off+len(b)]
+		}
+	}
+	start := len(r.arena)
+	r.arena = append(r.arena, b...)
+	return r.arena[start:len(r.arena):len(r.arena)]
+}
