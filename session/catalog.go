@@ -36,6 +36,7 @@ const (
 	IPFragmentIncomplete
 	QoSUnacknowledged
 	LabQoS
+	LimitReached
 )
 
 // findingKind is a code's entry in the catalog.
@@ -78,6 +79,7 @@ var catalog = [...]findingKind{
 	IPFragmentIncomplete:            {"ip.fragment-incomplete", SevInfo, "IP datagram never completed", "Fragments were lost (or not captured) before the datagram completed; capture closer to the sender or check the path's MTU."},
 	QoSUnacknowledged:               {"qos.unacknowledged", SevLow, "QoS flow that never completed", "Check the receiver and the connection: a QoS 1/2 message without its acknowledgements may be delivered twice or not at all."},
 	LabQoS:                          {"lab.qos", SevInfo, "Lab message not sent with QoS 1", "The secure MQTT lab requires QoS 1 for every publish and subscribe."},
+	LimitReached:                    {"mqtap.limit", SevLow, "A limit of mqtap was reached: part of the traffic was not analysed", "The finding names the limit and what it left out (a packet's bytes past the per-packet buffer, key-exchange responses past those computed); the capture is suspicious if no real client sends that much."},
 }
 
 // FindingCodes returns every finding code, in the order of the catalog.

@@ -22,6 +22,7 @@ var designOnly = []string{"payload.malformed", "sparkplug.seq-gap"}
 var beyondDesign = []string{
 	"kex.unsolicited", "auth.anonymous-subscription", "tls.weak-protocol", "tls.decrypt-failed",
 	"websocket.no-subprotocol", "ip.fragment-overlap", "ip.fragment-malformed", "ip.fragment-incomplete", "lab.qos",
+	"mqtap.limit",
 }
 
 // codeName matches a finding code in DESIGN.md: `area.name`.

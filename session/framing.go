@@ -59,9 +59,27 @@ func (p *Pipeline) parse(c *conn, i int, data []byte, ctx *frameCtx) {
 		return
 	}
 	b = p.packets(c, i, b, ctx)
+	if len(b) > p.opts.MaxPacket && !h.resync && c.decodes() {
+		b = p.capPacket(c, i, b, ctx)
+	}
 	if c.decodes() {
 		h.keep(b)
 	}
+}
+
+// capPacket delivers a packet longer than Options.MaxPacket from its first
+// MaxPacket bytes, which b starts with, and skips the rest of it: what
+// remains of b now, and what is still to come.
+func (p *Pipeline) capPacket(c *conn, i int, b []byte, ctx *frameCtx) []byte {
+	h := &c.halves[i]
+	hdr, err := decode.ParseHeader(b)
+	if err != nil {
+		return b // packets() delivers what cannot be delimited
+	}
+	p.stats.CapsReached++
+	p.hand(c, i, b[:p.opts.MaxPacket], ctx, "", cutLimit)
+	h.skip = hdr.Total() - len(b)
+	return nil
 }
 
 // skipCut drops from data what is left of a packet cut by a gap and
@@ -262,7 +280,7 @@ type losses struct {
 // itself brings.
 type notes struct {
 	losses
-	cut   bool             // the capture holds only the start of the packet
+	cut   cutKind          // the packet holds only its start, and why
 	conn  []pendingFinding // findings about the connection (its TLS or WebSocket layer)
 	ws    WSFrameInfo      // the WebSocket frame that completed the packet, when hasWS
 	hasWS bool
@@ -284,15 +302,24 @@ func (n *losses) addGap(from uint32, count int, why string) {
 // or to the queue when records of earlier frames may still come. A
 // non-empty malformed says why the packet could not even be delimited.
 func (p *Pipeline) deliver(c *conn, i int, raw []byte, ctx *frameCtx, malformed string) {
-	p.hand(c, i, raw, ctx, malformed, false)
+	p.hand(c, i, raw, ctx, malformed, cutNone)
 }
 
 // deliverCut hands over a packet of which the capture holds only raw.
 func (p *Pipeline) deliverCut(c *conn, i int, raw []byte, ctx *frameCtx) {
-	p.hand(c, i, raw, ctx, "", true)
+	p.hand(c, i, raw, ctx, "", cutCapture)
 }
 
-func (p *Pipeline) hand(c *conn, i int, raw []byte, ctx *frameCtx, malformed string, cut bool) {
+// cutKind tells whether a packet is handed over whole, and if not why.
+type cutKind uint8
+
+const (
+	cutNone    cutKind = iota
+	cutCapture         // the capture holds only its start (snap length, lost segments)
+	cutLimit           // longer than Options.MaxPacket: the rest is skipped
+)
+
+func (p *Pipeline) hand(c *conn, i int, raw []byte, ctx *frameCtx, malformed string, cut cutKind) {
 	h := &c.halves[i]
 	if ctx.frame < h.lastCtx.frame && !ctx.direct {
 		// Data given up after a hole that a later frame partly filled:
@@ -360,7 +387,7 @@ func (p *Pipeline) emit(c *conn, i int, raw []byte, ctx *frameCtx, malformed str
 	case malformed != "":
 		r.Packet = decode.Packet{Raw: raw, Type: decode.Type(raw[0] >> 4), Flags: raw[0] & 15, FromClient: fromClient,
 			Fields: r.Packet.Fields[:0], Problems: append(r.Packet.Problems[:0], decode.Problem{Severity: decode.Malformed, Text: malformed, Len: len(raw)})}
-	case n.cut:
+	case n.cut != cutNone:
 		c.mq.DecodeTruncated(raw, fromClient, &r.Packet)
 	default:
 		c.mq.Decode(raw, fromClient, &r.Packet)
@@ -395,6 +422,10 @@ func (p *Pipeline) noteFindings(r *Record, n *notes) {
 			text += "; mqtap gave them up because " + n.gapWhy
 		}
 		r.Findings = append(r.Findings, Finding{Code: TCPGap, Text: text})
+	}
+	if n.cut == cutLimit {
+		r.Findings = append(r.Findings, Finding{Code: LimitReached, Text: fmt.Sprintf("this %s is %d bytes long, over mqtap's limit of %s per packet: it is decoded from its first %s and the rest of it is skipped",
+			r.Packet.Type, r.Packet.HeaderLen+r.Packet.Remaining, byteSize(p.opts.MaxPacket), byteSize(len(r.Packet.Raw)))})
 	}
 	if n.skipped > 0 {
 		r.Findings = append(r.Findings, Finding{Code: MQTTResync, Text: fmt.Sprintf("%d bytes before this packet were not at an MQTT packet boundary and were skipped", n.skipped)})

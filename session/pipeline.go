@@ -35,6 +35,11 @@ type Options struct {
 	// order, for held data of earlier frames (0: 16 MiB). Past it the
 	// holes are given up.
 	MaxQueued int
+	// MaxPacket caps the bytes of one MQTT packet held while it arrives
+	// (0: 16 MiB). A larger packet is decoded from its first MaxPacket
+	// bytes as soon as they are there, the rest of it is skipped, and its
+	// record carries an mqtap.limit finding.
+	MaxPacket int
 	// FlushAfter is how long, in capture time, out-of-order data waits for a
 	// missing segment before the gap is given up (0: 30s). Most holes are
 	// given up sooner: when the peer acknowledges past them, or on FIN or
@@ -98,7 +103,7 @@ type Stats struct {
 	Truncated   int       // MQTT packets reported with only the bytes captured (a gap or the snap length)
 	Skipped     int       // bytes skipped while resynchronising on a packet boundary
 	Incomplete  int       // MQTT packets cut off by the end of their connection or capture
-	CapsReached int       // holes given up because held data reached its cap
+	CapsReached int       // holes given up because held data reached its cap, and packets cut at Options.MaxPacket
 	TLS         []TLSInfo // TLS connections, with their handshakes and whether they were decrypted
 	WebSocket   []WSInfo  // WebSocket connections, with their handshakes
 }
@@ -153,6 +158,9 @@ func New(opts Options, h Handler) *Pipeline {
 	p := &Pipeline{opts: opts, handler: h, flows: make(map[flowKey]*conn)}
 	if p.opts.MaxHeld == 0 {
 		p.opts.MaxHeld = 32 << 20
+	}
+	if p.opts.MaxPacket <= 0 {
+		p.opts.MaxPacket = 16 << 20
 	}
 	if p.opts.MaxQueued == 0 {
 		p.opts.MaxQueued = 16 << 20

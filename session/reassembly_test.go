@@ -1,6 +1,8 @@
 package session
 
 import (
+	"github.com/mqtap/mqtap/decode"
+
 	"bytes"
 	"fmt"
 	"slices"
@@ -338,5 +340,43 @@ func TestQueueCap(t *testing.T) {
 	}
 	if got[1].Topic != "x/b" || got[1].At > 30 {
 		t.Errorf("the held packet came out while reading frame %d (the cap is reached near frame 25): %+v", got[1].At, got[1])
+	}
+}
+
+// A packet longer than Options.MaxPacket is reported from its first
+// MaxPacket bytes as soon as they are there, with an mqtap.limit finding;
+// its other bytes are skipped, not held, and the packet after it decodes.
+// One that never ends (a remaining length of 256 MB) holds no more.
+func TestPacketLimit(t *testing.T) {
+	x := &conversation{t: t, clientPort: 41007, serverPort: 1883, isn: [2]uint32{100, 900}}
+	big := publish("x/big", 1, bytes.Repeat([]byte("b"), 20000))
+	after := publish("x/after", 2, []byte("ok"))
+	huge := append(decode.AppendVarint([]byte{0x30}, 268435455), 0, 6, 'x', '/', 'h', 'u', 'g', 'e')
+	segs := append(handshake(), segment{true, "A", 1, connect311})
+	seq := uint32(1 + len(connect311))
+	stream := append(append(append([]byte(nil), big...), after...), huge...)
+	stream = append(stream, bytes.Repeat([]byte("h"), 30000)...)
+	for len(stream) > 0 {
+		n := min(1448, len(stream))
+		segs = append(segs, segment{true, "A", seq, stream[:n]})
+		seq += uint32(n)
+		stream = stream[n:]
+	}
+	got, st := x.run(Options{MaxPacket: 4096}, segs...)
+	frameOrder(t, got)
+	if len(got) != 4 || got[1].Topic != "x/big" || got[2].Topic != "x/after" || got[3].Topic != "x/huge" || st.CapsReached != 2 {
+		t.Fatalf("records %s, CapsReached %d; want CONNECT, x/big, x/after, x/huge and 2", describe(got), st.CapsReached)
+	}
+	for _, k := range []int{1, 3} {
+		r := got[k]
+		if !r.Truncated || !slices.Contains(r.Findings, "mqtap.limit") || len(r.Payload) > 4096 {
+			t.Errorf("%s: truncated %v, findings %v, %d payload bytes; want truncated at 4096 with mqtap.limit", r.Topic, r.Truncated, r.Findings, len(r.Payload))
+		}
+	}
+	if want := len(handshake()) + 1 + (4096+1447)/1448; got[1].At != want {
+		t.Errorf("x/big reported while reading frame %d, want %d (its first 4096 bytes)", got[1].At, want)
+	}
+	if got[2].Truncated || got[2].Payload != "ok" || len(got[2].Findings) != 0 {
+		t.Errorf("the packet after the long one: %+v", got[2])
 	}
 }

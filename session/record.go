@@ -214,6 +214,24 @@ func (r *Record) Tail() []decode.Field {
 	return r.tail
 }
 
+// Cut says why the record holds only the start of its packet, when
+// Packet.Truncated is set: the capture did not hold the rest (Wireshark's
+// words), or the packet was over Options.MaxPacket.
+func (r *Record) Cut() string {
+	for i := range r.Findings {
+		if r.Findings[i].Code == LimitReached {
+			return CutByLimit
+		}
+	}
+	return CutByCapture
+}
+
+// Why a record holds only the start of its packet (Record.Cut).
+const (
+	CutByCapture = "Packet size limited during capture"
+	CutByLimit   = "Packet larger than mqtap's per-packet limit, the rest skipped"
+)
+
 // IPv6 reports whether the record's addresses are IPv6 addresses (ipv6.src
 // and ipv6.dst); IPv4-mapped addresses are IPv4 ones (ip.src and ip.dst).
 func (r *Record) IPv6() bool {

@@ -44,7 +44,9 @@ func AppendInfo(b []byte, r *session.Record) []byte {
 		b = append(b, ']')
 	}
 	if r.Packet.Truncated {
-		b = append(b, " [Packet size limited during capture]"...)
+		b = append(b, " ["...)
+		b = append(b, r.Cut()...)
+		b = append(b, ']')
 	}
 	return b
 }
@@ -171,7 +173,7 @@ func (w *formatter) endpoint(a netip.Addr, port uint16) []byte {
 // frame, the MQTT packet, and what mqtap learned about it.
 func (w *formatter) appendTree(b []byte, r *session.Record) []byte {
 	b = appendFrameTree(b, r)
-	b = w.appendPacketTree(b, &r.Packet)
+	b = w.appendPacketTree(b, &r.Packet, r.Cut())
 	b = appendMQTapTree(b, r)
 	return append(b, '\n')
 }
@@ -225,7 +227,7 @@ func appendFrameTree(b []byte, r *session.Record) []byte {
 
 // appendPacketTree appends the MQTT packet's subtree: its fields, each
 // labelled as its declaration says (decode.Label), then its problems.
-func (w *formatter) appendPacketTree(b []byte, p *decode.Packet) []byte {
+func (w *formatter) appendPacketTree(b []byte, p *decode.Packet, cut string) []byte {
 	b = append(b, "MQ Telemetry Transport Protocol, "...)
 	b = append(b, decode.Info(p)...)
 	b = append(b, '\n')
@@ -262,11 +264,17 @@ func (w *formatter) appendPacketTree(b []byte, p *decode.Packet) []byte {
 	}
 	if p.Truncated {
 		b = appendIndent(b, 1)
-		b = append(b, "[Packet size limited during capture: MQTT truncated, "...)
+		b = append(b, '[')
+		b = append(b, cut...)
+		b = append(b, ": MQTT truncated, "...)
 		b = strconv.AppendInt(b, int64(len(p.Raw)), 10)
 		b = append(b, " of "...)
 		b = strconv.AppendInt(b, int64(p.HeaderLen+p.Remaining), 10)
-		b = append(b, " bytes captured]\n"...)
+		if cut == session.CutByCapture {
+			b = append(b, " bytes captured]\n"...)
+		} else {
+			b = append(b, " bytes kept]\n"...)
+		}
 	}
 	return b
 }
