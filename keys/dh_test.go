@@ -464,3 +464,34 @@ func TestX942OptionalFields(t *testing.T) {
 		}
 	}
 }
+
+// With a safe prime and q = (p-1)/2 given, the subgroup check (by the
+// Jacobi symbol) agrees with y^q mod p = 1 on random values.
+func TestValidateSafePrimeSubgroup(t *testing.T) {
+	g := mustGroup(t, "g2048/params.pem")
+	g.Q = new(big.Int).Rsh(g.P, 1)
+	if !g.Q.ProbablyPrime(8) {
+		t.Fatal("g2048/params.pem is not a safe prime")
+	}
+	in, out := 0, 0
+	for range 40 {
+		y, err := rand.Int(rand.Reader, new(big.Int).Sub(g.P, big.NewInt(3)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		y.Add(y, big.NewInt(2))
+		want := new(big.Int).Exp(y, g.Q, g.P).Cmp(big.NewInt(1)) == 0
+		got := (&DHPublicKey{Group: g, Y: y}).Validate() == ""
+		if got != want {
+			t.Fatalf("y = %s: valid %v, y^q mod p = 1 %v", y.Text(16), got, want)
+		}
+		if want {
+			in++
+		} else {
+			out++
+		}
+	}
+	if in == 0 || out == 0 {
+		t.Errorf("%d values in the subgroup and %d outside: the test saw one kind only", in, out)
+	}
+}

@@ -56,7 +56,18 @@ type Exchange struct {
 	resKeys  []*keys.DHPublicKey
 	pairings []pairing // one per response, once a private key matched
 	tried    int       // responses already looked up in the key store
+	computed int       // shared secrets computed (exponentiations)
+	limit    string    // why responses were left without their secret, once a limit is reached
+	reported bool      // the limit's finding was raised
 }
+
+// Limits of the exponentiations a capture can make mqtap do: a 4096-bit
+// shared secret costs tens of milliseconds, and anybody on the broker can
+// answer a key exchange with as many public keys as they like.
+const (
+	maxSecretsPerExchange = 16
+	maxSecrets            = 1024
+)
 
 // pairing is the key material of the request with one of its responses.
 type pairing struct {
@@ -88,6 +99,7 @@ type Tracker struct {
 	seenKeys  map[string]string
 	weak      map[string]string // group (p, g) -> weakness, computed once per group
 	copies    session.Linker[message]
+	computed  int // shared secrets computed, all exchanges together
 
 	reload     bool        // read the key store again when a key is missing (live)
 	report     func(error) // receives reload errors
@@ -251,6 +263,11 @@ func (t *Tracker) keyExchange(r *session.Record, m *message, netid string, reque
 		addFinding(ex, f.Code)
 	}
 	t.pair(ex)
+	if ex.limit != "" && !ex.reported {
+		ex.reported = true
+		r.Findings = append(r.Findings, session.Finding{Code: session.LimitReached, Text: ex.limit})
+		addFinding(ex, session.LimitReached)
+	}
 }
 
 // checkKey reports weak groups and invalid public values.
@@ -324,6 +341,9 @@ func (t *Tracker) pair(ex *Exchange) {
 		if priv == nil && t.store.FindDH(res) == nil && t.reloadKeys(true) {
 			priv = t.store.FindDH(ex.reqKey)
 		}
+		if (priv != nil || t.store.FindDH(res) != nil) && !t.budget(ex) {
+			return
+		}
 		if priv != nil {
 			secret, err = priv.SharedSecret(res)
 			side, file = "requester", priv.Source
@@ -339,6 +359,22 @@ func (t *Tracker) pair(ex *Exchange) {
 		}
 		ex.pairings = append(ex.pairings, pairing{response: ex.tried, side: side, file: file, keys: keys.DeriveLabKeys(secret)})
 	}
+}
+
+// budget reports whether one more shared secret of ex may be computed,
+// and counts it; when not, it notes in ex which limit was reached.
+func (t *Tracker) budget(ex *Exchange) bool {
+	switch {
+	case ex.computed >= maxSecretsPerExchange:
+		ex.limit = fmt.Sprintf("%s has more than %d responses whose shared secret a private key of the store could compute: mqtap computed those of the first %d only", ex.ID, maxSecretsPerExchange, maxSecretsPerExchange)
+	case t.computed >= maxSecrets:
+		ex.limit = fmt.Sprintf("the capture has more than %d key-exchange responses whose shared secret a private key of the store could compute: mqtap computed the first %d only, and none of %s", maxSecrets, maxSecrets, ex.ID)
+	default:
+		ex.computed++
+		t.computed++
+		return true
+	}
+	return false
 }
 
 // Retry looks the exchanges without keys up again, after the key store was

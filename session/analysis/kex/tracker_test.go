@@ -339,3 +339,48 @@ func TestReloadKeys(t *testing.T) {
 		}
 	}
 }
+
+// Forged responses cannot make mqtap compute without end: past
+// maxSecretsPerExchange shared secrets an exchange's further responses are
+// left without theirs, once reported as mqtap.limit, and the genuine
+// response (among the first) still decrypts.
+func TestForgedResponsesAreBounded(t *testing.T) {
+	g := modp2048(t)
+	req, res := genKey(t, g), genKey(t, g)
+	l := newLab(t, storeOf(t, req))
+	l.publish(0, "flood/key-exchange/request", req.Public().MarshalPEM())
+	l.publish(1, "flood/key-exchange/response", res.Public().MarshalPEM())
+	limited := 0
+	for k := 0; k < 3*maxSecretsPerExchange; k++ {
+		y, err := rand.Int(rand.Reader, new(big.Int).Sub(g.P, big.NewInt(4)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		forged := &keys.DHPublicKey{Group: g, Y: y.Add(y, big.NewInt(2))}
+		rec := l.publish(1, "flood/key-exchange/response", forged.MarshalPEM())
+		if hasFinding(rec[0], "mqtap.limit") {
+			limited++
+			if k+2 != maxSecretsPerExchange+1 {
+				t.Errorf("mqtap.limit on response %d, want %d", k+2, maxSecretsPerExchange+1)
+			}
+		}
+	}
+	if limited != 1 || l.tr.computed != maxSecretsPerExchange {
+		t.Errorf("mqtap.limit raised %d times, %d secrets computed; want 1 and %d", limited, l.tr.computed, maxSecretsPerExchange)
+	}
+	secret, err := req.SharedSecret(res.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := keys.EncryptFernet(keys.DeriveLabKeys(secret)[0], []byte("still readable"), l.clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := l.publish(0, "flood/uppercase/request", tok)
+	if string(msg[0].Crypto.Plaintext) != "still readable" {
+		t.Errorf("the genuine response's key: %+v", msg[0].Crypto)
+	}
+	if ex := l.tr.Exchanges(); len(ex) != 1 || !slices.Contains(ex[0].Findings, "mqtap.limit") {
+		t.Errorf("exchange findings: %+v", ex)
+	}
+}
