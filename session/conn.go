@@ -72,7 +72,7 @@ const (
 // MQTT state of both directions. halves[0] is the data sent by key.a.
 type conn struct {
 	key     flowKey
-	stream  int
+	stream  int32
 	kind    kind
 	inner   kind // what a TLS connection carries inside (kindUnknown until its first data)
 	client  int8 // index of the client half, -1 while unknown
@@ -86,34 +86,95 @@ type conn struct {
 	// holds the output back (its data is then replayed in the frame that
 	// decides).
 	pendingHolder, late bool
-	last                time.Time
+	last                int64 // capture time of the last segment, in Unix nanoseconds
 	tls                 *tlsConn
 	ws                  *wsConn // the WebSocket layer (over TCP, or inside TLS)
 
-	halves  [2]half
+	halves [2]half
+	aside  *aside // what few connections set aside (nil: nothing)
+	mq     decode.Conn
+
+	// older and newer link the connection into Pipeline.idle while listed.
+	older, newer *conn
+	sameHash     *conn // the next connection whose key has the same hash (flowTable)
+}
+
+// aside is what a connection sets aside for later, allocated when there
+// is something: most connections never do.
+type aside struct {
 	pending []chunk // data held while detecting, replayed once MQTT is found
 	// waiting are findings about the connection that go with its next
 	// MQTT record.
 	waiting []pendingFinding
-	mq      decode.Conn
-
-	// older and newer link the connection into Pipeline.idle while listed.
-	older, newer *conn
 }
 
-// half is the state of one direction of a connection.
+// pending is the data held while detecting.
+func (c *conn) pending() []chunk {
+	if c.aside == nil {
+		return nil
+	}
+	return c.aside.pending
+}
+
+// takePending returns the data held while detecting and forgets it.
+func (c *conn) takePending() []chunk {
+	held := c.pending()
+	if held != nil {
+		c.aside.pending = nil
+	}
+	return held
+}
+
+// takeWaiting returns the findings waiting for the next record and forgets
+// them.
+func (c *conn) takeWaiting() []pendingFinding {
+	if c.aside == nil {
+		return nil
+	}
+	w := c.aside.waiting
+	c.aside.waiting = nil
+	return w
+}
+
+// setAside returns the connection's aside, allocating it.
+func (c *conn) setAside() *aside {
+	if c.aside == nil {
+		c.aside = new(aside)
+	}
+	return c.aside
+}
+
+// half is the state of one direction of a connection. Connections are
+// many (a fleet of devices), so it is kept small: what only some
+// directions need (losses, reordering) is allocated when needed.
 type half struct {
-	tcp      tcpDir
-	buf      []byte   // bytes of an MQTT packet not complete yet (or held for detection)
-	lastCtx  frameCtx // frame of the last packet delivered
-	resync   bool     // the next packet boundary is unknown: capture started mid-stream or lost data
-	midflow  bool     // the direction was first seen without its SYN, or lost data while being detected
-	msgStart bool     // the bytes parse gets next start a WebSocket data message
-	unsure   bool     // framing resumed after a resynchronisation and no well-formed packet confirmed it yet
-	skip     int      // bytes still to come of a packet cut by a gap (already reported)
-	losses   losses   // what the direction lost or skipped since its previous packet
-	lastSeen int      // frame of the last record, for Record.Index
-	index    int
+	tcp       tcpDir
+	buf       []byte  // bytes of an MQTT packet not complete yet (or held for detection)
+	loss      *losses // what the direction lost or skipped since its previous packet (nil: nothing)
+	skip      int     // bytes still to come of a packet cut by a gap (already reported)
+	lastFrame int32   // frame of the last packet delivered
+	lastSeen  int32   // frame of the last record, for Record.Index
+	index     int32
+	resync    bool // the next packet boundary is unknown: capture started mid-stream or lost data
+	midflow   bool // the direction was first seen without its SYN, or lost data while being detected
+	msgStart  bool // the bytes parse gets next start a WebSocket data message
+	unsure    bool // framing resumed after a resynchronisation and no well-formed packet confirmed it yet
+}
+
+// losses returns what the direction lost since its previous packet, to
+// add to.
+func (h *half) losses() *losses {
+	if h.loss == nil {
+		h.loss = new(losses)
+	}
+	return h.loss
+}
+
+// skipped notes n bytes skipped while resynchronising.
+func (h *half) skipped(n int) {
+	if n > 0 {
+		h.losses().skipped += n
+	}
 }
 
 // chunk is data (or a loss) held while a connection's protocol is being
@@ -133,13 +194,13 @@ func (p *Pipeline) lookup(src, dst netip.Addr, tcp *layers.TCP, ts time.Time) *c
 	sp, dp := uint16(tcp.SrcPort), uint16(tcp.DstPort)
 	k, fromA := makeKey(netip.AddrPortFrom(src, sp), netip.AddrPortFrom(dst, dp))
 	syn := tcp.SYN && !tcp.ACK
-	c := p.flows[k]
+	c := p.flows.get(k)
 	if c == nil || syn && c.ended {
 		if c != nil {
 			p.finish(c)
 			p.idle.remove(c)
 		}
-		c = &conn{key: k, stream: p.stats.Streams, client: -1}
+		c = &conn{key: k, stream: int32(p.stats.Streams), client: -1}
 		p.stats.Streams++
 		switch a, b := p.IsMQTTPort(k.a.Port()), p.IsMQTTPort(k.b.Port()); {
 		case a && (!b || k.a.Port() <= k.b.Port()):
@@ -147,7 +208,7 @@ func (p *Pipeline) lookup(src, dst netip.Addr, tcp *layers.TCP, ts time.Time) *c
 		case b:
 			c.kind, c.client = kindMQTT, 0
 		}
-		p.flows[k] = c
+		p.flows.put(c)
 	}
 	sender := int8(1)
 	if fromA {
@@ -162,7 +223,7 @@ func (p *Pipeline) lookup(src, dst netip.Addr, tcp *layers.TCP, ts time.Time) *c
 	if tcp.FIN || tcp.RST {
 		c.ended = true
 	}
-	c.last = ts
+	c.last = ts.UnixNano()
 	p.idle.touch(c)
 	return c
 }
@@ -200,7 +261,7 @@ func (c *conn) release() {
 	for i := range c.halves {
 		c.halves[i].buf = nil // the TCP state stays: it keeps following the sequence numbers
 	}
-	c.pending = nil
+	c.takePending()
 	if c.tls != nil {
 		for i := range c.tls.halves {
 			c.tls.halves[i] = tlsHalf{protected: c.tls.halves[i].protected}

@@ -178,7 +178,7 @@ func (p *Pipeline) wsResync(c *conn, i int, data []byte) []byte {
 	}
 	off, ok := wsBoundary(h.buf, h.starts, masked)
 	if off > 0 {
-		c.halves[i].losses.skipped += off
+		c.halves[i].skipped(off)
 		p.stats.Skipped += off
 	}
 	if !ok {

@@ -24,17 +24,17 @@ func (p *Pipeline) Received(local, broker netip.AddrPort, version uint8, data []
 	}
 	p.now = t
 	k, localIsA := makeKey(local, broker)
-	c := p.flows[k]
+	c := p.flows.get(k)
 	if c == nil {
-		c = &conn{key: k, stream: p.stats.Streams, kind: kindMQTT, client: 1, direct: true}
+		c = &conn{key: k, stream: int32(p.stats.Streams), kind: kindMQTT, client: 1, direct: true}
 		if localIsA {
 			c.client = 0
 		}
 		c.mq.SetVersion(version)
 		p.stats.Streams++
-		p.flows[k] = c
+		p.flows.put(c)
 	}
-	c.last = t
+	c.last = t.UnixNano()
 	p.idle.touch(c)
 	p.cur = frameCtx{at: t, length: uint32(len(data)), direct: true}
 	p.parse(c, int(1-c.client), data, &p.cur)
@@ -45,7 +45,7 @@ func (p *Pipeline) Received(local, broker netip.AddrPort, version uint8, data []
 // is counted in Stats.Incomplete.
 func (p *Pipeline) Disconnected(local, broker netip.AddrPort) {
 	k, _ := makeKey(local, broker)
-	c := p.flows[k]
+	c := p.flows.get(k)
 	if c == nil {
 		return
 	}
@@ -56,5 +56,5 @@ func (p *Pipeline) Disconnected(local, broker netip.AddrPort) {
 	}
 	c.release()
 	p.idle.remove(c)
-	delete(p.flows, k)
+	p.flows.remove(c)
 }

@@ -44,7 +44,7 @@ func (p *Pipeline) parse(c *conn, i int, data []byte, ctx *frameCtx) {
 		// itself (as tshark assumes of the segment after a gap), or starts
 		// a WebSocket message with what looks like a packet: it is the
 		// boundary.
-		h.losses.skipped += len(h.buf)
+		h.skipped(len(h.buf))
 		p.stats.Skipped += len(h.buf)
 		h.buf = h.buf[:0]
 		h.resync = true
@@ -98,7 +98,7 @@ func (p *Pipeline) packets(c *conn, i int, b []byte, ctx *frameCtx) []byte {
 	for len(b) > 0 && p.err == nil && c.decodes() {
 		if h.resync {
 			n, ok := resync(b, c.mq.Version())
-			h.losses.skipped += n
+			h.skipped(n)
 			p.stats.Skipped += n
 			b = b[n:]
 			if !ok {
@@ -186,7 +186,7 @@ func (p *Pipeline) lostAt(c *conn, i, n int, from uint32, ctx *frameCtx, kind lo
 		p.stats.SnapCut += n
 	} else {
 		p.stats.GapBytes += n
-		h.losses.addGap(from, n, why)
+		h.losses().addGap(from, n, why)
 	}
 	c.missed(i)
 	switch c.kind {
@@ -220,7 +220,7 @@ func (p *Pipeline) mqttLost(c *conn, i, n int, ctx *frameCtx) {
 	hdr, err := decode.ParseHeader(h.buf)
 	if err != nil {
 		// Not even the fixed header was captured.
-		h.losses.skipped += len(h.buf)
+		h.skipped(len(h.buf))
 		p.stats.Skipped += len(h.buf)
 		h.buf = h.buf[:0]
 		h.resync = true
@@ -321,18 +321,19 @@ const (
 
 func (p *Pipeline) hand(c *conn, i int, raw []byte, ctx *frameCtx, malformed string, cut cutKind) {
 	h := &c.halves[i]
-	if ctx.frame < h.lastCtx.frame && !ctx.direct {
+	if ctx.frame < int(h.lastFrame) && !ctx.direct {
 		// Data given up after a hole that a later frame partly filled:
-		// the direction's packets stay in stream order.
-		ctx = &h.lastCtx
+		// the direction's packets stay in stream order, in the frame
+		// being read (the one that gave the data up).
+		ctx = &p.cur
 	}
-	h.lastCtx = *ctx
-	n := notes{losses: h.losses}
-	h.losses = losses{}
+	h.lastFrame = int32(ctx.frame)
+	n := notes{}
+	if h.loss != nil {
+		n.losses, h.loss = *h.loss, nil
+	}
 	n.cut = cut
-	if len(c.waiting) > 0 {
-		n.conn, c.waiting = c.waiting, nil
-	}
+	n.conn = c.takeWaiting()
 	if w := c.ws; w != nil {
 		n.ws, n.hasWS = w.halves[i].cur, true
 		w.info.Packets++
@@ -362,13 +363,13 @@ func (p *Pipeline) emit(c *conn, i int, raw []byte, ctx *frameCtx, malformed str
 	src, dst := c.endpoints(i)
 	r.Src, r.Dst = src.Addr(), dst.Addr()
 	r.SrcPort, r.DstPort = src.Port(), dst.Port()
-	r.Stream = c.stream
-	if h.lastSeen == ctx.frame {
+	r.Stream = int(c.stream)
+	if int(h.lastSeen) == ctx.frame {
 		h.index++
 	} else {
-		h.lastSeen, h.index = ctx.frame, 0
+		h.lastSeen, h.index = int32(ctx.frame), 0
 	}
-	r.Index = h.index
+	r.Index = int(h.index)
 	r.FirstSeen = !c.counted
 	if !c.counted {
 		c.counted = true
@@ -453,8 +454,7 @@ func (p *Pipeline) decide(c *conn, verdict kind) {
 		c.kind = kindOther
 		c.release()
 	case kindMQTT, kindTLS, kindWS:
-		held := c.pending
-		c.pending = nil
+		held := c.takePending()
 		for i := range c.halves {
 			c.halves[i].buf = c.halves[i].buf[:0]
 		}
@@ -483,7 +483,8 @@ func (p *Pipeline) decide(c *conn, verdict kind) {
 
 // pend holds a chunk of a connection whose protocol is not known yet.
 func (p *Pipeline) pend(c *conn, ch chunk) {
-	c.pending = append(c.pending, ch)
+	a := c.setAside()
+	a.pending = append(a.pending, ch)
 	if !c.pendingHolder {
 		c.pendingHolder = true
 		p.holders = append(p.holders, holder{c: c, i: -1})

@@ -116,7 +116,7 @@ type Pipeline struct {
 	wsPorts [65536 / 64]uint64 // bitmap of the ports forced to MQTT over WebSocket
 
 	ifaces []*iface // by interface id
-	flows  map[flowKey]*conn
+	flows  flowTable
 	idle   idleList // the connections of flows, least recently active first
 	cur    frameCtx // the frame being read
 
@@ -155,7 +155,7 @@ func NewPipeline(link layers.LinkType, opts Options, h Handler) (*Pipeline, erro
 // knows no interface yet: declare them with AddInterface, or Attach a
 // capture file's reader.
 func New(opts Options, h Handler) *Pipeline {
-	p := &Pipeline{opts: opts, handler: h, flows: make(map[flowKey]*conn)}
+	p := &Pipeline{opts: opts, handler: h, flows: newFlowTable()}
 	if p.opts.MaxHeld == 0 {
 		p.opts.MaxHeld = 32 << 20
 	}
@@ -248,7 +248,7 @@ func (p *Pipeline) tcpSegment(dec *LayerDecoder, seg Segment) {
 	src := netip.AddrPortFrom(seg.Src, uint16(tcp.SrcPort))
 	wire := max(seg.PayloadLen, len(tcp.Payload))
 	if p.opts.OnTCPFrame != nil {
-		p.opts.OnTCPFrame(TCPFrame{Frame: p.stats.Frames, Time: p.now, Stream: c.stream, Src: src, Seq: tcp.Seq, SYN: tcp.SYN, Payload: wire})
+		p.opts.OnTCPFrame(TCPFrame{Frame: p.stats.Frames, Time: p.now, Stream: int(c.stream), Src: src, Seq: tcp.Seq, SYN: tcp.SYN, Payload: wire})
 	}
 	if c.kind == kindOther || c.done {
 		return
@@ -271,11 +271,8 @@ func (p *Pipeline) tcpSegment(dec *LayerDecoder, seg Segment) {
 // Close delivers what is still held and ends every connection. It returns
 // the handler's error, if any.
 func (p *Pipeline) Close() error {
-	conns := make([]*conn, 0, len(p.flows))
-	for _, c := range p.flows {
-		conns = append(conns, c)
-	}
-	slices.SortFunc(conns, func(a, b *conn) int { return a.stream - b.stream })
+	conns := p.flows.all()
+	slices.SortFunc(conns, func(a, b *conn) int { return int(a.stream - b.stream) })
 	for _, c := range conns { // in stream order, so that what they report comes in a stable order
 		if p.err == nil {
 			p.finish(c)
@@ -313,10 +310,10 @@ func (p *Pipeline) expire() {
 	}
 	p.expireHolds()
 	limit := p.now.Add(-p.opts.CloseAfter)
-	for c := p.idle.front; c != nil && c.last.Before(limit); c = p.idle.front {
+	for c := p.idle.front; c != nil && c.last < limit.UnixNano(); c = p.idle.front {
 		p.finish(c)
 		p.idle.remove(c)
-		delete(p.flows, c.key)
+		p.flows.remove(c)
 	}
 }
 

@@ -2,6 +2,8 @@ package session
 
 import (
 	"bytes"
+	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -244,5 +246,46 @@ func TestUndelimitablePacketIsReported(t *testing.T) {
 	last := got[len(got)-1]
 	if last.Topic != "ok" || last.Malformed != "" {
 		t.Fatalf("stream did not go on after the malformed packet: %+v", got)
+	}
+}
+
+// The flow table chains connections whose keys share a hash: each is found,
+// replaced and removed on its own.
+func TestFlowTableCollisions(t *testing.T) {
+	key := func(port uint16) flowKey {
+		k, _ := makeKey(netip.MustParseAddrPort(fmt.Sprintf("10.0.0.1:%d", port)), netip.MustParseAddrPort("10.0.0.2:1883"))
+		return k
+	}
+	for _, h := range []func(flowKey) uint64{
+		func(flowKey) uint64 { return 7 }, // every key in one chain
+		nil,                               // the table's own hash
+	} {
+		ft := newFlowTable()
+		if h == nil {
+			h = ft.hash
+		}
+		var conns []*conn
+		for i := range 5 {
+			c := &conn{key: key(uint16(40000 + i)), stream: int32(i)}
+			conns = append(conns, c)
+			ft.putAt(c, h(c.key))
+		}
+		again := &conn{key: conns[2].key, stream: 99}
+		ft.putAt(again, h(again.key))
+		if ft.len() != 5 || ft.getAt(conns[2].key, h(conns[2].key)) != again {
+			t.Fatalf("after replacing: %d connections", ft.len())
+		}
+		ft.removeAt(conns[2], h(conns[2].key)) // replaced: no longer in the table
+		for _, k := range []int{4, 0} {        // the head of the chain, then its end
+			ft.removeAt(conns[k], h(conns[k].key))
+		}
+		if ft.len() != 3 || len(ft.all()) != 3 {
+			t.Errorf("after removing: %d connections, %d listed", ft.len(), len(ft.all()))
+		}
+		for k, want := range []*conn{nil, conns[1], again, conns[3], nil} {
+			if got := ft.getAt(conns[k].key, h(conns[k].key)); got != want {
+				t.Errorf("connection %d: found %p, want %p", k, got, want)
+			}
+		}
 	}
 }

@@ -327,10 +327,11 @@ type holder struct {
 func (h holder) holding() (frame int, ok bool) {
 	c := h.c
 	if h.i < 0 {
-		if len(c.pending) == 0 || c.late {
+		held := c.pending()
+		if len(held) == 0 || c.late {
 			return 0, false
 		}
-		return c.pending[0].ctx.frame, true
+		return held[0].ctx.frame, true
 	}
 	held := c.halves[h.i].tcp.held()
 	if len(held) == 0 {
@@ -350,8 +351,8 @@ func (p *Pipeline) expireHolds() {
 	limit := p.now.Add(-p.opts.FlushAfter)
 	for _, h := range p.holders {
 		if h.i < 0 {
-			if c := h.c; len(c.pending) > 0 && c.pending[0].ctx.at.Before(limit) {
-				c.late = true
+			if held := h.c.pending(); len(held) > 0 && held[0].ctx.at.Before(limit) {
+				h.c.late = true
 			}
 			continue
 		}

@@ -87,7 +87,7 @@ type tlsHalf struct {
 }
 
 // pendingFinding waits for the next MQTT record of its connection
-// (conn.waiting); a connection that never carries one hands it to
+// (conn.aside); a connection that never carries one hands it to
 // Options.OnFinding.
 type pendingFinding struct {
 	f     Finding
@@ -98,7 +98,7 @@ type pendingFinding struct {
 func (p *Pipeline) startTLS(c *conn, ctx *frameCtx) {
 	c.kind = kindTLS
 	cl, sv := c.endpoints(int(max(c.client, 0)))
-	info := &TLSInfo{Stream: c.stream, Frame: ctx.frame, Client: cl, Server: sv, Decrypted: "no-key"}
+	info := &TLSInfo{Stream: int(c.stream), Frame: ctx.frame, Client: cl, Server: sv, Decrypted: "no-key"}
 	c.tls = &tlsConn{info: info}
 	if len(p.tlsInfos) < maxTLSInfos {
 		p.tlsInfos = append(p.tlsInfos, info)
@@ -412,23 +412,23 @@ func (p *Pipeline) tlsFinding(c *conn, ctx *frameCtx, f Finding) { c.report(ctx,
 // report notes a finding about a connection (its TLS or WebSocket layer):
 // it goes with the connection's next MQTT record.
 func (c *conn) report(ctx *frameCtx, f Finding) {
-	c.waiting = append(c.waiting, pendingFinding{f: f, frame: ctx.frame})
+	a := c.setAside()
+	a.waiting = append(a.waiting, pendingFinding{f: f, frame: ctx.frame})
 }
 
 // flushPending hands findings no record carried to Options.OnFinding.
 // Those of a TLS connection that is not known to carry MQTT (another port,
 // no ALPN "mqtt", not decrypted) are dropped: it may be any TLS traffic.
 func (p *Pipeline) flushPending(c *conn) {
+	waiting := c.takeWaiting()
 	if c.tls != nil && !p.carriesMQTT(c) {
-		c.waiting = nil
 		return
 	}
-	for _, pf := range c.waiting {
+	for _, pf := range waiting {
 		if p.opts.OnFinding != nil {
 			p.opts.OnFinding(pf.f, pf.frame)
 		}
 	}
-	c.waiting = nil
 }
 
 // tlsProtocolAudit reports a TLS version below 1.2 or a weak cipher suite.

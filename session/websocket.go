@@ -106,7 +106,7 @@ type wsHalf struct {
 // boundary, or resynchronises on one when it was first seen mid-stream.
 func (p *Pipeline) startWS(c *conn, ctx *frameCtx) {
 	cl, sv := c.endpoints(int(max(c.client, 0)))
-	w := &wsConn{info: &WSInfo{Stream: c.stream, Frame: ctx.frame, Client: cl, Server: sv, TLS: c.tls != nil}}
+	w := &wsConn{info: &WSInfo{Stream: int(c.stream), Frame: ctx.frame, Client: cl, Server: sv, TLS: c.tls != nil}}
 	for i := range w.halves {
 		w.halves[i].probe = true
 	}
@@ -237,7 +237,7 @@ func (p *Pipeline) wsNotWebSocket(c *conn, why string) {
 		c.kind = kindOther
 	}
 	c.ws.halves[0].broken, c.ws.halves[1].broken = true, true
-	c.waiting = nil
+	c.takeWaiting()
 	c.release()
 }
 

@@ -47,9 +47,11 @@ or decrypted pcapng files. It captures live (sniff), subscribes to a broker
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usagef("%w (see '%s --help')", err, c.CommandPath())
 	})
-	var cpuProfile string
+	var cpuProfile, memProfile string
 	root.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a Go CPU profile to this file (for developers)")
+	root.PersistentFlags().StringVar(&memProfile, "memprofile", "", "write a Go profile of the allocations to this file at the end (for developers)")
 	root.PersistentFlags().MarkHidden("cpuprofile")
+	root.PersistentFlags().MarkHidden("memprofile")
 	var stopProfile func()
 	root.PersistentPreRunE = func(*cobra.Command, []string) error {
 		if cpuProfile == "" {
@@ -65,10 +67,19 @@ or decrypted pcapng files. It captures live (sniff), subscribes to a broker
 		stopProfile = func() { pprof.StopCPUProfile(); f.Close() }
 		return nil
 	}
-	root.PersistentPostRun = func(*cobra.Command, []string) {
+	root.PersistentPostRunE = func(*cobra.Command, []string) error {
 		if stopProfile != nil {
 			stopProfile()
 		}
+		if memProfile == "" {
+			return nil
+		}
+		f, err := os.Create(memProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		return pprof.Lookup("allocs").WriteTo(f, 0)
 	}
 	root.AddCommand(newReadCmd(stdout, stderr))
 	root.AddCommand(newSniffCmd(stdout, stderr))

@@ -154,19 +154,25 @@ func appendSeconds(b []byte, ns int64) []byte {
 	return b
 }
 
-// endpoint returns the text of an address and port, cached: a capture has
-// few endpoints and many packets.
+// endpoint returns the text of an address and port, from a small cache: a
+// capture has few endpoints and many packets, or (a fleet) so many that
+// a cache of all of them would cost more than it saves. The text is
+// valid until the next call.
 func (w *formatter) endpoint(a netip.Addr, port uint16) []byte {
 	ap := netip.AddrPortFrom(a, port)
-	if t, ok := w.endpoints[ap]; ok {
-		return t
+	b16 := a.As16()
+	e := &w.endpoints[(uint(port)*31+uint(b16[14])<<8+uint(b16[15]))%uint(len(w.endpoints))]
+	if e.ap != ap || e.text == nil {
+		e.ap, e.text = ap, appendEndpoint(e.text[:0], a, port)
 	}
-	if len(w.endpoints) >= 4096 {
-		clear(w.endpoints)
-	}
-	t := appendEndpoint(nil, a, port)
-	w.endpoints[ap] = t
-	return t
+	return e.text
+}
+
+// endpointCache holds formatted endpoints, each in the slot its address
+// and port hash to.
+type endpointCache [512]struct {
+	ap   netip.AddrPort
+	text []byte
 }
 
 // appendTree appends the detail tree of a record, as tshark -V does: the

@@ -8,7 +8,6 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"net/netip"
 
 	"github.com/mqtap/mqtap/decode"
 	"github.com/mqtap/mqtap/session"
@@ -60,12 +59,12 @@ type formatter struct {
 	cols [][]byte
 	all  []*decode.Field // fields of the record being written as JSON, reused
 
-	endpoints map[netip.AddrPort][]byte // formatted endpoints, see endpoint
-	aliases   map[string]string         // field name -> Wireshark's generic name, for -e
+	endpoints *endpointCache    // formatted endpoints, see endpoint
+	aliases   map[string]string // field name -> Wireshark's generic name, for -e
 }
 
 func newFormatter(opts Options) *formatter {
-	return &formatter{opts: opts, cols: make([][]byte, len(opts.FieldNames)), endpoints: make(map[netip.AddrPort][]byte), aliases: make(map[string]string)}
+	return &formatter{opts: opts, cols: make([][]byte, len(opts.FieldNames)), endpoints: new(endpointCache), aliases: make(map[string]string)}
 }
 
 // New returns a Writer printing to w. It fails on an unknown format or a
