@@ -333,3 +333,33 @@ awk -v ws="$ws" -v wb="$wb" -v kb="$kb" -v tb="$tb" -v tsp="$TARGET_FLEET_SPEEDU
 	printf "fleet growth %d -> %d devices: %.1fx the time for %.0fx the work (target <= %dx: %s)\n", s, b, g, b / s, tg, (g > 0 && g <= tg ? "met" : "not met")
 	printf "fleet peak memory: %.1f MB (target <= %d MB: %s)\n", kb / 1024, tmb, (kb / 1024 <= tmb ? "met" : "not met")
 }'
+
+# ------------------------------------------------------------------ adversarial
+# Captures a hostile or broken peer could produce (mqtap-fleetgen -shape):
+# the cost stays linear, memory bounded, every packet is shown, and every
+# limit reached is an mqtap.limit finding (LIMITS: the findings expected).
+echo
+printf "%-9s %8s %9s %9s %9s %9s %8s  %s\n" "shape" "frames" "written" "shown" "mqtap s" "mqtap MB" "limits" ""
+for s in "qos-ids 0" "aliases 0" "huge 4" "tls 1" "kex 1"; do
+	read -r shape limits <<<"$s"
+	scap=$DIR/shape-$shape.pcap
+	skeys=$DIR/shape-$shape.keys
+	if ! [ -s "$scap" ] || ! [ "$scap" -nt "$REPO/cmd/mqtap-fleetgen/shapes.go" ] || ! [ -s "$scap.info" ]; then
+		rm -rf "$skeys"
+		(cd "$REPO" && "$DIR/mqtap-fleetgen" -shape "$shape" -keys "$skeys" -o "$scap") >"$scap.info" || die "mqtap-fleetgen -shape $shape failed"
+	fi
+	read -r sframes _ written _ <"$scap.info"
+	kargs=()
+	[ -d "$skeys" ] && kargs=(--keys "$skeys")
+	cat "$scap" >/dev/null
+	shown=$("$MQTAP" read "${kargs[@]}" -T fields -e frame.number "$scap" 2>/dev/null | wc -l)
+	measure "$MQTAP" read "${kargs[@]}" "$scap" || die "mqtap failed on $scap"
+	got=$("$MQTAP" findings "${kargs[@]}" -T json "$scap" 2>/dev/null | awk '$1 == "\"mqtap.limit\":" {gsub(/,/, "", $2); print $2; exit}')
+	got=${got:-0}
+	verdict=ok
+	[ "$shown" -eq "$written" ] || verdict="LOST $((written - shown)) packets"
+	[ "$got" -eq "$limits" ] || verdict="$verdict, $got mqtap.limit findings (want $limits)"
+	awk -v s="$shape" -v f="$sframes" -v w="$written" -v n="$shown" -v mw="$M_WALL" -v mk="$M_KB" -v l="$got" -v v="$verdict" 'BEGIN {
+		printf "%-9s %8d %9d %9d %9.2f %9.1f %8d  %s\n", s, f, w, n, mw, mk / 1024, l, v
+	}'
+done

@@ -76,7 +76,7 @@ func (p *Pipeline) capPacket(c *conn, i int, b []byte, ctx *frameCtx) []byte {
 	if err != nil {
 		return b // packets() delivers what cannot be delimited
 	}
-	p.stats.CapsReached++
+	p.stats.Limits++
 	p.hand(c, i, b[:p.opts.MaxPacket], ctx, "", cutLimit)
 	h.skip = hdr.Total() - len(b)
 	return nil

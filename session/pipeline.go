@@ -36,7 +36,7 @@ type Options struct {
 	// holes are given up.
 	MaxQueued int
 	// MaxPacket caps the bytes of one MQTT packet held while it arrives
-	// (0: 16 MiB). A larger packet is decoded from its first MaxPacket
+	// (0: DefaultMaxPacket). A larger packet is decoded from its first MaxPacket
 	// bytes as soon as they are there, the rest of it is skipped, and its
 	// record carries an mqtap.limit finding.
 	MaxPacket int
@@ -103,10 +103,18 @@ type Stats struct {
 	Truncated   int       // MQTT packets reported with only the bytes captured (a gap or the snap length)
 	Skipped     int       // bytes skipped while resynchronising on a packet boundary
 	Incomplete  int       // MQTT packets cut off by the end of their connection or capture
-	CapsReached int       // holes given up because held data reached its cap, and packets cut at Options.MaxPacket
+	CapsReached int       // holes given up because held data reached its cap
+	Limits      int       // mqtap.limit findings raised: packets cut at Options.MaxPacket, connections past the TLS and WebSocket lists
 	TLS         []TLSInfo // TLS connections, with their handshakes and whether they were decrypted
 	WebSocket   []WSInfo  // WebSocket connections, with their handshakes
 }
+
+// DefaultMaxPacket is Options.MaxPacket's default: 4 MiB, above what MQTT
+// clients send (cloud brokers cap messages at 128 or 256 KB; a camera's
+// snapshot takes a few hundred), and small enough that connections
+// declaring packets of up to 256 MB that never end cannot exhaust memory
+// (Suricata caps at 1 MB).
+const DefaultMaxPacket = 4 << 20
 
 // Pipeline turns captured frames into MQTT records.
 type Pipeline struct {
@@ -135,9 +143,10 @@ type Pipeline struct {
 	rec      Record
 	err      error
 	stats    Stats
-	rootPool *x509.CertPool // certificate roots, built on first use
-	tlsInfos []*TLSInfo     // TLS connections, for Stats
-	wsInfos  []*WSInfo      // WebSocket connections, for Stats
+	rootPool *x509.CertPool  // certificate roots, built on first use
+	tlsInfos []*TLSInfo      // TLS connections, for Stats
+	wsInfos  []*WSInfo       // WebSocket connections, for Stats
+	capped   map[string]bool // the lists of connections past maxTLSInfos (unlisted)
 }
 
 // NewPipeline returns a pipeline for frames of the given link type (on
@@ -160,7 +169,7 @@ func New(opts Options, h Handler) *Pipeline {
 		p.opts.MaxHeld = 32 << 20
 	}
 	if p.opts.MaxPacket <= 0 {
-		p.opts.MaxPacket = 16 << 20
+		p.opts.MaxPacket = DefaultMaxPacket
 	}
 	if p.opts.MaxQueued == 0 {
 		p.opts.MaxQueued = 16 << 20

@@ -364,8 +364,8 @@ func TestPacketLimit(t *testing.T) {
 	}
 	got, st := x.run(Options{MaxPacket: 4096}, segs...)
 	frameOrder(t, got)
-	if len(got) != 4 || got[1].Topic != "x/big" || got[2].Topic != "x/after" || got[3].Topic != "x/huge" || st.CapsReached != 2 {
-		t.Fatalf("records %s, CapsReached %d; want CONNECT, x/big, x/after, x/huge and 2", describe(got), st.CapsReached)
+	if len(got) != 4 || got[1].Topic != "x/big" || got[2].Topic != "x/after" || got[3].Topic != "x/huge" || st.Limits != 2 {
+		t.Fatalf("records %s, Limits %d; want CONNECT, x/big, x/after, x/huge and 2", describe(got), st.Limits)
 	}
 	for _, k := range []int{1, 3} {
 		r := got[k]

@@ -43,7 +43,8 @@ type TLSInfo struct {
 	Records     int            `json:"mqtt_packets"` // MQTT packets decoded inside
 }
 
-// maxTLSInfos bounds the TLS connections Stats lists.
+// maxTLSInfos bounds the TLS connections Stats lists, and the WebSocket
+// connections.
 const maxTLSInfos = 100000
 
 // tlsConnections copies the TLS connections seen so far, in order.
@@ -102,6 +103,8 @@ func (p *Pipeline) startTLS(c *conn, ctx *frameCtx) {
 	c.tls = &tlsConn{info: info}
 	if len(p.tlsInfos) < maxTLSInfos {
 		p.tlsInfos = append(p.tlsInfos, info)
+	} else {
+		p.unlisted(c, ctx, "TLS")
 	}
 	for i := range c.halves {
 		c.halves[i].buf = c.halves[i].buf[:0]
@@ -583,4 +586,19 @@ func (p *Pipeline) roots() *x509.CertPool {
 	}
 	p.rootPool = pool
 	return pool
+}
+
+// unlisted reports, on the first connection past maxTLSInfos of a kind
+// (TLS or WebSocket), that it and the later ones are decoded but not
+// listed in Stats.
+func (p *Pipeline) unlisted(c *conn, ctx *frameCtx, what string) {
+	if p.capped[what] {
+		return
+	}
+	if p.capped == nil {
+		p.capped = make(map[string]bool)
+	}
+	p.capped[what] = true
+	p.stats.Limits++
+	c.report(ctx, Finding{Code: LimitReached, Text: fmt.Sprintf("the capture has more than %d %s connections: this one and the later ones are decoded but not listed among them", maxTLSInfos, what)})
 }

@@ -118,6 +118,8 @@ func (p *Pipeline) startWS(c *conn, ctx *frameCtx) {
 	}
 	if len(p.wsInfos) < maxTLSInfos {
 		p.wsInfos = append(p.wsInfos, w.info)
+	} else {
+		p.unlisted(c, ctx, "WebSocket")
 	}
 }
 

@@ -9,32 +9,51 @@
 // Usage:
 //
 //	mqtap-fleetgen -clients 200000 [-rate 10000] -o fleet.pcap
+//	mqtap-fleetgen -shape qos-ids|aliases|huge|tls|kex [-n N] -o shape.pcap
 //
-// It prints the number of frames and MQTT packets written, the ground truth
-// the benchmark compares mqtap's count with.
+// The adversarial shapes (shapes.go) are captures a hostile or broken peer
+// could produce: many outstanding QoS identifiers, thousands of topic
+// aliases, packets that declare 256 MB, many TLS connections, a key
+// exchange flooded with forged responses. It prints the number of frames
+// and MQTT packets written, the ground truth the benchmark compares
+// mqtap's count with.
 package main
 
 import (
-	"bufio"
 	"encoding/binary"
 	"flag"
 	"fmt"
+	"maps"
 	"net"
 	"os"
-	"time"
-
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
+	"slices"
 )
 
 func main() {
 	clients := flag.Int("clients", 200000, "number of devices")
 	rate := flag.Int("rate", 10000, "frames per second of capture time")
 	out := flag.String("o", "", "pcap file to write")
+	shape := flag.String("shape", "fleet", "what to write: fleet, or an adversarial shape (see -help)")
+	n := flag.Int("n", 0, "the size of an adversarial shape (0: its default)")
+	keyDir := flag.String("keys", "", "kex shape: directory to write the requester's private key to")
+	flag.StringVar(&dhParams, "dhparam", dhParams, "kex shape: the Diffie-Hellman group (PEM)")
+	flag.Usage = usage
 	flag.Parse()
-	if *out == "" || *clients <= 0 || *clients >= 1<<24-1 || *rate <= 0 {
-		fmt.Fprintln(os.Stderr, "usage: mqtap-fleetgen -clients N (1 to 16777216) [-rate FRAMES/S] -o FILE.pcap")
+	if *out == "" || *rate <= 0 {
+		usage()
+		os.Exit(2)
+	}
+	if *shape != "fleet" {
+		frames, packets, err := writeShape(*out, *shape, *n, *rate, *keyDir)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "mqtap-fleetgen:", err)
+			os.Exit(1)
+		}
+		fmt.Printf("%d frames, %d MQTT packets\n", frames, packets)
+		return
+	}
+	if *clients <= 0 || *clients >= 1<<24-1 {
+		fmt.Fprintln(os.Stderr, "mqtap-fleetgen: -clients must be 1 to 16777214")
 		os.Exit(2)
 	}
 	frames, err := write(*out, *clients, *rate)
@@ -45,12 +64,24 @@ func main() {
 	fmt.Printf("%d frames, %d MQTT packets (%d CONNECT, %d PUBLISH QoS 1), %d connections\n", frames, frames, *clients, *clients, *clients)
 }
 
+func usage() {
+	fmt.Fprintln(os.Stderr, "usage: mqtap-fleetgen [-clients N] [-rate FRAMES/S] -o FILE.pcap")
+	fmt.Fprintln(os.Stderr, "       mqtap-fleetgen -shape NAME [-n N] [-keys DIR] [-dhparam FILE] -o FILE.pcap")
+	fmt.Fprintln(os.Stderr, "shapes:")
+	for _, name := range slices.Sorted(maps.Keys(shapes)) {
+		fmt.Fprintf(os.Stderr, "  %-8s %s (default N %d)\n", name, shapes[name].help, shapes[name].n)
+	}
+	flag.PrintDefaults()
+}
+
 // device is one client of the fleet: its address, port and next sequence
 // number.
 type device struct {
-	ip   net.IP
-	port uint16
-	seq  uint32
+	ip      net.IP
+	port    uint16
+	dport   uint16 // the broker's port (0: 1883)
+	seq     uint32
+	peerSeq uint32 // bytes the broker sent back
 }
 
 func newDevice(i int) device {
@@ -65,64 +96,28 @@ func newDevice(i int) device {
 // PUBLISH one rate-second later (interleaved with the CONNECTs of the
 // devices after it), so that many connections are open at once.
 func write(path string, clients, rate int) (int, error) {
-	f, err := os.Create(path)
+	c, err := newCapWriter(path, rate)
 	if err != nil {
 		return 0, err
 	}
-	defer f.Close()
-	bw := bufio.NewWriterSize(f, 1<<20)
-	w := pcapgo.NewWriter(bw)
-	if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
-		return 0, err
-	}
-	start := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
-	step := time.Second / time.Duration(rate)
 	lag := min(rate/2, clients) // devices between a device's CONNECT and its PUBLISH
-	frame := 0
-	emit := func(d *device, payload []byte) error {
-		data, err := segment(d, payload)
-		if err != nil {
-			return err
-		}
-		d.seq += uint32(len(payload))
-		ci := gopacket.CaptureInfo{Timestamp: start.Add(time.Duration(frame) * step), CaptureLength: len(data), Length: len(data)}
-		frame++
-		return w.WritePacket(ci, data)
-	}
 	devs := make([]device, clients)
-	for i := 0; i < clients+lag; i++ {
+	for i := 0; i < clients+lag && err == nil; i++ {
 		if i < clients {
 			devs[i] = newDevice(i)
-			if err := emit(&devs[i], connect(i)); err != nil {
-				return frame, err
-			}
+			err = c.send(&devs[i], true, connect(i))
 		}
-		if j := i - lag; j >= 0 {
-			if err := emit(&devs[j], publish(j)); err != nil {
-				return frame, err
-			}
+		if j := i - lag; j >= 0 && err == nil {
+			err = c.send(&devs[j], true, publish(j))
 		}
 	}
-	if err := bw.Flush(); err != nil {
-		return frame, err
+	if cerr := c.close(); err == nil {
+		err = cerr
 	}
-	return frame, f.Close()
+	return c.frames, err
 }
 
 var broker = net.IPv4(10, 255, 0, 1)
-
-// segment is one Ethernet/IPv4/TCP frame from d to the broker (port 1883).
-func segment(d *device, payload []byte) ([]byte, error) {
-	eth := layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, EthernetType: layers.EthernetTypeIPv4}
-	ip := layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: d.ip, DstIP: broker}
-	tcp := layers.TCP{SrcPort: layers.TCPPort(d.port), DstPort: 1883, Seq: d.seq, Ack: 1, ACK: true, PSH: true, Window: 502}
-	if err := tcp.SetNetworkLayerForChecksum(&ip); err != nil {
-		return nil, err
-	}
-	buf := gopacket.NewSerializeBuffer()
-	err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, &eth, &ip, &tcp, gopacket.Payload(payload))
-	return buf.Bytes(), err
-}
 
 // connect is device i's MQTT 3.1.1 CONNECT: clean session, keep-alive 60 s.
 func connect(i int) []byte {

@@ -38,3 +38,33 @@ func TestFleet(t *testing.T) {
 		}
 	}
 }
+
+// TestShapes reads each adversarial shape back: every MQTT packet written
+// is a record, and the packets over the per-packet limit are reported.
+func TestShapes(t *testing.T) {
+	dhParams = "../../keys/testdata/lab/dhparam4096.pem"
+	for name, n := range map[string]int{"qos-ids": 3000, "aliases": 500, "huge": 2, "tls": 50, "kex": 20} {
+		path := filepath.Join(t.TempDir(), name+".pcap")
+		frames, packets, err := writeShape(path, name, n, 10000, t.TempDir())
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		recs, st := brokertest.Records(t, path, session.Options{})
+		if len(recs) != packets || frames == 0 {
+			t.Errorf("%s: %d records of %d packets written (%d frames)", name, len(recs), packets, frames)
+		}
+		malformed := 0
+		for _, r := range recs {
+			if r.Packet.Malformed() != "" {
+				malformed++
+			}
+		}
+		wantLimits := 0
+		if name == "huge" {
+			wantLimits = n
+		}
+		if malformed > 0 || st.Limits != wantLimits {
+			t.Errorf("%s: %d malformed, %d limits reached (want %d)", name, malformed, st.Limits, wantLimits)
+		}
+	}
+}

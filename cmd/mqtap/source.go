@@ -119,7 +119,8 @@ func readCapture(ctx context.Context, src *file.Source, opts session.Options, ha
 }
 
 // noteStats says on stderr what a read could not show in full: packets cut
-// off by the end, bytes the snap length cut, holes given up at a cap.
+// off by the end, bytes the snap length cut, holes given up at a cap,
+// limits reached.
 func noteStats(stderr io.Writer, path string, st session.Stats) {
 	if st.Incomplete > 0 {
 		fmt.Fprintf(stderr, "mqtap: %s: %d MQTT packet(s) were cut off by the end of their connection or of the capture and are not shown\n", path, st.Incomplete)
@@ -132,6 +133,9 @@ func noteStats(stderr io.Writer, path string, st session.Stats) {
 	}
 	if st.CapsReached > 0 {
 		fmt.Fprintf(stderr, "mqtap: %s: %d hole(s) in TCP streams were given up early because the out-of-order data held behind them reached its cap (see their tcp.gap findings)\n", path, st.CapsReached)
+	}
+	if st.Limits > 0 {
+		fmt.Fprintf(stderr, "mqtap: %s: %d limit(s) of mqtap were reached: packets over %d MiB cut, or connections past the lists of TLS and WebSocket connections (see the mqtap.limit findings)\n", path, st.Limits, session.DefaultMaxPacket>>20)
 	}
 }
 

@@ -54,11 +54,12 @@ type Exchange struct {
 
 	reqKey   *keys.DHPublicKey
 	resKeys  []*keys.DHPublicKey
-	pairings []pairing // one per response, once a private key matched
-	tried    int       // responses already looked up in the key store
-	computed int       // shared secrets computed (exponentiations)
-	limit    string    // why responses were left without their secret, once a limit is reached
-	reported bool      // the limit's finding was raised
+	answers  map[string]bool // the public values of resKeys, big-endian
+	pairings []pairing       // one per response, once a private key matched
+	tried    int             // responses already looked up in the key store
+	computed int             // shared secrets computed (exponentiations)
+	limit    string          // why responses were left without their secret, once a limit is reached
+	reported bool            // the limit's finding was raised
 }
 
 // Limits of the exponentiations a capture can make mqtap do: a 4096-bit
@@ -248,11 +249,14 @@ func (t *Tracker) keyExchange(r *session.Record, m *message, netid string, reque
 	ex := list[len(list)-1]
 	m.ex = ex
 	c.Session = ex.ID
-	for _, k := range ex.resKeys {
-		if k.Y.Cmp(pub.Y) == 0 {
-			return // the same answer again (a retransmission)
-		}
+	y := string(pub.Y.Bytes())
+	if ex.answers[y] {
+		return // the same answer again (a retransmission)
 	}
+	if ex.answers == nil {
+		ex.answers = make(map[string]bool)
+	}
+	ex.answers[y] = true
 	t.reuse(r, ex, pub)
 	ex.resKeys = append(ex.resKeys, pub)
 	ex.Responses = append(ex.Responses, t.party(r, pub))
