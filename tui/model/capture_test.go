@@ -5,10 +5,12 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/mqtap/mqtap/keys"
+	"github.com/mqtap/mqtap/pcaps"
 	"github.com/mqtap/mqtap/session"
 	"github.com/mqtap/mqtap/session/filter"
 	"github.com/mqtap/mqtap/session/sink/output"
@@ -263,3 +265,36 @@ func containsInt(l []int, v int) bool {
 }
 
 func getenv(k string) string { return os.Getenv(k) }
+
+// TestSelectAcrossChunks: Select reads records a chunk at a time; over
+// several chunks and from an offset it picks what matching each record
+// read on its own picks.
+func TestSelectAcrossChunks(t *testing.T) {
+	path, err := pcaps.SyntheticFile(t.TempDir(), 40000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _, _ := load(t, path, nil)
+	f, err := filter.Compile(`mqtt.topic contains "sensor-7" || frame.number == 33333`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const from = 5000
+	got, err := c.Select(context.Background(), f, from, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []int
+	for i := from; i < c.Len(); i++ {
+		r, err := c.Record(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Match(r) {
+			want = append(want, i)
+		}
+	}
+	if c.Len()-from < 2*16384 || len(want) == 0 || !slices.Equal(got, want) {
+		t.Errorf("%d records: Select picked %d, one by one %d", c.Len(), len(got), len(want))
+	}
+}

@@ -54,8 +54,8 @@ func (c *Capture) Select(ctx context.Context, f *filter.Filter, from int, progre
 		}
 		return out, nil
 	}
-	// Chunks of records are matched by one worker per CPU, and put back in
-	// order.
+	// Chunks of records, each read with one read of the rows and one of
+	// the blobs, are matched by one worker per CPU, and put back in order.
 	const chunk = 16384
 	chunks := (n - from + chunk - 1) / chunk
 	results := make([][]int, chunks)
@@ -75,9 +75,14 @@ func (c *Capture) Select(ctx context.Context, f *filter.Filter, from int, progre
 					return
 				}
 				lo, hi := from+k*chunk, min(from+(k+1)*chunk, n)
+				rows, blobs, reuse, err := c.chunk(lo, hi, buf)
+				buf = reuse
+				if err != nil {
+					failed.Store(err)
+					return
+				}
 				for i := lo; i < hi; i++ {
-					var err error
-					if buf, err = c.recordInto(i, &r, buf); err != nil {
+					if err := c.chunkRecord(lo, i-lo, rows, blobs, &r); err != nil {
 						failed.Store(err)
 						return
 					}

@@ -136,9 +136,15 @@ func (c *Capture) recordInto(i int, r *session.Record, buf []byte) ([]byte, erro
 	if err != nil {
 		return buf, err
 	}
+	return b, c.decodeRecord(i, &row, b, r)
+}
+
+// decodeRecord decodes record i from its row and its whole blob b into r;
+// r's slices alias b.
+func (c *Capture) decodeRecord(i int, row *[rowSize]byte, b []byte, r *session.Record) error {
 	le := binary.LittleEndian
-	rf := c.rowFields(i, &row)
-	src, dst := c.addrs(&row)
+	rf := c.rowFields(i, row)
+	src, dst := c.addrs(row)
 	*r = session.Record{Frame: rf.Frame, Time: rf.Time, Relative: rf.Relative, FrameLen: rf.Length,
 		Src: src.Addr(), Dst: dst.Addr(), SrcPort: src.Port(), DstPort: dst.Port(), Stream: rf.Stream, Direct: rf.Direct,
 		Packet: decode.Packet{Fields: r.Packet.Fields[:0], Problems: r.Packet.Problems[:0]}, Findings: r.Findings[:0]}
@@ -165,7 +171,7 @@ func (c *Capture) recordInto(i int, r *session.Record, buf []byte) ([]byte, erro
 	c.readWS(&d, r)
 	raw := d.bytes()
 	if d.err != nil {
-		return b, fmt.Errorf("record %d: %w", i, d.err)
+		return fmt.Errorf("record %d: %w", i, d.err)
 	}
 	var conn decode.Conn
 	if row[49]&flagUnknownVersion == 0 {
@@ -179,8 +185,54 @@ func (c *Capture) recordInto(i int, r *session.Record, buf []byte) ([]byte, erro
 	} else {
 		conn.Decode(raw, rf.FromClient, &r.Packet)
 	}
-	r.Interface = c.rowInterface(&row)
-	return b, nil
+	r.Interface = c.rowInterface(row)
+	return nil
+}
+
+// chunk reads records lo to hi-1 whole, rows and blobs, each with one read
+// (buf is reused), for decodeRecord: the rows, and the blobs from the
+// first record's on.
+func (c *Capture) chunk(lo, hi int, buf []byte) (rows, blobs, reuse []byte, err error) {
+	if lo < 0 || hi > c.Len() || lo >= hi {
+		return nil, nil, buf, fmt.Errorf("records %d to %d: out of range (%d records)", lo, hi-1, c.Len())
+	}
+	n := (hi - lo) * rowSize
+	if cap(buf) < n {
+		buf = make([]byte, n)
+	}
+	rows = buf[:n]
+	if _, err := c.rows.ReadAt(rows, int64(lo)*rowSize); err != nil {
+		return nil, nil, buf, fmt.Errorf("reading records %d to %d from the index: %w", lo, hi-1, err)
+	}
+	le := binary.LittleEndian
+	first, last := rows[:rowSize], rows[n-rowSize:]
+	start := int64(le.Uint64(first[36:]))
+	end := int64(le.Uint64(last[36:])) + int64(le.Uint32(last[44:]))
+	if end < start || end-start > maxBlob {
+		return nil, nil, buf, errors.New("corrupt index: records out of order")
+	}
+	total := n + int(end-start)
+	if cap(buf) < total {
+		buf = append(buf[:n], make([]byte, total-n)...)
+		rows = buf[:n]
+	}
+	blobs = buf[n:total]
+	if _, err := c.blob.ReadAt(blobs, start); err != nil {
+		return nil, nil, buf, fmt.Errorf("reading the index: %w", err)
+	}
+	return rows, blobs, buf, nil
+}
+
+// chunkRecord decodes record lo+k of a chunk into r.
+func (c *Capture) chunkRecord(lo, k int, rows, blobs []byte, r *session.Record) error {
+	le := binary.LittleEndian
+	row := (*[rowSize]byte)(rows[k*rowSize:])
+	base := int64(le.Uint64(rows[36:]))
+	off, size := int64(le.Uint64(row[36:]))-base, int64(le.Uint32(row[44:]))
+	if off < 0 || off+size > int64(len(blobs)) {
+		return fmt.Errorf("record %d: corrupt index", lo+k)
+	}
+	return c.decodeRecord(lo+k, row, blobs[off:off+size:off+size], r)
 }
 
 // readWS reads what appendWS wrote.
