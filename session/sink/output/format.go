@@ -423,40 +423,6 @@ func (w *formatter) appendJSONValue(b []byte, f *decode.Field) []byte {
 	}
 }
 
-// appendFields appends the -e fields of a record, tab-separated, several
-// values of one field joined by commas.
-func (w *formatter) appendFields(b []byte, r *session.Record) []byte {
-	for i := range w.cols {
-		w.cols[i] = w.cols[i][:0]
-	}
-	r.Each(func(f *decode.Field) {
-		if f.Kind == decode.KindNone {
-			return
-		}
-		alias, ok := w.aliases[f.Name]
-		if !ok {
-			alias = decode.WiresharkAlias(f.Name)
-			w.aliases[f.Name] = alias
-		}
-		for i, name := range w.opts.FieldNames {
-			if name != f.Name && name != alias {
-				continue
-			}
-			if len(w.cols[i]) > 0 {
-				w.cols[i] = append(w.cols[i], ',')
-			}
-			w.cols[i] = w.appendPlain(w.cols[i], f)
-		}
-	})
-	for i := range w.cols {
-		if i > 0 {
-			b = append(b, '\t')
-		}
-		b = append(b, w.cols[i]...)
-	}
-	return append(b, '\n')
-}
-
 // appendPlain appends a field value as text, as -T fields prints it.
 func (w *formatter) appendPlain(b []byte, f *decode.Field) []byte {
 	if w.secret(f) {

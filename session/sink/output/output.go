@@ -55,16 +55,18 @@ type Writer struct {
 // goroutine that formats has its own.
 type formatter struct {
 	opts Options
-	// fields for -T fields: values collected per name, reused
-	cols [][]byte
-	all  []*decode.Field // fields of the record being written as JSON, reused
+	// fields for -T fields: where they come from, values collected per
+	// name, reused
+	columns *columns
+	cols    [][]byte
+	all     []*decode.Field // fields of the record being written as JSON, reused
 
 	endpoints *endpointCache    // formatted endpoints, see endpoint
 	aliases   map[string]string // field name -> Wireshark's generic name, for -e
 }
 
 func newFormatter(opts Options) *formatter {
-	return &formatter{opts: opts, cols: make([][]byte, len(opts.FieldNames)), endpoints: new(endpointCache), aliases: make(map[string]string)}
+	return &formatter{opts: opts, columns: newColumns(opts.FieldNames), cols: make([][]byte, len(opts.FieldNames)), endpoints: new(endpointCache)}
 }
 
 // New returns a Writer printing to w. It fails on an unknown format or a

@@ -17,6 +17,7 @@ import (
 	"github.com/mqtap/mqtap/keys"
 	"github.com/mqtap/mqtap/session"
 	"github.com/mqtap/mqtap/session/analysis"
+	"github.com/mqtap/mqtap/session/brokertest"
 	"github.com/mqtap/mqtap/session/source/file"
 )
 
@@ -241,3 +242,65 @@ func sampleKeys(t *testing.T, path string) *keys.Store {
 type failWriter struct{}
 
 func (failWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
+
+// TestFieldsPlan: -T fields reads most names straight from the record or
+// the packet; on every sample, for names of each kind (read directly,
+// packet fields, Wireshark's generic names, fields of Head and Tail), it
+// prints what collecting every field of the record (Record.Each) gives.
+func TestFieldsPlan(t *testing.T) {
+	names := []string{"frame.number", "frame.len", "ip.src", "ip.dst", "ipv6.src", "ipv6.dst", "tcp.srcport", "tcp.dstport",
+		"tcp.stream", "mqtt.msgtype", "mqtt.topic", "mqtt.msgid", "mqtt.prop_number", "mqtt.prop_string", "mqtt.passwd"}
+	withHead := append(append([]string(nil), names...), "frame.time_epoch", "frame.protocols", "mqtap.findings", "mqtap.plaintext")
+	samples, err := filepath.Glob("../../../pcaps/samples/*.pcap*")
+	if err != nil || len(samples) < 20 {
+		t.Fatalf("samples: %v (%d)", err, len(samples))
+	}
+	checked := 0
+	for _, path := range samples {
+		recs, _ := brokertest.Records(t, path, session.Options{})
+		for k, r := range recs {
+			if k%3 == 0 {
+				r.Direct = true // as mqtap tap sees packets: no frame nor TCP fields
+			}
+			for _, set := range [][]string{names, withHead} {
+				got := write(t, Options{Format: Fields, FieldNames: set}, r)
+				if want := referenceFields(r, set); got != want {
+					t.Fatalf("%s record %d: -T fields printed\n%q\nwant\n%q", filepath.Base(path), k, got, want)
+				}
+				checked++
+			}
+		}
+	}
+	if checked < 1000 {
+		t.Errorf("%d records checked", checked)
+	}
+}
+
+// referenceFields is -T fields by the definition: every field of the
+// record, by name or Wireshark's generic name.
+func referenceFields(r *session.Record, names []string) string {
+	cols := make([][]byte, len(names))
+	f := newFormatter(Options{Format: Fields, FieldNames: names})
+	r.Each(func(fd *decode.Field) {
+		if fd.Kind == decode.KindNone {
+			return
+		}
+		alias := decode.WiresharkAlias(fd.Name)
+		for i, name := range names {
+			if name == fd.Name || alias != "" && name == alias {
+				if len(cols[i]) > 0 {
+					cols[i] = append(cols[i], ',')
+				}
+				cols[i] = f.appendPlain(cols[i], fd)
+			}
+		}
+	})
+	var b []byte
+	for i := range cols {
+		if i > 0 {
+			b = append(b, '\t')
+		}
+		b = append(b, cols[i]...)
+	}
+	return string(append(b, '\n'))
+}

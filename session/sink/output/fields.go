@@ -1,0 +1,144 @@
+package output
+
+import (
+	"strconv"
+	"unsafe"
+
+	"github.com/mqtap/mqtap/decode"
+	"github.com/mqtap/mqtap/session"
+)
+
+// columns is the plan of -T fields: where each -e name's values come from.
+// Most names are read straight from the record or from the MQTT packet's
+// fields; only the others make the record build Head and Tail.
+type columns struct {
+	direct   []session.FieldSource // per column: read from the record (FromFrame...), or 0
+	headTail bool                  // some column is in Head or Tail: visit them all
+	names    [256]nameCols         // the columns of a field name, by its address (see colsOf)
+}
+
+// nameCols caches which columns a field name fills.
+type nameCols struct {
+	name string
+	cols []int
+	set  bool
+}
+
+// directSources are the record fields -T fields reads from the record
+// itself instead of from Head, with the same text.
+var directSources = map[session.FieldSource]bool{
+	session.FromFrame: true, session.FromFrameLen: true, session.FromSrcPort: true, session.FromDstPort: true,
+	session.FromStream: true, session.FromIPSrc: true, session.FromIPDst: true, session.FromIPv6Src: true, session.FromIPv6Dst: true,
+}
+
+func newColumns(names []string) *columns {
+	c := &columns{direct: make([]session.FieldSource, len(names))}
+	for i, name := range names {
+		rf := session.LookupField(name)
+		switch {
+		case rf == nil: // a field of the MQTT packet
+		case directSources[rf.Source]:
+			c.direct[i] = rf.Source
+		default:
+			c.headTail = true
+		}
+	}
+	return c
+}
+
+// colsOf returns the columns that the field name fills (those not read
+// directly). The cache slot is picked by the name's address, as names come
+// from the field registry, and checked by value.
+func (w *formatter) colsOf(name string) []int {
+	c := w.columns
+	h := (uintptr(unsafe.Pointer(unsafe.StringData(name)))>>3 ^ uintptr(len(name))) % uintptr(len(c.names))
+	slot := &c.names[h]
+	if slot.set && slot.name == name {
+		return slot.cols
+	}
+	alias := decode.WiresharkAlias(name)
+	slot.name, slot.cols, slot.set = name, slot.cols[:0], true
+	for i, want := range w.opts.FieldNames {
+		if c.direct[i] == 0 && (want == name || alias != "" && want == alias) {
+			slot.cols = append(slot.cols, i)
+		}
+	}
+	return slot.cols
+}
+
+// appendFields appends a record as -T fields prints it: the values of each
+// -e name, several joined by commas, tab-separated.
+func (w *formatter) appendFields(b []byte, r *session.Record) []byte {
+	for i := range w.cols {
+		w.cols[i] = w.cols[i][:0]
+	}
+	visit := func(f *decode.Field) {
+		if f.Kind == decode.KindNone {
+			return
+		}
+		for _, i := range w.colsOf(f.Name) {
+			if len(w.cols[i]) > 0 {
+				w.cols[i] = append(w.cols[i], ',')
+			}
+			w.cols[i] = w.appendPlain(w.cols[i], f)
+		}
+	}
+	if w.columns.headTail {
+		r.Each(visit)
+	} else {
+		for i := range r.Packet.Fields {
+			visit(&r.Packet.Fields[i])
+		}
+	}
+	for i, src := range w.columns.direct {
+		if src != 0 {
+			w.cols[i] = appendDirect(w.cols[i], r, src)
+		}
+	}
+	for i := range w.cols {
+		if i > 0 {
+			b = append(b, '\t')
+		}
+		b = append(b, w.cols[i]...)
+	}
+	return append(b, '\n')
+}
+
+// appendDirect appends the value of a record field read from the record,
+// as Head would give it: nothing when the record does not have it.
+func appendDirect(b []byte, r *session.Record, src session.FieldSource) []byte {
+	if r.Direct {
+		switch src {
+		case session.FromFrame, session.FromFrameLen, session.FromSrcPort, session.FromDstPort, session.FromStream:
+			return b // a packet received from the broker has no frame nor TCP fields
+		}
+	}
+	switch src {
+	case session.FromFrame:
+		return appendUint(b, uint64(r.Frame))
+	case session.FromFrameLen:
+		return appendUint(b, uint64(r.FrameLen))
+	case session.FromSrcPort:
+		return appendUint(b, uint64(r.SrcPort))
+	case session.FromDstPort:
+		return appendUint(b, uint64(r.DstPort))
+	case session.FromStream:
+		return appendUint(b, uint64(r.Stream))
+	case session.FromIPSrc, session.FromIPDst:
+		if r.IPv6() {
+			return b
+		}
+	case session.FromIPv6Src, session.FromIPv6Dst:
+		if !r.IPv6() {
+			return b
+		}
+	}
+	a := r.Src
+	if src == session.FromIPDst || src == session.FromIPv6Dst {
+		a = r.Dst
+	}
+	return a.Unmap().AppendTo(b)
+}
+
+// appendUint appends a number as appendPlain does.
+func appendUint(b []byte, v uint64) []byte { return strconv.AppendUint(b, v, 10) }
