@@ -1,6 +1,9 @@
 package session
 
-import "hash/maphash"
+import (
+	"hash/maphash"
+	"slices"
+)
 
 // flowTable finds connections by their flow key. A fleet capture holds
 // hundreds of thousands of connections at once, so the table is kept
@@ -77,4 +80,24 @@ func (t *flowTable) all() []*conn {
 		}
 	}
 	return conns
+}
+
+// inStreamOrder returns every connection by tcp.stream. When the table
+// holds most of the streams ever numbered (a fleet that never closes),
+// they are placed by number instead of sorted.
+func (t *flowTable) inStreamOrder() []*conn {
+	conns := t.all()
+	top := int32(-1)
+	for _, c := range conns {
+		top = max(top, c.stream)
+	}
+	if int(top) >= 2*len(conns)+1024 {
+		slices.SortFunc(conns, func(a, b *conn) int { return int(a.stream - b.stream) })
+		return conns
+	}
+	byStream := make([]*conn, top+1)
+	for _, c := range conns {
+		byStream[c.stream] = c
+	}
+	return slices.DeleteFunc(byStream, func(c *conn) bool { return c == nil })
 }

@@ -3,7 +3,6 @@ package session
 import (
 	"crypto/x509"
 	"net/netip"
-	"slices"
 	"time"
 
 	"github.com/gopacket/gopacket"
@@ -280,9 +279,7 @@ func (p *Pipeline) tcpSegment(dec *LayerDecoder, seg Segment) {
 // Close delivers what is still held and ends every connection. It returns
 // the handler's error, if any.
 func (p *Pipeline) Close() error {
-	conns := p.flows.all()
-	slices.SortFunc(conns, func(a, b *conn) int { return int(a.stream - b.stream) })
-	for _, c := range conns { // in stream order, so that what they report comes in a stable order
+	for _, c := range p.flows.inStreamOrder() { // so that what they report comes in a stable order
 		if p.err == nil {
 			p.finish(c)
 		}

@@ -289,3 +289,23 @@ func TestFlowTableCollisions(t *testing.T) {
 		}
 	}
 }
+
+// inStreamOrder lists connections by tcp.stream, whether most streams are
+// still in the table (placed by number) or few (sorted).
+func TestFlowTableStreamOrder(t *testing.T) {
+	for _, streams := range [][]int32{{4, 0, 3, 1}, {90000, 7, 5000, 12}} {
+		ft := newFlowTable()
+		for i, s := range streams {
+			k, _ := makeKey(netip.MustParseAddrPort(fmt.Sprintf("10.0.0.1:%d", 1000+i)), netip.MustParseAddrPort("10.0.0.2:1883"))
+			ft.put(&conn{key: k, stream: s})
+		}
+		var got []int32
+		for _, c := range ft.inStreamOrder() {
+			got = append(got, c.stream)
+		}
+		want := slices.Sorted(slices.Values(streams))
+		if !slices.Equal(got, want) {
+			t.Errorf("streams %v listed as %v, want %v", streams, got, want)
+		}
+	}
+}
