@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -303,4 +305,36 @@ func referenceFields(r *session.Record, names []string) string {
 		b = append(b, cols[i]...)
 	}
 	return string(append(b, '\n'))
+}
+
+// TestWorkersBoundMemory: copies of large packets waiting for the workers
+// and kept in the batches' slots take a bounded amount of memory, however
+// many there are.
+func TestWorkersBoundMemory(t *testing.T) {
+	raw := decode.AppendVarint([]byte{0x30}, 2+3+256<<10)
+	raw = append(raw, 0, 3, 'b', 'i', 'g')
+	raw = append(raw, bytes.Repeat([]byte{'x'}, 256<<10)...)
+	r := &session.Record{Frame: 1, Src: netip.MustParseAddr("10.0.0.1"), Dst: netip.MustParseAddr("10.0.0.2"), SrcPort: 40000, DstPort: 1883}
+	var c decode.Conn
+	c.SetVersion(decode.V311)
+	c.Decode(raw, true, &r.Packet)
+	w, err := New(io.Discard, Options{Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2000 { // 512 MB of packets
+		if err := w.Write(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	if ms.HeapAlloc > 96<<20 {
+		t.Errorf("%d MB in use after writing 2000 packets of 256 KB, want under 96", ms.HeapAlloc>>20)
+	}
+	w.Close()
 }

@@ -8,8 +8,15 @@ import (
 	"github.com/mqtap/mqtap/session"
 )
 
-// batchSize is how many records a batch carries to a formatting goroutine.
-const batchSize = 256
+// A batch carries batchSize records to a formatting goroutine, fewer when
+// their packets reach batchBytes; a record slot keeps the buffers of its
+// copy for the next one up to keepBytes. With the fixed number of batches
+// this bounds the memory the copies take, whatever the packets' sizes.
+const (
+	batchSize  = 256
+	batchBytes = 4 << 20
+	keepBytes  = 16 << 10
+)
 
 // parallel formats records on several goroutines and writes their text in
 // the order the records came.
@@ -38,6 +45,7 @@ type parallel struct {
 type batch struct {
 	recs  []session.Record
 	n     int // records in use
+	bytes int // of their packets and plaintexts
 	first int // number of the first record, from 0
 	out   []byte
 	ready chan struct{} // formatted
@@ -87,11 +95,11 @@ func (p *parallel) writeOut() {
 			b.flush = nil
 		}
 		for i := range b.n {
-			if cap(b.recs[i].Packet.Raw) > 1<<20 {
-				b.recs[i] = session.Record{} // do not keep a large packet's copy
+			if r := &b.recs[i]; cap(r.Packet.Raw)+cap(r.Crypto.Plaintext) > keepBytes {
+				*r = session.Record{} // do not keep a large packet's copy
 			}
 		}
-		b.n = 0
+		b.n, b.bytes = 0, 0
 		p.free <- b
 	}
 }
@@ -121,8 +129,9 @@ func (p *parallel) write(r *session.Record) error {
 	b := p.batch()
 	r.CopyTo(&b.recs[b.n])
 	b.n++
+	b.bytes += len(r.Packet.Raw) + len(r.Crypto.Plaintext)
 	p.next++
-	if b.n == len(b.recs) {
+	if b.n == len(b.recs) || b.bytes >= batchBytes {
 		p.submit()
 	}
 	return p.error()
