@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"errors"
 	"sync"
+	"unsafe"
 
+	"github.com/mqtap/mqtap/decode"
 	"github.com/mqtap/mqtap/session"
 )
 
@@ -95,8 +97,8 @@ func (p *parallel) writeOut() {
 			b.flush = nil
 		}
 		for i := range b.n {
-			if r := &b.recs[i]; cap(r.Packet.Raw)+cap(r.Crypto.Plaintext) > keepBytes {
-				*r = session.Record{} // do not keep a large packet's copy
+			if copySize(&b.recs[i]) > keepBytes {
+				b.recs[i] = session.Record{} // do not keep a large packet's copy
 			}
 		}
 		b.n, b.bytes = 0, 0
@@ -129,7 +131,7 @@ func (p *parallel) write(r *session.Record) error {
 	b := p.batch()
 	r.CopyTo(&b.recs[b.n])
 	b.n++
-	b.bytes += len(r.Packet.Raw) + len(r.Crypto.Plaintext)
+	b.bytes += copySize(&b.recs[b.n-1])
 	p.next++
 	if b.n == len(b.recs) || b.bytes >= batchBytes {
 		p.submit()
@@ -138,6 +140,13 @@ func (p *parallel) write(r *session.Record) error {
 }
 
 var errClosed = errors.New("output: write after close")
+
+// copySize is about the memory a record's copy holds: its packet, fields,
+// problems, findings and plaintext.
+func copySize(r *session.Record) int {
+	const field, problem, finding = int(unsafe.Sizeof(decode.Field{})), int(unsafe.Sizeof(decode.Problem{})), int(unsafe.Sizeof(session.Finding{}))
+	return cap(r.Packet.Raw) + cap(r.Packet.Fields)*field + cap(r.Packet.Problems)*problem + cap(r.Findings)*finding + cap(r.Crypto.Plaintext)
+}
 
 // batch returns the batch being filled, taking a free one if needed.
 func (p *parallel) batch() *batch {
