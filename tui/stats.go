@@ -114,6 +114,9 @@ func (s *statsView) render() {
 	}
 	counts("Top topics (PUBLISH)", st.Topics)
 	counts("Top clients (packets)", st.Clients)
+	if st.ClientsUncounted > 0 {
+		fmt.Fprintf(&b, "  (%d packets of clients past the first 100,000 are not counted)\n", st.ClientsUncounted)
+	}
 	b.WriteString("\n[::b]Packets over time[::-]\n")
 	for _, line := range rateChart(st.PerSecond, width-2, 8) {
 		b.WriteString("  " + line + "\n")

@@ -81,6 +81,9 @@ func (a *App) fillTopics() {
 // topicText returns a topic tree line: name, PUBLISH counts (this topic /
 // with the topics below), retained flag and the last value.
 func topicText(tn *model.TopicNode) string {
+	if tn.Path == "" && tn.Name == "" && tn.Uncounted > 0 {
+		return fmt.Sprintf("All topics  %d messages (and %d on topics past the first 100,000, not counted here)", tn.Total, tn.Uncounted)
+	}
 	if tn.Path == "" {
 		return fmt.Sprintf("All topics  %d messages", tn.Total)
 	}

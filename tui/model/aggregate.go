@@ -56,12 +56,17 @@ func (c *Capture) aggregate(idx int, r *session.Record) {
 	}
 	if _, ok := c.clients[client]; ok || len(c.clients) < maxNames {
 		c.clients[client]++
+	} else {
+		st.ClientsUncounted++
 	}
 	if r.Packet.Type == decode.PUBLISH && r.Packet.Topic != nil {
 		t := c.topics[string(r.Packet.Topic)]
 		if t == nil && len(c.topics) < maxNames {
 			t = &topicStat{}
 			c.topics[string(r.Packet.Topic)] = t
+		}
+		if t == nil {
+			st.topicsUncounted++
 		}
 		if t != nil {
 			t.messages++
@@ -126,25 +131,20 @@ func (c *Capture) Sessions() []SessionInfo {
 func (c *Capture) Topics() *TopicNode {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	root := &TopicNode{LastRecord: -1}
+	root := &TopicNode{LastRecord: -1, Uncounted: c.stats.topicsUncounted}
+	nodes := make(map[string]*TopicNode, len(c.topics)) // by path
 	for topic, st := range c.topics {
 		n := root
 		n.Total += st.messages
-		path := ""
-		for i, level := range strings.Split(topic, "/") {
-			if i > 0 {
-				path += "/"
+		for end := 0; end <= len(topic); end++ {
+			if end < len(topic) && topic[end] != '/' {
+				continue
 			}
-			path += level
-			var child *TopicNode
-			for _, ch := range n.Children {
-				if ch.Name == level {
-					child = ch
-					break
-				}
-			}
+			path := topic[:end]
+			child := nodes[path]
 			if child == nil {
-				child = &TopicNode{Name: level, Path: path, LastRecord: -1}
+				child = &TopicNode{Name: path[strings.LastIndexByte(path, '/')+1:], Path: path, LastRecord: -1}
+				nodes[path] = child
 				n.Children = append(n.Children, child)
 			}
 			child.Total += st.messages

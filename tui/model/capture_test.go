@@ -3,12 +3,15 @@ package model
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/mqtap/mqtap/decode"
 	"github.com/mqtap/mqtap/keys"
 	"github.com/mqtap/mqtap/pcaps"
 	"github.com/mqtap/mqtap/session"
@@ -296,5 +299,38 @@ func TestSelectAcrossChunks(t *testing.T) {
 	}
 	if c.Len()-from < 2*16384 || len(want) == 0 || !slices.Equal(got, want) {
 		t.Errorf("%d records: Select picked %d, one by one %d", c.Len(), len(got), len(want))
+	}
+}
+
+// TestNameLimits: past 100,000 distinct topics and clients, the counts
+// stop growing for new ones and say how much they left out.
+func TestNameLimits(t *testing.T) {
+	c, err := New("names", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	add := c.Handler()
+	const n = maxNames + 7
+	var conn decode.Conn
+	conn.SetVersion(decode.V311)
+	for i := range n {
+		topic := fmt.Sprintf("fleet/dev-%06d", i)
+		raw := append([]byte{0x30, byte(2 + len(topic) + 1), 0, byte(len(topic))}, topic...)
+		raw = append(raw, '1')
+		r := &session.Record{Frame: i + 1, Src: netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), Dst: netip.MustParseAddr("10.255.0.1"),
+			SrcPort: 40000, DstPort: 1883, Stream: i, FirstSeen: true}
+		conn.Decode(raw, true, &r.Packet)
+		if err := add(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Finish(nil)
+	root := c.Topics()
+	if root.Total != maxNames || root.Uncounted != 7 || len(root.Children) != 1 || len(root.Children[0].Children) != maxNames {
+		t.Errorf("topics: %d counted, %d uncounted, tree %d/%d; want %d and 7", root.Total, root.Uncounted, len(root.Children), len(root.Children[0].Children), maxNames)
+	}
+	if st := c.Stats(); st.ClientsUncounted != 7 {
+		t.Errorf("clients past the limit: %d packets uncounted, want 7", st.ClientsUncounted)
 	}
 }

@@ -92,6 +92,9 @@ type TopicNode struct {
 	LastHex    bool         // Last is hex because the payload is not UTF-8 text
 	LastRecord int          // record index of that message (-1 when none)
 	Children   []*TopicNode // sorted by name
+	// Uncounted, on the root, is the PUBLISH packets on topics past the
+	// first 100,000, which the tree does not count.
+	Uncounted int
 }
 
 // FindingRef is a finding and where it was seen.
@@ -116,6 +119,10 @@ type Stats struct {
 	Clients   []Count // packets per client id (the CONNECT's, or the address when none was seen), most first (at most 50)
 	PerSecond []int   // packets per second of capture time, from the first record
 	Bytes     int64   // frame bytes of the records
+	// ClientsUncounted is the packets of clients past the first 100,000,
+	// which Clients does not count.
+	ClientsUncounted int
+	topicsUncounted  int // PUBLISH packets on topics past the first 100,000 (TopicNode.Uncounted)
 }
 
 // Options returns opts with the capture's keys, so that the pipeline
