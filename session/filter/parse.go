@@ -3,6 +3,7 @@ package filter
 import (
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -361,7 +362,19 @@ func (p *parser) parseValue(tst *test, lhs *operand, opTok token, r rel) *Syntax
 
 // reErr shortens a regexp error to its cause.
 func reErr(err error) string {
-	return strings.TrimPrefix(err.Error(), "error parsing regexp: ")
+	msg := strings.TrimPrefix(err.Error(), "error parsing regexp: ")
+	// The message quotes the expression as it is: escape what would break
+	// the one-line error (a \n in the filter's string is a newline here).
+	var b strings.Builder
+	for _, r := range msg {
+		if r < 0x20 || r == 0x7f {
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		} else {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 // compatible reports whether values of types a and b can be compared.
