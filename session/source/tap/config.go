@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -111,6 +112,9 @@ func parseURL(raw string) (u *url.URL, useTLS, ws bool, err error) {
 	host := u.Hostname()
 	if host == "" {
 		return nil, false, false, fmt.Errorf("broker URL %q has no host", raw)
+	}
+	if _, err := netip.ParseAddr(host); strings.Contains(host, ":") && err != nil {
+		return nil, false, false, fmt.Errorf("broker URL %q: bad host %q (an IPv6 address goes in brackets, e.g. mqtt://[::1]:1883)", raw, host)
 	}
 	if u.User != nil {
 		return nil, false, false, fmt.Errorf("broker URL %q: credentials in the URL are not supported (set the user name and password separately)", u.Redacted())
