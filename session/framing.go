@@ -73,8 +73,8 @@ func (p *Pipeline) parse(c *conn, i int, data []byte, ctx *frameCtx) {
 func (p *Pipeline) capPacket(c *conn, i int, b []byte, ctx *frameCtx) []byte {
 	h := &c.halves[i]
 	hdr, err := decode.ParseHeader(b)
-	if err != nil {
-		return b // packets() delivers what cannot be delimited
+	if err != nil || hdr.Total() <= len(b) {
+		return b // packets() delivers what cannot be delimited, and whole packets (left when the handler failed)
 	}
 	p.stats.Limits++
 	p.hand(c, i, b[:p.opts.MaxPacket], ctx, "", cutLimit)
