@@ -20,20 +20,20 @@ func Info(p *Packet) string {
 // AppendInfo appends the text of Info to b without allocating.
 func AppendInfo(b []byte, p *Packet) []byte {
 	b = append(b, p.Type.WiresharkName()...)
-	id := p.Field("mqtt.msgid")
+	id, hasID := p.id()
 	switch p.Type {
 	case PUBLISH:
-		if id != nil {
-			b = appendID(b, id.Uint)
+		if hasID {
+			b = appendID(b, id)
 		}
-		if p.Field("mqtt.msg") != nil {
+		if p.Payload != nil { // mqtt.msg is there
 			b = append(b, " ["...)
 			b = append(b, p.Topic...)
 			b = append(b, ']')
 		}
 	case SUBSCRIBE:
-		if id != nil {
-			b = appendID(b, id.Uint)
+		if hasID {
+			b = appendID(b, id)
 		}
 		var last []byte
 		for i := range p.Fields {
@@ -52,8 +52,8 @@ func AppendInfo(b []byte, p *Packet) []byte {
 			b = append(b, ']')
 		}
 	case UNSUBSCRIBE, SUBACK, UNSUBACK, PUBACK, PUBREC, PUBREL, PUBCOMP:
-		if id != nil {
-			b = appendID(b, id.Uint)
+		if hasID {
+			b = appendID(b, id)
 		}
 	}
 	for i := range p.Problems {
@@ -63,6 +63,19 @@ func AppendInfo(b []byte, p *Packet) []byte {
 		}
 	}
 	return b
+}
+
+// id returns the value of the packet's mqtt.msgid field and whether it has
+// one. A non-zero PacketID is that field's value and a QoS 0 PUBLISH has
+// none: only a packet identifier of 0 needs a search.
+func (p *Packet) id() (uint64, bool) {
+	switch {
+	case p.PacketID != 0:
+		return uint64(p.PacketID), true
+	case p.Type == PUBLISH && p.QoS == 0:
+		return 0, false
+	}
+	return 0, p.Field("mqtt.msgid") != nil
 }
 
 func appendID(b []byte, id uint64) []byte {

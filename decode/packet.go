@@ -167,7 +167,7 @@ type Packet struct {
 	PacketID    uint16 // 0 when the packet type has none
 	Topic       []byte // PUBLISH topic, alias resolved; nil for other types
 	TopicAlias  uint16 // MQTT 5 topic alias property, 0 when absent
-	Payload     []byte // PUBLISH application message; nil for other types
+	Payload     []byte // PUBLISH application message (mqtt.msg); nil for other types and when the packet ends before it
 	PayloadOff  int    // offset of Payload within Raw
 
 	// Truncated is set when the capture holds only the first len(Raw)

@@ -12,21 +12,48 @@ import (
 // goes on: the packet's bytes and fields, the findings, the plaintext and
 // the WebSocket connection's description. dst's buffers are reused.
 func (r *Record) CopyTo(dst *Record) {
-	keep := recordBuffers{dst.Packet.Raw, dst.Packet.Fields, dst.Packet.Problems, dst.Findings, dst.Crypto.Plaintext, dst.arena, dst.ws}
-	head, tail, text := dst.head, dst.tail, dst.text
-	*dst = *r
-	dst.head, dst.tail, dst.text = head[:0], tail[:0], text[:0]
-
+	keep := r.copyRest(dst)
 	p, q := &r.Packet, &dst.Packet
 	q.Raw = append(keep.raw[:0], p.Raw...)
-	dst.arena = keep.arena[:0]
 	q.Topic = dst.rebase(p.Raw, q.Raw, p.Topic)
 	q.Payload = dst.rebase(p.Raw, q.Raw, p.Payload)
 	q.Fields = append(keep.fields[:0], p.Fields...)
 	for i := range q.Fields {
 		q.Fields[i].Bytes = dst.rebase(p.Raw, q.Raw, q.Fields[i].Bytes)
 	}
-	q.Problems = append(keep.problems[:0], p.Problems...)
+}
+
+// CopyPartTo is CopyTo for a reader that needs only part of the packet,
+// such as a one-line summary or a few -e columns: dst.Packet keeps the
+// packet's scalars, Problems, Topic and the Fields that want accepts, with
+// their values. Raw is left out, and Payload is empty (nil when r's is nil,
+// so that its presence still shows). It copies far fewer bytes than CopyTo.
+func (r *Record) CopyPartTo(dst *Record, want func(*decode.Field) bool) {
+	keep := r.copyRest(dst)
+	p, q := &r.Packet, &dst.Packet
+	q.Raw = keep.raw[:0]
+	q.Topic = dst.rebase(nil, nil, p.Topic)
+	if p.Payload != nil {
+		q.Payload = []byte{}
+	}
+	q.Fields = keep.fields[:0]
+	for i := range p.Fields {
+		if f := &p.Fields[i]; want(f) {
+			q.Fields = append(q.Fields, *f)
+			q.Fields[len(q.Fields)-1].Bytes = dst.rebase(nil, nil, f.Bytes)
+		}
+	}
+}
+
+// copyRest copies r into dst but for the packet's bytes and fields, which
+// the caller copies into the buffers it is given back.
+func (r *Record) copyRest(dst *Record) recordBuffers {
+	keep := recordBuffers{dst.Packet.Raw, dst.Packet.Fields, dst.Packet.Problems, dst.Findings, dst.Crypto.Plaintext, dst.arena, dst.ws}
+	head, tail, text := dst.head, dst.tail, dst.text
+	*dst = *r
+	dst.head, dst.tail, dst.text = head[:0], tail[:0], text[:0]
+	dst.arena = keep.arena[:0]
+	dst.Packet.Problems = append(keep.problems[:0], r.Packet.Problems...)
 	dst.Findings = append(keep.findings[:0], r.Findings...)
 	dst.Crypto.Plaintext = append(keep.plaintext[:0], r.Crypto.Plaintext...)
 	if r.WebSocket != nil {
@@ -38,6 +65,7 @@ func (r *Record) CopyTo(dst *Record) {
 		dst.WebSocket = keep.ws
 	}
 	dst.ws = keep.ws
+	return keep
 }
 
 // recordBuffers are the buffers of a Record that CopyTo reuses.

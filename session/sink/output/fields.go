@@ -47,14 +47,25 @@ func newColumns(names []string) *columns {
 }
 
 // colsOf returns the columns that the field name fills (those not read
-// directly). The cache slot is picked by the name's address, as names come
-// from the field registry, and checked by value.
+// directly). The names come from the field registry, so the cache slot is
+// picked by the name's address (checked by value), trying a few slots
+// before it replaces one.
 func (w *formatter) colsOf(name string) []int {
 	c := w.columns
-	h := (uintptr(unsafe.Pointer(unsafe.StringData(name)))>>3 ^ uintptr(len(name))) % uintptr(len(c.names))
-	slot := &c.names[h]
-	if slot.set && slot.name == name {
-		return slot.cols
+	h := uint64(uintptr(unsafe.Pointer(unsafe.StringData(name)))) ^ uint64(len(name))
+	h = h * 0x9e3779b97f4a7c15 >> 56 // Fibonacci hashing to one of 256 slots
+	var slot *nameCols
+	for i := range uint64(4) {
+		s := &c.names[(h+i)%uint64(len(c.names))]
+		if s.set && s.name == name {
+			return s.cols
+		}
+		if slot == nil && !s.set {
+			slot = s
+		}
+	}
+	if slot == nil {
+		slot = &c.names[h%uint64(len(c.names))]
 	}
 	alias := decode.WiresharkAlias(name)
 	slot.name, slot.cols, slot.set = name, slot.cols[:0], true
@@ -69,30 +80,46 @@ func (w *formatter) colsOf(name string) []int {
 // appendFields appends a record as -T fields prints it: the values of each
 // -e name, several joined by commas, tab-separated.
 func (w *formatter) appendFields(b []byte, r *session.Record) []byte {
+	w.clearColumns()
+	if w.columns.headTail {
+		r.Each(w.fill)
+	} else {
+		for i := range r.Packet.Fields {
+			w.fill(&r.Packet.Fields[i])
+		}
+	}
+	l := lineOf(r)
+	return w.appendFieldLine(b, &l)
+}
+
+func (w *formatter) clearColumns() {
 	for i := range w.cols {
 		w.cols[i] = w.cols[i][:0]
 	}
-	visit := func(f *decode.Field) {
-		if f.Kind == decode.KindNone {
-			return
-		}
-		for _, i := range w.colsOf(f.Name) {
-			if len(w.cols[i]) > 0 {
-				w.cols[i] = append(w.cols[i], ',')
-			}
-			w.cols[i] = w.appendPlain(w.cols[i], f)
-		}
+}
+
+// fills reports whether the field fills a column.
+func (w *formatter) fills(f *decode.Field) bool { return len(w.colsOf(f.Name)) > 0 }
+
+// fill adds a field's value to the columns it fills.
+func (w *formatter) fill(f *decode.Field) {
+	if f.Kind == decode.KindNone {
+		return
 	}
-	if w.columns.headTail {
-		r.Each(visit)
-	} else {
-		for i := range r.Packet.Fields {
-			visit(&r.Packet.Fields[i])
+	for _, i := range w.colsOf(f.Name) {
+		if len(w.cols[i]) > 0 {
+			w.cols[i] = append(w.cols[i], ',')
 		}
+		w.cols[i] = w.appendPlain(w.cols[i], f)
 	}
+}
+
+// appendFieldLine adds the columns read from the record itself to those
+// filled, and appends them.
+func (w *formatter) appendFieldLine(b []byte, l *line) []byte {
 	for i, src := range w.columns.direct {
 		if src != 0 {
-			w.cols[i] = appendDirect(w.cols[i], r, src)
+			w.cols[i] = appendDirect(w.cols[i], l, src)
 		}
 	}
 	for i := range w.cols {
@@ -106,8 +133,8 @@ func (w *formatter) appendFields(b []byte, r *session.Record) []byte {
 
 // appendDirect appends the value of a record field read from the record,
 // as Head would give it: nothing when the record does not have it.
-func appendDirect(b []byte, r *session.Record, src session.FieldSource) []byte {
-	if r.Direct {
+func appendDirect(b []byte, l *line, src session.FieldSource) []byte {
+	if l.direct {
 		switch src {
 		case session.FromFrame, session.FromFrameLen, session.FromSrcPort, session.FromDstPort, session.FromStream:
 			return b // a packet received from the broker has no frame nor TCP fields
@@ -115,27 +142,27 @@ func appendDirect(b []byte, r *session.Record, src session.FieldSource) []byte {
 	}
 	switch src {
 	case session.FromFrame:
-		return appendUint(b, uint64(r.Frame))
+		return appendUint(b, uint64(l.frame))
 	case session.FromFrameLen:
-		return appendUint(b, uint64(r.FrameLen))
+		return appendUint(b, uint64(l.frameLen))
 	case session.FromSrcPort:
-		return appendUint(b, uint64(r.SrcPort))
+		return appendUint(b, uint64(l.srcPort))
 	case session.FromDstPort:
-		return appendUint(b, uint64(r.DstPort))
+		return appendUint(b, uint64(l.dstPort))
 	case session.FromStream:
-		return appendUint(b, uint64(r.Stream))
+		return appendUint(b, uint64(l.stream))
 	case session.FromIPSrc, session.FromIPDst:
-		if r.IPv6() {
+		if l.ipv6() {
 			return b
 		}
 	case session.FromIPv6Src, session.FromIPv6Dst:
-		if !r.IPv6() {
+		if !l.ipv6() {
 			return b
 		}
 	}
-	a := r.Src
+	a := l.src
 	if src == session.FromIPDst || src == session.FromIPv6Dst {
-		a = r.Dst
+		a = l.dst
 	}
 	return a.Unmap().AppendTo(b)
 }

@@ -13,20 +13,47 @@ import (
 // appendSummary appends the one-line summary of a record, tshark style:
 // number, relative time, source → destination, type, frame length, Info.
 func (w *formatter) appendSummary(b []byte, r *session.Record) []byte {
-	var tmp [32]byte
-	b = appendPadLeft(b, strconv.AppendInt(tmp[:0], int64(r.Frame), 10), 5)
-	b = append(b, ' ')
-	b = appendPadLeft(b, appendSeconds(tmp[:0], int64(r.Relative)), 10)
-	b = append(b, ' ')
-	b = appendPadLeft(b, w.endpoint(r.Src, r.SrcPort), 21)
-	b = append(b, " → "...)
-	b = appendPadRight(b, w.endpoint(r.Dst, r.DstPort), 21)
-	b = append(b, ' ')
-	b = append(b, paddedTypes[r.Packet.Type&15]...)
-	b = appendPadLeft(b, strconv.AppendInt(tmp[:0], int64(r.FrameLen), 10), 5)
-	b = append(b, ' ')
+	l := lineOf(r)
+	b = w.appendColumns(b, &l)
 	b = AppendInfo(b, r)
 	return append(b, '\n')
+}
+
+// line holds what a record's summary line shows of the record itself, and
+// the record fields -T fields reads directly (see appendDirect).
+type line struct {
+	frame    int
+	relative int64 // ns
+	src, dst netip.Addr
+	srcPort  uint16
+	dstPort  uint16
+	typ      decode.Type
+	direct   bool
+	frameLen int
+	stream   int
+}
+
+func lineOf(r *session.Record) line {
+	return line{r.Frame, int64(r.Relative), r.Src, r.Dst, r.SrcPort, r.DstPort, r.Packet.Type, r.Direct, r.FrameLen, r.Stream}
+}
+
+// ipv6 is session.Record.IPv6.
+func (l *line) ipv6() bool { return l.src.Is6() && !l.src.Is4In6() }
+
+// appendColumns appends the columns of a summary line, up to its Info.
+func (w *formatter) appendColumns(b []byte, s *line) []byte {
+	var tmp [32]byte
+	b = appendPadLeft(b, strconv.AppendInt(tmp[:0], int64(s.frame), 10), 5)
+	b = append(b, ' ')
+	b = appendPadLeft(b, appendSeconds(tmp[:0], s.relative), 10)
+	b = append(b, ' ')
+	b = appendPadLeft(b, w.endpoint(s.src, s.srcPort), 21)
+	b = append(b, " → "...)
+	b = appendPadRight(b, w.endpoint(s.dst, s.dstPort), 21)
+	b = append(b, ' ')
+	b = append(b, paddedTypes[s.typ&15]...)
+	b = appendPadLeft(b, strconv.AppendInt(tmp[:0], int64(s.frameLen), 10), 5)
+	return append(b, ' ')
 }
 
 // AppendInfo appends a record's Info column as the text output prints it:

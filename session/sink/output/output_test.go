@@ -136,9 +136,11 @@ func TestAppendSeconds(t *testing.T) {
 }
 
 // TestWorkersWriteWhatTheCallerWould runs every sample through the pipeline
-// into two writers of each format, one formatting in Write and one on
-// worker goroutines, fed the pipeline's own reused record: the outputs are
-// the same, byte for byte, flushes included.
+// into three writers of each format: one formatting in Write, one on worker
+// goroutines fed the pipeline's own reused record, and one on workers fed a
+// reused copy of it that is overwritten after each Write (the pipeline may
+// keep a packet's bytes untouched for a while; this copy does not). The
+// outputs are the same, byte for byte, flushes included.
 func TestWorkersWriteWhatTheCallerWould(t *testing.T) {
 	samples, err := filepath.Glob("../../../pcaps/samples/*.pcap*")
 	if err != nil || len(samples) < 20 {
@@ -147,11 +149,12 @@ func TestWorkersWriteWhatTheCallerWould(t *testing.T) {
 	formats := []Options{
 		{}, {Verbose: true}, {Format: JSON}, {Format: NDJSON},
 		{Format: Fields, FieldNames: []string{"frame.number", "ip.src", "mqtt.msgtype", "mqtt.topic", "mqtt.msg", "mqtap.plaintext", "mqtap.session", "mqtap.findings", "websocket.payload_length"}},
+		{Format: Fields, FieldNames: []string{"frame.number", "tcp.stream", "ipv6.dst", "tcp.srcport", "mqtt.topic", "mqtt.msgid", "mqtt.msg", "mqtt.prop_number", "mqtt.sub.qos", "mqtt.passwd"}},
 	}
 	total := 0
 	for _, path := range samples {
 		for _, opts := range formats {
-			var one, many bytes.Buffer
+			var one, many, shadowed bytes.Buffer
 			w1, err := New(&one, opts)
 			if err != nil {
 				t.Fatal(err)
@@ -161,6 +164,11 @@ func TestWorkersWriteWhatTheCallerWould(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			ws, err := New(&shadowed, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var shadow session.Record
 			src, err := file.Open(path, file.Options{})
 			if err != nil {
 				t.Fatal(err)
@@ -175,12 +183,17 @@ func TestWorkersWriteWhatTheCallerWould(t *testing.T) {
 				if err := w3.Write(r); err != nil {
 					return err
 				}
+				r.CopyTo(&shadow)
+				if err := ws.Write(&shadow); err != nil {
+					return err
+				}
+				overwrite(&shadow)
 				if n++; n%7 == 0 {
 					w1.Flush()
-					if err := w3.Flush(); err != nil {
+					if err := errors.Join(w3.Flush(), ws.Flush()); err != nil {
 						return err
 					}
-					if one.String() != many.String() {
+					if one.String() != many.String() || one.String() != shadowed.String() {
 						return fmt.Errorf("after %d records, flushed outputs differ", n)
 					}
 				}
@@ -191,17 +204,36 @@ func TestWorkersWriteWhatTheCallerWould(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s: %v", path, err)
 			}
-			if err := errors.Join(w1.Close(), w3.Close()); err != nil {
+			if err := errors.Join(w1.Close(), w3.Close(), ws.Close()); err != nil {
 				t.Fatal(err)
 			}
 			total += n
-			if one.String() != many.String() {
-				t.Errorf("%s %+v: output with workers differs from the caller's (%d and %d bytes)", filepath.Base(path), opts, one.Len(), many.Len())
+			if one.String() != many.String() || one.String() != shadowed.String() {
+				t.Errorf("%s %+v: output with workers differs from the caller's (%d, %d and %d bytes)", filepath.Base(path), opts, one.Len(), many.Len(), shadowed.Len())
 			}
 		}
 	}
 	if total < 1000 {
 		t.Errorf("the samples gave %d records, want at least 1000", total)
+	}
+}
+
+// overwrite spoils the buffers of a record's copy, as the pipeline spoils
+// its own record's when it goes on.
+func overwrite(r *session.Record) {
+	for _, b := range [][]byte{r.Packet.Raw, r.Crypto.Plaintext} {
+		for i := range b {
+			b[i] = 0xee
+		}
+	}
+	for i := range r.Packet.Fields {
+		r.Packet.Fields[i] = decode.Field{Name: "spoilt", Kind: decode.KindString, Bytes: []byte("spoilt")}
+	}
+	for i := range r.Findings {
+		r.Findings[i] = session.Finding{}
+	}
+	for i := range r.Packet.Problems {
+		r.Packet.Problems[i] = decode.Problem{}
 	}
 }
 
@@ -264,13 +296,19 @@ func TestFieldsPlan(t *testing.T) {
 			if k%3 == 0 {
 				r.Direct = true // as mqtap tap sees packets: no frame nor TCP fields
 			}
-			for _, set := range [][]string{names, withHead} {
-				got := write(t, Options{Format: Fields, FieldNames: set}, r)
-				if want := referenceFields(r, set); got != want {
-					t.Fatalf("%s record %d: -T fields printed\n%q\nwant\n%q", filepath.Base(path), k, got, want)
-				}
-				checked++
+		}
+		for _, set := range [][]string{names, withHead} {
+			var want strings.Builder
+			for _, r := range recs {
+				want.WriteString(referenceFields(r, set))
 			}
+			for _, workers := range []int{0, 2} {
+				got := write(t, Options{Format: Fields, FieldNames: set, Workers: workers}, recs...)
+				if got != want.String() {
+					t.Fatalf("%s, %d workers: -T fields printed\n%q\nwant\n%q", filepath.Base(path), workers, got, want.String())
+				}
+			}
+			checked += len(recs)
 		}
 	}
 	if checked < 1000 {

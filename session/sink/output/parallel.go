@@ -23,16 +23,25 @@ const (
 // parallel formats records on several goroutines and writes their text in
 // the order the records came.
 //
-// Write copies each record into the current batch. A full batch (or a
-// flush) is queued twice: on jobs, where the first free worker formats it,
-// and on order, which the writing goroutine follows, waiting for each batch
-// to be formatted before writing it. Batches come back through free, whose
-// fixed number bounds the memory and makes Write wait when the workers
-// fall behind.
+// Write copies what the format reads of each record into the current batch:
+//   - for the one-line summary, the line's columns and the Info text,
+//     rendered at once since it reads most of the record;
+//   - for -T fields whose names all come from the record itself and the MQTT
+//     packet, the columns read from the record and the packet's fields
+//     that fill a column, with their values;
+//   - else a copy of the record (session.Record.CopyTo).
+//
+// A full batch (or a flush) is queued twice: on jobs, where the first free
+// worker formats it, and on order, which the writing goroutine follows,
+// waiting for each batch to be formatted before writing it. Batches come
+// back through free, whose fixed number bounds the memory and makes Write
+// wait when the workers fall behind.
 type parallel struct {
 	out   *bufio.Writer
-	cur   *batch // being filled; nil until the next record
-	next  int    // number of records written
+	kind  batchKind
+	pick  *formatter // the writing goroutine's, to pick -T fields' fields
+	cur   *batch     // being filled; nil until the next record
+	next  int        // number of records written
 	jobs  chan *batch
 	order chan *batch
 	free  chan *batch
@@ -43,22 +52,50 @@ type parallel struct {
 	closed bool
 }
 
+// batchKind is what a batch holds of each record.
+type batchKind uint8
+
+const (
+	records     batchKind = iota // recs
+	summaries                    // lines, and the Info texts in text
+	fieldValues                  // lines, and the fields filling a column in values
+)
+
 // batch is a run of consecutive records and, once formatted, their text.
 type batch struct {
-	recs  []session.Record
-	n     int // records in use
-	bytes int // of their packets and plaintexts
-	first int // number of the first record, from 0
-	out   []byte
-	ready chan struct{} // formatted
-	flush chan error    // when set, flush out after writing and answer
+	recs   []session.Record
+	lines  []line
+	text   []byte         // summaries: the Info texts one after the other
+	values []decode.Field // fieldValues: their values are in text
+	ends   []int          // where each record's part of text or values ends
+	n      int            // records in use
+	bytes  int            // of their packets and plaintexts, or of text
+	first  int            // number of the first record, from 0
+	out    []byte
+	ready  chan struct{} // formatted
+	flush  chan error    // when set, flush out after writing and answer
 }
 
 func newParallel(out *bufio.Writer, opts Options) *parallel {
 	nb := 2*opts.Workers + 2
 	p := &parallel{out: out, jobs: make(chan *batch, nb), order: make(chan *batch, nb), free: make(chan *batch, nb)}
+	switch {
+	case opts.Format == Text && !opts.Verbose:
+		p.kind = summaries
+	case opts.Format == Fields:
+		p.pick = newFormatter(opts)
+		if !p.pick.columns.headTail {
+			p.kind = fieldValues
+		}
+	}
 	for range nb {
-		p.free <- &batch{recs: make([]session.Record, batchSize), ready: make(chan struct{}, 1)}
+		b := &batch{ready: make(chan struct{}, 1)}
+		if p.kind == records {
+			b.recs = make([]session.Record, batchSize)
+		} else {
+			b.lines, b.ends = make([]line, batchSize), make([]int, batchSize)
+		}
+		p.free <- b
 	}
 	p.wg.Add(opts.Workers + 1)
 	for range opts.Workers {
@@ -74,10 +111,31 @@ func (p *parallel) format(f *formatter) {
 	for b := range p.jobs {
 		b.out = b.out[:0]
 		for i := range b.n {
-			b.out = f.record(b.out, &b.recs[i], b.first+i)
+			b.out = f.batchRecord(b.out, b, i)
 		}
 		b.ready <- struct{}{}
 	}
+}
+
+// batchRecord appends the text of the batch's i-th record.
+func (f *formatter) batchRecord(out []byte, b *batch, i int) []byte {
+	if b.recs != nil {
+		return f.record(out, &b.recs[i], b.first+i)
+	}
+	start := 0
+	if i > 0 {
+		start = b.ends[i-1]
+	}
+	if f.opts.Format == Fields {
+		f.clearColumns()
+		for j := start; j < b.ends[i]; j++ {
+			f.fill(&b.values[j])
+		}
+		return f.appendFieldLine(out, &b.lines[i])
+	}
+	out = f.appendColumns(out, &b.lines[i])
+	out = append(out, b.text[start:b.ends[i]]...)
+	return append(out, '\n')
 }
 
 // writeOut writes the batches in order until order is closed.
@@ -96,12 +154,15 @@ func (p *parallel) writeOut() {
 			b.flush <- p.error()
 			b.flush = nil
 		}
-		for i := range b.n {
+		for i := range min(b.n, len(b.recs)) {
 			if copySize(&b.recs[i]) > keepBytes {
 				b.recs[i] = session.Record{} // do not keep a large packet's copy
 			}
 		}
-		b.n, b.bytes = 0, 0
+		if cap(b.text) > 2*batchBytes {
+			b.text = nil
+		}
+		b.n, b.bytes, b.text, b.values = 0, 0, b.text[:0], b.values[:0]
 		p.free <- b
 	}
 }
@@ -129,14 +190,56 @@ func (p *parallel) write(r *session.Record) error {
 		return errClosed
 	}
 	b := p.batch()
-	r.CopyTo(&b.recs[b.n])
+	switch p.kind {
+	case summaries:
+		b.lines[b.n] = lineOf(r)
+		b.text = AppendInfo(b.text, r)
+		b.ends[b.n] = len(b.text)
+		b.bytes = len(b.text)
+	case fieldValues:
+		b.lines[b.n] = lineOf(r)
+		p.pickValues(b, r)
+		b.ends[b.n] = len(b.values)
+		b.bytes = len(b.text)
+	default:
+		p.copy(r, &b.recs[b.n])
+		b.bytes += copySize(&b.recs[b.n])
+	}
 	b.n++
-	b.bytes += copySize(&b.recs[b.n-1])
 	p.next++
-	if b.n == len(b.recs) || b.bytes >= batchBytes {
+	if b.n == batchSize || b.bytes >= batchBytes {
 		p.submit()
 	}
 	return p.error()
+}
+
+// pickValues appends to the batch the record's packet fields that fill a
+// column of -T fields, their values copied.
+func (p *parallel) pickValues(b *batch, r *session.Record) {
+	for i := range r.Packet.Fields {
+		f := &r.Packet.Fields[i]
+		if f.Kind == decode.KindNone || !p.pick.fills(f) {
+			continue
+		}
+		v := *f
+		if len(f.Bytes) > 0 {
+			start := len(b.text)
+			b.text = append(b.text, f.Bytes...)
+			v.Bytes = b.text[start:len(b.text):len(b.text)]
+		}
+		b.values = append(b.values, v)
+	}
+}
+
+// copy copies a record for the formats that read all of it (-V, JSON, and
+// -T fields with names from the frame or mqtap's own fields), leaving out
+// the packet's bytes and the fields -T fields does not read.
+func (p *parallel) copy(r, dst *session.Record) {
+	if p.pick == nil {
+		r.CopyTo(dst)
+		return
+	}
+	r.CopyPartTo(dst, p.pick.fills)
 }
 
 var errClosed = errors.New("output: write after close")
