@@ -96,7 +96,6 @@ type conn struct {
 
 	// older and newer link the connection into Pipeline.idle while listed.
 	older, newer *conn
-	sameHash     *conn // the next connection whose key has the same hash (flowTable)
 }
 
 // aside is what a connection sets aside for later, allocated when there

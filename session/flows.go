@@ -6,17 +6,23 @@ import (
 )
 
 // flowTable finds connections by their flow key. A fleet capture holds
-// hundreds of thousands of connections at once, so the table is kept
-// small: it maps the key's 64-bit hash to the connection, and the rare
-// connections whose keys share a hash are chained through conn.sameHash.
+// hundreds of thousands of connections at once, so lookups must cost one
+// or two cache misses: the table is an open-addressing array of the keys'
+// 64-bit hashes and their connections, probed linearly, at most half full.
+// Connections whose keys share a hash simply take further slots.
 type flowTable struct {
-	m    map[uint64]*conn
-	seed maphash.Seed
-	n    int
+	slots []flowSlot // a power of two of them; c == nil when free
+	seed  maphash.Seed
+	n     int
+}
+
+type flowSlot struct {
+	h uint64
+	c *conn
 }
 
 func newFlowTable() flowTable {
-	return flowTable{m: make(map[uint64]*conn), seed: maphash.MakeSeed()}
+	return flowTable{slots: make([]flowSlot, 64), seed: maphash.MakeSeed()}
 }
 
 func (t *flowTable) hash(k flowKey) uint64 { return maphash.Comparable(t.seed, k) }
@@ -32,40 +38,70 @@ func (t *flowTable) remove(c *conn) { t.removeAt(c, t.hash(c.key)) }
 
 // getAt, putAt and removeAt are get, put and remove with the key's hash.
 func (t *flowTable) getAt(k flowKey, h uint64) *conn {
-	for c := t.m[h]; c != nil; c = c.sameHash {
-		if c.key == k {
-			return c
+	mask := uint64(len(t.slots) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		s := &t.slots[i]
+		if s.c == nil {
+			return nil
+		}
+		if s.h == h && s.c.key == k {
+			return s.c
 		}
 	}
-	return nil
 }
 
 func (t *flowTable) putAt(c *conn, h uint64) {
 	if old := t.getAt(c.key, h); old != nil {
 		t.removeAt(old, h)
 	}
-	c.sameHash = t.m[h]
-	t.m[h] = c
+	if 2*(t.n+1) > len(t.slots) {
+		t.grow()
+	}
+	t.place(flowSlot{h, c})
 	t.n++
 }
 
-func (t *flowTable) removeAt(c *conn, h uint64) {
-	for p, at := (**conn)(nil), t.m[h]; at != nil; p, at = &at.sameHash, at.sameHash {
-		if at != c {
-			continue
-		}
-		switch {
-		case p != nil:
-			*p = c.sameHash
-		case c.sameHash != nil:
-			t.m[h] = c.sameHash
-		default:
-			delete(t.m, h)
-		}
-		c.sameHash = nil
-		t.n--
-		return
+// place puts s in the first free slot from its hash's.
+func (t *flowTable) place(s flowSlot) {
+	mask := uint64(len(t.slots) - 1)
+	i := s.h & mask
+	for t.slots[i].c != nil {
+		i = (i + 1) & mask
 	}
+	t.slots[i] = s
+}
+
+func (t *flowTable) grow() {
+	old := t.slots
+	t.slots = make([]flowSlot, 2*len(old))
+	for _, s := range old {
+		if s.c != nil {
+			t.place(s)
+		}
+	}
+}
+
+// removeAt frees c's slot and moves back the slots after it that probing
+// would no longer reach (deletion without tombstones).
+func (t *flowTable) removeAt(c *conn, h uint64) {
+	mask := uint64(len(t.slots) - 1)
+	i := h & mask
+	for t.slots[i].c != c {
+		if t.slots[i].c == nil {
+			return // not in the table
+		}
+		i = (i + 1) & mask
+	}
+	for j := (i + 1) & mask; t.slots[j].c != nil; j = (j + 1) & mask {
+		// The slot at j may move back to i unless its home lies
+		// cyclically within (i, j].
+		if home := t.slots[j].h & mask; (j-home)&mask >= (j-i)&mask {
+			t.slots[i] = t.slots[j]
+			i = j
+		}
+	}
+	t.slots[i] = flowSlot{}
+	t.n--
 }
 
 // len is the number of connections in the table.
@@ -74,9 +110,9 @@ func (t *flowTable) len() int { return t.n }
 // all returns every connection, in no particular order.
 func (t *flowTable) all() []*conn {
 	conns := make([]*conn, 0, t.n)
-	for _, c := range t.m {
-		for ; c != nil; c = c.sameHash {
-			conns = append(conns, c)
+	for _, s := range t.slots {
+		if s.c != nil {
+			conns = append(conns, s.c)
 		}
 	}
 	return conns

@@ -3,6 +3,7 @@ package session
 import (
 	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"slices"
 	"strings"
@@ -257,7 +258,7 @@ func TestFlowTableCollisions(t *testing.T) {
 		return k
 	}
 	for _, h := range []func(flowKey) uint64{
-		func(flowKey) uint64 { return 7 }, // every key in one chain
+		func(flowKey) uint64 { return 7 }, // every key probes from the same slot
 		nil,                               // the table's own hash
 	} {
 		ft := newFlowTable()
@@ -276,7 +277,7 @@ func TestFlowTableCollisions(t *testing.T) {
 			t.Fatalf("after replacing: %d connections", ft.len())
 		}
 		ft.removeAt(conns[2], h(conns[2].key)) // replaced: no longer in the table
-		for _, k := range []int{4, 0} {        // the head of the chain, then its end
+		for _, k := range []int{4, 0} {        // the last placed, then the first
 			ft.removeAt(conns[k], h(conns[k].key))
 		}
 		if ft.len() != 3 || len(ft.all()) != 3 {
@@ -285,6 +286,48 @@ func TestFlowTableCollisions(t *testing.T) {
 		for k, want := range []*conn{nil, conns[1], again, conns[3], nil} {
 			if got := ft.getAt(conns[k].key, h(conns[k].key)); got != want {
 				t.Errorf("connection %d: found %p, want %p", k, got, want)
+			}
+		}
+	}
+}
+
+// TestFlowTableAgainstMap: random puts and removes, with hashes that
+// crowd few home slots (so probes wrap around the end and removals move
+// slots back) and with the table's own hash, find what a map holds.
+func TestFlowTableAgainstMap(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, h := range []func(flowKey) uint64{
+		func(k flowKey) uint64 { return ^uint64(0) - uint64(k.a.Port()%5) }, // the last 5 slots, whatever the size: wraps
+		nil,
+	} {
+		ft := newFlowTable()
+		if h == nil {
+			h = ft.hash
+		}
+		want := map[flowKey]*conn{}
+		for op := range 20000 {
+			port := uint16(1000 + rng.IntN(300))
+			k, _ := makeKey(netip.AddrPortFrom(netip.MustParseAddr("10.0.0.1"), port), netip.MustParseAddrPort("10.0.0.2:1883"))
+			if c := want[k]; c != nil && rng.IntN(3) == 0 {
+				ft.removeAt(c, h(k))
+				delete(want, k)
+			} else {
+				c := &conn{key: k, stream: int32(op)}
+				ft.putAt(c, h(k))
+				want[k] = c
+			}
+			if ft.len() != len(want) {
+				t.Fatalf("op %d: %d connections, want %d", op, ft.len(), len(want))
+			}
+			if op%97 == 0 {
+				for k, c := range want {
+					if got := ft.getAt(k, h(k)); got != c {
+						t.Fatalf("op %d: port %d found %p, want %p", op, k.a.Port(), got, c)
+					}
+				}
+				if len(ft.all()) != len(want) {
+					t.Fatalf("op %d: %d listed, want %d", op, len(ft.all()), len(want))
+				}
 			}
 		}
 	}

@@ -96,7 +96,7 @@ type Tracker struct {
 	store     *keys.Store
 	netids    map[string][]*Exchange
 	all       []*Exchange
-	clientIDs map[int]string // tcp.stream -> client id from CONNECT
+	clientIDs []string // by tcp.stream: the client id from its CONNECT
 	seenKeys  map[string]string
 	weak      map[string]string // group (p, g) -> weakness, computed once per group
 	copies    session.Linker[message]
@@ -121,11 +121,10 @@ type message struct {
 // keys, exchanges are still rebuilt and reported).
 func NewTracker(store *keys.Store) *Tracker {
 	return &Tracker{
-		store:     store,
-		netids:    make(map[string][]*Exchange),
-		clientIDs: make(map[int]string),
-		seenKeys:  make(map[string]string),
-		weak:      make(map[string]string),
+		store:    store,
+		netids:   make(map[string][]*Exchange),
+		seenKeys: make(map[string]string),
+		weak:     make(map[string]string),
 	}
 }
 
@@ -153,11 +152,22 @@ func labTopic(topic []byte) (netid, action string, request, ok bool) {
 	return string(topic[:i]), string(topic[i+1 : i+1+j]), request, true
 }
 
+// clientID returns the client id the CONNECT of a tcp.stream carried.
+func (t *Tracker) clientID(stream int) string {
+	if stream >= 0 && stream < len(t.clientIDs) {
+		return t.clientIDs[stream]
+	}
+	return ""
+}
+
 // Observe annotates one record. Records must come in capture order.
 func (t *Tracker) Observe(r *session.Record) {
 	p := &r.Packet
 	if p.Type == decode.CONNECT && p.FromClient {
-		if f := p.Field("mqtt.clientid"); f != nil {
+		if f := p.Field("mqtt.clientid"); f != nil && r.Stream >= 0 {
+			if n := r.Stream + 1 - len(t.clientIDs); n > 0 {
+				t.clientIDs = slices.Grow(t.clientIDs, n)[:r.Stream+1]
+			}
 			t.clientIDs[r.Stream] = string(f.Bytes)
 		}
 		return
@@ -203,7 +213,7 @@ func (t *Tracker) Observe(r *session.Record) {
 
 // party describes the sender of a record.
 func (t *Tracker) party(r *session.Record, key *keys.DHPublicKey) Party {
-	p := Party{ClientID: t.clientIDs[r.Stream], Addr: netip.AddrPortFrom(r.Src, r.SrcPort), Frame: r.Frame}
+	p := Party{ClientID: t.clientID(r.Stream), Addr: netip.AddrPortFrom(r.Src, r.SrcPort), Frame: r.Frame}
 	if !r.Packet.FromClient {
 		// The broker's copy: the publisher is not this connection's peer.
 		p.ClientID, p.Addr = "", netip.AddrPort{}
