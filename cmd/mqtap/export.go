@@ -179,6 +179,9 @@ func (e *exportRun) run(stdout, stderr io.Writer) error {
 	default:
 		fmt.Fprintf(stderr, "mqtap: exported %d frames (%d with comments) to %s\n", st.Frames, st.Commented, e.out)
 	}
+	if st.ChainCut > 0 || st.HolesLost > 0 {
+		fmt.Fprintf(stderr, "mqtap: limit reached: %d frame(s) of packets spanning more than 4,096 frames and %d out-of-order gap(s) past 64 per direction were not followed; %s may lack frames Wireshark needs to follow the MQTT framing\n", st.ChainCut, st.HolesLost, e.out)
+	}
 	return nil
 }
 

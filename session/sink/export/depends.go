@@ -26,15 +26,18 @@ const maxChain = 4096
 // packet, the frames of that packet are kept too, back to a frame that
 // starts on a packet boundary. The bytes of each direction are counted
 // from the TCP sequence numbers (retransmitted bytes once).
-func plan(path string, c *Collector, withContext bool, pipeOpts session.Options) (need bitmap, truncated bool, err error) {
+//
+// The bookkeeping is capped (maxChain, maxHoles); st counts what the caps
+// left out, with Truncated.
+func plan(path string, c *Collector, withContext bool, pipeOpts session.Options) (need bitmap, st Stats, err error) {
 	need = append(bitmap(nil), c.frames...)
 	end := c.lastFrame(withContext)
 	if end <= 0 {
-		return need, false, nil
+		return need, st, nil
 	}
 	src, err := file.Open(path, file.Options{Frames: end})
 	if err != nil {
-		return nil, false, err
+		return nil, st, err
 	}
 	defer src.Close()
 	d := &depends{c: c, need: &need, streams: make(map[int]*streamBytes)}
@@ -51,9 +54,13 @@ func plan(path string, c *Collector, withContext bool, pipeOpts session.Options)
 		return nil
 	})
 	if err := src.Run(context.Background(), p); err != nil {
-		return nil, false, err
+		return nil, st, err
 	}
-	return need, src.Truncated(), nil
+	for _, s := range d.streams {
+		d.count(s)
+	}
+	d.st.Truncated = src.Truncated()
+	return need, d.st, nil
 }
 
 // depends follows the bytes of each direction of the MQTT connections.
@@ -61,6 +68,15 @@ type depends struct {
 	c       *Collector
 	need    *bitmap
 	streams map[int]*streamBytes
+	st      Stats // ChainCut and HolesLost of the streams done with
+}
+
+// count adds what the caps left out of a stream's bookkeeping to d.st.
+func (d *depends) count(s *streamBytes) {
+	for i := range s.dirs {
+		d.st.ChainCut += s.dirs[i].chainCut
+		d.st.HolesLost += s.dirs[i].holesLost
+	}
 }
 
 // streamBytes is the byte accounting of one connection with a selected
@@ -80,6 +96,8 @@ type dirBytes struct {
 	end      int64  // bytes received so far
 	consumed int64  // bytes of the MQTT packets delivered so far
 	chain    []chained
+
+	chainCut, holesLost int // see Stats
 }
 
 // span is a range of stream offsets [from, to).
@@ -116,8 +134,12 @@ func (b *dirBytes) receive(seq uint32, length int) int64 {
 		}
 	}
 	if to > b.nextOff {
-		if from > b.nextOff && len(b.holes) < maxHoles {
+		switch {
+		case from <= b.nextOff:
+		case len(b.holes) < maxHoles:
 			b.holes = append(b.holes, span{b.nextOff, from})
+		default:
+			b.holesLost++ // its bytes will count as new when they come
 		}
 		n += to - max(from, b.nextOff)
 		b.next += uint32(to - b.nextOff)
@@ -184,6 +206,7 @@ func (d *depends) segment(seg session.TCPFrame) {
 	b.end += n
 	if len(b.chain) == maxChain {
 		b.chain = append(b.chain[:0], b.chain[1:]...)
+		b.chainCut++
 	}
 	b.chain = append(b.chain, chained{seg.Frame, b.end})
 }
@@ -223,6 +246,7 @@ func (d *depends) record(r *session.Record) {
 		}
 	}
 	if r.Frame >= int(d.c.lastSel[r.Stream]) {
+		d.count(d.streams[r.Stream])
 		delete(d.streams, r.Stream) // no selected packet of the connection is left
 	}
 }

@@ -369,6 +369,31 @@ func TestReceiveCountsNewBytes(t *testing.T) {
 	}
 }
 
+// TestBookkeepingCapsAreCounted: past maxHoles gaps in one direction and
+// maxChain frames without a packet boundary, what is left out is counted
+// for the export's report.
+func TestBookkeepingCapsAreCounted(t *testing.T) {
+	b := dirBytes{started: true}
+	for i := range maxHoles + 6 {
+		b.receive(uint32(20*i+10), 5) // leaves a 10-byte gap before each segment
+	}
+	if len(b.holes) != maxHoles || b.holesLost != 6 {
+		t.Errorf("%d holes kept, %d lost; want %d and 6", len(b.holes), b.holesLost, maxHoles)
+	}
+	c := NewCollector(nil)
+	d := &depends{c: c, streams: make(map[int]*streamBytes)}
+	src := netip.MustParseAddrPort("10.0.0.1:40000")
+	for i := range maxChain + 9 {
+		d.segment(session.TCPFrame{Frame: i + 1, Stream: 3, Src: src, Seq: uint32(1000 + 10*i), Payload: 10})
+	}
+	for _, s := range d.streams {
+		d.count(s)
+	}
+	if d.st.ChainCut != 9 || d.st.HolesLost != 0 {
+		t.Errorf("chain cut %d, holes lost %d; want 9 and 0", d.st.ChainCut, d.st.HolesLost)
+	}
+}
+
 // TestFramesSelectionAndContext selects the PUBLISH packets of one topic:
 // only their frames, or with context every frame of their connections.
 func TestFramesSelectionAndContext(t *testing.T) {

@@ -41,6 +41,12 @@ type Stats struct {
 	Connections int  // connections written (Decrypted)
 	Decrypted   int  // PUBLISH payloads replaced by their plaintext (Decrypted)
 	Truncated   bool // the capture file ends inside a frame: the export stops there
+	// ChainCut counts the frames left out of the frames a packet depends
+	// on because it spanned more than maxChain (4,096) frames, and
+	// HolesLost the out-of-order gaps not tracked past maxHoles (64) per
+	// direction: the file may then lack frames Wireshark needs to follow
+	// the MQTT framing of those connections.
+	ChainCut, HolesLost int
 }
 
 // Analysis returns the analysis chain of mqtap read for the keys of store
@@ -90,12 +96,10 @@ func joinSecrets(logs [][]byte) []byte {
 // them. Frame numbers are counted as the first pass counted them, so the
 // capture must be the one the first pass read.
 func Frames(path string, w io.Writer, c *Collector, opts Options) (Stats, error) {
-	var st Stats
-	need, truncated, err := plan(path, c, opts.WithContext, opts.Pipeline)
+	need, st, err := plan(path, c, opts.WithContext, opts.Pipeline)
 	if err != nil {
 		return st, err
 	}
-	st.Truncated = truncated
 	comments, err := c.comments.reader()
 	if err != nil {
 		return st, err
