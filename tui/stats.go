@@ -121,6 +121,9 @@ func (s *statsView) render() {
 	for _, line := range rateChart(st.PerSecond, width-2, 8) {
 		b.WriteString("  " + line + "\n")
 	}
+	if st.LatePackets > 0 {
+		fmt.Fprintf(&b, "  (%d packets after the first 100,000 seconds are counted in the last one)\n", st.LatePackets)
+	}
 	s.SetText(b.String())
 }
 

@@ -35,7 +35,10 @@ func (c *Capture) aggregate(idx int, r *session.Record) {
 		st.Streams++
 	}
 	if sec := int(r.Relative / time.Second); sec >= 0 {
-		sec = min(sec, maxSeconds-1)
+		if sec >= maxSeconds {
+			st.LatePackets++
+			sec = maxSeconds - 1
+		}
 		for len(st.PerSecond) <= sec {
 			st.PerSecond = append(st.PerSecond, 0)
 		}

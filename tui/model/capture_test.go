@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mqtap/mqtap/decode"
 	"github.com/mqtap/mqtap/keys"
@@ -302,8 +303,9 @@ func TestSelectAcrossChunks(t *testing.T) {
 	}
 }
 
-// TestNameLimits: past 100,000 distinct topics and clients, the counts
-// stop growing for new ones and say how much they left out.
+// TestNameLimits: past 100,000 distinct topics and clients (and seconds of
+// the rate chart), the counts stop growing for new ones and say how much
+// they left out.
 func TestNameLimits(t *testing.T) {
 	c, err := New("names", Options{})
 	if err != nil {
@@ -319,7 +321,7 @@ func TestNameLimits(t *testing.T) {
 		raw := append([]byte{0x30, byte(2 + len(topic) + 1), 0, byte(len(topic))}, topic...)
 		raw = append(raw, '1')
 		r := &session.Record{Frame: i + 1, Src: netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), Dst: netip.MustParseAddr("10.255.0.1"),
-			SrcPort: 40000, DstPort: 1883, Stream: i, FirstSeen: true}
+			SrcPort: 40000, DstPort: 1883, Stream: i, FirstSeen: true, Relative: time.Duration(i) * time.Second}
 		conn.Decode(raw, true, &r.Packet)
 		if err := add(r); err != nil {
 			t.Fatal(err)
@@ -330,7 +332,7 @@ func TestNameLimits(t *testing.T) {
 	if root.Total != maxNames || root.Uncounted != 7 || len(root.Children) != 1 || len(root.Children[0].Children) != maxNames {
 		t.Errorf("topics: %d counted, %d uncounted, tree %d/%d; want %d and 7", root.Total, root.Uncounted, len(root.Children), len(root.Children[0].Children), maxNames)
 	}
-	if st := c.Stats(); st.ClientsUncounted != 7 {
-		t.Errorf("clients past the limit: %d packets uncounted, want 7", st.ClientsUncounted)
+	if st := c.Stats(); st.ClientsUncounted != 7 || st.LatePackets != n-maxSeconds || len(st.PerSecond) != maxSeconds {
+		t.Errorf("clients past the limit: %d packets uncounted, want 7; %d seconds, %d packets late, want %d and %d", st.ClientsUncounted, len(st.PerSecond), st.LatePackets, maxSeconds, n-maxSeconds)
 	}
 }

@@ -122,7 +122,10 @@ type Stats struct {
 	// ClientsUncounted is the packets of clients past the first 100,000,
 	// which Clients does not count.
 	ClientsUncounted int
-	topicsUncounted  int // PUBLISH packets on topics past the first 100,000 (TopicNode.Uncounted)
+	// LatePackets is the packets past PerSecond's 100,000 seconds (about
+	// 28 hours of capture time), which its last second counts.
+	LatePackets     int
+	topicsUncounted int // PUBLISH packets on topics past the first 100,000 (TopicNode.Uncounted)
 }
 
 // Options returns opts with the capture's keys, so that the pipeline

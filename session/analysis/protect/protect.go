@@ -24,9 +24,12 @@ const maxRemembered = 1 << 20
 type Checker struct {
 	store  *keys.Store
 	copies session.Linker[outcome]
-	seen   map[uint64]int    // hash of a protected payload sent by a client -> first frame
-	lastTS map[string]int64  // topic -> newest verified ECDSA timestamp
-	stats  map[string]*Stats // per scheme
+	seen   map[uint64]int // hash of a protected payload sent by a client -> first frame
+	// remember is how many payloads seen holds before it is cleared
+	// (maxRemembered).
+	remember int
+	lastTS   map[string]int64  // topic -> newest verified ECDSA timestamp
+	stats    map[string]*Stats // per scheme
 }
 
 // Stats counts what one scheme verified and decrypted.
@@ -46,7 +49,7 @@ func New(store *keys.Store) *Checker {
 	if store == nil || len(store.Rules()) == 0 {
 		return nil
 	}
-	return &Checker{store: store, seen: make(map[uint64]int), lastTS: make(map[string]int64), stats: make(map[string]*Stats)}
+	return &Checker{store: store, remember: maxRemembered, seen: make(map[uint64]int), lastTS: make(map[string]int64), stats: make(map[string]*Stats)}
 }
 
 // Stats returns the counters per scheme.
@@ -172,8 +175,10 @@ func (c *Checker) replay(r *session.Record) {
 			Text: fmt.Sprintf("this protected payload was already sent by a client in frame %d: a replayed message", first)})
 		return
 	}
-	if len(c.seen) >= maxRemembered {
+	if len(c.seen) >= c.remember {
 		clear(c.seen)
+		r.Findings = append(r.Findings, session.Finding{Code: session.LimitReached,
+			Text: fmt.Sprintf("%d protected payloads remembered for payload.replay: they are forgotten from here on, so a replay of one of them is no longer detected", c.remember)})
 	}
 	c.seen[k] = r.Frame
 }

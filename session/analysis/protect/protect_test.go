@@ -97,3 +97,25 @@ func TestHMACFirstAndReplays(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 }
+
+// TestReplayMemoryLimit: when the payloads remembered for payload.replay
+// reach the limit they are forgotten, and the record where that happens
+// says so with mqtap.limit.
+func TestReplayMemoryLimit(t *testing.T) {
+	c := checker(t)
+	c.remember = 2
+	raw, _ := hex.DecodeString(hmacKey)
+	key, err := keys.NewHMACKey("sha256", "trailer", raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got [][]string
+	for i, text := range []string{"t=1", "t=2", "t=3", "t=1"} {
+		r := publish(t, i+1, true, "clientAAA/t", key.Sign([]byte(text)))
+		c.Observe(r)
+		got = append(got, codes(r))
+	}
+	if len(got[0]) != 0 || len(got[1]) != 0 || len(got[2]) != 1 || got[2][0] != "mqtap.limit" || len(got[3]) != 0 {
+		t.Errorf("findings %v, want the limit on the third payload and the first one's replay forgotten", got)
+	}
+}
