@@ -23,24 +23,38 @@ func (r *Record) CopyTo(dst *Record) {
 	}
 }
 
+// Part says what CopyPartTo keeps of a record's packet besides its
+// scalars, Problems and Topic.
+type Part struct {
+	Raw    bool                     // the packet's bytes, and Payload
+	Fields func(*decode.Field) bool // which fields to keep, with their values
+}
+
 // CopyPartTo is CopyTo for a reader that needs only part of the packet,
-// such as a one-line summary or a few -e columns: dst.Packet keeps the
-// packet's scalars, Problems, Topic and the Fields that want accepts, with
-// their values. Raw is left out, and Payload is empty (nil when r's is nil,
-// so that its presence still shows). It copies far fewer bytes than CopyTo.
-func (r *Record) CopyPartTo(dst *Record, want func(*decode.Field) bool) {
+// such as a one-line summary, a few -e columns or the index of the
+// terminal UI: dst.Packet keeps the packet's scalars, Problems, Topic and
+// what part asks for. Without part.Raw, Raw is left out and Payload is
+// empty (nil when r's is nil, so that its presence still shows). It copies
+// far fewer bytes than CopyTo.
+func (r *Record) CopyPartTo(dst *Record, part Part) {
 	keep := r.copyRest(dst)
 	p, q := &r.Packet, &dst.Packet
+	var oldRaw []byte
 	q.Raw = keep.raw[:0]
-	q.Topic = dst.rebase(nil, nil, p.Topic)
-	if p.Payload != nil {
+	q.Payload = nil
+	if part.Raw {
+		oldRaw = p.Raw
+		q.Raw = append(q.Raw, p.Raw...)
+		q.Payload = dst.rebase(oldRaw, q.Raw, p.Payload)
+	} else if p.Payload != nil {
 		q.Payload = []byte{}
 	}
+	q.Topic = dst.rebase(oldRaw, q.Raw, p.Topic)
 	q.Fields = keep.fields[:0]
 	for i := range p.Fields {
-		if f := &p.Fields[i]; want(f) {
+		if f := &p.Fields[i]; part.Fields(f) {
 			q.Fields = append(q.Fields, *f)
-			q.Fields[len(q.Fields)-1].Bytes = dst.rebase(nil, nil, f.Bytes)
+			q.Fields[len(q.Fields)-1].Bytes = dst.rebase(oldRaw, q.Raw, f.Bytes)
 		}
 	}
 }

@@ -41,7 +41,9 @@ type Capture struct {
 	blob *os.File
 
 	// Producer side: only the goroutine calling Handler, Flush and Finish.
-	chain     *analysis.Chain
+	chain *analysis.Chain
+	ix    *indexer // nil until the first record
+	// Indexing side: the indexing goroutine (index.go).
 	rowBuf    []byte
 	blobBuf   []byte
 	blobSize  int64 // bytes of the blob file, buffered ones included
@@ -100,8 +102,13 @@ func New(name string, opts Options) (*Capture, error) {
 // Name is the capture's name: a file, an interface or a broker URL.
 func (c *Capture) Name() string { return c.name }
 
-// Close removes the spool files.
+// Close removes the spool files. It must not be called while the
+// function Handler returned is running.
 func (c *Capture) Close() error {
+	if c.ix != nil {
+		c.ix.stop()
+		c.ix = nil
+	}
 	if c.rows != nil {
 		c.rows.Close()
 	}
@@ -139,8 +146,18 @@ func (c *Capture) signal() {
 	}
 }
 
-// Flush writes the buffered records out and makes them visible.
+// Flush writes the records handled so far out and makes them visible. It
+// is called on the goroutine that calls Handler's function.
 func (c *Capture) Flush() error {
+	if c.ix == nil {
+		return nil
+	}
+	return c.ix.flush()
+}
+
+// writeOut writes the buffered rows and blobs out and makes them visible;
+// on the indexing goroutine.
+func (c *Capture) writeOut() error {
 	c.lastFlush = time.Now()
 	if len(c.rowBuf) == 0 {
 		return nil
@@ -163,7 +180,11 @@ func (c *Capture) Flush() error {
 // Finish records that the source ended, with err when it failed, and adds
 // the findings known only at the end (key exchanges never answered).
 func (c *Capture) Finish(err error) {
-	ferr := c.Flush()
+	var ferr error
+	if c.ix != nil {
+		ferr = c.ix.stop()
+		c.ix = nil
+	}
 	c.mu.Lock()
 	for _, f := range c.chain.Close() {
 		c.final = append(c.final, FindingRef{Record: -1, Finding: f})

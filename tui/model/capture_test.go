@@ -336,3 +336,54 @@ func TestNameLimits(t *testing.T) {
 		t.Errorf("clients past the limit: %d packets uncounted, want 7; %d seconds, %d packets late, want %d and %d", st.ClientsUncounted, len(st.PerSecond), st.LatePackets, maxSeconds, n-maxSeconds)
 	}
 }
+
+// TestIndexerFlushAndErrors: records handed to the capture are visible
+// once Flush returns, in order; an error writing the index comes back from
+// Flush and from the records handed after it.
+func TestIndexerFlushAndErrors(t *testing.T) {
+	c, err := New("flush", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	add := c.Handler()
+	var conn decode.Conn
+	conn.SetVersion(decode.V311)
+	publish := func(i int) error {
+		topic := fmt.Sprintf("t/%d", i)
+		raw := append([]byte{0x30, byte(2 + len(topic) + 1), 0, byte(len(topic))}, topic...)
+		raw = append(raw, 'x')
+		r := &session.Record{Frame: i + 1, Src: netip.MustParseAddr("10.0.0.1"), Dst: netip.MustParseAddr("10.0.0.2"), SrcPort: 40000, DstPort: 1883}
+		conn.Decode(raw, true, &r.Packet)
+		return add(r)
+	}
+	for i := range 1000 {
+		if err := publish(i); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 || i == 299 || i == 999 {
+			if err := c.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			if c.Len() != i+1 {
+				t.Fatalf("after %d records and a flush, %d visible", i+1, c.Len())
+			}
+		}
+	}
+	for _, i := range []int{0, 299, 999} {
+		row, err := c.Row(i)
+		if err != nil || row.Topic != fmt.Sprintf("t/%d", i) || row.Frame != i+1 {
+			t.Errorf("record %d: %+v %v", i, row, err)
+		}
+	}
+	c.blob.Close() // the spool can no longer be written
+	if err := publish(1000); err != nil {
+		t.Fatalf("a record before the flush failed: %v", err)
+	}
+	if err := c.Flush(); err == nil || !strings.Contains(err.Error(), "writing the index") {
+		t.Fatalf("flush after the spool closed: %v", err)
+	}
+	if err := publish(1001); err == nil {
+		t.Error("a record after a failed flush was accepted")
+	}
+}

@@ -12,9 +12,12 @@
 // a small cache of rows, the endpoint table and the aggregates.
 //
 // One goroutine feeds a Capture (the pipeline's Handler, Flush, Finish);
-// any number of goroutines read it. Records become visible to readers when
-// they are flushed: Flush at idle points, and automatically every 4096
-// records or 100 ms.
+// any number of goroutines read it. The feeding goroutine only runs the
+// analysis chain and copies each record into a batch; a goroutine of the
+// Capture's own builds the rows and blobs and writes them (index.go).
+// Records become visible to readers when they are flushed: Flush (which
+// waits for the records handed so far) at idle points, and automatically
+// every 4096 records or 100 ms.
 package model
 
 import (

@@ -34,13 +34,9 @@ func statusCode(s string) byte {
 	return 0
 }
 
-// add indexes one record.
-func (c *Capture) add(r *session.Record) error {
-	c.mu.Lock()
-	c.chain.Observe(r)
-	idx := c.total
-	c.aggregate(idx, r)
-	c.mu.Unlock()
+// indexRecord writes the row and blob of one record, which aggregate
+// already counted; on the indexing goroutine.
+func (c *Capture) indexRecord(r *session.Record) error {
 	src, dst := c.endpoint(r.Src, r.SrcPort), c.endpoint(r.Dst, r.DstPort)
 	b, head, sev := c.appendBlob(c.scratch[:0], r)
 	c.scratch = b
@@ -50,8 +46,8 @@ func (c *Capture) add(r *session.Record) error {
 	c.blobBuf = append(c.blobBuf, b...)
 	c.blobSize += int64(len(b))
 	c.total++
-	if len(c.rowBuf) >= flushRows*rowSize || time.Since(c.lastFlush) >= flushInterval {
-		return c.Flush()
+	if len(c.rowBuf) >= flushRows*rowSize || c.total%32 == 1 && time.Since(c.lastFlush) >= flushInterval {
+		return c.writeOut()
 	}
 	return nil
 }

@@ -239,7 +239,7 @@ func (p *parallel) copy(r, dst *session.Record) {
 		r.CopyTo(dst)
 		return
 	}
-	r.CopyPartTo(dst, p.pick.fills)
+	r.CopyPartTo(dst, session.Part{Fields: p.pick.fills})
 }
 
 var errClosed = errors.New("output: write after close")
