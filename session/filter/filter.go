@@ -163,3 +163,32 @@ func (f *Filter) String() string {
 	}
 	return f.expr
 }
+
+// RequiredEqual returns the text that field name must have for a record to
+// match, when the filter says so at its top: it is the test name ==
+// "text", or an "and" of tests with one. A caller that holds the field's
+// values more cheaply than a whole record (an index) can skip the records
+// that cannot match without building them.
+func (f *Filter) RequiredEqual(name string) ([]byte, bool) {
+	if f == nil {
+		return nil, false
+	}
+	tests := []*node{f.root}
+	if f.root.op == nAnd {
+		tests = f.root.kids
+	}
+	for _, n := range tests {
+		if n.op != nTest {
+			continue
+		}
+		t := n.t
+		if t.rel != relEq || t.all || t.rhs != nil || t.textAddr || t.lhs.sl != nil || t.lhs.fn != fnNone || t.lhs.masked ||
+			t.lhs.def == nil || t.lhs.def.Name != name {
+			continue
+		}
+		if v, ok := t.lit.form(vBytes); ok {
+			return v.b, true
+		}
+	}
+	return nil, false
+}

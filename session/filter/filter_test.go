@@ -681,3 +681,35 @@ func TestLongFilters(t *testing.T) {
 		t.Errorf("%d parentheses: %v", maxDepth+1, err)
 	}
 }
+
+// TestRequiredEqual: a topic that a filter requires at its top is found;
+// anything that does not require it (or, not, !=, slices, functions,
+// other fields, other relations) is not taken for it.
+func TestRequiredEqual(t *testing.T) {
+	for expr, want := range map[string]string{
+		`mqtt.topic == "a/b"`:                             "a/b",
+		`mqtt.topic == "a/b" && mqtt.qos == 1`:            "a/b",
+		`tcp.port == 1883 and mqtt.topic eq "x" and mqtt`: "x",
+	} {
+		f, err := Compile(expr)
+		if err != nil {
+			t.Fatalf("%s: %v", expr, err)
+		}
+		if got, ok := f.RequiredEqual("mqtt.topic"); !ok || string(got) != want {
+			t.Errorf("%s: %q %v, want %q", expr, got, ok, want)
+		}
+	}
+	for _, expr := range []string{
+		`mqtt.topic == "a" || mqtt.qos == 1`, `!(mqtt.topic == "a")`, `mqtt.topic != "a"`,
+		`mqtt.topic[0:1] == "a"`, `len(mqtt.topic) == 3`, `mqtt.topic contains "a"`, `mqtt.clientid == "a"`,
+		`mqtt.topic`, `mqtt.topic matches "a"`, `mqtt.topic in {"a" "b"}`,
+	} {
+		f, err := Compile(expr)
+		if err != nil {
+			t.Fatalf("%s: %v", expr, err)
+		}
+		if got, ok := f.RequiredEqual("mqtt.topic"); ok {
+			t.Errorf("%s: requires %q", expr, got)
+		}
+	}
+}

@@ -4,9 +4,11 @@
 package model
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
+	"github.com/mqtap/mqtap/decode"
 	"runtime"
 	"sort"
 	"sync"
@@ -56,7 +58,12 @@ func (c *Capture) Select(ctx context.Context, f *filter.Filter, from int, progre
 	}
 	// Chunks of records, each read with one read of the rows and one of
 	// the blobs, are matched by one worker per CPU, and put back in order.
+	//
+	// A filter that requires a topic (mqtt.topic == "…", alone or in an
+	// "and") skips the PUBLISH records whose indexed topic differs without
+	// decoding them: a PUBLISH has no other mqtt.topic field.
 	const chunk = 16384
+	topic, byTopic := f.RequiredEqual("mqtt.topic")
 	chunks := (n - from + chunk - 1) / chunk
 	results := make([][]int, chunks)
 	var next, done atomic.Int64
@@ -82,6 +89,9 @@ func (c *Capture) Select(ctx context.Context, f *filter.Filter, from int, progre
 					return
 				}
 				for i := lo; i < hi; i++ {
+					if byTopic && otherTopic(rows, blobs, i-lo, topic) {
+						continue
+					}
 					if err := c.chunkRecord(lo, i-lo, rows, blobs, &r); err != nil {
 						failed.Store(err)
 						return
@@ -130,4 +140,24 @@ func (c *Capture) Conversation(stream int) ([]int, error) {
 		}
 	}
 	return out, nil
+}
+
+// otherTopic reports whether the k-th record of a chunk is a PUBLISH
+// whose topic is not topic, reading its row and the head of its blob. A
+// record it cannot read is left to chunkRecord, which reports it.
+func otherTopic(rows, blobs []byte, k int, topic []byte) bool {
+	row := (*[rowSize]byte)(rows[k*rowSize:])
+	if decode.Type(row[48]) != decode.PUBLISH {
+		return false
+	}
+	le := binary.LittleEndian
+	off := int64(le.Uint64(row[36:])) - int64(le.Uint64(rows[36:]))
+	size := int64(le.Uint32(row[44:]))
+	if off < 0 || off+size > int64(len(blobs)) {
+		return false
+	}
+	d := blobReader{b: blobs[off : off+size]}
+	d.bytes() // info
+	got := d.bytes()
+	return d.err == nil && !bytes.Equal(got, topic)
 }

@@ -143,10 +143,11 @@ func (c *Capture) recordInto(i int, r *session.Record, buf []byte) ([]byte, erro
 // r's slices alias b.
 func (c *Capture) decodeRecord(i int, row *[rowSize]byte, b []byte, r *session.Record) error {
 	le := binary.LittleEndian
-	rf := c.rowFields(i, row)
 	src, dst := c.addrs(row)
-	*r = session.Record{Frame: rf.Frame, Time: rf.Time, Relative: rf.Relative, FrameLen: rf.Length,
-		Src: src.Addr(), Dst: dst.Addr(), SrcPort: src.Port(), DstPort: dst.Port(), Stream: rf.Stream, Direct: rf.Direct,
+	fromClient := row[49]&flagFromClient != 0
+	*r = session.Record{Frame: int(le.Uint32(row[0:])), Time: time.Unix(0, int64(le.Uint64(row[8:]))), Relative: time.Duration(le.Uint64(row[16:])),
+		FrameLen: int(le.Uint32(row[24:])), Src: src.Addr(), Dst: dst.Addr(), SrcPort: src.Port(), DstPort: dst.Port(),
+		Stream: int(le.Uint32(row[4:])), Direct: row[49]&flagDirect != 0,
 		Packet: decode.Packet{Fields: r.Packet.Fields[:0], Problems: r.Packet.Problems[:0]}, Findings: r.Findings[:0]}
 	d := blobReader{b: b}
 	d.bytes() // info
@@ -178,12 +179,12 @@ func (c *Capture) decodeRecord(i int, row *[rowSize]byte, b []byte, r *session.R
 		conn.SetVersion(row[55]) // else the version is picked from the packet, as it was
 	}
 	if alias := le.Uint16(row[56:]); alias != 0 && len(topic) > 0 {
-		conn.SetAlias(rf.FromClient, alias, topic)
+		conn.SetAlias(fromClient, alias, topic)
 	}
 	if row[49]&flagTruncated != 0 {
-		conn.DecodeTruncated(raw, rf.FromClient, &r.Packet)
+		conn.DecodeTruncated(raw, fromClient, &r.Packet)
 	} else {
-		conn.Decode(raw, rf.FromClient, &r.Packet)
+		conn.Decode(raw, fromClient, &r.Packet)
 	}
 	r.Interface = c.rowInterface(row)
 	return nil
