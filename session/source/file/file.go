@@ -5,7 +5,9 @@
 // capture declares is declared to the pipeline with its own link type, the
 // TLS key logs it embeds (pcapng Decryption Secrets Blocks) decrypt what
 // follows them, and its problems (malformed blocks, a truncated end) are
-// reported, never fatal while frames can still be read.
+// reported, never fatal while frames can still be read. The capture is
+// read on a goroutine of its own, a few batches of frames ahead of the
+// pipeline (ahead.go).
 //
 // # Reading standard input twice
 //
@@ -20,8 +22,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-
-	"github.com/gopacket/gopacket"
 
 	"github.com/mqtap/mqtap/pcaps"
 	"github.com/mqtap/mqtap/session"
@@ -52,7 +52,7 @@ type Source struct {
 	opts  Options
 	path  string // the capture on disk: the file, or the spool of standard input
 	spool *spool
-	p     *session.Pipeline // the pipeline being fed, for the idle reader
+	ahead *ahead // while Run reads
 }
 
 // Open opens the capture at path, or standard input for "-". Nothing is
@@ -89,10 +89,12 @@ func Open(path string, opts Options) (*Source, error) {
 	return s, nil
 }
 
-// waiting is called when standard input has nothing more for now.
+// waiting is called, on the reading goroutine, when standard input has
+// nothing more for now: what was read goes to the pipeline, which then
+// delivers what it holds (Pipeline.Idle).
 func (s *Source) waiting() {
-	if s.p != nil {
-		s.p.Idle()
+	if a := s.ahead; a != nil && a.add(event{kind: evIdle}) {
+		a.send()
 	}
 }
 
@@ -116,29 +118,27 @@ func (s *Source) Truncated() bool { return s.r.Truncated() }
 // without an error (Truncated). A pcap file whose link type mqtap cannot
 // decode is an error.
 func (s *Source) Run(ctx context.Context, p *session.Pipeline) error {
-	if err := s.attach(p); err != nil {
-		return err
+	if s.r.Format == pcaps.FormatPcap {
+		if _, err := session.NewLayerDecoder(s.r.LinkType()); err != nil {
+			return fmt.Errorf("%s: %w", s.r.Path, err)
+		}
 	}
-	s.p = p
-	n := 0
-	err := s.r.Each(func(data []byte, ci gopacket.CaptureInfo) error {
-		n++
-		if n&1023 == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		}
-		if err := p.Frame(data, ci); err != nil {
-			return err
-		}
-		if n == s.opts.Frames {
-			return errEnough
-		}
-		return nil
+	warn := s.opts.Warn
+	if warn == nil {
+		warn = func(string) {}
+	}
+	a := newAhead()
+	s.ahead = a
+	s.r.SetHooks(pcaps.Hooks{
+		Interface: func(f pcaps.Interface) { a.add(event{kind: evInterface, ifc: f}) },
+		Secrets: func(sec pcaps.Secret) {
+			sec.Data = append([]byte(nil), sec.Data...)
+			a.add(event{kind: evSecrets, sec: sec})
+		},
+		Warning: func(msg string) { a.add(event{kind: evWarning, text: msg}) },
 	})
-	if errors.Is(err, errEnough) {
-		err = nil
-	}
+	go a.read(ctx, s.r, s.opts.Frames)
+	err := a.feed(p, s.r.Path, warn)
 	if cerr := p.Close(); err == nil {
 		err = cerr
 	}
@@ -147,36 +147,6 @@ func (s *Source) Run(ctx context.Context, p *session.Pipeline) error {
 
 // errEnough ends a read at Options.Frames.
 var errEnough = errors.New("frame limit reached")
-
-// attach prepares p for the frames of the capture: interfaces, secrets,
-// warnings.
-func (s *Source) attach(p *session.Pipeline) error {
-	r := s.r
-	warn := s.opts.Warn
-	if warn == nil {
-		warn = func(string) {}
-	}
-	if r.Format == pcaps.FormatPcap {
-		if _, err := session.NewLayerDecoder(r.LinkType()); err != nil {
-			return fmt.Errorf("%s: %w", r.Path, err)
-		}
-	}
-	r.SetHooks(pcaps.Hooks{
-		Interface: func(f pcaps.Interface) {
-			err := p.AddInterface(session.Interface{Index: f.Index, ID: f.ID, Name: f.Name, Link: f.LinkType, Described: f.Described})
-			if err != nil {
-				warn(fmt.Sprintf("%s: %v", r.Path, err))
-			}
-		},
-		Secrets: func(sec pcaps.Secret) {
-			if err := p.AddSecrets(sec); err != nil {
-				warn(fmt.Sprintf("%s: %v", r.Path, err))
-			}
-		},
-		Warning: warn,
-	})
-	return nil
-}
 
 // Close closes the capture and removes the copy of standard input.
 func (s *Source) Close() error {
