@@ -152,10 +152,10 @@ func TestStdinIdle(t *testing.T) {
 	}
 }
 
-// TestCanceled stops a read when its context is done: the source looks at
-// the context every 1024 frames.
-func TestCanceled(t *testing.T) {
-	// A capture of 3000 frames: a sample's frames over and over.
+// longCapture writes a capture of n frames, a sample's frames over and
+// over, and returns its path.
+func longCapture(t *testing.T, n int) string {
+	t.Helper()
 	in, err := pcaps.Open(filepath.Join(samples, "mqtt311.pcapng"))
 	if err != nil {
 		t.Fatal(err)
@@ -172,7 +172,7 @@ func TestCanceled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := 0; i < 3000; i++ {
+	for i := 0; i < n; i++ {
 		ci := infos[i%len(infos)]
 		ci.InterfaceIndex = 0
 		if err := w.WriteFrame(frames[i%len(frames)], ci, nil); err != nil {
@@ -186,12 +186,43 @@ func TestCanceled(t *testing.T) {
 	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	return path
+}
+
+// TestCanceled stops a read when its context is done: the source looks at
+// the context every 1024 frames.
+func TestCanceled(t *testing.T) {
+	path := longCapture(t, 3000)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	src := open(t, path, file.Options{})
 	p := session.New(session.Options{}, func(*session.Record) error { return nil })
-	err = src.Run(ctx, p)
+	err := src.Run(ctx, p)
 	if !errors.Is(err, context.Canceled) || p.Stats().Frames != 1023 {
 		t.Fatalf("a canceled read: error %v after %d frames, want context.Canceled after 1023", err, p.Stats().Frames)
+	}
+}
+
+// TestHandlerErrorStops: the handler's error ends the read (which runs
+// ahead on its own goroutine) and comes back from Run; no record is handed
+// after it.
+func TestHandlerErrorStops(t *testing.T) {
+	path := longCapture(t, 20000)
+	stop := errors.New("enough")
+	for _, at := range []int{1, 50, 3000} {
+		n := 0
+		p := session.New(session.Options{}, func(*session.Record) error {
+			if n++; n == at {
+				return stop
+			}
+			if n > at {
+				t.Errorf("record %d handed after the error at %d", n, at)
+			}
+			return nil
+		})
+		err := open(t, path, file.Options{}).Run(context.Background(), p)
+		if !errors.Is(err, stop) || n != at || p.Stats().Frames >= 20000 {
+			t.Errorf("error at record %d: Run gave %v after %d records and %d frames", at, err, n, p.Stats().Frames)
+		}
 	}
 }
