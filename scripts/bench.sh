@@ -16,7 +16,11 @@
 # mosquitto_pub -l publishers (MQTT 3.1.1 and 5, QoS 0/1/2) and mosquitto_sub
 # subscribers, captured with tcpdump on lo. Then tshark and mqtap each read it
 # once per output mode under /usr/bin/time (summary, -T fields, -T ndjson
-# against tshark -T ek, -V), and mqtap once more with a display filter. Installs nothing (the Makefile does).
+# against tshark -T ek, -V), and mqtap once more with a display filter. Then the
+# fleet captures, the adversarial shapes, and a capture four times as large
+# (time-shifted copies, editcap and mergecap): mqtap's memory on it in every
+# mode, and the terminal UI's benchmarks (tui/model: first screen, index,
+# display filter). Installs nothing (the Makefile does).
 set -euo pipefail
 
 GEN_VERSION=1
@@ -372,3 +376,46 @@ for s in "qos-ids 0" "aliases 0" "huge 4" "tls 1" "kex 1"; do
 		printf "%-9s %8d %9d %9d %9.2f %9.1f %8d  %s\n", s, f, w, n, mw, mk / 1024, l, v
 	}'
 done
+
+# ------------------------------------------------------------------ 4x capture
+# Memory stays flat on a capture four times as large, and the terminal UI
+# opens it (first screen, whole index) and applies a display filter on a
+# topic within its targets, measured by tui/model's benchmarks.
+TARGET_TUI_FIRST_MS=300 TARGET_TUI_INDEX_S=1.5 TARGET_TUI_SELECT_S=1
+for t in editcap mergecap; do
+	command -v $t >/dev/null || die "$t is missing (apt-get install wireshark-common)"
+done
+CAP4=$DIR/bench4x.pcap
+if ! [ -s "$CAP4" ] || ! [ "$CAP4" -nt "$CAP" ]; then
+	span=$(capinfos -a -e -S -T -r "$CAP" | awk -F'\t' 'NR == 1 {print int($3 - $2) + 1}')
+	parts=()
+	for k in 0 1 2 3; do
+		editcap -t $((k * span)) "$CAP" "$DIR/copy$k.pcap" || die "editcap failed"
+		parts+=("$DIR/copy$k.pcap")
+	done
+	mergecap -a -F pcap -w "$CAP4" "${parts[@]}" || die "mergecap failed"
+	rm -f "${parts[@]}"
+fi
+cat "$CAP4" >/dev/null
+echo
+echo "4x capture: $(du -m "$CAP4" | cut -f1) MB, $((4 * PUBS)) PUBLISH packets"
+printf "%-10s %10s %10s  %s\n" "mode" "mqtap s" "mqtap MB" ""
+for m in "${MODES[@]}"; do
+	IFS='|' read -r name _ mopts _ <<<"$m"
+	# shellcheck disable=SC2086
+	measure "$MQTAP" read $mopts "$CAP4" || die "mqtap failed on $CAP4"
+	awk -v n="$name" -v mw="$M_WALL" -v mk="$M_KB" -v tmb="$TARGET_MB" 'BEGIN {
+		printf "%-10s %10.2f %10.1f  %s\n", n, mw, mk / 1024, (mk / 1024 <= tmb ? "met" : sprintf("memory over %d MB", tmb))
+	}'
+done
+note "terminal UI benchmarks on $CAP4"
+tui=$(cd "$REPO" && MQTAP_BENCH_CAPTURE=$CAP4 MQTAP_BENCH_FILTER=$FILTER go test -run '^$' -bench 'Open1M|Select1M' -benchtime 1x ./tui/model/) ||
+	die "the terminal UI benchmarks failed: $tui"
+awk -v tf="$TARGET_TUI_FIRST_MS" -v ti="$TARGET_TUI_INDEX_S" -v ts="$TARGET_TUI_SELECT_S" -v flt="$FILTER" '
+	/^BenchmarkOpen1M/ { for (i = 1; i < NF; i++) { if ($(i + 1) == "first-screen-ms") first = $i; if ($(i + 1) == "index-s") index_s = $i } }
+	/^BenchmarkSelect1M/ { for (i = 1; i < NF; i++) if ($(i + 1) == "ns/op") sel = $i / 1e9 }
+	END {
+		printf "tui first screen: %.0f ms (target < %d ms: %s)\n", first, tf, (first < tf ? "met" : "not met")
+		printf "tui whole index: %.2f s (target < %.1f s: %s)\n", index_s, ti, (index_s < ti ? "met" : "not met")
+		printf "tui filter %s: %.2f s (target < %.1f s: %s)\n", flt, sel, ts, (sel < ts ? "met" : "not met")
+	}' <<<"$tui"
