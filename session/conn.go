@@ -4,8 +4,6 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/gopacket/gopacket/layers"
-
 	"github.com/mqtap/mqtap/decode"
 )
 
@@ -189,8 +187,8 @@ type chunk struct {
 
 // lookup finds or creates the connection of a TCP segment and updates what
 // the segment tells about it.
-func (p *Pipeline) lookup(src, dst netip.Addr, tcp *layers.TCP, ts time.Time) *conn {
-	sp, dp := uint16(tcp.SrcPort), uint16(tcp.DstPort)
+func (p *Pipeline) lookup(src, dst netip.Addr, tcp *TCPHeader, ts time.Time) *conn {
+	sp, dp := tcp.SrcPort, tcp.DstPort
 	k, fromA := makeKey(netip.AddrPortFrom(src, sp), netip.AddrPortFrom(dst, dp))
 	syn := tcp.SYN && !tcp.ACK
 	c := p.flows.get(k)

@@ -23,7 +23,8 @@ func (p *Pipeline) fragment(dec *LayerDecoder, seg Segment) {
 		seg = dec.DecodePayload(dg.V6, dg.Src, dg.Dst, dg.Proto, dg.Payload)
 		switch {
 		case seg.TCP:
-			p.tcpSegment(dec, seg)
+			tcp := dec.Header()
+			p.tcpSegment(seg, &tcp)
 			return
 		case !seg.Fragment:
 			return

@@ -30,10 +30,35 @@ const LinkTypeNFLOG layers.LinkType = 239
 // decoding (for a tunnel whose outer IP is fragmented, that outer fragment),
 // and DecodePayload goes on from the reassembled datagram.
 type LayerDecoder struct {
+	link  layers.LinkType
 	first layer
 	chain Protocols // of the last frame Decode read, for DecodePayload
 	// TCP is the TCP header of the last frame Decode found TCP in.
 	TCP layers.TCP
+}
+
+// TCPHeader is what the pipeline reads of a TCP header (LayerDecoder.TCP),
+// with the captured payload.
+type TCPHeader struct {
+	SrcPort, DstPort   uint16
+	Seq, Ack           uint32
+	SYN, ACK, FIN, RST bool
+	Payload            []byte
+}
+
+// Header returns the header of the TCP segment the last Decode or
+// DecodePayload found.
+func (d *LayerDecoder) Header() TCPHeader {
+	t := &d.TCP
+	return TCPHeader{SrcPort: uint16(t.SrcPort), DstPort: uint16(t.DstPort), Seq: t.Seq, Ack: t.Ack,
+		SYN: t.SYN, ACK: t.ACK, FIN: t.FIN, RST: t.RST, Payload: t.Payload}
+}
+
+// Decoded is a frame's Segment and TCP header, decoded ahead of the
+// pipeline (Pipeline.FrameDecoded).
+type Decoded struct {
+	Seg Segment
+	TCP TCPHeader // when Seg.TCP
 }
 
 // Segment is what Decode found in a frame.
@@ -125,8 +150,11 @@ func NewLayerDecoder(link layers.LinkType) (*LayerDecoder, error) {
 	if !ok {
 		return nil, fmt.Errorf("link type %d (%s) is not supported: mqtap reads Ethernet, Linux cooked (SLL, SLL2), BSD loopback/null, raw IP, Linux NFLOG and 802.11 (with or without radiotap) captures", int(link), link)
 	}
-	return &LayerDecoder{first: first}, nil
+	return &LayerDecoder{first: first, link: link}, nil
 }
+
+// Link is the link type the decoder reads.
+func (d *LayerDecoder) Link() layers.LinkType { return d.link }
 
 // walk is the decoding state of one frame.
 type walk struct {

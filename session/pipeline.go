@@ -214,6 +214,18 @@ func (p *Pipeline) Stats() Stats {
 // interface. It returns the handler's error, if any; a frame mqtap cannot
 // decode is counted, not an error.
 func (p *Pipeline) Frame(data []byte, ci gopacket.CaptureInfo) error {
+	return p.frame(data, ci, nil)
+}
+
+// FrameDecoded is Frame for a frame whose headers were decoded already, by
+// a LayerDecoder of the frame's link type on another goroutine (a source
+// reading ahead): d's slices point into data. A fragment is decoded again,
+// since reassembly goes on from the pipeline's own decoder.
+func (p *Pipeline) FrameDecoded(data []byte, ci gopacket.CaptureInfo, d *Decoded) error {
+	return p.frame(data, ci, d)
+}
+
+func (p *Pipeline) frame(data []byte, ci gopacket.CaptureInfo, pre *Decoded) error {
 	if p.err != nil {
 		return p.err
 	}
@@ -227,13 +239,19 @@ func (p *Pipeline) Frame(data []byte, ci gopacket.CaptureInfo) error {
 	if dec == nil {
 		return nil
 	}
-	seg := dec.Decode(data)
+	var seg Segment
+	var tcp TCPHeader
+	if pre != nil && !pre.Seg.Fragment {
+		seg, tcp = pre.Seg, pre.TCP
+	} else if seg = dec.Decode(data); seg.TCP {
+		tcp = dec.Header()
+	}
 	p.cur.protos = seg.Protocols
 	switch {
 	case seg.Fragment:
 		p.fragment(dec, seg)
 	case seg.TCP:
-		p.tcpSegment(dec, seg)
+		p.tcpSegment(seg, &tcp)
 	case seg.Encrypted:
 		p.stats.Encrypted++
 	case seg.Broken:
@@ -247,13 +265,12 @@ func (p *Pipeline) Frame(data []byte, ci gopacket.CaptureInfo) error {
 	return p.err
 }
 
-// tcpSegment takes the TCP segment dec decoded from the current frame.
-func (p *Pipeline) tcpSegment(dec *LayerDecoder, seg Segment) {
+// tcpSegment takes the TCP segment decoded from the current frame.
+func (p *Pipeline) tcpSegment(seg Segment, tcp *TCPHeader) {
 	p.stats.TCPSegments++
 	p.cur.protos = seg.Protocols
-	tcp := &dec.TCP
 	c := p.lookup(seg.Src, seg.Dst, tcp, p.now)
-	src := netip.AddrPortFrom(seg.Src, uint16(tcp.SrcPort))
+	src := netip.AddrPortFrom(seg.Src, tcp.SrcPort)
 	wire := max(seg.PayloadLen, len(tcp.Payload))
 	if p.opts.OnTCPFrame != nil {
 		p.opts.OnTCPFrame(TCPFrame{Frame: p.stats.Frames, Time: p.now, Stream: int(c.stream), Src: src, Seq: tcp.Seq, SYN: tcp.SYN, Payload: wire})

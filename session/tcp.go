@@ -3,8 +3,6 @@ package session
 import (
 	"fmt"
 	"time"
-
-	"github.com/gopacket/gopacket/layers"
 )
 
 // TCP reassembly. Each direction of a connection hands its bytes to the
@@ -76,7 +74,7 @@ func (d *tcpDir) relative(seq uint32) uint32 { return seq - d.base }
 
 // segment takes one TCP segment of direction i of c: tcp holds its header
 // and captured payload, wire is its payload length on the wire.
-func (p *Pipeline) segment(c *conn, i int, tcp *layers.TCP, wire int, ctx *frameCtx) {
+func (p *Pipeline) segment(c *conn, i int, tcp *TCPHeader, wire int, ctx *frameCtx) {
 	d := &c.halves[i].tcp
 	if tcp.ACK {
 		p.ack(c, 1-i, tcp.Ack)

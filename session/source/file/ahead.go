@@ -1,6 +1,8 @@
 // Reading ahead: the capture is read on a goroutine of its own, a few
 // batches of frames ahead of the pipeline, so that reading and parsing the
-// file's blocks costs the pipeline's goroutine nothing. What the reader
+// file's blocks, and decoding each frame's link, IP and TCP headers
+// (session.LayerDecoder, one per link type), cost the pipeline's
+// goroutine nothing. What the reader
 // meets between frames (interfaces, embedded secrets, warnings, a pipe
 // that has nothing more for now) travels in the same batches, so the
 // pipeline sees everything in file order.
@@ -40,6 +42,8 @@ type event struct {
 	kind       eventKind
 	ci         gopacket.CaptureInfo
 	start, end int
+	decoded    bool            // a frame whose headers dec holds
+	dec        session.Decoded // of a TCP segment, not a fragment
 	ifc        pcaps.Interface
 	sec        pcaps.Secret
 	text       string
@@ -58,6 +62,30 @@ type ahead struct {
 	quit chan struct{} // closed when the pipeline's goroutine stops early
 	done chan error    // the reading goroutine's result
 	cur  *aheadBatch   // being filled, by the reading goroutine
+	// decs decodes the headers of the frames of each interface (by
+	// index), on the reading goroutine; nil for a link type the pipeline
+	// does not decode, whose frames go to it undecoded.
+	decs []*session.LayerDecoder
+}
+
+// addInterface adds an interface's event, and a decoder for its frames.
+func (a *ahead) addInterface(f pcaps.Interface) {
+	if f.Index >= 0 && f.Index <= 1<<20 {
+		for len(a.decs) <= f.Index {
+			a.decs = append(a.decs, nil)
+		}
+		a.decs[f.Index] = nil
+		for _, d := range a.decs {
+			if d != nil && d.Link() == f.LinkType {
+				a.decs[f.Index] = d // one per link type, as the pipeline's
+				break
+			}
+		}
+		if a.decs[f.Index] == nil {
+			a.decs[f.Index], _ = session.NewLayerDecoder(f.LinkType)
+		}
+	}
+	a.add(event{kind: evInterface, ifc: f})
 }
 
 var errQuit = errors.New("the pipeline stopped")
@@ -85,17 +113,31 @@ func (a *ahead) add(ev event) bool {
 	return true
 }
 
-// frame adds a frame, and sends the batch when it is full.
+// frame adds a frame, and sends the batch when it is full. A batch's
+// bytes never move once a frame is in them, since its decoded headers
+// point into them: a frame that does not fit goes in the next batch.
 func (a *ahead) frame(data []byte, ci gopacket.CaptureInfo) bool {
+	if b := a.cur; b != nil && len(b.data) > 0 && cap(b.data)-len(b.data) < len(data) && !a.send() {
+		return false
+	}
 	if !a.add(event{kind: evFrame}) {
 		return false
 	}
 	b := a.cur
+	if len(b.data) == 0 && cap(b.data) < len(data) {
+		b.data = make([]byte, 0, max(aheadBytes, len(data)))
+	}
 	ev := &b.events[len(b.events)-1]
 	ci.AncillaryData = nil
 	ev.ci, ev.start = ci, len(b.data)
 	b.data = append(b.data, data...)
 	ev.end = len(b.data)
+	if i := ci.InterfaceIndex; i >= 0 && i < len(a.decs) && a.decs[i] != nil {
+		d := a.decs[i]
+		if seg := d.Decode(b.data[ev.start:ev.end:ev.end]); seg.TCP && !seg.Fragment {
+			ev.decoded, ev.dec = true, session.Decoded{Seg: seg, TCP: d.Header()}
+		}
+	}
 	if len(b.events) >= aheadFrames || len(b.data) >= aheadBytes {
 		return a.send()
 	}
@@ -176,7 +218,14 @@ func (a *ahead) run(b *aheadBatch, p *session.Pipeline, path string, warn func(s
 		ev := &b.events[i]
 		switch ev.kind {
 		case evFrame:
-			if err := p.Frame(b.data[ev.start:ev.end:ev.end], ev.ci); err != nil {
+			data := b.data[ev.start:ev.end:ev.end]
+			var err error
+			if ev.decoded {
+				err = p.FrameDecoded(data, ev.ci, &ev.dec)
+			} else {
+				err = p.Frame(data, ev.ci)
+			}
+			if err != nil {
 				return err
 			}
 		case evInterface:

@@ -130,7 +130,7 @@ func (s *Source) Run(ctx context.Context, p *session.Pipeline) error {
 	a := newAhead()
 	s.ahead = a
 	s.r.SetHooks(pcaps.Hooks{
-		Interface: func(f pcaps.Interface) { a.add(event{kind: evInterface, ifc: f}) },
+		Interface: a.addInterface,
 		Secrets: func(sec pcaps.Secret) {
 			sec.Data = append([]byte(nil), sec.Data...)
 			a.add(event{kind: evSecrets, sec: sec})
