@@ -114,3 +114,10 @@ func (r *Record) rebase(oldRaw, newRaw, b []byte) []byte {
 	r.arena = append(r.arena, b...)
 	return r.arena[start:len(r.arena):len(r.arena)]
 }
+
+// CopySize is about the memory a copy of r holds (its packet, fields,
+// problems, findings and plaintext), for those that bound what they keep.
+func (r *Record) CopySize() int {
+	const field, problem, finding = int(unsafe.Sizeof(decode.Field{})), int(unsafe.Sizeof(decode.Problem{})), int(unsafe.Sizeof(Finding{}))
+	return cap(r.Packet.Raw) + cap(r.Packet.Fields)*field + cap(r.Packet.Problems)*problem + cap(r.Findings)*finding + cap(r.Crypto.Plaintext)
+}

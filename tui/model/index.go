@@ -7,7 +7,6 @@ package model
 import (
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"github.com/mqtap/mqtap/decode"
 	"github.com/mqtap/mqtap/session"
@@ -73,7 +72,7 @@ func (c *Capture) add(r *session.Record) error {
 	}
 	b := ix.cur
 	r.CopyPartTo(&b.recs[b.n], session.Part{Raw: true, Fields: indexedField})
-	b.bytes += copySize(&b.recs[b.n])
+	b.bytes += b.recs[b.n].CopySize()
 	b.n++
 	// The clock is read for every 32nd record (and for the first of a batch,
 	// so that a slow source's records go at once).
@@ -128,7 +127,7 @@ func (c *Capture) index(ix *indexer) {
 					ix.err.Store(&err)
 				}
 			}
-			if copySize(&b.recs[i]) > keepBytes {
+			if b.recs[i].CopySize() > keepBytes {
 				b.recs[i] = session.Record{} // do not keep a large packet's copy
 			}
 		}
@@ -155,10 +154,4 @@ func indexedField(f *decode.Field) bool {
 		return true
 	}
 	return false
-}
-
-// copySize is about the memory a record's copy holds.
-func copySize(r *session.Record) int {
-	const field, problem, finding = int(unsafe.Sizeof(decode.Field{})), int(unsafe.Sizeof(decode.Problem{})), int(unsafe.Sizeof(session.Finding{}))
-	return cap(r.Packet.Raw) + cap(r.Packet.Fields)*field + cap(r.Packet.Problems)*problem + cap(r.Findings)*finding + cap(r.Crypto.Plaintext)
 }

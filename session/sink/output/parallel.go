@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"errors"
 	"sync"
-	"unsafe"
 
 	"github.com/mqtap/mqtap/decode"
 	"github.com/mqtap/mqtap/session"
@@ -155,7 +154,7 @@ func (p *parallel) writeOut() {
 			b.flush = nil
 		}
 		for i := range min(b.n, len(b.recs)) {
-			if copySize(&b.recs[i]) > keepBytes {
+			if b.recs[i].CopySize() > keepBytes {
 				b.recs[i] = session.Record{} // do not keep a large packet's copy
 			}
 		}
@@ -203,7 +202,7 @@ func (p *parallel) write(r *session.Record) error {
 		b.bytes = len(b.text)
 	default:
 		p.copy(r, &b.recs[b.n])
-		b.bytes += copySize(&b.recs[b.n])
+		b.bytes += b.recs[b.n].CopySize()
 	}
 	b.n++
 	p.next++
@@ -243,13 +242,6 @@ func (p *parallel) copy(r, dst *session.Record) {
 }
 
 var errClosed = errors.New("output: write after close")
-
-// copySize is about the memory a record's copy holds: its packet, fields,
-// problems, findings and plaintext.
-func copySize(r *session.Record) int {
-	const field, problem, finding = int(unsafe.Sizeof(decode.Field{})), int(unsafe.Sizeof(decode.Problem{})), int(unsafe.Sizeof(session.Finding{}))
-	return cap(r.Packet.Raw) + cap(r.Packet.Fields)*field + cap(r.Packet.Problems)*problem + cap(r.Findings)*finding + cap(r.Crypto.Plaintext)
-}
 
 // batch returns the batch being filled, taking a free one if needed.
 func (p *parallel) batch() *batch {
