@@ -2,10 +2,10 @@
 // batches of frames ahead of the pipeline, so that reading and parsing the
 // file's blocks, and decoding each frame's link, IP and TCP headers
 // (session.LayerDecoder, one per link type), cost the pipeline's
-// goroutine nothing. What the reader
-// meets between frames (interfaces, embedded secrets, warnings, a pipe
-// that has nothing more for now) travels in the same batches, so the
-// pipeline sees everything in file order.
+// goroutine nothing. What the reader meets between frames (interfaces,
+// embedded secrets, warnings, a pipe that has nothing more for now)
+// travels in the same batches, so the pipeline sees everything in file
+// order.
 
 package file
 
@@ -32,9 +32,9 @@ type eventKind uint8
 
 const (
 	evFrame     eventKind = iota // a frame: ci, and its bytes data[start:end]
-	evInterface                  // an interface declared: ifc
-	evSecrets                    // embedded secrets: sec
-	evWarning                    // a problem of the capture: text
+	evInterface                  // an interface declared: more.ifc
+	evSecrets                    // embedded secrets: more.sec
+	evWarning                    // a problem of the capture: more.text
 	evIdle                       // a pipe has nothing more for now
 )
 
@@ -44,9 +44,13 @@ type event struct {
 	start, end int
 	decoded    bool            // a frame whose headers dec holds
 	dec        session.Decoded // of a TCP segment, not a fragment
-	ifc        pcaps.Interface
-	sec        pcaps.Secret
-	text       string
+	more       *eventMore      // what the other kinds carry
+}
+
+type eventMore struct {
+	ifc  pcaps.Interface
+	sec  pcaps.Secret
+	text string
 }
 
 // aheadBatch is a run of events and the bytes of their frames.
@@ -85,7 +89,7 @@ func (a *ahead) addInterface(f pcaps.Interface) {
 			a.decs[f.Index], _ = session.NewLayerDecoder(f.LinkType)
 		}
 	}
-	a.add(event{kind: evInterface, ifc: f})
+	a.add(event{kind: evInterface, more: &eventMore{ifc: f}})
 }
 
 var errQuit = errors.New("the pipeline stopped")
@@ -229,16 +233,16 @@ func (a *ahead) run(b *aheadBatch, p *session.Pipeline, path string, warn func(s
 				return err
 			}
 		case evInterface:
-			f := &ev.ifc
+			f := &ev.more.ifc
 			if err := p.AddInterface(session.Interface{Index: f.Index, ID: f.ID, Name: f.Name, Link: f.LinkType, Described: f.Described}); err != nil {
 				warn(path + ": " + err.Error())
 			}
 		case evSecrets:
-			if err := p.AddSecrets(ev.sec); err != nil {
+			if err := p.AddSecrets(ev.more.sec); err != nil {
 				warn(path + ": " + err.Error())
 			}
 		case evWarning:
-			warn(ev.text)
+			warn(ev.more.text)
 		case evIdle:
 			p.Idle()
 		}

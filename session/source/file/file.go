@@ -133,9 +133,9 @@ func (s *Source) Run(ctx context.Context, p *session.Pipeline) error {
 		Interface: a.addInterface,
 		Secrets: func(sec pcaps.Secret) {
 			sec.Data = append([]byte(nil), sec.Data...)
-			a.add(event{kind: evSecrets, sec: sec})
+			a.add(event{kind: evSecrets, more: &eventMore{sec: sec}})
 		},
-		Warning: func(msg string) { a.add(event{kind: evWarning, text: msg}) },
+		Warning: func(msg string) { a.add(event{kind: evWarning, more: &eventMore{text: msg}}) },
 	})
 	go a.read(ctx, s.r, s.opts.Frames)
 	err := a.feed(p, s.r.Path, warn)
