@@ -3,6 +3,7 @@ package model
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os"
@@ -392,4 +393,52 @@ func TestIndexerFlushAndErrors(t *testing.T) {
 	if err := publish(1001); err == nil {
 		t.Error("a record after a failed flush was accepted")
 	}
+}
+
+// TestIndexReadsOnlyWhatItCopies: the index built from the part of each
+// record the Handler copies (copyForIndex) is the one built from whole
+// copies, byte for byte, with the same statistics, topics, findings and
+// sessions, on every sample with its keys.
+func TestIndexReadsOnlyWhatItCopies(t *testing.T) {
+	samples, err := filepath.Glob("../../pcaps/samples/*.pcap*")
+	if err != nil || len(samples) < 20 {
+		t.Fatalf("samples: %v (%d)", err, len(samples))
+	}
+	part := copyForIndex
+	defer func() { copyForIndex = part }()
+	for _, path := range samples {
+		var store *keys.Store
+		if dir := filepath.Join("../../pcaps/samples/keys", strings.TrimSuffix(strings.TrimSuffix(filepath.Base(path), ".gz"), filepath.Ext(strings.TrimSuffix(filepath.Base(path), ".gz")))); dirExists(dir) {
+			if store, err = keys.Load(dir); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var spools [2][2][]byte
+		var views [2]string
+		for k, cp := range []func(r, dst *session.Record){part, (*session.Record).CopyTo} {
+			copyForIndex = cp
+			c, _, _ := load(t, path, store)
+			for j, name := range []string{"rows", "blobs"} {
+				if spools[k][j], err = os.ReadFile(filepath.Join(c.dir, name)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			view, err := json.Marshal([]any{c.Stats(), c.Topics(), c.Findings(), c.Sessions()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			views[k] = string(view)
+		}
+		if !bytes.Equal(spools[0][0], spools[1][0]) || !bytes.Equal(spools[0][1], spools[1][1]) {
+			t.Errorf("%s: the spool of partial copies differs from that of whole copies", filepath.Base(path))
+		}
+		if views[0] != views[1] {
+			t.Errorf("%s: the aggregates of partial copies differ from those of whole copies:\n%s\n%s", filepath.Base(path), views[0], views[1])
+		}
+	}
+}
+
+func dirExists(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.IsDir()
 }
