@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -113,7 +112,7 @@ func parseURL(raw string) (u *url.URL, useTLS, ws bool, err error) {
 	if host == "" {
 		return nil, false, false, fmt.Errorf("broker URL %q has no host", raw)
 	}
-	if _, err := netip.ParseAddr(host); strings.Contains(host, ":") && err != nil {
+	if !validHost(host) {
 		return nil, false, false, fmt.Errorf("broker URL %q: bad host %q (an IPv6 address goes in brackets, e.g. mqtt://[::1]:1883)", raw, host)
 	}
 	if u.User != nil {

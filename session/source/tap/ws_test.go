@@ -3,6 +3,7 @@ package tap
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -176,6 +177,9 @@ func FuzzParseURL(f *testing.F) {
 		again, _, ws2, err := parseURL(u.String())
 		if err != nil || again.String() != u.String() || ws2 != ws {
 			t.Fatalf("%q -> %q -> %v, %v", s, u, again, err)
+		}
+		if h, _, err := net.SplitHostPort(u.Host); err != nil || h == "" {
+			t.Fatalf("%q: host %q does not split: %v", s, u.Host, err)
 		}
 		if !ws && u.Path != "" {
 			t.Fatalf("%q: path %q without WebSocket", s, u.Path)

@@ -60,6 +60,9 @@ func ParseWebSocketURL(raw string) (*url.URL, error) {
 	if host == "" {
 		return nil, fmt.Errorf("WebSocket URL %q has no host", raw)
 	}
+	if !validHost(host) {
+		return nil, fmt.Errorf("WebSocket URL %q: bad host %q (an IPv6 address goes in brackets, e.g. ws://[::1]:8080/mqtt)", raw, host)
+	}
 	if u.User != nil {
 		return nil, fmt.Errorf("WebSocket URL %q: credentials in the URL are not supported", u.Redacted())
 	}
@@ -81,6 +84,17 @@ func ParseWebSocketURL(raw string) (*url.URL, error) {
 		return nil, fmt.Errorf("WebSocket URL %q: bad host %q", raw, host)
 	}
 	return out, nil
+}
+
+// validHost reports whether a URL's host (url.URL.Hostname, brackets
+// removed) names a host: no brackets left, and colons only in an IPv6
+// address.
+func validHost(host string) bool {
+	if strings.ContainsAny(host, "[]") {
+		return false
+	}
+	_, err := netip.ParseAddr(host)
+	return err == nil || !strings.Contains(host, ":")
 }
 
 // DialOptions adjust DialWebSocket.

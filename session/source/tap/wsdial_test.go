@@ -60,6 +60,9 @@ func FuzzParseWebSocketURL(f *testing.F) {
 		if err != nil || again.String() != u.String() {
 			t.Fatalf("%q -> %q -> %v, %v", s, u, again, err)
 		}
+		if h, _, err := net.SplitHostPort(u.Host); err != nil || h == "" {
+			t.Fatalf("%q: host %q does not split: %v", s, u.Host, err)
+		}
 	})
 }
 
