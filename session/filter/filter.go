@@ -170,6 +170,24 @@ func (f *Filter) String() string {
 // values more cheaply than a whole record (an index) can skip the records
 // that cannot match without building them.
 func (f *Filter) RequiredEqual(name string) ([]byte, bool) {
+	if v, ok := f.required(name, vBytes); ok {
+		return v.b, true
+	}
+	return nil, false
+}
+
+// RequiredUint is RequiredEqual for a number: the filter is name == N, or
+// an "and" of tests with one.
+func (f *Filter) RequiredUint(name string) (uint64, bool) {
+	if v, ok := f.required(name, vUint); ok {
+		return v.u, true
+	}
+	return 0, false
+}
+
+// required finds the value of kind k that a top-level test name == value
+// requires.
+func (f *Filter) required(name string, k vkind) (*val, bool) {
 	if f == nil {
 		return nil, false
 	}
@@ -186,8 +204,8 @@ func (f *Filter) RequiredEqual(name string) ([]byte, bool) {
 			t.lhs.def == nil || t.lhs.def.Name != name {
 			continue
 		}
-		if v, ok := t.lit.form(vBytes); ok {
-			return v.b, true
+		if v, ok := t.lit.form(k); ok {
+			return v, true
 		}
 	}
 	return nil, false

@@ -712,4 +712,18 @@ func TestRequiredEqual(t *testing.T) {
 			t.Errorf("%s: requires %q", expr, got)
 		}
 	}
+	for expr, want := range map[string]int{
+		`mqtt.msgtype == 3`: 3, `mqtt.msgtype == 8 && mqtt.topic`: 8, `mqtt.msgtype == 0x0c`: 12,
+		`mqtt.msgtype != 3`: -1, `mqtt.msgtype > 3`: -1, `mqtt.msgtype == 3 || mqtt.qos == 1`: -1, `mqtt.qos == 1`: -1,
+		`mqtt.msgtype in {3 8}`: -1, `mqtt.msgtype & 2`: -1,
+	} {
+		f, err := Compile(expr)
+		if err != nil {
+			t.Fatalf("%s: %v", expr, err)
+		}
+		got, ok := f.RequiredUint("mqtt.msgtype")
+		if want < 0 && ok || want >= 0 && (!ok || got != uint64(want)) {
+			t.Errorf("%s: requires %d %v, want %d", expr, got, ok, want)
+		}
+	}
 }

@@ -280,16 +280,21 @@ func TestSelectAcrossChunks(t *testing.T) {
 		t.Fatal(err)
 	}
 	c, _, _ := load(t, path, nil)
-	for _, expr := range []string{
-		`mqtt.topic contains "sensor-7" || frame.number == 33333`,
-		`mqtt.topic == "bench/3/sensor-91"`, // skips other PUBLISH records by their indexed topic
-		`frame.number > 100 and mqtt.topic eq "bench/3/sensor-7" and mqtt.msgtype == 3`,
+	for _, q := range []struct {
+		expr string
+		from int
+	}{
+		{`mqtt.topic contains "sensor-7" || frame.number == 33333`, 5000},
+		{`mqtt.topic == "bench/3/sensor-91"`, 5000}, // skips other PUBLISH records by their indexed topic
+		{`frame.number > 100 and mqtt.topic eq "bench/3/sensor-7" and mqtt.msgtype == 3`, 5000},
+		{`mqtt.msgtype == 2`, 0}, // skips the records of other types by their row
+		{`mqtt.msgtype == 3 && frame.number > 30000`, 5000},
 	} {
+		expr, from := q.expr, q.from
 		f, err := filter.Compile(expr)
 		if err != nil {
 			t.Fatal(err)
 		}
-		const from = 5000
 		got, err := c.Select(context.Background(), f, from, nil)
 		if err != nil {
 			t.Fatal(err)

@@ -62,8 +62,11 @@ func (c *Capture) Select(ctx context.Context, f *filter.Filter, from int, progre
 	// A filter that requires a topic (mqtt.topic == "…", alone or in an
 	// "and") skips the PUBLISH records whose indexed topic differs without
 	// decoding them: a PUBLISH has no other mqtt.topic field.
+	// So does one that requires a packet type (mqtt.msgtype == N), for
+	// any record of another type.
 	const chunk = 16384
 	topic, byTopic := f.RequiredEqual("mqtt.topic")
+	typ, byType := f.RequiredUint("mqtt.msgtype")
 	chunks := (n - from + chunk - 1) / chunk
 	results := make([][]int, chunks)
 	var next, done atomic.Int64
@@ -89,7 +92,8 @@ func (c *Capture) Select(ctx context.Context, f *filter.Filter, from int, progre
 					return
 				}
 				for i := lo; i < hi; i++ {
-					if byTopic && otherTopic(rows, blobs, i-lo, topic) {
+					if byTopic && otherTopic(rows, blobs, i-lo, topic) ||
+						byType && uint64(rows[(i-lo)*rowSize+48]) != typ {
 						continue
 					}
 					if err := c.chunkRecord(lo, i-lo, rows, blobs, &r); err != nil {
