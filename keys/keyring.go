@@ -104,9 +104,9 @@ func parseKeyring(file string, data []byte) (*keyring, error) {
 	if _, err := toml.Decode(string(data), &doc); err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
-			return nil, &locError{file: file, line: pe.Position.Line, msg: "not valid TOML: " + pe.Message}
+			return nil, &locError{file: file, line: pe.Position.Line, msg: "not valid TOML: " + oneLine(pe.Message)}
 		}
-		return nil, &locError{file: file, msg: "not valid TOML: " + err.Error()}
+		return nil, &locError{file: file, msg: "not valid TOML: " + oneLine(err.Error())}
 	}
 	rp.lines = scanTOMLLines(data)
 	kr := &keyring{path: file}
@@ -746,4 +746,20 @@ func pemSummary(path string) string {
 		return "no PEM block"
 	}
 	return strings.Join(kinds, ", ")
+}
+
+// oneLine escapes the control characters of a message that quotes the
+// keyring (a TOML parse error quotes a newline as it is), so that the
+// error stays on one line.
+func oneLine(msg string) string {
+	var b strings.Builder
+	for _, r := range msg {
+		if r < 0x20 || r == 0x7f {
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		} else {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
