@@ -78,6 +78,40 @@ func AppendInfo(b []byte, r *session.Record) []byte {
 	return b
 }
 
+// brief is what the Info of a plain record is made of: one without
+// problems, cut, SUBSCRIBE topics or anything learned about its payload,
+// whose Info AppendInfo builds from its type, identifier, topic and whether
+// it carries a message. The writing goroutine keeps it (and the topic)
+// instead of rendering the Info.
+type brief struct {
+	plain bool
+	qos   uint8
+	msg   bool // the PUBLISH has its message (decode.Packet.Payload != nil)
+	id    uint16
+}
+
+func briefOf(r *session.Record) brief {
+	p, c := &r.Packet, &r.Crypto
+	if len(p.Problems) > 0 || p.Truncated || p.Type == decode.SUBSCRIBE || c.Kex != "" || c.Decrypt != "" || c.Verify != "" {
+		return brief{}
+	}
+	// Without problems, a packet whose type has an identifier has a
+	// non-zero one (0 is a violation), so PacketID tells it all.
+	return brief{plain: true, qos: p.QoS, msg: p.Payload != nil, id: p.PacketID}
+}
+
+// appendInfo appends what AppendInfo gives for the plain record of type
+// typ and topic that br describes.
+func (br *brief) appendInfo(b []byte, typ decode.Type, topic []byte) []byte {
+	p := decode.Packet{Type: typ, QoS: br.qos, PacketID: br.id, Topic: topic}
+	if br.msg {
+		p.Payload = []byte{}
+	}
+	start := len(b)
+	b = decode.AppendInfo(b, &p)
+	return escapeControls(b, start)
+}
+
 // appendCrypto appends what mqtap learned about a lab message to the Info
 // text: the plaintext of a decrypted message, or why it was not decrypted.
 func appendCrypto(b []byte, c *session.Crypto) []byte {

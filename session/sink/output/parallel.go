@@ -56,7 +56,7 @@ type batchKind uint8
 
 const (
 	records     batchKind = iota // recs
-	summaries                    // lines, and the Info texts in text
+	summaries                    // lines, and the Info texts (or brief's topics) in text
 	fieldValues                  // lines, and the fields filling a column in values
 )
 
@@ -65,6 +65,7 @@ type batch struct {
 	recs   []session.Record
 	lines  []line
 	text   []byte         // summaries: the Info texts one after the other
+	briefs []brief        // summaries: what a plain record's Info is made of
 	values []decode.Field // fieldValues: their values are in text
 	ends   []int          // where each record's part of text or values ends
 	n      int            // records in use
@@ -93,6 +94,9 @@ func newParallel(out *bufio.Writer, opts Options) *parallel {
 			b.recs = make([]session.Record, batchSize)
 		} else {
 			b.lines, b.ends = make([]line, batchSize), make([]int, batchSize)
+			if p.kind == summaries {
+				b.briefs = make([]brief, batchSize)
+			}
 		}
 		p.free <- b
 	}
@@ -133,7 +137,11 @@ func (f *formatter) batchRecord(out []byte, b *batch, i int) []byte {
 		return f.appendFieldLine(out, &b.lines[i])
 	}
 	out = f.appendColumns(out, &b.lines[i])
-	out = append(out, b.text[start:b.ends[i]]...)
+	if br := &b.briefs[i]; br.plain {
+		out = br.appendInfo(out, b.lines[i].typ, b.text[start:b.ends[i]])
+	} else {
+		out = append(out, b.text[start:b.ends[i]]...)
+	}
 	return append(out, '\n')
 }
 
@@ -192,7 +200,11 @@ func (p *parallel) write(r *session.Record) error {
 	switch p.kind {
 	case summaries:
 		b.lines[b.n] = lineOf(r)
-		b.text = AppendInfo(b.text, r)
+		if b.briefs[b.n] = briefOf(r); b.briefs[b.n].plain {
+			b.text = append(b.text, r.Packet.Topic...)
+		} else {
+			b.text = AppendInfo(b.text, r)
+		}
 		b.ends[b.n] = len(b.text)
 		b.bytes = len(b.text)
 	case fieldValues:
