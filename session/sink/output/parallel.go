@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"sync"
+	"sync/atomic"
 
 	"github.com/mqtap/mqtap/decode"
 	"github.com/mqtap/mqtap/session"
@@ -46,8 +47,7 @@ type parallel struct {
 	free  chan *batch
 	wg    sync.WaitGroup
 
-	mu     sync.Mutex
-	err    error // the first error writing out
+	err    atomic.Pointer[error] // the first error writing out
 	closed bool
 }
 
@@ -175,20 +175,18 @@ func (p *parallel) writeOut() {
 }
 
 func (p *parallel) fail(err error) {
-	if err == nil {
-		return
+	if err != nil {
+		p.err.CompareAndSwap(nil, &err)
 	}
-	p.mu.Lock()
-	if p.err == nil {
-		p.err = err
-	}
-	p.mu.Unlock()
 }
 
+// error returns the first error writing out, if any: Write reads it for
+// every record, so it is an atomic load.
 func (p *parallel) error() error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.err
+	if e := p.err.Load(); e != nil {
+		return *e
+	}
+	return nil
 }
 
 // write copies r into the current batch and queues the batch when full.
