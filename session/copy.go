@@ -11,23 +11,13 @@ import (
 // changes later, so that another goroutine may read dst while the pipeline
 // goes on: the packet's bytes and fields, the findings, the plaintext and
 // the WebSocket connection's description. dst's buffers are reused.
-func (r *Record) CopyTo(dst *Record) {
-	keep := r.copyRest(dst)
-	p, q := &r.Packet, &dst.Packet
-	q.Raw = append(keep.raw[:0], p.Raw...)
-	q.Topic = dst.rebase(p.Raw, q.Raw, p.Topic)
-	q.Payload = dst.rebase(p.Raw, q.Raw, p.Payload)
-	q.Fields = append(keep.fields[:0], p.Fields...)
-	for i := range q.Fields {
-		q.Fields[i].Bytes = dst.rebase(p.Raw, q.Raw, q.Fields[i].Bytes)
-	}
-}
+func (r *Record) CopyTo(dst *Record) { r.CopyPartTo(dst, Part{Raw: true}) }
 
 // Part says what CopyPartTo keeps of a record's packet besides its
 // scalars, Problems and Topic.
 type Part struct {
 	Raw    bool                     // the packet's bytes, and Payload
-	Fields func(*decode.Field) bool // which fields to keep, with their values
+	Fields func(*decode.Field) bool // which fields to keep, with their values (nil: all)
 }
 
 // CopyPartTo is CopyTo for a reader that needs only part of the packet,
@@ -52,7 +42,7 @@ func (r *Record) CopyPartTo(dst *Record, part Part) {
 	q.Topic = dst.rebase(oldRaw, q.Raw, p.Topic)
 	q.Fields = keep.fields[:0]
 	for i := range p.Fields {
-		if f := &p.Fields[i]; part.Fields(f) {
+		if f := &p.Fields[i]; part.Fields == nil || part.Fields(f) {
 			q.Fields = append(q.Fields, *f)
 			q.Fields[len(q.Fields)-1].Bytes = dst.rebase(oldRaw, q.Raw, f.Bytes)
 		}
