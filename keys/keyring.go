@@ -288,7 +288,7 @@ func (rp *ringParser) dhBlock(path string, t map[string]any) []dhGlob {
 // rule parses one [[rule]] block and reads its keys; nil on error.
 func (rp *ringParser) rule(path string, t map[string]any) *Rule {
 	before := len(rp.errs)
-	rp.checkKeys(path, "[[rule]]", t, "topics", "hmac", "rsa_oaep", "ecdsa")
+	rp.checkKeys(path, "[[rule]]", t, "topics", "hmac", "rsa_oaep", "ecdsa", "payload", "compression")
 	r := &Rule{Source: rp.src(path)}
 	topics, ok := rp.strList(path, t, "topics", "rule")
 	if !ok {
@@ -306,6 +306,7 @@ func (rp *ringParser) rule(path string, t map[string]any) *Rule {
 	if h, ok := rp.table(path, t, "ecdsa"); ok {
 		r.ECDSA = rp.ecdsa(join(path, "ecdsa"), h)
 	}
+	r.Payload = rp.payload(path, t)
 	if len(rp.errs) > before {
 		return nil
 	}
@@ -318,6 +319,38 @@ func (rp *ringParser) rule(path string, t map[string]any) *Rule {
 		return nil
 	}
 	return r
+}
+
+// payload parses a rule's payload table and compression; nil when it has
+// neither. The names are checked by the payload stage, which knows them
+// (PayloadRule).
+func (rp *ringParser) payload(path string, t map[string]any) *PayloadRule {
+	compression, hasCompression := rp.str(path, t, "compression", "rule")
+	p, ok := rp.table(path, t, "payload")
+	if !ok && !hasCompression {
+		return nil
+	}
+	pr := &PayloadRule{Compression: compression, Source: rp.src(join(path, "payload")), CompressionSource: rp.src(join(path, "compression"))}
+	if !ok {
+		pr.Source = pr.CompressionSource
+		return pr
+	}
+	pp := join(path, "payload")
+	rp.checkKeys(pp, "payload", p, "format", "proto", "message")
+	format, hasFormat := rp.str(pp, p, "format", "payload")
+	if !hasFormat {
+		if _, present := p["format"]; !present {
+			rp.errorf(pp, "payload has no format (json, cbor, msgpack, protobuf, sparkplugb or text)")
+		}
+		return nil
+	}
+	pr.Format = format
+	pr.Message, _ = rp.str(pp, p, "message", "payload")
+	if proto, ok := rp.str(pp, p, "proto", "payload"); ok {
+		pr.Proto = rp.abs(proto)
+		pr.ProtoSource = rp.src(join(pp, "proto"))
+	}
+	return pr
 }
 
 // hmac parses a rule's hmac table.

@@ -20,9 +20,30 @@ type Rule struct {
 	RSA *RSAOAEPKey
 	// ECDSA, when set, verifies the signed payload (after decryption).
 	ECDSA *ECDSAKey
+	// Payload, when set, says how to decode the payload (after the schemes
+	// above): a rule may have only this.
+	Payload *PayloadRule
 
 	filters [][]string // Topics split into levels
 	scheme  string
+}
+
+// PayloadRule is a rule's payload table and compression, as written:
+//
+//	payload = { format = "protobuf", proto = "reading.proto", message = "factory.Reading" }
+//	compression = "zlib"
+//
+// The keyring checks their types; the payload stage of the analysis chain
+// checks the names (it declares them) and compiles the .proto, reporting
+// errors at the Source lines.
+type PayloadRule struct {
+	Format            string // json, cbor, msgpack, protobuf, sparkplugb or text; "" with only a compression
+	Proto             string // the .proto file, absolute (relative ones are relative to the keyring)
+	Message           string // the protobuf message's full name
+	Compression       string // zlib, gzip, deflate or ""
+	Source            string // FILE:LINE of payload
+	ProtoSource       string // FILE:LINE of payload.proto
+	CompressionSource string // FILE:LINE of compression
 }
 
 // Matches reports whether one of the rule's topic filters matches topic.
@@ -55,8 +76,8 @@ func (r *Rule) finish() error {
 	if len(r.Topics) == 0 {
 		return errors.New("rule has no topics")
 	}
-	if r.HMAC == nil && r.RSA == nil && r.ECDSA == nil {
-		return errors.New("rule has none of hmac, rsa_oaep, ecdsa")
+	if r.HMAC == nil && r.RSA == nil && r.ECDSA == nil && r.Payload == nil {
+		return errors.New("rule has none of hmac, rsa_oaep, ecdsa, payload")
 	}
 	r.filters = make([][]string, 0, len(r.Topics))
 	for _, t := range r.Topics {
@@ -75,6 +96,7 @@ func (r *Rule) finish() error {
 	if r.ECDSA != nil {
 		parts = append(parts, "ecdsa")
 	}
+	// A payload rule alone protects nothing: its scheme stays "".
 	r.scheme = strings.Join(parts, "+")
 	return nil
 }
@@ -133,10 +155,21 @@ func matchFilter(levels []string, topic []byte) bool {
 	return pos == len(topic)+1
 }
 
-// RuleFor returns the first rule, in keyring order, whose topic filters
-// match topic, or nil. It does not allocate and is safe to call while
-// Reload runs.
+// RuleFor returns the first rule, in keyring order, that has a scheme
+// (hmac, rsa_oaep or ecdsa) and whose topic filters match topic, or nil.
+// It does not allocate and is safe to call while Reload runs.
 func (s *Store) RuleFor(topic []byte) *Rule {
+	return s.firstRule(topic, func(r *Rule) bool { return r.scheme != "" })
+}
+
+// PayloadRuleFor returns the first rule, in keyring order, that has a
+// payload table or compression and whose topic filters match topic, or
+// nil. It does not allocate and is safe to call while Reload runs.
+func (s *Store) PayloadRuleFor(topic []byte) *Rule {
+	return s.firstRule(topic, func(r *Rule) bool { return r.Payload != nil })
+}
+
+func (s *Store) firstRule(topic []byte, has func(r *Rule) bool) *Rule {
 	if s == nil {
 		return nil
 	}
@@ -145,7 +178,7 @@ func (s *Store) RuleFor(topic []byte) *Rule {
 		return nil
 	}
 	for _, r := range *rules {
-		if r.Matches(topic) {
+		if has(r) && r.Matches(topic) {
 			return r
 		}
 	}

@@ -4,7 +4,8 @@
 # (the capture file tests), tcpdump, tmux (the terminal UI's test), openssl
 # (the TLS peer of the TLS tests), iptables (the NFLOG sample), the Python
 # peer's libraries, scapy (the link-layer samples) and websockets (the
-# WebSocket decoders' tests and scripts/wsmqtt.py). Debian/Ubuntu only
+# WebSocket decoders' tests and scripts/wsmqtt.py), cbor2, msgpack,
+# protobuf and protoc (the structured payload publishers). Debian/Ubuntu only
 # (apt-get), non-interactive. Fails loudly when something is missing and
 # cannot be installed.
 set -euo pipefail
@@ -31,9 +32,13 @@ if [ -x "$py" ]; then
 	"$py" -c 'import ecdsa' 2>/dev/null || need+=(python3-ecdsa)
 	"$py" -c 'import scapy.all' 2>/dev/null || need+=(python3-scapy)
 	"$py" -c 'import websockets.client' 2>/dev/null || need+=(python3-websockets)
+	"$py" -c 'import cbor2' 2>/dev/null || need+=(python3-cbor2)
+	"$py" -c 'import msgpack' 2>/dev/null || need+=(python3-msgpack)
+	"$py" -c 'import google.protobuf' 2>/dev/null || need+=(python3-protobuf)
 else
-	need+=(python3-paho-mqtt python3-cryptography python3-ecdsa python3-scapy python3-websockets)
+	need+=(python3-paho-mqtt python3-cryptography python3-ecdsa python3-scapy python3-websockets python3-cbor2 python3-msgpack python3-protobuf)
 fi
+command -v protoc >/dev/null || need+=(protobuf-compiler)
 
 if [ ${#need[@]} -eq 0 ]; then
 	exit 0

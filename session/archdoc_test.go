@@ -80,12 +80,9 @@ func TestArchitectureFields(t *testing.T) {
 	checkDocSection(t, "fields", b.String())
 }
 
-// notYetFields are the record fields DESIGN.md names for structured
-// payloads (issue 18), which no record carries yet.
-var notYetFields = []string{
-	"sparkplugb.namespace", "sparkplugb.groupid", "sparkplugb.messagetype", "sparkplugb.edgenodeid", "sparkplugb.deviceid",
-	"mqtap.payload_format", "mqtap.value", "mqtap.sparkplug.seq", "mqtap.sparkplug.metric.name", "mqtap.sparkplug.metric.alias",
-}
+// notYetFields are the record fields DESIGN.md names that no record
+// carries yet.
+var notYetFields = []string{}
 
 // designField matches a field name in DESIGN.md's Records section, with
 // Wireshark-style brace lists: `mqtt.{puback,suback}.reason_code`.

@@ -37,6 +37,8 @@ const (
 	QoSUnacknowledged
 	LabQoS
 	LimitReached
+	PayloadMalformed
+	SparkplugSeqGap
 )
 
 // findingKind is a code's entry in the catalog.
@@ -79,6 +81,8 @@ var catalog = [...]findingKind{
 	IPFragmentIncomplete:            {"ip.fragment-incomplete", SevInfo, "IP datagram never completed", "Fragments were lost (or not captured) before the datagram completed; capture closer to the sender or check the path's MTU."},
 	QoSUnacknowledged:               {"qos.unacknowledged", SevLow, "QoS flow that never completed", "Check the receiver and the connection: a QoS 1/2 message without its acknowledgements may be delivered twice or not at all."},
 	LabQoS:                          {"lab.qos", SevInfo, "Lab message not sent with QoS 1", "The secure MQTT lab requires QoS 1 for every publish and subscribe."},
+	PayloadMalformed:                {"payload.malformed", SevLow, "Payload that is not the format it claims", "The content type, keyring rule or Sparkplug topic says one format and the bytes are not it: fix the publisher's encoder or the rule; the finding gives the byte where decoding failed."},
+	SparkplugSeqGap:                 {"sparkplug.seq-gap", SevLow, "Sparkplug B sequence number out of order", "Messages of the edge node were lost or reordered (the seq counts 0 to 255 across its messages): a Sparkplug host would request a rebirth; check the node's connection and QoS."},
 	LimitReached:                    {"mqtap.limit", SevLow, "A limit of mqtap was reached: part of the traffic was not analysed", "The finding names the limit and what it left out (a packet's bytes past the per-packet buffer, key-exchange responses past those computed); the capture is suspicious if no real client sends that much."},
 }
 

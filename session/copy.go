@@ -18,6 +18,10 @@ func (r *Record) CopyTo(dst *Record) { r.CopyPartTo(dst, Part{Raw: true}) }
 type Part struct {
 	Raw    bool                     // the packet's bytes, and Payload
 	Fields func(*decode.Field) bool // which fields to keep, with their values (nil: all)
+	// Value decodes the record's value before copying it, for a reader of
+	// mqtap.value that does not keep the bytes it is decoded from (Raw
+	// false). With Raw, the copy decodes its value itself when asked.
+	Value bool
 }
 
 // CopyPartTo is CopyTo for a reader that needs only part of the packet,
@@ -27,6 +31,9 @@ type Part struct {
 // empty (nil when r's is nil, so that its presence still shows). It copies
 // far fewer bytes than CopyTo.
 func (r *Record) CopyPartTo(dst *Record, part Part) {
+	if part.Value && !part.Raw {
+		r.DecodedValue()
+	}
 	keep := r.copyRest(dst)
 	p, q := &r.Packet, &dst.Packet
 	var oldRaw []byte
@@ -52,7 +59,7 @@ func (r *Record) CopyPartTo(dst *Record, part Part) {
 // copyRest copies r into dst but for the packet's bytes and fields, which
 // the caller copies into the buffers it is given back.
 func (r *Record) copyRest(dst *Record) recordBuffers {
-	keep := recordBuffers{dst.Packet.Raw, dst.Packet.Fields, dst.Packet.Problems, dst.Findings, dst.Crypto.Plaintext, dst.arena, dst.ws}
+	keep := recordBuffers{dst.Packet.Raw, dst.Packet.Fields, dst.Packet.Problems, dst.Findings, dst.Crypto.Plaintext, dst.arena, dst.ws, dst.Value.json}
 	head, tail, text := dst.head, dst.tail, dst.text
 	*dst = *r
 	dst.head, dst.tail, dst.text = head[:0], tail[:0], text[:0]
@@ -60,6 +67,7 @@ func (r *Record) copyRest(dst *Record) recordBuffers {
 	dst.Packet.Problems = append(keep.problems[:0], r.Packet.Problems...)
 	dst.Findings = append(keep.findings[:0], r.Findings...)
 	dst.Crypto.Plaintext = append(keep.plaintext[:0], r.Crypto.Plaintext...)
+	dst.Value.json = append(keep.json[:0], r.Value.json...)
 	if r.WebSocket != nil {
 		if keep.ws == nil {
 			keep.ws = new(WSInfo)
@@ -81,6 +89,7 @@ type recordBuffers struct {
 	plaintext []byte
 	arena     []byte
 	ws        *WSInfo
+	json      []byte
 }
 
 // rebase returns the copy of b, a slice of the packet: within newRaw when b
@@ -109,5 +118,5 @@ func (r *Record) rebase(oldRaw, newRaw, b []byte) []byte {
 // problems, findings and plaintext), for those that bound what they keep.
 func (r *Record) CopySize() int {
 	const field, problem, finding = int(unsafe.Sizeof(decode.Field{})), int(unsafe.Sizeof(decode.Problem{})), int(unsafe.Sizeof(Finding{}))
-	return cap(r.Packet.Raw) + cap(r.Packet.Fields)*field + cap(r.Packet.Problems)*problem + cap(r.Findings)*finding + cap(r.Crypto.Plaintext)
+	return cap(r.Packet.Raw) + cap(r.Packet.Fields)*field + cap(r.Packet.Problems)*problem + cap(r.Findings)*finding + cap(r.Crypto.Plaintext) + cap(r.Value.json)
 }

@@ -1,6 +1,10 @@
 package session
 
-import "github.com/mqtap/mqtap/decode"
+import (
+	"strings"
+
+	"github.com/mqtap/mqtap/decode"
+)
 
 // FieldSource says where the values of a record field come from, so that a
 // reader (the display filter) can take them from the Record itself rather
@@ -38,6 +42,9 @@ const (
 	FromIPv4                            // the ip protocol: present when the record is IPv4
 	FromIPv6                            // the ipv6 protocol: present when the record is IPv6
 	FromChain                           // another protocol: present when HasProtocol says so
+	FromValueFormat                     // the format of the decoded value (Record.DecodedValue)
+	FromValue                           // the decoded value's JSON text
+	FromValuePath                       // the members of the decoded value at RecordField.Path (mqtap.value.<path>)
 )
 
 // RecordField declares a name a record answers to besides its MQTT packet's
@@ -49,6 +56,8 @@ type RecordField struct {
 	// Text returns the value of a FromText field, "" when the record has
 	// none.
 	Text func(r *Record) string
+	// Path is the dotted path of a FromValuePath field within the value.
+	Path string
 }
 
 // field declares a record field.
@@ -102,7 +111,36 @@ var (
 	FieldTokenTime      = field("mqtap.token_time", decode.TypeTime, 0, "Fernet token time", FromTokenTime)
 	FieldTLSVersion     = field("mqtap.tls_version", decode.TypeString, 0, "TLS version", FromHeadTail)
 	FieldTLSCipherSuite = field("mqtap.tls_cipher", decode.TypeString, 0, "TLS cipher suite", FromHeadTail)
+
+	FieldPayloadFormat     = field("mqtap.payload_format", decode.TypeString, 0, "Payload format", FromValueFormat)
+	FieldValue             = field("mqtap.value", TypeJSON, 0, "Value", FromValue)
+	FieldSparkplugSeq      = field("mqtap.sparkplug.seq", decode.TypeUint, 64, "Sequence number", FromHeadTail)
+	FieldSparkplugName     = field("mqtap.sparkplug.metric.name", decode.TypeString, 0, "Metric name", FromHeadTail)
+	FieldSparkplugAlias    = field("mqtap.sparkplug.metric.alias", decode.TypeUint, 64, "Metric alias", FromHeadTail)
+	FieldSparkplugDatatype = field("mqtap.sparkplug.metric.datatype", decode.TypeString, 0, "Metric datatype", FromHeadTail)
+	FieldSparkplugValue    = field("mqtap.sparkplug.metric.value", TypeJSON, 0, "Metric value", FromHeadTail)
+	// Wireshark's Sparkplug B topic fields.
+	FieldSparkplugNamespace = field("sparkplugb.namespace", decode.TypeString, 0, "Namespace", FromHeadTail)
+	FieldSparkplugGroup     = field("sparkplugb.groupid", decode.TypeString, 0, "Group ID", FromHeadTail)
+	FieldSparkplugType      = field("sparkplugb.messagetype", decode.TypeString, 0, "Message Type", FromHeadTail)
+	FieldSparkplugEdge      = field("sparkplugb.edgenodeid", decode.TypeString, 0, "Edge Node ID", FromHeadTail)
+	FieldSparkplugDevice    = field("sparkplugb.deviceid", decode.TypeString, 0, "Device ID", FromHeadTail)
 )
+
+// ValuePrefix starts the names of the members of a decoded value:
+// mqtap.value.<dotted path>.
+const ValuePrefix = "mqtap.value."
+
+// valuePathField declares mqtap.value.<path>, a name no table holds.
+func valuePathField(name string) *RecordField {
+	path, ok := strings.CutPrefix(name, ValuePrefix)
+	if !ok || path == "" || strings.HasPrefix(path, ".") || strings.HasSuffix(path, ".") || strings.Contains(path, "..") {
+		return nil
+	}
+	f := field(name, TypeJSON, 0, path, FromValuePath)
+	f.Path = path
+	return f
+}
 
 // recordFields lists the fields of Head and Tail.
 var recordFields = []*RecordField{
@@ -113,6 +151,8 @@ var recordFields = []*RecordField{
 	FieldMessage, FieldSession, FieldScheme, FieldKex, FieldVerify, FieldDecrypt, FieldDecryptError,
 	FieldPlaintext, FieldPlaintextHex, FieldKey, FieldKDF, FieldTokenTime,
 	FieldTLSVersion, FieldTLSCipherSuite,
+	FieldSparkplugNamespace, FieldSparkplugGroup, FieldSparkplugType, FieldSparkplugEdge, FieldSparkplugDevice,
+	FieldPayloadFormat, FieldValue, FieldSparkplugSeq, FieldSparkplugName, FieldSparkplugAlias, FieldSparkplugDatatype, FieldSparkplugValue,
 }
 
 // Protocols a display filter can test for, and the filter's names for
@@ -182,11 +222,18 @@ func RecordFields() []string {
 func Fields() []*RecordField { return allFields }
 
 // LookupField returns the declaration of one of the names Fields declares,
-// or nil.
-func LookupField(name string) *RecordField { return fieldIndex[name] }
+// or of a member of the decoded value (mqtap.value.<path>, a new
+// declaration each time), or nil.
+func LookupField(name string) *RecordField {
+	if f := fieldIndex[name]; f != nil {
+		return f
+	}
+	return valuePathField(name)
+}
 
 // KnownField reports whether name is a field a record can carry: one of
-// Head and Tail, or one the decoder produces (decode.KnownField).
+// Head and Tail, a member of the decoded value (mqtap.value.<path>), or one
+// the decoder produces (decode.KnownField).
 func KnownField(name string) bool {
-	return recordIndex[name] != nil || decode.KnownField(name)
+	return recordIndex[name] != nil || decode.KnownField(name) || valuePathField(name) != nil
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/mqtap/mqtap/decode"
+	"github.com/mqtap/mqtap/decode/payload"
 )
 
 // registryRecords returns records that together carry every field of Head
@@ -33,14 +34,19 @@ func registryRecords() []*Record {
 	}
 	direct := &Record{Frame: 1, Direct: true, Src: netip.MustParseAddr("127.0.0.1"), Dst: netip.MustParseAddr("127.0.0.1"),
 		Packet: decode.Packet{Type: decode.CONNACK}}
-	return []*Record{full, v6, direct}
+	spark := &Record{Frame: 9, Src: netip.MustParseAddr("10.0.0.1"), Dst: netip.MustParseAddr("10.0.0.2"),
+		Packet: decode.Packet{Type: decode.PUBLISH, Topic: []byte("spBv1.0/G/DDATA/E/D"), Payload: []byte{}}}
+	spark.Value.Sparkplug = &payload.SparkplugPayload{Seq: 3, HasSeq: true,
+		Metrics: []payload.Metric{{Name: "T", HasName: true, Alias: 1, HasAlias: true, Datatype: 10, Value: []byte("21.5")}}}
+	spark.Value.SetDecoded(payload.SparkplugB, []byte(`{"seq":3,"metrics":{"T":21.5}}`))
+	return []*Record{full, v6, direct, spark}
 }
 
 // kindOf is the kind of the values of a record field of each type.
 var kindOf = map[decode.FieldType]decode.Kind{
 	decode.TypeUint: decode.KindUint, decode.TypeBool: decode.KindBool, decode.TypeString: decode.KindString,
 	decode.TypeBytes: decode.KindBytes, decode.TypeIPv4: decode.KindString, decode.TypeIPv6: decode.KindString,
-	decode.TypeTime: KindNumber,
+	decode.TypeTime: KindNumber, TypeJSON: KindJSON,
 }
 
 // TestFieldRegistry checks the declarations of the record's fields: each

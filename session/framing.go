@@ -384,6 +384,7 @@ func (p *Pipeline) emit(c *conn, i int, raw []byte, ctx *frameCtx, malformed str
 	}
 	r.Findings = r.Findings[:0]
 	r.Crypto = Crypto{Plaintext: r.Crypto.Plaintext[:0]}
+	r.Value.reset()
 	switch {
 	case malformed != "":
 		r.Packet = decode.Packet{Raw: raw, Type: decode.Type(raw[0] >> 4), Flags: raw[0] & 15, FromClient: fromClient,

@@ -42,6 +42,8 @@ const (
 	pWebSocket
 	pHTTP
 	pMQTT
+	pSparkplugB
+	pProtobuf
 )
 
 // protoNames are Wireshark's names of the protocols, by protoID.
@@ -51,6 +53,7 @@ var protoNames = [...]string{
 	pHopOpts: "ipv6.hopopts", pRouting: "ipv6.routing", pDstOpts: "ipv6.dstopts", pFragHdr: "ipv6.fraghdr",
 	pAH: "ah", pUDP: "udp", pVXLAN: "vxlan", pGRE: "gre", pNFLOG: "nflog", pRadiotap: "radiotap",
 	pWlanRadio: "wlan_radio", pWlan: "wlan", pTCP: "tcp", pTLS: "tls", pWebSocket: "websocket", pHTTP: "http", pMQTT: "mqtt",
+	pSparkplugB: "sparkplugb", pProtobuf: "protobuf",
 }
 
 // ProtocolNames lists the protocol names a chain can hold, for display

@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/mqtap/mqtap/decode"
+	"github.com/mqtap/mqtap/decode/payload"
 	"github.com/mqtap/mqtap/keys/tlskeys"
 )
 
@@ -15,6 +16,16 @@ import (
 // (possibly with a fraction) held as text in Field.Bytes, written to JSON as a
 // number. The decode package never produces it.
 const KindNumber decode.Kind = 100
+
+// KindJSON is a field kind of the record's own fields: a JSON value as
+// compact JSON text in Field.Bytes (mqtap.value), written as is to JSON
+// and as text elsewhere.
+const KindJSON decode.Kind = 101
+
+// TypeJSON is the type of the record fields whose values are KindJSON: a
+// display filter compares them by what they hold (a number, a string, a
+// boolean).
+const TypeJSON decode.FieldType = 100
 
 // Crypto is what mqtap learned about the end-to-end protection of a
 // PUBLISH: the key-exchange session it belongs to and the outcome of
@@ -71,6 +82,8 @@ type Record struct {
 	// the TLS connection the packet was decrypted from (0 when not TLS).
 	TLSVersion uint16
 	TLSSuite   uint16
+	// Value is the application message as data (PUBLISH only).
+	Value Value
 
 	head []decode.Field
 	tail []decode.Field
@@ -140,6 +153,10 @@ func (r *Record) ProtocolChain() Protocols {
 		c.add(pWebSocket)
 	}
 	c.add(pMQTT)
+	if r.Packet.Type == decode.PUBLISH && payload.IsSparkplugTopic(r.Packet.Topic) {
+		c.add(pSparkplugB) // Wireshark's heuristic dissector on the topic
+		c.add(pProtobuf)
+	}
 	return c
 }
 
@@ -211,7 +228,71 @@ func (r *Record) Tail() []decode.Field {
 		r.text = strconv.AppendInt(r.text, c.TokenTime.Unix(), 10)
 		r.tail = append(r.tail, decode.Field{Name: FieldTokenTime.Name, Kind: KindNumber, Bytes: r.text[start:len(r.text):len(r.text)]})
 	}
+	r.valueFields()
 	return r.tail
+}
+
+// valueFields appends the fields of the record's value to the tail:
+// Wireshark's Sparkplug B topic fields, mqtap.payload_format, mqtap.value
+// and the Sparkplug metrics.
+func (r *Record) valueFields() {
+	if r.Packet.Type != decode.PUBLISH {
+		return
+	}
+	if payload.HasSparkplugPrefix(r.Packet.Topic) {
+		r.sparkplugTopicFields()
+	}
+	f, js, err := r.DecodedValue()
+	if f == payload.None {
+		return
+	}
+	r.tail = r.textField(FieldPayloadFormat, f.String())
+	if err == nil {
+		r.tail = append(r.tail, decode.Field{Name: FieldValue.Name, Kind: KindJSON, Bytes: js})
+	}
+	sp := r.Value.Sparkplug
+	if sp == nil {
+		return
+	}
+	if sp.HasSeq {
+		r.tail = append(r.tail, decode.Field{Name: FieldSparkplugSeq.Name, Kind: decode.KindUint, Uint: sp.Seq})
+	}
+	for i := range sp.Metrics {
+		m := &sp.Metrics[i]
+		if m.HasName {
+			r.tail = r.textField(FieldSparkplugName, m.Name)
+		}
+		if m.HasAlias {
+			r.tail = append(r.tail, decode.Field{Name: FieldSparkplugAlias.Name, Kind: decode.KindUint, Uint: m.Alias})
+		}
+		r.tail = r.textField(FieldSparkplugDatatype, payload.DataTypeName(m.Datatype))
+		r.tail = append(r.tail, decode.Field{Name: FieldSparkplugValue.Name, Kind: KindJSON, Bytes: m.Value})
+	}
+}
+
+// sparkplugTopicFields appends Wireshark's Sparkplug B topic fields.
+func (r *Record) sparkplugTopicFields() {
+	t, ok := payload.ParseSparkplugTopic(r.Packet.Topic)
+	if !ok {
+		return
+	}
+	r.tail = r.textField(FieldSparkplugNamespace, t.Namespace)
+	if t.Group != "" {
+		r.tail = r.textField(FieldSparkplugGroup, t.Group)
+	}
+	r.tail = r.textField(FieldSparkplugType, t.Type)
+	r.tail = r.textField(FieldSparkplugEdge, t.Edge)
+	if t.Device != "" {
+		r.tail = r.textField(FieldSparkplugDevice, t.Device)
+	}
+}
+
+// textField appends a string field whose text is copied into the record's
+// text buffer, even when empty.
+func (r *Record) textField(f *RecordField, s string) []decode.Field {
+	start := len(r.text)
+	r.text = append(r.text, s...)
+	return append(r.tail, decode.Field{Name: f.Name, Kind: decode.KindString, Bytes: r.text[start:len(r.text):len(r.text)]})
 }
 
 // Cut says why the record holds only the start of its packet, when

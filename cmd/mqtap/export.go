@@ -146,6 +146,11 @@ func (e *exportRun) run(stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	analysis, err := export.Analysis(e.store)
+	if err != nil {
+		dst.Abort()
+		return err
+	}
 	collector := export.NewCollector(e.sel)
 	defer collector.Close()
 	collector.NoComments = e.decrypted
@@ -153,7 +158,7 @@ func (e *exportRun) run(stdout, stderr io.Writer) error {
 	if !e.decrypted || e.sel != nil {
 		// A --decrypted export of every connection needs the plaintexts
 		// only once, in its second pass.
-		analyze = export.Analysis(e.store)()
+		analyze = analysis()
 	}
 	_, err = readCapture(context.Background(), src, collector.Hook(e.opts), func(r *session.Record) error {
 		analyze(r)
@@ -165,7 +170,7 @@ func (e *exportRun) run(stdout, stderr io.Writer) error {
 		return err
 	}
 	e.in = src.Path()
-	xopts := export.Options{Pipeline: e.opts, WithContext: e.withContext, Analysis: export.Analysis(e.store),
+	xopts := export.Options{Pipeline: e.opts, WithContext: e.withContext, Analysis: analysis,
 		Info: pcaps.WriterInfo{Application: "mqtap " + version, Comment: e.comment()}}
 	st, err := export.Write(e.in, dst, collector, xopts, e.store, e.decrypted)
 	if err != nil {

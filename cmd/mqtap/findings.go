@@ -86,7 +86,10 @@ func (ff *findingsFlags) run(path string, stdout, stderr io.Writer) error {
 		}
 	}
 	rep := report.New()
-	chain := analysis.New(store)
+	chain, err := analysis.New(store)
+	if err != nil {
+		return err
+	}
 	aud := chain.EnableAudit(aopts)
 	handle := func(r *session.Record) error {
 		chain.Observe(r)

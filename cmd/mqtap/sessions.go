@@ -43,7 +43,10 @@ kex.key-reuse, kex.weak-group, kex.invalid-public-key, payload.not-encrypted).`,
 			if err != nil {
 				return err
 			}
-			chain := analysis.New(store)
+			chain, err := analysis.New(store)
+			if err != nil {
+				return err
+			}
 			matched := map[string]bool{} // sessions with a packet the filter selects
 			handle := func(r *session.Record) error {
 				chain.Observe(r)

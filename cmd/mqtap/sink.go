@@ -36,7 +36,11 @@ func newSink(of *outputFlags, stdout io.Writer, count int) (*sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &sink{out: out, filter: flt, chain: analysis.New(store), store: store, count: count}, nil
+	chain, err := analysis.New(store)
+	if err != nil {
+		return nil, err
+	}
+	return &sink{out: out, filter: flt, chain: chain, store: store, count: count}, nil
 }
 
 // flush writes out the records printed so far.

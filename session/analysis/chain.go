@@ -10,7 +10,10 @@
 //     their Fernet messages decrypted (package kex);
 //  3. keyring schemes: HMAC, RSA-OAEP and ECDSA rules of a keyring are
 //     applied per topic (package protect);
-//  4. audits: the broker audit of the findings report (package audit):
+//  4. payload formats: how each PUBLISH's payload decodes, after any
+//     decryption, and its value when a rule, the content type or the
+//     Sparkplug B topic names its format (package payloads);
+//  5. audits: the broker audit of the findings report (package audit):
 //     credentials in clear text checked against a mosquitto password file,
 //     anonymous subscriptions to everything, traffic a mosquitto ACL
 //     forbids, QoS flows that never complete. Only the findings command
@@ -19,7 +22,7 @@
 //     the first three stages left them.
 //
 // Each stage sees what the stages before it wrote into the record (a
-// PUBLISH decrypted from TLS, then its Fernet plaintext). Read, sniff, tap,
+// PUBLISH decrypted from TLS, then its Fernet plaintext, then its value). Read, sniff, tap,
 // sessions, findings, export and the terminal UI all build their chain with
 // New.
 package analysis
@@ -29,6 +32,7 @@ import (
 	"github.com/mqtap/mqtap/session"
 	"github.com/mqtap/mqtap/session/analysis/audit"
 	"github.com/mqtap/mqtap/session/analysis/kex"
+	"github.com/mqtap/mqtap/session/analysis/payloads"
 	"github.com/mqtap/mqtap/session/analysis/protect"
 )
 
@@ -38,13 +42,20 @@ type Chain struct {
 	store   *keys.Store
 	tracker *kex.Tracker
 	checker *protect.Checker
+	values  *payloads.Stage
 	auditor *audit.Auditor // nil unless EnableAudit
 }
 
 // New returns the chain for the keys of store (nil: no keys; the stages
-// still report what they can see without keys).
-func New(store *keys.Store) *Chain {
-	return &Chain{store: store, tracker: kex.NewTracker(store), checker: protect.New(store)}
+// still report what they can see without keys). The error is that of a
+// keyring rule's payload table (an unknown format, a .proto that does not
+// compile), naming FILE:LINE.
+func New(store *keys.Store) (*Chain, error) {
+	values, err := payloads.New(store)
+	if err != nil {
+		return nil, err
+	}
+	return &Chain{store: store, tracker: kex.NewTracker(store), checker: protect.New(store), values: values}, nil
 }
 
 // Options returns opts with the chain's keys, so that the pipeline decrypts
@@ -71,7 +82,12 @@ func (c *Chain) EnableAudit(opts audit.Options) *audit.Auditor {
 func (c *Chain) Observe(r *session.Record) {
 	c.tracker.Observe(r)
 	c.checker.Observe(r)
+	c.values.Observe(r)
 }
+
+// Values is the payload stage, which the terminal UI asks again how a
+// record it decodes anew decodes (payloads.Stage.Spec).
+func (c *Chain) Values() *payloads.Stage { return c.values }
 
 // Audit runs the last stage on r, a record the report covers, after
 // Observe. It does nothing unless EnableAudit was called.
@@ -84,7 +100,10 @@ func (c *Chain) Audit(r *session.Record) {
 // ReloadKeys makes the key-exchange stage re-read the key files when a
 // message needs a key it does not have yet (live captures, where keys are
 // written while mqtap runs); report receives reload errors.
-func (c *Chain) ReloadKeys(report func(error)) { c.tracker.ReloadKeys(report) }
+func (c *Chain) ReloadKeys(report func(error)) {
+	c.tracker.ReloadKeys(report)
+	c.values.ReportTo(report)
+}
 
 // Close ends the analysis and returns the findings known only at the end
 // (key exchanges never answered).

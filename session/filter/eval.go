@@ -207,6 +207,8 @@ func equal(v, w *val, bits int) bool {
 		return v.u == w.u
 	case vTime:
 		return v.t == w.t
+	case vFloat:
+		return v.f == w.f
 	case vBytes:
 		return bytes.Equal(v.b, w.b)
 	case vAddr:
@@ -240,6 +242,16 @@ func order(v, w *val) (int, bool) {
 			return 1, true
 		}
 		return 0, true
+	case vFloat:
+		switch {
+		case v.f < w.f:
+			return -1, true
+		case v.f > w.f:
+			return 1, true
+		case v.f == w.f:
+			return 0, true
+		}
+		return 0, false // NaN
 	case vBytes:
 		return bytes.Compare(v.b, w.b), true
 	case vAddr:

@@ -5,6 +5,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/mqtap/mqtap/decode"
+	"github.com/mqtap/mqtap/decode/payload"
 	"github.com/mqtap/mqtap/session"
 )
 
@@ -28,6 +29,7 @@ type fieldDef struct {
 	*decode.FieldDef
 	src  session.FieldSource
 	text func(r *session.Record) string // session.FromText
+	path string                         // session.FromValuePath
 	// names are the fields session.FromPacket and session.FromHeadTail
 	// scan: the field itself, or those a generic name answers for.
 	names []string
@@ -69,8 +71,12 @@ func packetFieldDefs() map[string]*fieldDef {
 
 // recordFieldDef returns the filter's definition of a record field.
 func recordFieldDef(f *session.RecordField) *fieldDef {
-	if f.Source == session.FromHeadTail {
+	switch f.Source {
+	case session.FromHeadTail:
 		return untyped(f.Name)
+	}
+	if f.Type == session.TypeJSON { // a JSON value: typed by what it holds
+		return &fieldDef{FieldDef: &decode.FieldDef{Name: f.Name, Type: typeAny, Title: f.Title}, src: f.Source, path: f.Path}
 	}
 	return &fieldDef{FieldDef: &f.FieldDef, src: f.Source, text: f.Text}
 }
@@ -89,6 +95,9 @@ func lookupField(name string) *fieldDef {
 	if d := fieldDefs[name]; d != nil {
 		return d
 	}
+	if f := session.LookupField(name); f != nil && f.Source == session.FromValuePath {
+		return recordFieldDef(f)
+	}
 	if session.KnownField(name) {
 		return untyped(name)
 	}
@@ -104,6 +113,7 @@ const (
 	vBytes              // val.b (strings and byte sequences)
 	vAddr               // val.a
 	vTime               // val.t, nanoseconds
+	vFloat              // val.f, a number of a decoded value
 )
 
 // val is one occurrence of a field.
@@ -111,6 +121,7 @@ type val struct {
 	k vkind
 	u uint64
 	t int64
+	f float64
 	b []byte
 	a netip.Addr
 }
@@ -141,10 +152,31 @@ func fieldValue(f *decode.Field, v *val) bool {
 			return false
 		}
 		*v = val{k: vTime, t: t}
+	case session.KindJSON:
+		jsonValue(f.Bytes, v)
 	default:
 		return false
 	}
 	return true
+}
+
+// jsonValue converts a JSON value: a number to vFloat, a boolean to vUint
+// (1 or 0), a string to its text, null to presence only, and an object or
+// array to its JSON text.
+func jsonValue(js []byte, v *val) {
+	switch payload.KindOf(js) {
+	case payload.KindNumber:
+		f, _ := payload.Number(js)
+		*v = val{k: vFloat, f: f}
+	case payload.KindBool:
+		*v = val{k: vUint, u: b2u(js[0] == 't')}
+	case payload.KindString:
+		*v = val{k: vBytes, b: []byte(payload.Unquote(js))}
+	case payload.KindNull:
+		*v = val{k: vNone}
+	default:
+		*v = val{k: vBytes, b: js}
+	}
 }
 
 // next stores in v the next occurrence of field d over rs from c and
@@ -167,6 +199,8 @@ func (d *fieldDef) nextIn(r *session.Record, c *cursor, v *val) bool {
 		return d.nextHeadTail(r, c, v)
 	case session.FromIPAddr, session.FromIPv6Addr, session.FromPort, session.FromFindings:
 		return d.nextOfMany(r, c, v)
+	case session.FromValuePath:
+		return d.nextValue(r, c, v)
 	}
 	return d.value(r, v) && first(c)
 }
@@ -235,6 +269,27 @@ func (d *fieldDef) nextOfMany(r *session.Record, c *cursor, v *val) bool {
 	return false
 }
 
+// nextValue is nextIn for the members of the decoded value at the field's
+// path: the c.pos-th of them.
+func (d *fieldDef) nextValue(r *session.Record, c *cursor, v *val) bool {
+	_, js, err := r.DecodedValue()
+	if err != nil || js == nil {
+		return false
+	}
+	n, found := 0, false
+	payload.Lookup(js, d.path, func(m []byte) {
+		if n == c.pos && !found {
+			jsonValue(m, v)
+			found = true
+		}
+		n++
+	})
+	if found {
+		c.pos++
+	}
+	return found
+}
+
 // value stores in v the value of a record field that occurs at most once,
 // and reports whether the record has it.
 func (d *fieldDef) value(r *session.Record, v *val) bool {
@@ -289,6 +344,17 @@ func (d *fieldDef) mqtapValue(r *session.Record, v *val) bool {
 	case session.FromTokenTime:
 		*v = val{k: vTime, t: r.Crypto.TokenTime.Unix() * 1e9}
 		return !r.Crypto.TokenTime.IsZero()
+	case session.FromValueFormat:
+		f, _, _ := r.DecodedValue()
+		*v = val{k: vBytes, b: stringBytes(f.String())}
+		return f != payload.None
+	case session.FromValue:
+		_, js, err := r.DecodedValue()
+		if err != nil || js == nil {
+			return false
+		}
+		jsonValue(js, v)
+		return true
 	}
 	return d.present(r, v)
 }

@@ -23,6 +23,8 @@ func canonical(v *val) string {
 		return "t:" + strconv.FormatInt(v.t, 10)
 	case vAddr:
 		return "a:" + v.a.String()
+	case vFloat:
+		return "f:" + strconv.FormatFloat(v.f, 'g', -1, 64)
 	}
 	return "none"
 }
@@ -52,6 +54,10 @@ func viaEach(r *session.Record, name string) []string {
 				} else {
 					out = append(out, "b:"+hex.EncodeToString(f.Bytes))
 				}
+			case session.KindJSON:
+				var v val
+				jsonValue(f.Bytes, &v)
+				out = append(out, canonical(&v))
 			case session.KindNumber:
 				ns, _ := parseSeconds(f.Bytes)
 				out = append(out, "t:"+strconv.FormatInt(ns, 10))
@@ -199,7 +205,7 @@ func TestDeclaredFields(t *testing.T) {
 		n++
 	}
 	for _, f := range session.Fields() {
-		if f.Source == session.FromHeadTail {
+		if f.Source == session.FromHeadTail || f.Type == session.TypeJSON {
 			check(f.Name, nil)
 		} else {
 			check(f.Name, &f.FieldDef)

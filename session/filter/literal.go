@@ -147,6 +147,15 @@ func anyLit(t token) lit {
 		if v, ok := parseSeconds([]byte(t.text)); ok {
 			l.forms = append(l.forms, val{k: vTime, t: v})
 		}
+		if f, ok := parseFloat(t.text); ok {
+			l.forms = append(l.forms, val{k: vFloat, f: f})
+		}
+		switch t.text {
+		case "true", "True", "TRUE":
+			l.forms = append(l.forms, val{k: vUint, u: 1})
+		case "false", "False", "FALSE":
+			l.forms = append(l.forms, val{k: vUint, u: 0})
+		}
 		if a, bits, msg := parseAddr(t.text, strings.Contains(t.text, ":")); msg == "" {
 			l.forms = append(l.forms, val{k: vAddr, a: a})
 			l.bits = bits
@@ -237,6 +246,21 @@ func b2u(b bool) uint64 {
 		return 1
 	}
 	return 0
+}
+
+// parseFloat parses a decimal number, with a sign, fraction and exponent
+// allowed, for the numbers of decoded values.
+func parseFloat(s string) (float64, bool) {
+	if s == "" || !(s[0] >= '0' && s[0] <= '9' || s[0] == '-' || s[0] == '.') {
+		return 0, false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= '0' && c <= '9' || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E') {
+			return 0, false
+		}
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	return f, err == nil
 }
 
 // parseUint parses a decimal, 0x hexadecimal, 0b binary or 0-prefixed octal

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mqtap/mqtap/decode/payload"
 	"github.com/mqtap/mqtap/session"
 	"github.com/mqtap/mqtap/session/analysis"
 )
@@ -58,8 +59,9 @@ type Capture struct {
 	epMu      sync.RWMutex // guards the endpoint table and the interfaces
 	endpoints []netip.AddrPort
 	epIndex   map[netip.AddrPort]uint32
-	ifaces    []*session.Interface    // by interface id, as records named them
-	ws        map[int]*session.WSInfo // WebSocket connections by tcp.stream, as their first record saw them
+	ifaces    []*session.Interface              // by interface id, as records named them
+	ws        map[int]*session.WSInfo           // WebSocket connections by tcp.stream, as their first record saw them
+	sparkplug map[int]*payload.SparkplugPayload // decoded Sparkplug B payloads, by record number
 
 	mu       sync.Mutex // guards everything below, and the tracker for Sessions
 	state    State
@@ -92,7 +94,10 @@ func New(name string, opts Options) (*Capture, error) {
 		c.Close()
 		return nil, fmt.Errorf("creating the index: %w", err)
 	}
-	c.chain = analysis.New(opts.Keys)
+	if c.chain, err = analysis.New(opts.Keys); err != nil {
+		c.Close()
+		return nil, err
+	}
 	if opts.ReloadKeys {
 		c.chain.ReloadKeys(opts.OnKeyError)
 	}

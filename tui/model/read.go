@@ -170,6 +170,7 @@ func (c *Capture) decodeRecord(i int, row *[rowSize]byte, b []byte, r *session.R
 	r.TLSVersion, r.TLSSuite = uint16(d.uvarint()), uint16(d.uvarint())
 	r.Protocols, d.b = session.ParseProtocols(d.b)
 	c.readWS(&d, r)
+	c.readValue(&d, r, i)
 	raw := d.bytes()
 	if d.err != nil {
 		return fmt.Errorf("record %d: %w", i, d.err)

@@ -84,6 +84,7 @@ func (c *Capture) appendBlob(b []byte, r *session.Record) (_ []byte, head int, s
 	b = binary.AppendUvarint(b, uint64(r.TLSSuite))
 	b = r.Protocols.AppendBinary(b)
 	b = c.appendWS(b, r)
+	b = c.appendValue(b, r, c.total)
 	b = appendBytes(b, r.Packet.Raw)
 	return b, head, sev
 }

@@ -49,7 +49,11 @@ func pass1(t *testing.T, path string, opts session.Options, store *keys.Store, f
 		t.Fatal(err)
 	}
 	defer r.Close()
-	analyze := Analysis(store)()
+	analysis, err := Analysis(store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	analyze := analysis()
 	p, err := session.NewPipeline(r.LinkType(), opts, func(rec *session.Record) error {
 		analyze(rec)
 		fn(rec)
@@ -522,7 +526,11 @@ func TestDecryptedReadsBack(t *testing.T) {
 			store := loadStore(t, c.keys)
 			col := collect(t, path, store, nil)
 			var buf bytes.Buffer
-			st, err := Decrypted(path, &buf, col, Options{Analysis: Analysis(store)})
+			analysis, err := Analysis(store)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st, err := Decrypted(path, &buf, col, Options{Analysis: analysis})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -50,9 +50,16 @@ type Stats struct {
 }
 
 // Analysis returns the analysis chain of mqtap read for the keys of store
-// (session/analysis), fresh for each pass.
-func Analysis(store *keys.Store) func() func(*session.Record) {
-	return func() func(*session.Record) { return analysis.New(store).Observe }
+// (session/analysis), fresh for each pass; the error is that of
+// analysis.New, checked once here.
+func Analysis(store *keys.Store) (func() func(*session.Record), error) {
+	if _, err := analysis.New(store); err != nil {
+		return nil, err
+	}
+	return func() func(*session.Record) {
+		chain, _ := analysis.New(store) // checked above: the rules are the same
+		return chain.Observe
+	}, nil
 }
 
 // TLSKeylogs reads the TLS key log files of store (Store.TLSKeylogs), for

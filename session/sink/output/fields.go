@@ -5,6 +5,7 @@ import (
 	"unsafe"
 
 	"github.com/mqtap/mqtap/decode"
+	"github.com/mqtap/mqtap/decode/payload"
 	"github.com/mqtap/mqtap/session"
 )
 
@@ -13,7 +14,9 @@ import (
 // fields; only the others make the record build Head and Tail.
 type columns struct {
 	direct   []session.FieldSource // per column: read from the record (FromFrame...), or 0
+	paths    []string              // per column: the path of mqtap.value.<path>, or ""
 	headTail bool                  // some column is in Head or Tail: visit them all
+	value    bool                  // some column reads the decoded value
 	names    [256]nameCols         // the columns of a field name, by its address (see colsOf)
 }
 
@@ -32,17 +35,21 @@ var directSources = map[session.FieldSource]bool{
 }
 
 func newColumns(names []string) *columns {
-	c := &columns{direct: make([]session.FieldSource, len(names))}
+	c := &columns{direct: make([]session.FieldSource, len(names)), paths: make([]string, len(names))}
 	for i, name := range names {
 		rf := session.LookupField(name)
 		switch {
 		case rf == nil: // a field of the MQTT packet
 		case directSources[rf.Source]:
 			c.direct[i] = rf.Source
+		case rf.Source == session.FromValuePath:
+			c.paths[i], c.value = rf.Path, true
 		default:
 			c.headTail = true
+			c.value = c.value || rf.Source == session.FromValue || rf.Source == session.FromValueFormat
 		}
 	}
+	c.headTail = c.headTail || c.value
 	return c
 }
 
@@ -70,7 +77,7 @@ func (w *formatter) colsOf(name string) []int {
 	alias := decode.WiresharkAlias(name)
 	slot.name, slot.cols, slot.set = name, slot.cols[:0], true
 	for i, want := range w.opts.FieldNames {
-		if c.direct[i] == 0 && (want == name || alias != "" && want == alias) {
+		if c.direct[i] == 0 && c.paths[i] == "" && (want == name || alias != "" && want == alias) {
 			slot.cols = append(slot.cols, i)
 		}
 	}
@@ -88,8 +95,35 @@ func (w *formatter) appendFields(b []byte, r *session.Record) []byte {
 			w.fill(&r.Packet.Fields[i])
 		}
 	}
+	if w.columns.value {
+		w.fillPaths(r)
+	}
 	l := lineOf(r)
 	return w.appendFieldLine(b, &l)
+}
+
+// fillPaths fills the columns of mqtap.value.<path> names: each value at
+// the path, strings as their text and other values as JSON.
+func (w *formatter) fillPaths(r *session.Record) {
+	_, js, err := r.DecodedValue()
+	if err != nil || js == nil {
+		return
+	}
+	for i, path := range w.columns.paths {
+		if path == "" {
+			continue
+		}
+		payload.Lookup(js, path, func(v []byte) {
+			if len(w.cols[i]) > 0 {
+				w.cols[i] = append(w.cols[i], ',')
+			}
+			if payload.KindOf(v) == payload.KindString {
+				w.cols[i] = append(w.cols[i], payload.Unquote(v)...)
+			} else {
+				w.cols[i] = append(w.cols[i], v...)
+			}
+		})
+	}
 }
 
 func (w *formatter) clearColumns() {

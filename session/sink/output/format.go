@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/mqtap/mqtap/decode"
+	"github.com/mqtap/mqtap/decode/payload"
 	"github.com/mqtap/mqtap/session"
 )
 
@@ -64,6 +65,7 @@ func AppendInfo(b []byte, r *session.Record) []byte {
 	start := len(b)
 	b = decode.AppendInfo(b, &r.Packet)
 	b = appendCrypto(b, &r.Crypto)
+	b = appendBriefValue(b, r)
 	b = escapeControls(b, start)
 	if m := r.Packet.Malformed(); m != "" {
 		b = append(b, " [Malformed: "...)
@@ -92,7 +94,7 @@ type brief struct {
 
 func briefOf(r *session.Record) brief {
 	p, c := &r.Packet, &r.Crypto
-	if len(p.Problems) > 0 || p.Truncated || p.Type == decode.SUBSCRIBE || c.Kex != "" || c.Decrypt != "" || c.Verify != "" {
+	if len(p.Problems) > 0 || p.Truncated || p.Type == decode.SUBSCRIBE || c.Kex != "" || c.Decrypt != "" || c.Verify != "" || r.Value.Claimed {
 		return brief{}
 	}
 	// Without problems, a packet whose type has an identifier has a
@@ -351,7 +353,8 @@ func (w *formatter) appendPacketTree(b []byte, p *decode.Packet, cut string) []b
 // and plaintext, the findings. Lines are titled as the record's fields.
 func appendMQTapTree(b []byte, r *session.Record) []byte {
 	c := &r.Crypto
-	if c.Scheme == "" && len(r.Findings) == 0 {
+	f, _, _ := r.DecodedValue()
+	if c.Scheme == "" && len(r.Findings) == 0 && f == payload.None {
 		return b
 	}
 	b = append(b, "mqtap\n"...)
@@ -381,6 +384,7 @@ func appendMQTapTree(b []byte, r *session.Record) []byte {
 		}
 		b = append(b, '\n')
 	}
+	b = appendValueTree(b, 1, r)
 	for _, f := range r.Findings {
 		b = appendTitle(b, 1, session.FieldFindings)
 		b = append(b, f.Code.String()...)
@@ -473,7 +477,7 @@ func (w *formatter) appendJSONValue(b []byte, f *decode.Field) []byte {
 		return strconv.AppendUint(b, f.Uint, 10)
 	case decode.KindBool:
 		return strconv.AppendBool(b, f.Uint != 0)
-	case session.KindNumber:
+	case session.KindNumber, session.KindJSON:
 		return append(b, f.Bytes...)
 	case decode.KindString:
 		return appendJSONString(b, string(f.Bytes))

@@ -49,7 +49,11 @@ func TestMutatedSamples(t *testing.T) {
 			if err := os.WriteFile(mutant, b, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			n, err := readAllFormats(mutant, analysis.New(store))
+			chain, err := analysis.New(store)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, err := readAllFormats(mutant, chain)
 			if err != nil && strings.Contains(err.Error(), "\n") {
 				t.Errorf("%s mutant %d: a multi-line error: %q", filepath.Base(path), k, err)
 			}

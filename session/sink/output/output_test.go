@@ -173,7 +173,10 @@ func TestWorkersWriteWhatTheCallerWould(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			chain := analysis.New(sampleKeys(t, path))
+			chain, err := analysis.New(sampleKeys(t, path))
+			if err != nil {
+				t.Fatal(err)
+			}
 			n := 0
 			p := session.New(chain.Options(session.Options{}), func(r *session.Record) error {
 				chain.Observe(r)

@@ -248,7 +248,7 @@ func (p *parallel) copy(r, dst *session.Record) {
 		r.CopyTo(dst)
 		return
 	}
-	r.CopyPartTo(dst, session.Part{Fields: p.pick.fills})
+	r.CopyPartTo(dst, session.Part{Fields: p.pick.fills, Value: p.pick.columns.value})
 }
 
 var errClosed = errors.New("output: write after close")
