@@ -88,6 +88,7 @@ or decrypted pcapng files. It captures live (sniff), subscribes to a broker
 	root.AddCommand(newSessionsCmd(stdout, stderr))
 	root.AddCommand(newFindingsCmd(stdout, stderr))
 	root.AddCommand(newExportCmd(stdout, stderr))
+	root.AddCommand(newTopicsCmd(stdout, stderr))
 	root.AddCommand(newLabCmd(stdout, stderr))
 	return root
 }
