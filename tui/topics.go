@@ -17,7 +17,52 @@ import (
 // openTopics opens the topics view (T, :topics).
 func (a *App) openTopics() {
 	a.fillTopics()
-	a.showPage(pageTopics, a.views.topics)
+	a.showPage(pageTopics, a.views.topicsPage)
+	a.app.SetFocus(a.views.topics)
+	a.plotTopic()
+}
+
+// plotTopic plots the values of the selected topic in the background,
+// continuing the current plot when the topic is the same (a live capture
+// grew), else starting anew.
+func (a *App) plotTopic() {
+	v := &a.views
+	_, tn := a.currentTopic()
+	if tn == nil || tn.Messages == 0 {
+		v.plotter = nil
+		v.plotGen++
+		v.chart.set(nil, "Select a topic with messages to plot its values.")
+		return
+	}
+	if v.plotter == nil || v.plotter.Topic() != tn.Path {
+		p, err := model.NewPlotter(tn.Path)
+		if err != nil {
+			v.chart.set(nil, err.Error())
+			return
+		}
+		v.plotter, v.plotBusy = p, false
+		v.plotGen++
+		v.chart.set(nil, "reading the values of "+sanitize(tn.Path)+"…")
+	}
+	if v.plotBusy {
+		return // the next refresh continues
+	}
+	v.plotBusy = true
+	p, gen := v.plotter, v.plotGen
+	a.spawn(func() {
+		plot, err := p.Update(a.ctx, a.cap)
+		a.post(func() {
+			if v.plotGen != gen {
+				return
+			}
+			v.plotBusy = false
+			if err != nil {
+				v.chart.set(nil, "reading the values: "+err.Error())
+				return
+			}
+			v.chart.set(plot, "")
+		})
+	})
 }
 
 func (a *App) fillTopics() {

@@ -23,8 +23,13 @@ type views struct {
 	sessions    *tview.Table
 	sessionData []model.SessionInfo
 
-	topics    *tview.TreeView
-	topicOpen map[string]bool // topic paths the user expanded (true) or collapsed (false)
+	topics     *tview.TreeView
+	topicOpen  map[string]bool // topic paths the user expanded (true) or collapsed (false)
+	topicsPage *tview.Flex     // the tree and the chart of the selected topic
+	chart      *chartView
+	plotter    *model.Plotter // of the topic the chart shows
+	plotGen    int            // counts the plots asked for; a late answer is dropped
+	plotBusy   bool           // a plot is being computed
 
 	findings    *tview.Table
 	findingData []model.FindingRef
@@ -53,6 +58,9 @@ func (a *App) buildViews() {
 	v.sessions = newViewTable("Sessions (key exchanges) │ Enter: show the session's packets │ Esc: back")
 	v.topics = tview.NewTreeView().SetGraphicsColor(tcell.ColorDefault)
 	paneBox(v.topics.Box, "Topics │ Enter: last message │ f: filter │ Space: expand │ Esc: back")
+	v.topics.SetChangedFunc(func(*tview.TreeNode) { a.plotTopic() })
+	v.chart = newChartView()
+	v.topicsPage = tview.NewFlex().AddItem(v.topics, 0, 1, true).AddItem(v.chart, 0, 1, false)
 	v.findings = newViewTable("Findings │ Enter: go to the packet │ Esc: back")
 	v.followContent = &followContent{a: a}
 	v.follow = newViewTable("Follow")
@@ -78,7 +86,7 @@ func (a *App) buildViews() {
 	onDoubleClick(v.follow.Box, a.followSelected)
 
 	a.pages.AddPage(pageSessions, v.sessions, true, false).
-		AddPage(pageTopics, v.topics, true, false).
+		AddPage(pageTopics, v.topicsPage, true, false).
 		AddPage(pageFindings, v.findings, true, false).
 		AddPage(pageFollow, v.follow, true, false).
 		AddPage(pageStats, v.stats, true, false).
@@ -186,6 +194,7 @@ func (a *App) refreshView() {
 		a.fillSessions()
 	case pageTopics:
 		a.fillTopics()
+		a.plotTopic()
 	case pageFindings:
 		a.fillFindings()
 	case pageStats:
