@@ -11,6 +11,7 @@ import (
 	"github.com/rivo/tview"
 
 	"github.com/mqtap/mqtap/decode"
+	"github.com/mqtap/mqtap/decode/payload"
 	"github.com/mqtap/mqtap/keys/tlskeys"
 	"github.com/mqtap/mqtap/session"
 	"github.com/mqtap/mqtap/session/sink/output"
@@ -111,7 +112,8 @@ func (a *App) showDetail(r *session.Record) {
 		root.AddChild(b.webSocketNode(r))
 	}
 	root.AddChild(b.mqttNode(&r.Packet))
-	if c := &r.Crypto; c.Scheme != "" || c.Session != "" || len(r.Findings) > 0 || r.TLSVersion != 0 {
+	f, _, _ := r.DecodedValue()
+	if c := &r.Crypto; c.Scheme != "" || c.Session != "" || len(r.Findings) > 0 || r.TLSVersion != 0 || f != payload.None {
 		root.AddChild(b.mqtapNode(r))
 	}
 
@@ -281,6 +283,7 @@ func (b *treeBuilder) mqtapNode(r *session.Record) *tview.TreeNode {
 			add(outcome, "plaintext", title(session.FieldPlaintextHex), hex.EncodeToString(pt), ref)
 		}
 	}
+	b.valueNodes(mt, r)
 	for _, f := range r.Findings {
 		sev := f.Severity()
 		n := add(mt, "finding", title(session.FieldFindings), f.Code.String()+" ("+sev.String()+"): "+f.Text, nodeRef{})
@@ -294,6 +297,51 @@ func (b *treeBuilder) mqtapNode(r *session.Record) *tview.TreeNode {
 		b.expand(c, true)
 	}
 	return mt
+}
+
+// valueNodes adds the decoded value of a record under the mqtap node: its
+// format (and what named it), then the value as a tree of its members, or
+// why it did not decode. Objects and arrays with many members start
+// collapsed.
+func (b *treeBuilder) valueNodes(mt *tview.TreeNode, r *session.Record) {
+	f, js, err := r.DecodedValue()
+	if f == payload.None {
+		return
+	}
+	text := title(session.FieldPayloadFormat) + f.String()
+	if r.Value.Why != "" {
+		text += " (" + r.Value.Why + ")"
+	}
+	fn := b.node(keyOf(mt), "payload_format", text, nodeRef{})
+	mt.AddChild(fn)
+	if err != nil {
+		n := b.node(keyOf(fn), "malformed", "Malformed: "+err.Error(), nodeRef{})
+		n.SetTextStyle(tcell.StyleDefault.Foreground(tcell.ColorRed))
+		fn.AddChild(n)
+		return
+	}
+	parents := []*tview.TreeNode{mt}
+	payload.Tree(js, func(depth int, name string, v []byte) {
+		parents = parents[:depth+1]
+		if depth == 0 {
+			name = session.FieldValue.Title
+		}
+		kind := payload.KindOf(v)
+		line := sanitize(name)
+		switch kind {
+		case payload.KindObject, payload.KindArray:
+		case payload.KindString:
+			line += ": " + sanitize(payload.Unquote(v))
+		default:
+			line += ": " + string(v)
+		}
+		n := b.node(keyOf(parents[depth]), "value."+name, line, nodeRef{})
+		parents[depth].AddChild(n)
+		if kind == payload.KindObject || kind == payload.KindArray {
+			b.expand(n, depth < 2 || len(v) < 200)
+		}
+		parents = append(parents, n)
+	})
 }
 
 // rememberedNode returns the node to select in a new tree: the one with the

@@ -236,6 +236,7 @@ func keyTable() []binding {
 		{[]key{r('2')}, scopePayload, "show as a hex dump", do(func(a *App) { a.setPayloadMode(modeHex) })},
 		{[]key{r('3')}, scopePayload, "show as pretty-printed JSON", do(func(a *App) { a.setPayloadMode(modeJSON) })},
 		{[]key{r('4')}, scopePayload, "show base64-decoded", do(func(a *App) { a.setPayloadMode(modeBase64) })},
+		{[]key{r('5')}, scopePayload, "show the decoded value (JSON, CBOR, MessagePack, protobuf, Sparkplug B, text) as a tree", do(func(a *App) { a.setPayloadMode(modeValue) })},
 		{[]key{k(tcell.KeyTab)}, scopePayload, "next mode", do(func(a *App) { a.cyclePayloadMode(1) })},
 		{[]key{k(tcell.KeyBacktab)}, scopePayload, "previous mode", do(func(a *App) { a.cyclePayloadMode(-1) })},
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/rivo/tview"
 
 	"github.com/mqtap/mqtap/decode"
+	"github.com/mqtap/mqtap/decode/payload"
 	"github.com/mqtap/mqtap/session"
 	"github.com/mqtap/mqtap/session/sink/output"
 )
@@ -26,6 +27,7 @@ const (
 	modeHex
 	modeJSON
 	modeBase64
+	modeValue
 	numModes
 )
 
@@ -38,6 +40,8 @@ func modeName(m int) string {
 		return "JSON"
 	case modeBase64:
 		return "base64"
+	case modeValue:
+		return "value"
 	}
 	return "text"
 }
@@ -107,7 +111,7 @@ func (a *App) renderPayload() {
 		}
 		head.WriteString(" ")
 	}
-	head.WriteString(" (1-4 or Tab: mode, Esc: back)")
+	head.WriteString(" (1-5 or Tab: mode, Esc: back)")
 	v.payloadHead.SetText(head.String())
 
 	r := v.payloadRec
@@ -121,6 +125,10 @@ func (a *App) renderPayload() {
 	}
 	setPaneTitle(v.payloadBody.Box, tview.Escape(title))
 	v.payloadBody.SetWrap(v.payloadMode != modeHex)
+	if v.payloadMode == modeValue {
+		v.payloadBody.SetText(valueText(r))
+		return
+	}
 	parts := payloadParts(r)
 	if len(parts) == 0 {
 		v.payloadBody.SetText("A " + r.Packet.Type.String() + " packet carries no payload.")
@@ -138,6 +146,43 @@ func (a *App) renderPayload() {
 		}
 	}
 	v.payloadBody.SetText(b.String())
+}
+
+// valueText renders the decoded value of a record as an indented tree:
+// its format, then one member per line.
+func valueText(r *session.Record) string {
+	f, js, err := r.DecodedValue()
+	if f == payload.None {
+		return "No decoded value: the payload is not JSON or a number, and no keyring rule, content type or Sparkplug B topic names its format.\n"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "── %s", f)
+	if r.Value.Why != "" {
+		fmt.Fprintf(&b, " (%s)", r.Value.Why)
+	}
+	b.WriteString(" ──\n")
+	if err != nil {
+		fmt.Fprintf(&b, "Malformed: %s\n", sanitize(err.Error()))
+		return b.String()
+	}
+	payload.Tree(js, func(depth int, name string, v []byte) {
+		if depth == 0 {
+			if k := payload.KindOf(v); k != payload.KindObject && k != payload.KindArray {
+				b.WriteString(sanitize(string(v)) + "\n")
+			}
+			return
+		}
+		b.WriteString(strings.Repeat("  ", depth-1) + sanitize(name))
+		switch payload.KindOf(v) {
+		case payload.KindObject, payload.KindArray:
+		case payload.KindString:
+			b.WriteString(": " + sanitize(payload.Unquote(v)))
+		default:
+			b.WriteString(": " + string(v))
+		}
+		b.WriteString("\n")
+	})
+	return b.String()
 }
 
 // renderMode renders bytes as text, a hex dump, indented JSON or decoded
