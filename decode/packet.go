@@ -169,6 +169,10 @@ type Packet struct {
 	TopicAlias  uint16 // MQTT 5 topic alias property, 0 when absent
 	Payload     []byte // PUBLISH application message (mqtt.msg); nil for other types and when the packet ends before it
 	PayloadOff  int    // offset of Payload within Raw
+	// ContentType and PayloadFormat are the MQTT 5 Content Type and
+	// Payload Format Indicator of a PUBLISH (nil and 0 when absent).
+	ContentType   []byte
+	PayloadFormat uint8
 
 	// Truncated is set when the capture holds only the first len(Raw)
 	// bytes of the packet (Wireshark: "Packet size limited during

@@ -191,6 +191,10 @@ func (d *decoder) checkStringProperty(id uint8, s []byte, off int) {
 		d.authMethod = true
 	case PropAuthenticationData:
 		d.authData = true
+	case PropContentType:
+		if !d.dry && d.p.Type == PUBLISH {
+			d.p.ContentType = s
+		}
 	}
 }
 
@@ -199,6 +203,9 @@ func (d *decoder) checkNumberProperty(id uint8, def *propDef, v uint64, off, n i
 	switch id {
 	case PropPayloadFormatIndicator:
 		d.pfi = uint8(v)
+		if !d.dry && d.p.Type == PUBLISH {
+			d.p.PayloadFormat = uint8(v)
+		}
 		if v > 1 {
 			d.violf("", off, n, "Payload Format Indicator is %d; it must be 0 or 1 (MQTT 5.0 section 3.3.2.3.2)", v)
 		}

@@ -5,7 +5,7 @@ mqtap's structured payload tests, and prints what it sent as JSON lines.
 
 DIR holds reading_pb2.py and sparkplug_b_pb2.py (protoc --python_out from
 scripts/proto). Each message is sent with QoS 1 and acknowledged before
-the next. Each line printed is {"topic", "format", "value"} (the value as
+the next; --series N adds N readings of a boiler to plot. Each line printed is {"topic", "format", "value"} (the value as
 JSON, which mqtap must decode to) or {"topic", "finding"} for a payload
 that is not the format it claims. Formats: JSON (MQTT 3.1.1 and 5), a
 UTF-8 number, CBOR and MessagePack named by the MQTT 5 Content Type,
@@ -17,6 +17,7 @@ them. Needs python3-paho-mqtt 1.6, -cbor2, -msgpack, -protobuf."""
 import argparse
 import gzip
 import json
+import math
 import sys
 import time
 
@@ -153,11 +154,24 @@ def spark(host, port, sp):
     sent(topic=ns + "/NDEATH/E1", format="sparkplugb", value={"timestamp": 1700000000000, "metrics": {"bdSeq": 0}})
 
 
+def series(c, n):
+    """n readings of a boiler: a JSON object and a plain number."""
+    for i in range(n):
+        value = {"t": round(60 + 15 * math.sin(i / 20), 2), "p": round(2 + (i % 50) / 25, 2), "on": i % 40 < 20}
+        c.publish("plant/boiler/temp", json.dumps(value))
+        sent(topic="plant/boiler/temp", format="json", value=value)
+        c.publish("plant/boiler/level", str(50 + i % 30))
+        sent(topic="plant/boiler/level", format="text", value=50 + i % 30)
+        time.sleep(0.02)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--pb-dir", required=True)
+    ap.add_argument("--series", type=int, default=0,
+                    help="then N readings of a boiler (JSON and a plain number), 20 ms apart, to plot")
     args = ap.parse_args()
     sys.path.insert(0, args.pb_dir)
     import reading_pb2
@@ -172,6 +186,7 @@ def main():
     plain(c311, c5)
     binary(c5, reading_pb2)
     spark(args.host, args.port, sparkplug_b_pb2)
+    series(c311, args.series)
     time.sleep(0.5)
     for c in (c311, c5, sub):
         c.close()

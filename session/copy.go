@@ -31,8 +31,14 @@ type Part struct {
 // empty (nil when r's is nil, so that its presence still shows). It copies
 // far fewer bytes than CopyTo.
 func (r *Record) CopyPartTo(dst *Record, part Part) {
-	if part.Value && !part.Raw {
-		r.DecodedValue()
+	if !part.Raw {
+		// decided now, while the bytes they are read from are there
+		if part.Value {
+			r.DecodedValue()
+		}
+		if r.Packet.ContentType != nil {
+			r.validJSON()
+		}
 	}
 	keep := r.copyRest(dst)
 	p, q := &r.Packet, &dst.Packet
@@ -47,6 +53,7 @@ func (r *Record) CopyPartTo(dst *Record, part Part) {
 		q.Payload = []byte{}
 	}
 	q.Topic = dst.rebase(oldRaw, q.Raw, p.Topic)
+	q.ContentType = dst.rebase(oldRaw, q.Raw, p.ContentType)
 	q.Fields = keep.fields[:0]
 	for i := range p.Fields {
 		if f := &p.Fields[i]; part.Fields == nil || part.Fields(f) {

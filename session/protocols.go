@@ -44,6 +44,9 @@ const (
 	pMQTT
 	pSparkplugB
 	pProtobuf
+	pJSON
+	pCBOR
+	pTextLines
 )
 
 // protoNames are Wireshark's names of the protocols, by protoID.
@@ -53,7 +56,7 @@ var protoNames = [...]string{
 	pHopOpts: "ipv6.hopopts", pRouting: "ipv6.routing", pDstOpts: "ipv6.dstopts", pFragHdr: "ipv6.fraghdr",
 	pAH: "ah", pUDP: "udp", pVXLAN: "vxlan", pGRE: "gre", pNFLOG: "nflog", pRadiotap: "radiotap",
 	pWlanRadio: "wlan_radio", pWlan: "wlan", pTCP: "tcp", pTLS: "tls", pWebSocket: "websocket", pHTTP: "http", pMQTT: "mqtt",
-	pSparkplugB: "sparkplugb", pProtobuf: "protobuf",
+	pSparkplugB: "sparkplugb", pProtobuf: "protobuf", pJSON: "json", pCBOR: "cbor", pTextLines: "data-text-lines",
 }
 
 // ProtocolNames lists the protocol names a chain can hold, for display

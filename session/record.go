@@ -1,6 +1,7 @@
 package session
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"strconv"
@@ -153,11 +154,61 @@ func (r *Record) ProtocolChain() Protocols {
 		c.add(pWebSocket)
 	}
 	c.add(pMQTT)
-	if r.Packet.Type == decode.PUBLISH && payload.IsSparkplugTopic(r.Packet.Topic) {
-		c.add(pSparkplugB) // Wireshark's heuristic dissector on the topic
-		c.add(pProtobuf)
+	if r.Packet.Type == decode.PUBLISH {
+		r.payloadProtocols(&c)
 	}
 	return c
+}
+
+// payloadProtocols adds the protocols Wireshark shows inside a PUBLISH's
+// payload: the dissector of its MQTT 5 Content Type (json, with
+// data-text-lines when it is not valid JSON; cbor; data-text-lines for
+// text/plain), else Sparkplug B for a topic of four levels or more under
+// spBv1.0.
+func (r *Record) payloadProtocols(c *Protocols) {
+	if ct, ok := r.contentType(); ok {
+		switch ct {
+		case "application/json":
+			c.add(pJSON)
+			if !r.validJSON() {
+				c.add(pTextLines)
+			}
+		case "application/cbor":
+			c.add(pCBOR)
+		case "text/plain":
+			c.add(pTextLines)
+		}
+		return
+	}
+	if _, n := payload.SparkplugLevels(r.Packet.Topic); n >= 4 {
+		c.add(pSparkplugB)
+		c.add(pProtobuf)
+	}
+}
+
+// validJSON reports whether the payload is JSON, as Wireshark's json
+// dissector finds it: from the payload stage's decoding when it decoded the
+// payload as JSON (a copy of the record may lack the payload's bytes),
+// else from the bytes.
+func (r *Record) validJSON() bool {
+	v := &r.Value
+	if v.jsonChecked {
+		return v.jsonValid
+	}
+	if v.Claimed && v.Spec.Format == payload.JSON && v.Spec.Compression == payload.NoCompression && r.Crypto.Decrypt == "" {
+		_, _, err := r.DecodedValue()
+		v.jsonValid = err == nil
+	} else {
+		v.jsonValid = json.Valid(r.Packet.Payload)
+	}
+	v.jsonChecked = true
+	return v.jsonValid
+}
+
+// contentType returns the MQTT 5 Content Type of the record's packet, as
+// written (Wireshark looks its dissector up by the whole string).
+func (r *Record) contentType() (string, bool) {
+	return string(r.Packet.ContentType), r.Packet.ContentType != nil
 }
 
 // HasProtocol reports whether a protocol is part of the record, as a bare
@@ -239,7 +290,7 @@ func (r *Record) valueFields() {
 	if r.Packet.Type != decode.PUBLISH {
 		return
 	}
-	if payload.HasSparkplugPrefix(r.Packet.Topic) {
+	if payload.HasSparkplugPrefix(r.Packet.Topic) || string(r.Packet.Topic) == payload.SparkplugNamespace {
 		r.sparkplugTopicFields()
 	}
 	f, js, err := r.DecodedValue()
@@ -270,20 +321,19 @@ func (r *Record) valueFields() {
 	}
 }
 
-// sparkplugTopicFields appends Wireshark's Sparkplug B topic fields.
+// sparkplugFields are Wireshark's Sparkplug B topic fields, by level.
+var sparkplugFields = [5]*RecordField{FieldSparkplugNamespace, FieldSparkplugGroup, FieldSparkplugType, FieldSparkplugEdge, FieldSparkplugDevice}
+
+// sparkplugTopicFields appends Wireshark's Sparkplug B topic fields, as
+// its dissector splits the topic (payload.SparkplugLevels); none for a
+// PUBLISH with a Content Type, whose dissector Wireshark uses instead.
 func (r *Record) sparkplugTopicFields() {
-	t, ok := payload.ParseSparkplugTopic(r.Packet.Topic)
-	if !ok {
+	if _, ok := r.contentType(); ok {
 		return
 	}
-	r.tail = r.textField(FieldSparkplugNamespace, t.Namespace)
-	if t.Group != "" {
-		r.tail = r.textField(FieldSparkplugGroup, t.Group)
-	}
-	r.tail = r.textField(FieldSparkplugType, t.Type)
-	r.tail = r.textField(FieldSparkplugEdge, t.Edge)
-	if t.Device != "" {
-		r.tail = r.textField(FieldSparkplugDevice, t.Device)
+	levels, n := payload.SparkplugLevels(r.Packet.Topic)
+	for i := range n {
+		r.tail = r.textField(sparkplugFields[i], levels[i])
 	}
 }
 

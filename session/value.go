@@ -31,6 +31,10 @@ type Value struct {
 	format payload.Format
 	json   []byte
 	err    error
+	// jsonChecked and jsonValid cache whether the payload is valid JSON,
+	// for frame.protocols of a PUBLISH whose Content Type is
+	// application/json (Record.validJSON).
+	jsonChecked, jsonValid bool
 }
 
 // valueState is how far a Value was decoded.

@@ -843,8 +843,11 @@ func TestPayloadView(t *testing.T) {
 	u.waitText("0000  7b 22 74 22")
 	u.typeText("4")
 	u.waitText("not base64")
+	u.key(tcell.KeyTab) // the decoded value, named by the MQTT 5 content type
+	u.waitText("── json (content type application/json; charset=utf-8) ──")
+	u.waitText("unité: °C")
 	u.key(tcell.KeyTab) // from the last mode back to text
-	u.waitGone("not base64")
+	u.waitGone("unité: °C")
 	u.waitText(`{"t":20.5,"unité":"°C"}`)
 
 	// A decrypted message shows its plaintext too; base64 decodes the
@@ -1063,4 +1066,52 @@ func (u *ui) downToTreeLine(prefix string, max int) {
 		u.typeText("j")
 		u.settle()
 	}
+}
+
+// TestTopicsChart walks the topics view of the structured payload sample:
+// the selected topic's numeric members are plotted (braille) with their
+// min, max and last, its rate and bytes shown; a Sparkplug B topic plots
+// its metrics by the names its births gave their aliases; a topic without
+// numbers says so.
+func TestTopicsChart(t *testing.T) {
+	c := load(t, "../pcaps/samples/payloads.pcapng", "../pcaps/samples/keys/payloads")
+	u := start(t, c, 200, 60, Options{})
+	u.waitText("2483 packets")
+	u.typeText("T")
+	u.waitText("All topics")
+	walkTo := func(path string) {
+		t.Helper()
+		for i := 0; i < 80; i++ {
+			var cur string
+			u.do(func() {
+				if _, tn := u.app.currentTopic(); tn != nil {
+					cur = tn.Path
+				}
+			})
+			if cur == path {
+				return
+			}
+			u.typeText("j")
+			u.settle()
+		}
+		t.Fatalf("topic %s not found in the tree:\n%s", path, u.text())
+	}
+	walkTo("lab/cbor")
+	u.waitText("t min 24.5 max 24.5 last 24.5")
+	walkTo("lab/utf8")
+	u.waitText("no numeric values")
+	walkTo("plant/boiler/level")
+	u.waitText("300 messages")
+	u.waitText("600 bytes  text")
+	u.waitText("(value) min 50 max 79 last 79")
+	if !strings.ContainsAny(u.text(), "⡇⢸⠁⠈") {
+		t.Errorf("no braille chart:\n%s", u.text())
+	}
+	walkTo("plant/boiler/temp")
+	u.waitText("t min 45 max 75 last 70.31")
+	u.waitText("p min 2 max 3.96 last 3.96")
+	u.waitText("on min 0 max 1 last 1")
+	walkTo("spBv1.0/G1/NDATA/E1")
+	u.waitText("metrics.Temperature min 21.5 max 21.5 last 21.5")
+	u.waitText("metrics.Pressure min 7 max 7 last 7")
 }

@@ -464,10 +464,12 @@ wrpcap(sys.argv[1], [
 }
 
 // TestProtocolsAgreeWithTshark compares frame.protocols of every frame
-// with an MQTT packet in the samples with tshark's (up to mqtt: tshark may
-// add a dissector of the payload after it). TLS samples are read with
-// their key logs; WebSocket samples, whose MQTT tshark does not see, are
-// left out.
+// with an MQTT packet in the samples with tshark's, the dissectors of the
+// payload after mqtt included (data-text-lines for text/plain, json,
+// sparkplugb:protobuf); for a frame with several MQTT packets, whose
+// chain tshark writes once for all of them, up to mqtt. TLS samples are
+// read with their key logs; WebSocket samples, whose MQTT tshark does not
+// see, are left out.
 func TestProtocolsAgreeWithTshark(t *testing.T) {
 	compared := 0
 	for _, capture := range samples(t) {
@@ -483,20 +485,29 @@ func TestProtocolsAgreeWithTshark(t *testing.T) {
 				margs = []string{"--keys", keylog}
 			}
 		}
-		want := map[string]string{}
+		want, multi := map[string]string{}, map[string]bool{}
+		_, out, _ := mqtap(append([]string{"read", capture, "-T", "fields", "-e", "frame.number", "-e", "frame.protocols"}, margs...)...)
+		seen := map[string]bool{}
+		for _, l := range lines(out) {
+			f := strings.SplitN(l, "\t", 2)
+			multi[f[0]] = seen[f[0]]
+			seen[f[0]] = true
+		}
 		for _, l := range lines(tsharkOut(t, capture, append(targs, "-Y", "mqtt", "-T", "fields", "-e", "frame.number", "-e", "frame.protocols")...)) {
 			f := strings.SplitN(l, "\t", 2)
 			if k := strings.Index(f[1], ":mqtt"); k >= 0 {
-				want[f[0]] = f[1][:k+5]
+				want[f[0]] = f[1]
+				if strings.Count(f[1], ":mqtt") > 1 || multi[f[0]] {
+					want[f[0]] = f[1][:k+5]
+				}
 			}
 		}
-		_, out, _ := mqtap(append([]string{"read", capture, "-T", "fields", "-e", "frame.number", "-e", "frame.protocols"}, margs...)...)
 		for _, l := range lines(out) {
 			f := strings.SplitN(l, "\t", 2)
 			if w, ok := want[f[0]]; ok {
 				compared++
-				if w != f[1] {
-					t.Errorf("%s frame %s: frame.protocols %q, tshark %q", name, f[0], f[1], w)
+				if got := f[1]; got != w && !(multi[f[0]] && strings.HasPrefix(got, w)) {
+					t.Errorf("%s frame %s: frame.protocols %q, tshark %q", name, f[0], got, w)
 				}
 			}
 		}

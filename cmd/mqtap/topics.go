@@ -156,6 +156,9 @@ func runTopics(ctx context.Context, spec sourceSpec, tf topicsFlags, stdout, std
 // as mqtap read does, a live interface or a broker until SIGINT, SIGTERM
 // or duration (when not 0).
 func readSource(ctx context.Context, spec sourceSpec, opts session.Options, handle session.Handler, duration time.Duration, stderr io.Writer) error {
+	if spec.isBroker() {
+		spec.tap.Log = func(format string, a ...any) { fmt.Fprintf(stderr, "mqtap: "+format+"\n", a...) }
+	}
 	src, err := openSource(spec, &opts, warnTo(stderr))
 	if err != nil {
 		return err

@@ -1,17 +1,21 @@
 package payload
 
 import (
-	"encoding/binary"
+	"errors"
+	"io"
+	"math"
 	"math/big"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/fxamacker/cbor/v2"
 )
 
-// cborDecMode decodes CBOR scalars: integers to int64 or uint64 (bignums to
-// *big.Int), tags kept as cbor.Tag, with the nesting bound of DefaultLimits
-// (walkCBOR enforces the caller's own).
+// cborDecMode decodes the CBOR items the walker does not render itself,
+// dates and bignums (tags 0 to 3) and strings of indefinite length:
+// bignums to *big.Int, dates to time.Time, text checked for UTF-8. The
+// nesting bound is far past what those items hold.
 var cborDecMode, _ = cbor.DecOptions{
 	MaxNestedLevels: 256,
 	IntDec:          cbor.IntDecConvertNone,
@@ -22,13 +26,14 @@ var cborDecMode, _ = cbor.DecOptions{
 
 // AppendCBOR appends the JSON text of one CBOR data item (RFC 8949). Maps
 // keep their order; see the package doc for byte strings, non-finite
-// floats and keys that are not strings. Tags are transparent except
-// epoch and date-time tags (0, 1), which become RFC 3339 strings. Bytes
-// after the item are an error.
+// floats and keys that are not strings. Floats are written in the
+// shortest form that reads back as the same half, single or double
+// precision float. Tags are transparent except epoch and date-time tags
+// (0, 1), which become RFC 3339 strings, and bignums (2, 3), numbers (an
+// error with Limit set past 2048 bits).
+// Bytes after the item are an error. An error's Offset is where the
+// malformed item starts, len(data) when the data ends early.
 func AppendCBOR(dst, data []byte, lim Limits) ([]byte, error) {
-	if err := cbor.Wellformed(data); err != nil {
-		return dst, errorf(CBOR, cborOffset(data), "%s", trimCBOR(err))
-	}
 	w := cborWalker{data: data, lim: lim, base: len(dst)}
 	out, err := w.item(dst, 0)
 	if err != nil {
@@ -43,21 +48,6 @@ func AppendCBOR(dst, data []byte, lim Limits) ([]byte, error) {
 	return out, nil
 }
 
-// cborOffset finds where well-formedness fails: the longest prefix of
-// items that decode, scanning item by item.
-func cborOffset(data []byte) int {
-	rest := data
-	for len(rest) > 0 {
-		var raw cbor.RawMessage
-		r, err := cbor.UnmarshalFirst(rest, &raw)
-		if err != nil {
-			break
-		}
-		rest = r
-	}
-	return len(data) - len(rest)
-}
-
 func trimCBOR(err error) string {
 	s := strings.TrimPrefix(err.Error(), "cbor: ")
 	if len(s) > 200 {
@@ -66,9 +56,9 @@ func trimCBOR(err error) string {
 	return s
 }
 
-// cborWalker renders a well-formed CBOR item, reading the heads of arrays,
-// maps and tags itself so that map order is kept, and handing every other
-// item to fxamacker/cbor.
+// cborWalker renders a CBOR item, checking that it is well formed as it
+// goes. It reads every head itself, and hands fxamacker/cbor only dates,
+// bignums and strings of indefinite length.
 type cborWalker struct {
 	data []byte
 	pos  int
@@ -76,160 +66,306 @@ type cborWalker struct {
 	lim  Limits
 }
 
+// eof is the error of data that ends before the item does.
+func (w *cborWalker) eof() *Error {
+	return errorf(CBOR, len(w.data), "unexpected end of data")
+}
+
 // head reads the initial byte and argument at pos: major type, additional
-// info, argument, and whether the length is indefinite.
-func (w *cborWalker) head() (major, info byte, arg uint64, indefinite bool) {
+// info (31: indefinite length, or for major type 7 a break) and argument.
+func (w *cborWalker) head() (major, info byte, arg uint64, err *Error) {
+	if w.pos >= len(w.data) {
+		return 0, 0, 0, w.eof()
+	}
+	start := w.pos
 	b := w.data[w.pos]
 	major, info = b>>5, b&31
 	w.pos++
 	switch {
 	case info < 24:
 		arg = uint64(info)
-	case info == 24:
-		arg = uint64(w.data[w.pos])
-		w.pos++
-	case info == 25:
-		arg = uint64(binary.BigEndian.Uint16(w.data[w.pos:]))
-		w.pos += 2
-	case info == 26:
-		arg = uint64(binary.BigEndian.Uint32(w.data[w.pos:]))
-		w.pos += 4
-	case info == 27:
-		arg = binary.BigEndian.Uint64(w.data[w.pos:])
-		w.pos += 8
+	case info <= 27:
+		n := 1 << (info - 24)
+		if len(w.data)-w.pos < n {
+			return major, info, 0, w.eof()
+		}
+		arg = be(w.data[w.pos : w.pos+n])
+		w.pos += n
 	case info == 31:
-		indefinite = true
+		if major == 0 || major == 1 || major == 6 {
+			return major, info, 0, errorf(CBOR, start, "indefinite length for major type %d", major)
+		}
+	default:
+		return major, info, 0, errorf(CBOR, start, "reserved additional information %d", info)
 	}
-	return major, info, arg, indefinite
+	return major, info, arg, nil
 }
 
 // isBreak reports whether the next byte ends an indefinite-length item,
 // and consumes it when it does.
-func (w *cborWalker) isBreak() bool {
+func (w *cborWalker) isBreak() (bool, *Error) {
+	if w.pos >= len(w.data) {
+		return false, w.eof()
+	}
 	if w.data[w.pos] == 0xff {
 		w.pos++
-		return true
+		return true, nil
 	}
-	return false
+	return false, nil
 }
 
-// item appends the item at pos.
-func (w *cborWalker) item(b []byte, depth int) ([]byte, error) {
-	if depth > w.lim.MaxDepth {
-		return b, limitf(CBOR, w.pos, "nested deeper than %d levels", w.lim.MaxDepth)
-	}
+// item appends the item at pos, depth arrays and maps deep.
+func (w *cborWalker) item(b []byte, depth int) ([]byte, *Error) {
 	if len(b)-w.base > w.lim.MaxSize {
 		return b, limitf(CBOR, w.pos, "JSON larger than %d bytes", w.lim.MaxSize)
 	}
 	start := w.pos
-	major := w.data[w.pos] >> 5
-	switch major {
-	case 4, 5, 6:
-		_, _, arg, indef := w.head()
-		switch major {
-		case 4:
-			return w.array(b, depth, arg, indef)
-		case 5:
-			return w.object(b, depth, arg, indef)
-		}
+	major, info, arg, err := w.head()
+	for err == nil && major == 6 { // tags
 		if arg <= 3 { // date-time string, epoch time, bignums
-			return w.scalar(b, start)
+			return w.decoded(b, start)
 		}
-		return w.item(b, depth+1)
+		start = w.pos
+		major, info, arg, err = w.head()
 	}
-	return w.scalar(b, start)
+	if err != nil {
+		return b, err
+	}
+	switch major {
+	case 0:
+		return appendUint(b, arg), nil
+	case 1: // -1 - arg
+		if arg == math.MaxUint64 {
+			return append(b, "-18446744073709551616"...), nil
+		}
+		return appendDecimal(b, arg+1, true), nil
+	case 2, 3:
+		if info == 31 {
+			return w.decoded(b, start)
+		}
+		return w.str(b, major, arg)
+	case 4, 5:
+		if depth >= w.lim.MaxDepth {
+			return b, limitf(CBOR, start, "nested deeper than %d levels", w.lim.MaxDepth)
+		}
+		if major == 4 {
+			return w.array(b, depth+1, arg, info == 31)
+		}
+		return w.object(b, depth+1, arg, info == 31)
+	}
+	return w.simple(b, start, info, arg)
 }
 
-func (w *cborWalker) array(b []byte, depth int, n uint64, indef bool) ([]byte, error) {
+// str appends a byte string (major type 2) or text string (3) of n bytes.
+func (w *cborWalker) str(b []byte, major byte, n uint64) ([]byte, *Error) {
+	if n > uint64(len(w.data)-w.pos) {
+		return b, w.eof()
+	}
+	s := w.data[w.pos : w.pos+int(n)]
+	if major == 2 {
+		w.pos += int(n)
+		return AppendBytes(b, s), nil
+	}
+	out, bad := appendUTF8(b, s)
+	if bad >= 0 {
+		return b, errorf(CBOR, w.pos+bad, "invalid UTF-8 in a text string")
+	}
+	w.pos += int(n)
+	return out, nil
+}
+
+// array appends an array of n items, or of items up to a break.
+func (w *cborWalker) array(b []byte, depth int, n uint64, indef bool) ([]byte, *Error) {
+	if !indef && n > uint64(len(w.data)-w.pos) { // every item takes a byte
+		return b, w.eof()
+	}
 	b = append(b, '[')
-	var err error
+	var err *Error
 	for i := uint64(0); indef || i < n; i++ {
-		if indef && w.isBreak() {
-			break
+		if indef {
+			if end, err := w.isBreak(); end || err != nil {
+				if err != nil {
+					return b, err
+				}
+				break
+			}
 		}
 		if i > 0 {
 			b = append(b, ',')
 		}
-		if b, err = w.item(b, depth+1); err != nil {
+		if b, err = w.item(b, depth); err != nil {
 			return b, err
 		}
 	}
 	return append(b, ']'), nil
 }
 
-func (w *cborWalker) object(b []byte, depth int, n uint64, indef bool) ([]byte, error) {
+// object appends a map of n pairs, or of pairs up to a break.
+func (w *cborWalker) object(b []byte, depth int, n uint64, indef bool) ([]byte, *Error) {
+	if !indef && n > uint64(len(w.data)-w.pos)/2 { // every pair takes two
+		return b, w.eof()
+	}
 	b = append(b, '{')
+	var err *Error
 	for i := uint64(0); indef || i < n; i++ {
-		if indef && w.isBreak() {
-			break
+		if indef {
+			if end, err := w.isBreak(); end || err != nil {
+				if err != nil {
+					return b, err
+				}
+				break
+			}
 		}
 		if i > 0 {
 			b = append(b, ',')
 		}
-		key := len(b)
-		var err error
-		if b, err = w.item(b, depth+1); err != nil {
+		if b, err = w.key(b, depth); err != nil {
 			return b, err
 		}
-		if b[key] != '"' { // a key that is not a string: its JSON text, quoted
-			text := string(b[key:])
-			b = AppendString(b[:key], text)
-		}
-		b = append(b, ':')
-		if b, err = w.item(b, depth+1); err != nil {
+		if b, err = w.item(b, depth); err != nil {
 			return b, err
 		}
 	}
 	return append(b, '}'), nil
 }
 
-// scalar decodes the item at start with fxamacker/cbor and appends it.
-func (w *cborWalker) scalar(b []byte, start int) ([]byte, error) {
+// key appends a map key and its colon: a key that is not a string as
+// its JSON text, quoted.
+func (w *cborWalker) key(b []byte, depth int) ([]byte, *Error) {
+	key := len(b)
+	b, err := w.item(b, depth)
+	if err != nil {
+		return b, err
+	}
+	if b[key] != '"' {
+		text := string(b[key:])
+		b = appendValidString(b[:key], text)
+	}
+	return append(b, ':'), nil
+}
+
+// simple appends an item of major type 7: false, true, null, undefined
+// (null), a float, or another simple value as its number.
+func (w *cborWalker) simple(b []byte, start int, info byte, arg uint64) ([]byte, *Error) {
+	switch info {
+	case 20:
+		return append(b, "false"...), nil
+	case 21:
+		return append(b, "true"...), nil
+	case 22, 23:
+		return append(b, "null"...), nil
+	case 24:
+		if arg < 32 {
+			return b, errorf(CBOR, start, "simple value %d in two bytes", arg)
+		}
+	case 25:
+		return appendHalf(b, uint16(arg)), nil
+	case 26:
+		return AppendFloat(b, float64(math.Float32frombits(uint32(arg))), 32), nil
+	case 27:
+		return AppendFloat(b, math.Float64frombits(arg), 64), nil
+	case 31:
+		return b, errorf(CBOR, start, "break outside an indefinite-length item")
+	}
+	return appendUint(b, arg), nil
+}
+
+// decoded appends the item at start decoded by fxamacker/cbor.
+func (w *cborWalker) decoded(b []byte, start int) ([]byte, *Error) {
 	var v any
 	rest, err := cborDecMode.UnmarshalFirst(w.data[start:], &v)
 	if err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return b, w.eof()
+		}
 		return b, errorf(CBOR, start, "%s", trimCBOR(err))
+	}
+	if x, ok := v.(*big.Int); ok && x.BitLen() > maxBignumBits {
+		return b, limitf(CBOR, start, "bignum of %d bits, more than %d", x.BitLen(), maxBignumBits)
 	}
 	w.pos = len(w.data) - len(rest)
 	return appendCBORScalar(b, v), nil
 }
 
-// appendCBORScalar appends a decoded scalar.
+// maxBignumBits bounds the bignums written in decimal, which takes time
+// quadratic in their size: a 1 MiB bignum would take seconds. 2048 bits
+// hold every integer a float64 reaches.
+const maxBignumBits = 2048
+
+// appendCBORScalar appends a value fxamacker/cbor decoded.
 func appendCBORScalar(b []byte, v any) []byte {
 	switch x := v.(type) {
-	case nil:
-		return append(b, "null"...)
-	case bool:
-		if x {
-			return append(b, "true"...)
-		}
-		return append(b, "false"...)
-	case uint64:
-		return appendUint(b, x)
-	case int64:
-		return appendInt(b, x)
-	case float64:
-		return AppendFloat(b, x, 64)
-	case float32:
-		return AppendFloat(b, float64(x), 32)
 	case string:
 		return AppendString(b, x)
 	case []byte:
 		return AppendBytes(b, x)
 	case *big.Int:
 		return x.Append(b, 10)
-	case big.Int:
-		return x.Append(b, 10)
+	case uint64:
+		return appendUint(b, x)
+	case int64:
+		return appendInt(b, x)
 	case time.Time:
 		return AppendString(b, x.UTC().Format(time.RFC3339Nano))
-	case cbor.SimpleValue:
-		return appendUint(b, uint64(x))
 	case cbor.Tag:
 		return appendCBORScalar(b, x.Content)
-	case cbor.ByteString:
-		return AppendBytes(b, []byte(x))
 	}
 	return append(b, "null"...)
+}
+
+// halfFloat returns the value of a half-precision float.
+func halfFloat(h uint16) float64 {
+	sign, exp, frac := h>>15, int(h>>10&0x1f), float64(h&0x3ff)
+	var f float64
+	switch exp {
+	case 0:
+		f = math.Ldexp(frac, -24)
+	case 0x1f:
+		f = math.Inf(1)
+		if frac != 0 {
+			f = math.NaN()
+		}
+	default:
+		f = math.Ldexp(1024+frac, exp-25)
+	}
+	if sign != 0 {
+		f = -f
+	}
+	return f
+}
+
+// appendHalf appends a half-precision float in the shortest form that
+// reads back as the same half: the fewest significant digits whose value
+// is nearer to it than to either neighbour (a tie counting when its
+// significand is even, as rounding to nearest even does).
+func appendHalf(b []byte, h uint16) []byte {
+	f := halfFloat(h)
+	if math.IsNaN(f) || math.IsInf(f, 0) || f == 0 {
+		return AppendFloat(b, f, 64)
+	}
+	// The distances to the neighbours: the one above |f| is ulp away,
+	// the one below too, but half that at a power of two.
+	up := math.Ldexp(1, -24) // subnormal
+	if e := int(h >> 10 & 0x1f); e > 0 {
+		up = math.Ldexp(1, e-25)
+	}
+	down := up
+	if h&0x3ff == 0 && h&0x7c00 > 0x400 {
+		down = up / 2
+	}
+	abs := math.Abs(f)
+	for prec := 1; prec < 17; prec++ {
+		var tmp [32]byte
+		g, _ := strconv.ParseFloat(string(strconv.AppendFloat(tmp[:0], f, 'e', prec-1, 64)), 64)
+		d, ulp := math.Abs(g)-abs, up
+		if d < 0 {
+			d, ulp = -d, down
+		}
+		if d < ulp/2 || d == ulp/2 && h&1 == 0 {
+			return AppendFloat(b, g, 64)
+		}
+	}
+	return AppendFloat(b, f, 64)
 }
 
 func appendUint(b []byte, u uint64) []byte { return appendDecimal(b, u, false) }
@@ -257,4 +393,13 @@ func appendDecimal(b []byte, u uint64, neg bool) []byte {
 		b = append(b, '-')
 	}
 	return append(b, tmp[i:]...)
+}
+
+// be is the big-endian integer of up to 8 bytes.
+func be(p []byte) uint64 {
+	var v uint64
+	for _, c := range p {
+		v = v<<8 | uint64(c)
+	}
+	return v
 }

@@ -2,6 +2,7 @@ package payload
 
 import (
 	"errors"
+	"math"
 	"unicode/utf8"
 )
 
@@ -20,9 +21,14 @@ type Spec struct {
 // Decode appends the JSON text of data decoded as spec says, and returns
 // the format it was decoded as. A Sparkplug B payload's metrics keep the
 // aliases it carries (names from births are the caller's to resolve).
-// Errors are *Error. With spec.Format None and no compression, a payload
-// that is neither JSON nor a number is not an error: Decode returns None
-// and dst.
+// Errors are *Error.
+//
+// With spec.Format None, the payload is recognised by its content, as
+// Sniff does but within lim rather than the default limits: a JSON object
+// or array is JSON (and one past lim an error with Limit set), a number
+// Text; other content is Text when spec.UTF8 declares it text, and
+// otherwise not an error: Decode returns None and dst. Decompressed
+// content that is not JSON is always Text, an error when not UTF-8.
 func Decode(dst, data []byte, spec Spec, lim Limits) ([]byte, Format, error) {
 	f := spec.Format
 	if spec.Compression != NoCompression {
@@ -34,26 +40,45 @@ func Decode(dst, data []byte, spec Spec, lim Limits) ([]byte, Format, error) {
 			}
 			return dst, f, err
 		}
-		data = plain
 		if f == None {
-			if f = Sniff(data); f == None && utf8.Valid(data) {
-				f = Text
+			if out, sniffed, err := sniffDecode(dst, plain, lim); sniffed != None {
+				return out, sniffed, err
 			}
-			if f == None {
+			if !utf8.Valid(plain) {
 				return dst, None, errorf(None, 0, "decompressed %s is neither JSON nor text", spec.Compression)
 			}
-		}
-	}
-	if f == None {
-		if f = Sniff(data); f == None && spec.UTF8 {
 			f = Text
 		}
-		if f == None {
-			return dst, None, nil
+		data = plain
+	}
+	if f == None {
+		if out, sniffed, err := sniffDecode(dst, data, lim); sniffed != None || !spec.UTF8 {
+			return out, sniffed, err
 		}
+		f = Text
 	}
 	out, err := decodeAs(dst, data, f, spec.Schema, lim)
 	return out, f, err
+}
+
+// sniffDecode appends data recognised by its content: a JSON object or
+// array as JSON, a number as Text. It returns None, dst and no error for
+// other content.
+func sniffDecode(dst, data []byte, lim Limits) ([]byte, Format, error) {
+	t := trimSpace(data)
+	switch {
+	case len(t) > 0 && (t[0] == '{' || t[0] == '['):
+		out, err := scanJSON(dst, data, lim, true)
+		if err == nil {
+			return out, JSON, nil
+		}
+		if err.Limit && checkJSON(t, Limits{MaxDepth: math.MaxInt, MaxSize: math.MaxInt}) == nil {
+			return dst, JSON, err // JSON, past the limits
+		}
+	case isNumber(t):
+		return append(dst, t...), Text, nil
+	}
+	return dst, None, nil
 }
 
 // decodeAs appends data decoded as format f.
@@ -74,7 +99,11 @@ func decodeAs(dst, data []byte, f Format, schema *Schema, lim Limits) ([]byte, e
 		}
 		return p.AppendJSON(dst), nil
 	case Text:
-		return AppendText(dst, data)
+		out, err := AppendText(dst, data)
+		if err == nil && len(out)-len(dst) > lim.MaxSize {
+			return dst, limitf(Text, len(data), "JSON larger than %d bytes", lim.MaxSize)
+		}
+		return out, err
 	}
 	return dst, errorf(f, 0, "unknown format")
 }

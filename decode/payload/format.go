@@ -1,9 +1,6 @@
 package payload
 
-import (
-	"bytes"
-	"strings"
-)
+import "strings"
 
 // Format is an encoding of application messages (mqtap.payload_format).
 type Format uint8
@@ -103,11 +100,11 @@ func FromContentType(ct string) (f Format, c Compression, ok bool) {
 	case "text/plain":
 		return Text, c, true
 	case "application/zlib":
-		return None, Zlib, c == NoCompression
+		return noFormat(Zlib, c)
 	case "application/gzip", "application/x-gzip":
-		return None, Gzip, c == NoCompression
+		return noFormat(Gzip, c)
 	case "application/deflate":
-		return None, Deflate, c == NoCompression
+		return noFormat(Deflate, c)
 	}
 	if strings.HasSuffix(t, "+json") && strings.Contains(t, "/") {
 		return JSON, c, true
@@ -115,12 +112,22 @@ func FromContentType(ct string) (f Format, c Compression, ok bool) {
 	return None, NoCompression, false
 }
 
+// noFormat is FromContentType's answer for a compression type: ok unless
+// a suffix names a second compression (application/gzip+zlib).
+func noFormat(c, suffix Compression) (Format, Compression, bool) {
+	if suffix != NoCompression {
+		return None, NoCompression, false
+	}
+	return None, c, true
+}
+
 // Sniff recognises a payload by its content alone: JSON when it is a JSON
 // object or array (valid, within the default limits), Text when it is a
-// number written in JSON's syntax, with white space around it allowed.
-// Binary formats are never guessed: None otherwise.
+// number written in JSON's syntax, with JSON's white space (space, tab,
+// CR, LF) around it allowed. Binary formats are never guessed: None
+// otherwise.
 func Sniff(data []byte) Format {
-	t := bytes.TrimSpace(data)
+	t := trimSpace(data)
 	if len(t) == 0 {
 		return None
 	}
@@ -145,6 +152,29 @@ const SparkplugNamespace = "spBv1.0"
 func HasSparkplugPrefix(topic []byte) bool {
 	const prefix = SparkplugNamespace + "/"
 	return len(topic) > len(prefix) && string(topic[:len(prefix)]) == prefix
+}
+
+// SparkplugLevels splits a topic as Wireshark's Sparkplug B dissector
+// does, for its fields (sparkplugb.namespace, groupid, messagetype,
+// edgenodeid, deviceid): by position, the fifth level taking the rest of
+// the topic. n is the number of levels found (0 when the first is not
+// spBv1.0); Wireshark shows the protocol for n >= 4 only.
+func SparkplugLevels(topic []byte) (levels [5]string, n int) {
+	if !HasSparkplugPrefix(topic) && string(topic) != SparkplugNamespace {
+		return levels, 0
+	}
+	rest := string(topic)
+	for n < 4 {
+		i := strings.IndexByte(rest, '/')
+		if i < 0 {
+			levels[n] = rest
+			return levels, n + 1
+		}
+		levels[n], rest = rest[:i], rest[i+1:]
+		n++
+	}
+	levels[4] = rest
+	return levels, 5
 }
 
 // IsSparkplugTopic reports whether a topic is in the Sparkplug B namespace

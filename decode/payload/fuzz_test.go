@@ -1,10 +1,16 @@
 package payload
 
 import (
+	"bytes"
+	"compress/flate"
+	"compress/zlib"
 	"encoding/json"
 	"errors"
+	"io"
 	"math"
+	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // ---------------------------------------------------------------------
@@ -149,4 +155,299 @@ func FuzzProtobufSchema(f *testing.F) {
 }
 
 // End of the Sparkplug B and protobuf fuzzers.
+// ---------------------------------------------------------------------
+
+// ---------------------------------------------------------------------
+// JSON, CBOR, MessagePack, compression and path fuzzers: FuzzDecodeJSON,
+// FuzzDecodeCBOR, FuzzDecodeMsgPack, FuzzInflate, FuzzLookup. Crashers
+// found are kept under testdata/fuzz/<name>.
+//
+// The decoders must not panic; an error is an *Error of the format with
+// its offset within the input, and leaves dst as it was; a success is
+// valid JSON no deeper than fuzzLimits.MaxDepth, no longer than:
+//
+//   - JSON: the input (compaction only removes white space); it is also
+//     encoding/json's Compact of the input, and the input is valid for
+//     encoding/json and UTF-8 unless the error is a Limit;
+//   - CBOR and MessagePack: 12 bytes per input byte, times 2^K for map
+//     keys that are arrays or maps K levels deep, plus 2. A key that is
+//     not a string is its JSON text, quoted: each level of such keys may
+//     double the quotes and backslashes inside. Otherwise the most
+//     per byte is a CBOR epoch date, c1 00 for "1970-01-01T00:00:00Z",
+//     (23 bytes with a comma for 2), and a MessagePack fixext 1, d4 ff
+//     00 for {"type":-1,"data":"00"} (26 bytes for 3);
+//   - compression: lim.MaxSize and lim.MaxRatio times the input.
+//
+// And a proper prefix of an input that decodes (past white space for
+// JSON, whose numbers are excepted) fails with an unexpected end at its
+// end.
+// ---------------------------------------------------------------------
+
+// fuzzCheckPrefixes fails unless the two proper prefixes data[:len-1]
+// and data[:len/2] of data, which decodes, fail with an unexpected end
+// at their end: an item ends where its content says, never earlier.
+func fuzzCheckPrefixes(t *testing.T, data []byte, appendFn func(dst, data []byte, lim Limits) ([]byte, error)) {
+	t.Helper()
+	for _, n := range []int{len(data) - 1, len(data) / 2} {
+		if n < 0 || n == len(data) {
+			continue
+		}
+		_, err := appendFn(nil, data[:n], fuzzLimits)
+		var e *Error
+		if !errors.As(err, &e) || e.Offset != n || !strings.Contains(e.Msg, "unexpected end") {
+			t.Fatalf("%q cut to %d bytes: %v, want an unexpected end at byte %d", data, n, err, n)
+		}
+	}
+}
+
+// fuzzCheckDst fails unless out is dst as it was, "[".
+func fuzzCheckDst(t *testing.T, out []byte) {
+	t.Helper()
+	if string(out) != "[" {
+		t.Fatalf("dst changed on error: %q", out)
+	}
+}
+
+func FuzzDecodeJSON(f *testing.F) {
+	for _, s := range []string{
+		``, `{}`, `[]`, ` {"a" : [1, 2.5e-3, -0, true, false, null], "b": {"c": "d\u00e9\n"}} `,
+		`{"seq":1,"src":"p311q0","capteur":"salle-1","t":16.1}`, `"\ud83d\ude00\/"`, `12`, `-0.5E+10`,
+		`[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]`, `{"a":1`, `[1,]`, `01`, "\"\xff\"", "[\"\xe2\x82", `nul`, "\t\n\r ",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		out, err := AppendJSON([]byte("["), data, fuzzLimits)
+		if err != nil {
+			fuzzCheckError(t, err, JSON, len(data))
+			fuzzCheckDst(t, out)
+			if e := err.(*Error); !e.Limit && json.Valid(data) && utf8.Valid(data) {
+				t.Fatalf("valid JSON refused: %v", err)
+			}
+		} else {
+			fuzzCheckJSON(t, out[1:], len(data))
+			var buf bytes.Buffer
+			if err := json.Compact(&buf, data); err != nil || !bytes.Equal(buf.Bytes(), out[1:]) {
+				t.Fatalf("AppendJSON = %q, json.Compact = %q, %v", out[1:], buf.Bytes(), err)
+			}
+			if v := bytes.TrimRight(data, " \t\r\n"); KindOf(out[1:]) != KindNumber {
+				fuzzCheckPrefixes(t, v, AppendJSON)
+			}
+		}
+		if Valid(data, fuzzLimits) != (err == nil) {
+			t.Fatalf("Valid = %v, AppendJSON error %v", !(err == nil), err)
+		}
+		if Sniff(data) == JSON {
+			if _, err := AppendJSON(nil, data, DefaultLimits); err != nil {
+				t.Fatalf("Sniff says JSON, AppendJSON: %v", err)
+			}
+		}
+		js, f, err := Decode([]byte("["), data, Spec{UTF8: true}, fuzzLimits)
+		if err == nil && !json.Valid(js[1:]) {
+			t.Fatalf("Decode as %s: invalid JSON %q", f, js[1:])
+		}
+	})
+}
+
+// keyDepth returns how deep the keys of js nest in keys: 0 when no
+// member name is itself a JSON array or object, else 1 more than the
+// deepest such name's own keyDepth.
+func keyDepth(t *testing.T, js []byte) int {
+	depth := 0
+	jsonTokens(t, js, func(tok json.Token, key bool) {
+		if k, ok := tok.(string); ok && key && json.Valid([]byte(k)) && (k[0] == '[' || k[0] == '{') {
+			depth = max(depth, 1+keyDepth(t, []byte(k)))
+		}
+	})
+	return depth
+}
+
+// jsonTokens calls fn with each token of js, as encoding/json reads it,
+// and whether it is a member name.
+func jsonTokens(t *testing.T, js []byte, fn func(tok json.Token, key bool)) {
+	dec := json.NewDecoder(bytes.NewReader(js))
+	dec.UseNumber()
+	var objects []bool // for each open container, whether it is an object
+	keyNext := false
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			t.Fatalf("%q: %v", js, err)
+		}
+		d, _ := tok.(json.Delim)
+		fn(tok, keyNext && d == 0)
+		switch {
+		case d == '}' || d == ']':
+			objects = objects[:len(objects)-1]
+		case keyNext:
+			keyNext = false
+			continue
+		case d == '{' || d == '[':
+			objects = append(objects, d == '{')
+		}
+		keyNext = len(objects) > 0 && objects[len(objects)-1]
+	}
+}
+
+func TestKeyDepth(t *testing.T) {
+	for js, want := range map[string]int{
+		`{"a":1}`: 0, `{"[1]":{"{\"a\":1}":2}}`: 1, `[{"{\"[1]\":1}":0}]`: 2, `{"[":"[1]"}`: 0, `"[1]"`: 0,
+	} {
+		if got := keyDepth(t, []byte(js)); got != want {
+			t.Errorf("keyDepth(%s) = %d, want %d", js, got, want)
+		}
+	}
+}
+
+// fuzzBinary is the body of the CBOR and MessagePack fuzzers.
+func fuzzBinary(t *testing.T, data []byte, f Format, appendFn func(dst, data []byte, lim Limits) ([]byte, error)) {
+	out, err := appendFn([]byte("["), data, fuzzLimits)
+	if err != nil {
+		fuzzCheckError(t, err, f, len(data))
+		fuzzCheckDst(t, out)
+		return
+	}
+	if !json.Valid(out[1:]) {
+		t.Fatalf("invalid JSON: %q", out[1:])
+	}
+	k := keyDepth(t, out[1:])
+	fuzzCheckJSON(t, out[1:], 12*len(data)<<k+2)
+	fuzzCheckPrefixes(t, data, appendFn)
+}
+
+func FuzzDecodeCBOR(f *testing.F) {
+	for _, s := range []string{
+		"", "a4637365710163737263667033313171306763617074657572677361 6c6c652d316174fb403019999999999a",
+		"9f0102ff", "bf6161016162806163a0ff", "5f4201024103ff", "7f626869612 1ff", "f93e00", "f97e00", "fa4180cccd",
+		"c11a6553f100", "c0781b323032332d31312d31345432323a31333a32302e3530303030305a", "c249010000000000000000",
+		"3bffffffffffffffff", "d9d9f78201c100", "a3016161208261628201616161a0", "a1818100f5", "f820", "f7",
+		"9bffffffffffffffff", "1c", "ff", "62fffe", "8181818181818181818181818181818181",
+		strings.Repeat("81", 15) + "80", strings.Repeat("81", 16) + "80", "a1" + strings.Repeat("81", 15) + "8000",
+	} {
+		f.Add(hexBytes(f, s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) { fuzzBinary(t, data, CBOR, AppendCBOR) })
+}
+
+func FuzzDecodeMsgPack(f *testing.F) {
+	for _, s := range []string{
+		"", "84a373657101a3737263a6703331317130a763617074657572a773616c6c652d31a174cb403019999999999a",
+		"c0c2c3", "93 7f e0 ff", "cc ff d0 80 d1 80 00", "ca 41 80 cc cd", "cb 40 30 19 99 99 99 99 9a",
+		"a3 61 ff 62", "dc 00 01 c0", "de 00 01 a1 6b c0", "81 81 01 02 03", "c4 02 00 ff", "d4 05 01",
+		"d6 ff 65 53 f1 00", "d7 ff 00 00 07 d0 65 53 f1 00", "c7 0c ff 00 00 00 00 ff ff ff ff ff ff ff ff",
+		"dd ff ff ff ff", "c1", "91919191919191919191919191919191919190", "81 92 01 81 c0 c0 c3",
+		strings.Repeat("91", 15) + "90", strings.Repeat("91", 16) + "90", "81" + strings.Repeat("91", 15) + "90c0",
+	} {
+		f.Add(hexBytes(f, s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) { fuzzBinary(t, data, MsgPack, AppendMsgPack) })
+}
+
+func FuzzInflate(f *testing.F) {
+	for i, c := range compressions {
+		for _, plain := range [][]byte{nil, []byte(`{"a":1}`), bytes.Repeat([]byte("ab"), 2000)} {
+			z := compress(f, c, plain)
+			f.Add(byte(i), z)
+			f.Add(byte(i), z[:len(z)/2])
+		}
+	}
+	f.Add(byte(1), append(compress(f, Gzip, []byte("a")), compress(f, Gzip, []byte("b"))...))
+	lim := Limits{MaxDepth: 16, MaxSize: 1 << 16, MaxRatio: 100}
+	f.Fuzz(func(t *testing.T, which byte, data []byte) {
+		c := compressions[int(which)%len(compressions)]
+		out, err := Inflate([]byte("["), c, data, lim)
+		if err != nil {
+			fuzzCheckError(t, err, None, len(data))
+			fuzzCheckDst(t, out)
+			return
+		}
+		if n := len(out) - 1; n > lim.MaxSize || n > lim.MaxRatio*max(1, len(data)) {
+			t.Fatalf("%s: %d bytes from %d", c, n, len(data))
+		}
+		if c == Zlib || c == Deflate { // the same as Go's reader
+			var r io.Reader = flate.NewReader(bytes.NewReader(data))
+			if c == Zlib {
+				if r, err = zlib.NewReader(bytes.NewReader(data)); err != nil {
+					t.Fatalf("zlib refuses what Inflate took: %v", err)
+				}
+			}
+			if plain, err := io.ReadAll(r); err != nil || !bytes.Equal(plain, out[1:]) {
+				t.Fatalf("%s: Inflate = %q, Go = %q, %v", c, out[1:], plain, err)
+			}
+		}
+	})
+}
+
+func FuzzLookup(f *testing.F) {
+	for _, s := range []struct{ js, path string }{
+		{pathDoc, "readings.v"}, {pathDoc, "grid.1.1"}, {pathDoc, ""}, {`{"a":{"b":[1,{"c":2}]}}`, "a.b.c"},
+		{`[[1,2],[3]]`, "0"}, {`{"a\/b":"\ud83d\ude00","":[]}`, "a/b"}, {`"x"`, "x"}, {`{"a": [ 1 , 2 ] }`, "a"},
+	} {
+		f.Add([]byte(s.js), s.path)
+	}
+	f.Fuzz(func(t *testing.T, data []byte, path string) {
+		js, err := AppendJSON(nil, data, fuzzLimits)
+		if err != nil {
+			return
+		}
+		Lookup(js, path, func(v []byte) {
+			if !json.Valid(v) {
+				t.Fatalf("Lookup(%q) visits %q", path, v)
+			}
+		})
+		numbers := 0
+		Numbers(js, func(p string, f float64) {
+			numbers++
+		})
+		values, scalars := 0, 0
+		Tree(js, func(depth int, name string, v []byte) {
+			values++
+			if !json.Valid(v) {
+				t.Fatalf("Tree visits %q", v)
+			}
+			switch KindOf(v) {
+			case KindNumber, KindBool:
+				scalars++
+			case KindString:
+				var s string
+				if err := json.Unmarshal(v, &s); err != nil || Unquote(v) != s {
+					t.Fatalf("Unquote(%s) = %q, encoding/json %q", v, Unquote(v), s)
+				}
+			}
+		})
+		tokens, tokenScalars := countValues(t, js)
+		if values != tokens || numbers != scalars || scalars != tokenScalars {
+			t.Fatalf("Tree visits %d values (%d numbers), Numbers %d; encoding/json finds %d (%d numbers)", values, scalars, numbers, tokens, tokenScalars)
+		}
+		if b := Brief(nil, js, len(path)); !utf8.Valid(b) || len(b) > len(path)+len("…") {
+			t.Fatalf("Brief(%q, %d) = %q", js, len(path), b)
+		}
+	})
+}
+
+// countValues counts the values in js, and among them the numbers and
+// booleans, with encoding/json.
+func countValues(t *testing.T, js []byte) (values, numbers int) {
+	jsonTokens(t, js, func(tok json.Token, key bool) {
+		switch tok := tok.(type) {
+		case json.Delim:
+			if tok == '{' || tok == '[' {
+				values++
+			}
+		case json.Number, bool:
+			values++
+			numbers++
+		default:
+			if !key {
+				values++
+			}
+		}
+	})
+	return values, numbers
+}
+
+// End of the JSON, CBOR, MessagePack, compression and path fuzzers.
 // ---------------------------------------------------------------------

@@ -1,9 +1,6 @@
 package payload
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -31,6 +28,7 @@ type Error struct {
 	Limit  bool
 }
 
+// Error is "format: at byte N: reason".
 func (e *Error) Error() string {
 	return fmt.Sprintf("%s: at byte %d: %s", e.Format, e.Offset, e.Msg)
 }
@@ -48,77 +46,41 @@ func limitf(f Format, off int, format string, args ...any) *Error {
 }
 
 // Valid reports whether data is one JSON value within the limits.
-func Valid(data []byte, lim Limits) bool {
-	return checkJSON(data, lim) == nil && json.Valid(data)
-}
+func Valid(data []byte, lim Limits) bool { return checkJSON(data, lim) == nil }
 
-// AppendJSON appends data, a JSON text, compacted.
+// AppendJSON appends data, a JSON text, compacted: the white space between
+// its tokens removed, everything else as it is (as encoding/json.Compact
+// writes it). It also checks what encoding/json does not: that strings are
+// UTF-8, the nesting depth and the size. An error's Offset is that of the
+// first byte that cannot continue a JSON text, len(data) when the text
+// ends early.
 func AppendJSON(dst, data []byte, lim Limits) ([]byte, error) {
-	if err := checkJSON(data, lim); err != nil {
+	out, err := scanJSON(dst, data, lim, true)
+	if err != nil {
 		return dst, err
 	}
-	buf := bytes.NewBuffer(dst)
-	if err := json.Compact(buf, data); err != nil {
-		off := len(data)
-		var se *json.SyntaxError
-		if errors.As(err, &se) && se.Offset > 0 {
-			off = int(se.Offset)
-		}
-		return dst, errorf(JSON, off, "%s", jsonReason(err))
-	}
-	return buf.Bytes(), nil
+	return out, nil
 }
 
-// jsonReason is encoding/json's message without its "invalid character"
-// boilerplate when that is all there is.
-func jsonReason(err error) string {
-	s := err.Error()
-	if len(s) > 200 {
-		s = s[:200]
-	}
-	return s
-}
-
-// checkJSON checks what encoding/json does not: UTF-8, the nesting depth
-// and the size.
+// checkJSON checks that data is one JSON text within lim: its syntax,
+// UTF-8, the nesting depth and the size.
 func checkJSON(data []byte, lim Limits) *Error {
-	if len(data) > lim.MaxSize {
-		return limitf(JSON, lim.MaxSize, "larger than %d bytes", lim.MaxSize)
+	_, err := scanJSON(nil, data, lim, false)
+	return err
+}
+
+// isSpace reports whether c is white space in JSON.
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+// trimSpace returns t without JSON white space around it.
+func trimSpace(t []byte) []byte {
+	for len(t) > 0 && isSpace(t[0]) {
+		t = t[1:]
 	}
-	depth, inString, escaped := 0, false, false
-	for i := 0; i < len(data); i++ {
-		c := data[i]
-		if c >= utf8.RuneSelf {
-			r, n := utf8.DecodeRune(data[i:])
-			if r == utf8.RuneError && n <= 1 {
-				return errorf(JSON, i, "invalid UTF-8")
-			}
-			i += n - 1
-			escaped = false
-			continue
-		}
-		switch {
-		case inString:
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
-		case c == '"':
-			inString = true
-		case c == '{' || c == '[':
-			depth++
-			if depth > lim.MaxDepth {
-				return limitf(JSON, i, "nested deeper than %d levels", lim.MaxDepth)
-			}
-		case c == '}' || c == ']':
-			depth--
-		}
+	for len(t) > 0 && isSpace(t[len(t)-1]) {
+		t = t[:len(t)-1]
 	}
-	return nil
+	return t
 }
 
 // isNumber reports whether t is a number in JSON's syntax.
@@ -165,37 +127,94 @@ func isNumber(t []byte) bool {
 
 // AppendString appends s as a JSON string; invalid UTF-8 becomes U+FFFD.
 func AppendString(b []byte, s string) []byte {
-	const hexDigits = "0123456789abcdef"
+	if utf8.ValidString(s) {
+		return appendValidString(b, s)
+	}
 	b = append(b, '"')
 	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
-				b = append(b, '\\', c)
-			case c == '\n':
-				b = append(b, '\\', 'n')
-			case c == '\r':
-				b = append(b, '\\', 'r')
-			case c == '\t':
-				b = append(b, '\\', 't')
-			case c < 0x20 || c == 0x7f:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&15])
-			default:
-				b = append(b, c)
-			}
-			i++
-			continue
-		}
 		r, n := utf8.DecodeRuneInString(s[i:])
 		if r == utf8.RuneError && n == 1 {
 			b = append(b, "\ufffd"...)
 		} else {
-			b = append(b, s[i:i+n]...)
+			b = appendEscaped(b, s[i:i+n])
 		}
 		i += n
 	}
 	return append(b, '"')
+}
+
+// appendStringBytes is AppendString for bytes, which it does not copy
+// when they are UTF-8.
+func appendStringBytes(b, s []byte) []byte {
+	if out, bad := appendUTF8(b, s); bad < 0 {
+		return out
+	}
+	return AppendString(b, string(s))
+}
+
+// appendUTF8 appends s as a JSON string when it is UTF-8, checking it as
+// it goes, and returns the offset of its first byte that is not UTF-8, or
+// -1.
+func appendUTF8(b, s []byte) ([]byte, int) {
+	b = append(b, '"')
+	from := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c >= utf8.RuneSelf:
+			r, n := utf8.DecodeRune(s[i:])
+			if r == utf8.RuneError && n == 1 {
+				return b, i
+			}
+			i += n
+			continue
+		case c >= ' ' && c != '"' && c != '\\' && c != 0x7f:
+			i++
+			continue
+		}
+		b = appendEscape(append(b, s[from:i]...), c)
+		i++
+		from = i
+	}
+	b = append(b, s[from:]...)
+	return append(b, '"'), -1
+}
+
+// appendValidString appends s, valid UTF-8, as a JSON string.
+func appendValidString[T string | []byte](b []byte, s T) []byte {
+	b = append(b, '"')
+	return append(appendEscaped(b, s), '"')
+}
+
+// appendEscaped appends s, valid UTF-8, escaped for a JSON string: quote,
+// backslash and the control characters (DEL as well); the runs of other
+// bytes are copied as they are.
+func appendEscaped[T string | []byte](b []byte, s T) []byte {
+	from := 0
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < ' ' || c == '"' || c == '\\' || c == 0x7f {
+			b = appendEscape(append(b, s[from:i]...), c)
+			from = i + 1
+		}
+	}
+	return append(b, s[from:]...)
+}
+
+// appendEscape appends the escape of c, an ASCII byte that JSON strings
+// cannot hold as it is (or, for DEL, that mqtap does not show as it is).
+func appendEscape(b []byte, c byte) []byte {
+	const hexDigits = "0123456789abcdef"
+	switch c {
+	case '"', '\\':
+		return append(b, '\\', c)
+	case '\n':
+		return append(b, '\\', 'n')
+	case '\r':
+		return append(b, '\\', 'r')
+	case '\t':
+		return append(b, '\\', 't')
+	}
+	return append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&15])
 }
 
 // AppendBytes appends a byte string as a JSON string of lowercase hex.
@@ -208,9 +227,11 @@ func AppendBytes(b, data []byte) []byte {
 	return append(b, '"')
 }
 
-// AppendFloat appends a float as a JSON number, in the shortest form that
-// reads back the same (bits 32 or 64); NaN and the infinities, which JSON
-// cannot hold, become the strings "NaN", "Infinity" and "-Infinity".
+// AppendFloat appends a float as a JSON number, with the fewest digits
+// that read back as the same float (bits 32 or 64), as encoding/json
+// writes it: in decimal, but in exponent form below 1e-6 and from 1e21.
+// NaN and the infinities, which JSON cannot hold, become the strings
+// "NaN", "Infinity" and "-Infinity".
 func AppendFloat(b []byte, f float64, bits int) []byte {
 	switch {
 	case math.IsNaN(f):
@@ -220,10 +241,20 @@ func AppendFloat(b []byte, f float64, bits int) []byte {
 	case math.IsInf(f, -1):
 		return append(b, `"-Infinity"`...)
 	}
-	if f == math.Trunc(f) && math.Abs(f) < 1e21 {
-		return strconv.AppendFloat(b, f, 'f', -1, bits)
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 {
+		if bits == 64 && (abs < 1e-6 || abs >= 1e21) || bits == 32 && (float32(abs) < 1e-6 || float32(abs) >= 1e21) {
+			format = 'e'
+		}
 	}
-	return strconv.AppendFloat(b, f, 'g', -1, bits)
+	b = strconv.AppendFloat(b, f, format, -1, bits)
+	if format == 'e' { // e-09 to e-9
+		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	return b
 }
 
 // AppendText appends a text payload's value: the number it holds when it
@@ -241,8 +272,288 @@ func AppendText(dst, data []byte) ([]byte, error) {
 		}
 		return dst, errorf(Text, off, "invalid UTF-8")
 	}
-	if t := bytes.TrimSpace(data); isNumber(t) {
+	if t := trimSpace(data); isNumber(t) {
 		return append(dst, t...), nil
 	}
-	return AppendString(dst, string(data)), nil
+	return appendValidString(dst, data), nil
+}
+
+// jsonScan is one pass over a JSON text that checks it and, when emit is
+// set, appends it compacted to out: the bytes from `from` on are not yet
+// copied, and every run of white space flushes those before it.
+type jsonScan struct {
+	data []byte
+	out  []byte
+	from int
+	emit bool
+}
+
+// scanJSON checks data, one JSON text, within lim and appends it compacted
+// to dst when emit is set. It keeps a stack of the open arrays and objects
+// rather than recursing, so that no limit on the depth is needed for its
+// own sake.
+func scanJSON(dst, data []byte, lim Limits, emit bool) ([]byte, *Error) {
+	if len(data) > lim.MaxSize {
+		return dst, limitf(JSON, lim.MaxSize, "larger than %d bytes", lim.MaxSize)
+	}
+	s := jsonScan{data: data, out: dst, emit: emit}
+	var stackBuf [32]byte
+	stack := stackBuf[:0] // '{' or '[' for each open object or array
+	var err *Error
+	i := s.space(0)
+	for {
+		// A value starts at i.
+		if i >= len(data) {
+			return dst, s.eof()
+		}
+		if c := data[i]; c == '{' || c == '[' {
+			if len(stack) >= lim.MaxDepth {
+				return dst, limitf(JSON, i, "nested deeper than %d levels", lim.MaxDepth)
+			}
+			stack = append(stack, c)
+			if i = s.space(i + 1); i >= len(data) || data[i] != c+2 { // '}' is '{'+2, ']' is '['+2
+				if c == '{' {
+					if i, err = s.key(i); err != nil {
+						return dst, err
+					}
+				}
+				continue
+			}
+			stack = stack[:len(stack)-1]
+			i++
+		} else if i, err = s.scalar(i); err != nil {
+			return dst, err
+		}
+		// A value ends at i: close what it ends, find where the next starts.
+		if i, err = s.next(i, &stack); err != nil {
+			return dst, err
+		}
+		if len(stack) == 0 {
+			if i = s.space(i); i < len(data) {
+				return dst, s.invalid(i, "after top-level value")
+			}
+			if s.emit {
+				s.out = append(s.out, data[s.from:]...)
+			}
+			return s.out, nil
+		}
+	}
+}
+
+// next skips the closing brackets and the separator after a value that
+// ends at i, up to the start of the next value (or, for an object, of the
+// next member's value); with the stack emptied, the top-level value ends.
+func (s *jsonScan) next(i int, stack *[]byte) (int, *Error) {
+	data := s.data
+	for len(*stack) > 0 {
+		if i = s.space(i); i >= len(data) {
+			return i, s.eof()
+		}
+		top := (*stack)[len(*stack)-1]
+		switch data[i] {
+		case top + 2:
+			*stack = (*stack)[:len(*stack)-1]
+			i++
+		case ',':
+			if i = s.space(i + 1); top == '{' {
+				return s.key(i)
+			}
+			return i, nil
+		default:
+			if top == '{' {
+				return i, s.invalid(i, "after object key:value pair")
+			}
+			return i, s.invalid(i, "after array element")
+		}
+	}
+	return i, nil
+}
+
+// key reads an object member's name and colon at i, and returns where its
+// value starts.
+func (s *jsonScan) key(i int) (int, *Error) {
+	if i >= len(s.data) {
+		return i, s.eof()
+	}
+	if s.data[i] != '"' {
+		return i, s.invalid(i, "looking for beginning of object key string")
+	}
+	i, err := s.str(i)
+	if err != nil {
+		return i, err
+	}
+	if i = s.space(i); i >= len(s.data) {
+		return i, s.eof()
+	}
+	if s.data[i] != ':' {
+		return i, s.invalid(i, "after object key")
+	}
+	return s.space(i + 1), nil
+}
+
+// space returns the end of the white space at i, copying what comes before
+// it to the output.
+func (s *jsonScan) space(i int) int {
+	if i >= len(s.data) || !isSpace(s.data[i]) {
+		return i
+	}
+	if s.emit {
+		s.out = append(s.out, s.data[s.from:i]...)
+	}
+	for i < len(s.data) && isSpace(s.data[i]) {
+		i++
+	}
+	s.from = i
+	return i
+}
+
+// scalar reads the string, number or literal at i and returns its end.
+func (s *jsonScan) scalar(i int) (int, *Error) {
+	switch c := s.data[i]; {
+	case c == '"':
+		return s.str(i)
+	case c == '-' || c >= '0' && c <= '9':
+		return s.number(i)
+	case c == 't':
+		return s.literal(i, "true")
+	case c == 'f':
+		return s.literal(i, "false")
+	case c == 'n':
+		return s.literal(i, "null")
+	}
+	return i, s.invalid(i, "looking for beginning of value")
+}
+
+// str reads the string at i, checking its escapes and its UTF-8.
+func (s *jsonScan) str(i int) (int, *Error) {
+	data := s.data
+	for i++; i < len(data); {
+		switch c := data[i]; {
+		case c == '"':
+			return i + 1, nil
+		case c == '\\':
+			if i+1 >= len(data) {
+				return i, s.eof()
+			}
+			switch data[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i += 2
+			case 'u':
+				for k := i + 2; k < i+6; k++ {
+					if k >= len(data) {
+						return k, s.eof()
+					}
+					if !isHex(data[k]) {
+						return k, s.invalid(k, "in \\u hexadecimal character escape")
+					}
+				}
+				i += 6
+			default:
+				return i, s.invalid(i+1, "in string escape code")
+			}
+		case c < ' ':
+			return i, s.invalid(i, "in string literal")
+		case c < utf8.RuneSelf:
+			i++
+		default:
+			r, n := utf8.DecodeRune(data[i:])
+			if r == utf8.RuneError && n <= 1 {
+				if !utf8.FullRune(data[i:]) {
+					return i, s.eof()
+				}
+				return i, errorf(JSON, i, "invalid UTF-8")
+			}
+			i += n
+		}
+	}
+	return i, s.eof()
+}
+
+// number reads the number at i.
+func (s *jsonScan) number(i int) (int, *Error) {
+	data := s.data
+	if data[i] == '-' {
+		i++
+	}
+	if i >= len(data) {
+		return i, s.eof()
+	}
+	switch c := data[i]; {
+	case c == '0':
+		i++
+	case c >= '1' && c <= '9':
+		i = digits(data, i+1)
+	default:
+		return i, s.invalid(i, "in numeric literal")
+	}
+	if i < len(data) && data[i] == '.' {
+		if i++; i >= len(data) {
+			return i, s.eof()
+		}
+		if !isDigit(data[i]) {
+			return i, s.invalid(i, "after decimal point in numeric literal")
+		}
+		i = digits(data, i)
+	}
+	if i < len(data) && (data[i] == 'e' || data[i] == 'E') {
+		if i++; i < len(data) && (data[i] == '+' || data[i] == '-') {
+			i++
+		}
+		if i >= len(data) {
+			return i, s.eof()
+		}
+		if !isDigit(data[i]) {
+			return i, s.invalid(i, "in exponent of numeric literal")
+		}
+		i = digits(data, i)
+	}
+	return i, nil
+}
+
+// literal reads true, false or null at i.
+func (s *jsonScan) literal(i int, lit string) (int, *Error) {
+	for k := 0; k < len(lit); k++ {
+		if i+k >= len(s.data) {
+			return i + k, s.eof()
+		}
+		if s.data[i+k] != lit[k] {
+			return i + k, s.invalid(i+k, fmt.Sprintf("in literal %s (expecting %s)", lit, quoteChar(lit[k])))
+		}
+	}
+	return i + len(lit), nil
+}
+
+// eof is the error of a text that ends early.
+func (s *jsonScan) eof() *Error {
+	return errorf(JSON, len(s.data), "unexpected end of JSON input")
+}
+
+// invalid is the error of an unexpected byte at i, as encoding/json words
+// it.
+func (s *jsonScan) invalid(i int, context string) *Error {
+	return errorf(JSON, i, "invalid character %s %s", quoteChar(s.data[i]), context)
+}
+
+// quoteChar quotes c for an error message.
+func quoteChar(c byte) string {
+	switch c {
+	case '\'':
+		return `'\''`
+	case '"':
+		return `'"'`
+	}
+	q := strconv.Quote(string(rune(c)))
+	return "'" + q[1:len(q)-1] + "'"
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+func isHex(c byte) bool { return isDigit(c) || c|0x20 >= 'a' && c|0x20 <= 'f' }
+
+// digits returns the end of the digits at i.
+func digits(data []byte, i int) int {
+	for i < len(data) && isDigit(data[i]) {
+		i++
+	}
+	return i
 }

@@ -1,191 +1,233 @@
 package payload
 
 import (
-	"bytes"
-	"strings"
+	"math"
 	"time"
-
-	"github.com/vmihailenco/msgpack/v5"
-	"github.com/vmihailenco/msgpack/v5/msgpcode"
 )
 
 // AppendMsgPack appends the JSON text of one MessagePack object. Maps keep
 // their order; see the package doc for binary data, non-finite floats and
-// keys that are not strings. The timestamp extension (-1) becomes an RFC
-// 3339 string, other extensions {"type":T,"data":"<hex>"}. Bytes after the
-// object are an error.
+// keys that are not strings; invalid UTF-8 in a string becomes U+FFFD. The
+// timestamp extension (-1) becomes an RFC 3339 string, other extensions
+// {"type":T,"data":"<hex>"}. Bytes after the object are an error. An
+// error's Offset is where the malformed object starts, len(data) when the
+// data ends early; a length past the end of the data is found before
+// anything is allocated for it.
 func AppendMsgPack(dst, data []byte, lim Limits) ([]byte, error) {
-	r := bytes.NewReader(data)
-	w := msgpackWalker{dec: msgpack.NewDecoder(r), r: r, n: len(data), lim: lim, base: len(dst)}
+	w := msgpackWalker{data: data, lim: lim, base: len(dst)}
 	out, err := w.object(dst, 0)
 	if err != nil {
 		return dst, err
 	}
-	if r.Len() != 0 {
-		return dst, errorf(MsgPack, w.off(), "%d bytes after the object", r.Len())
+	if w.pos != len(data) {
+		return dst, errorf(MsgPack, w.pos, "%d bytes after the object", len(data)-w.pos)
+	}
+	if len(out)-len(dst) > lim.MaxSize {
+		return dst, limitf(MsgPack, w.pos, "JSON larger than %d bytes", lim.MaxSize)
 	}
 	return out, nil
 }
 
-// msgpackWalker renders MessagePack with vmihailenco/msgpack's decoder,
-// reading map and array lengths itself so that map order is kept.
+// msgpackWalker renders MessagePack (the 2017 specification), reading it
+// in place.
 type msgpackWalker struct {
-	dec  *msgpack.Decoder
-	r    *bytes.Reader
-	n    int
-	base int
+	data []byte
+	pos  int
+	base int // len(dst) at the start: the output so far is b[base:]
 	lim  Limits
 }
 
-// off is the offset of the next byte to decode.
-func (w *msgpackWalker) off() int { return w.n - w.r.Len() }
-
-func (w *msgpackWalker) fail(off int, err error) error {
-	msg := strings.TrimPrefix(err.Error(), "msgpack: ")
-	if len(msg) > 200 {
-		msg = msg[:200]
-	}
-	return errorf(MsgPack, off, "%s", msg)
+// eof is the error of data that ends before the object does.
+func (w *msgpackWalker) eof() *Error {
+	return errorf(MsgPack, len(w.data), "unexpected end of data")
 }
 
-// object appends the object at the decoder's position.
-func (w *msgpackWalker) object(b []byte, depth int) ([]byte, error) {
-	if depth > w.lim.MaxDepth {
-		return b, limitf(MsgPack, w.off(), "nested deeper than %d levels", w.lim.MaxDepth)
+// uint reads an n-byte big-endian unsigned integer.
+func (w *msgpackWalker) uint(n int) (uint64, *Error) {
+	if len(w.data)-w.pos < n {
+		return 0, w.eof()
 	}
+	v := be(w.data[w.pos : w.pos+n])
+	w.pos += n
+	return v, nil
+}
+
+// bytes reads n bytes; a length of more than is left is the end of the
+// data.
+func (w *msgpackWalker) bytes(n uint64) ([]byte, *Error) {
+	if n > uint64(len(w.data)-w.pos) {
+		return nil, w.eof()
+	}
+	p := w.data[w.pos : w.pos+int(n)]
+	w.pos += int(n)
+	return p, nil
+}
+
+// object appends the object at pos, depth arrays and maps deep.
+func (w *msgpackWalker) object(b []byte, depth int) ([]byte, *Error) {
 	if len(b)-w.base > w.lim.MaxSize {
-		return b, limitf(MsgPack, w.off(), "JSON larger than %d bytes", w.lim.MaxSize)
+		return b, limitf(MsgPack, w.pos, "JSON larger than %d bytes", w.lim.MaxSize)
 	}
-	start := w.off()
-	c, err := w.dec.PeekCode()
+	if w.pos >= len(w.data) {
+		return b, w.eof()
+	}
+	start := w.pos
+	c := w.data[w.pos]
+	w.pos++
+	switch {
+	case c <= 0x7f: // positive fixint
+		return appendUint(b, uint64(c)), nil
+	case c >= 0xe0: // negative fixint
+		return appendInt(b, int64(int8(c))), nil
+	case c <= 0x8f:
+		return w.container(b, depth, start, 0xde, uint64(c&0x0f))
+	case c <= 0x9f:
+		return w.container(b, depth, start, 0xdc, uint64(c&0x0f))
+	case c <= 0xbf:
+		return w.str(b, uint64(c&0x1f))
+	}
+	switch c {
+	case 0xc0:
+		return append(b, "null"...), nil
+	case 0xc2:
+		return append(b, "false"...), nil
+	case 0xc3:
+		return append(b, "true"...), nil
+	case 0xc4, 0xc5, 0xc6: // bin 8, 16, 32
+		n, err := w.uint(1 << (c - 0xc4))
+		if err != nil {
+			return b, err
+		}
+		p, err := w.bytes(n)
+		if err != nil {
+			return b, err
+		}
+		return AppendBytes(b, p), nil
+	case 0xc7, 0xc8, 0xc9: // ext 8, 16, 32
+		n, err := w.uint(1 << (c - 0xc7))
+		if err != nil {
+			return b, err
+		}
+		return w.ext(b, start, n)
+	case 0xd4, 0xd5, 0xd6, 0xd7, 0xd8: // fixext 1, 2, 4, 8, 16
+		return w.ext(b, start, 1<<(c-0xd4))
+	case 0xd9, 0xda, 0xdb: // str 8, 16, 32
+		n, err := w.uint(1 << (c - 0xd9))
+		if err != nil {
+			return b, err
+		}
+		return w.str(b, n)
+	case 0xdc, 0xdd, 0xde, 0xdf: // array 16, 32, map 16, 32
+		n, err := w.uint(2 << (c & 1))
+		if err != nil {
+			return b, err
+		}
+		return w.container(b, depth, start, c&^1, n)
+	}
+	return w.number(b, start, c)
+}
+
+// number appends a float (0xca, 0xcb) or an integer (0xcc to 0xd3).
+func (w *msgpackWalker) number(b []byte, start int, c byte) ([]byte, *Error) {
+	var size int
+	switch {
+	case c == 0xca:
+		size = 4
+	case c == 0xcb:
+		size = 8
+	case c >= 0xcc && c <= 0xd3:
+		size = 1 << (c & 3)
+	default: // 0xc1
+		return b, errorf(MsgPack, start, "type code 0x%02x, never used", c)
+	}
+	v, err := w.uint(size)
 	if err != nil {
-		return b, w.fail(start, err)
+		return b, err
 	}
 	switch {
-	case msgpcode.IsFixedMap(c) || c == msgpcode.Map16 || c == msgpcode.Map32:
-		n, err := w.dec.DecodeMapLen()
-		if err != nil {
-			return b, w.fail(start, err)
-		}
-		return w.mapItems(b, depth, n)
-	case msgpcode.IsFixedArray(c) || c == msgpcode.Array16 || c == msgpcode.Array32:
-		n, err := w.dec.DecodeArrayLen()
-		if err != nil {
-			return b, w.fail(start, err)
-		}
-		return w.arrayItems(b, depth, n)
+	case c == 0xca:
+		return AppendFloat(b, float64(math.Float32frombits(uint32(v))), 32), nil
+	case c == 0xcb:
+		return AppendFloat(b, math.Float64frombits(v), 64), nil
+	case c <= 0xcf:
+		return appendUint(b, v), nil
 	}
-	return w.scalar(b, start, c)
+	shift := 64 - 8*size // sign-extend the size bytes
+	return appendInt(b, int64(v<<shift)>>shift), nil
 }
 
-func (w *msgpackWalker) arrayItems(b []byte, depth, n int) ([]byte, error) {
-	if n < 0 {
-		return append(b, "null"...), nil
+// str appends a string of n bytes.
+func (w *msgpackWalker) str(b []byte, n uint64) ([]byte, *Error) {
+	p, err := w.bytes(n)
+	if err != nil {
+		return b, err
 	}
-	if n > w.r.Len() { // every element takes at least one byte
-		return b, errorf(MsgPack, w.off(), "array of %d elements in %d bytes", n, w.r.Len())
+	return appendStringBytes(b, p), nil
+}
+
+// container appends an array (code 0xdc) or a map (0xde) of n elements or
+// pairs, which must fit in what is left of the data: an element takes a
+// byte at least, a pair two.
+func (w *msgpackWalker) container(b []byte, depth, start int, code byte, n uint64) ([]byte, *Error) {
+	if depth >= w.lim.MaxDepth {
+		return b, limitf(MsgPack, start, "nested deeper than %d levels", w.lim.MaxDepth)
 	}
-	b = append(b, '[')
-	var err error
-	for i := 0; i < n; i++ {
+	left := uint64(len(w.data) - w.pos)
+	if code == 0xdc && n > left || code == 0xde && n > left/2 {
+		return b, w.eof()
+	}
+	if code == 0xdc {
+		b = append(b, '[')
+	} else {
+		b = append(b, '{')
+	}
+	var err *Error
+	for i := uint64(0); i < n; i++ {
 		if i > 0 {
 			b = append(b, ',')
 		}
+		if code == 0xde {
+			if b, err = w.key(b, depth+1); err != nil {
+				return b, err
+			}
+		}
 		if b, err = w.object(b, depth+1); err != nil {
 			return b, err
 		}
 	}
-	return append(b, ']'), nil
-}
-
-func (w *msgpackWalker) mapItems(b []byte, depth, n int) ([]byte, error) {
-	if n < 0 {
-		return append(b, "null"...), nil
-	}
-	if n > w.r.Len()/2 { // every pair takes at least two bytes
-		return b, errorf(MsgPack, w.off(), "map of %d pairs in %d bytes", n, w.r.Len())
-	}
-	b = append(b, '{')
-	var err error
-	for i := 0; i < n; i++ {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		key := len(b)
-		if b, err = w.object(b, depth+1); err != nil {
-			return b, err
-		}
-		if b[key] != '"' {
-			text := string(b[key:])
-			b = AppendString(b[:key], text)
-		}
-		b = append(b, ':')
-		if b, err = w.object(b, depth+1); err != nil {
-			return b, err
-		}
+	if code == 0xdc {
+		return append(b, ']'), nil
 	}
 	return append(b, '}'), nil
 }
 
-// scalar appends a value that is neither a map nor an array.
-func (w *msgpackWalker) scalar(b []byte, start int, c byte) ([]byte, error) {
-	if msgpcode.IsExt(c) {
-		return w.ext(b, start)
-	}
-	v, err := w.dec.DecodeInterface()
+// key appends a map key and its colon: a key that is not a string as its
+// JSON text, quoted.
+func (w *msgpackWalker) key(b []byte, depth int) ([]byte, *Error) {
+	key := len(b)
+	b, err := w.object(b, depth)
 	if err != nil {
-		return b, w.fail(start, err)
+		return b, err
 	}
-	switch x := v.(type) {
-	case nil:
-		return append(b, "null"...), nil
-	case bool:
-		if x {
-			return append(b, "true"...), nil
-		}
-		return append(b, "false"...), nil
-	case int8:
-		return appendInt(b, int64(x)), nil
-	case int16:
-		return appendInt(b, int64(x)), nil
-	case int32:
-		return appendInt(b, int64(x)), nil
-	case int64:
-		return appendInt(b, x), nil
-	case uint8:
-		return appendUint(b, uint64(x)), nil
-	case uint16:
-		return appendUint(b, uint64(x)), nil
-	case uint32:
-		return appendUint(b, uint64(x)), nil
-	case uint64:
-		return appendUint(b, x), nil
-	case float32:
-		return AppendFloat(b, float64(x), 32), nil
-	case float64:
-		return AppendFloat(b, x, 64), nil
-	case string:
-		return AppendString(b, x), nil
-	case []byte:
-		return AppendBytes(b, x), nil
+	if b[key] != '"' {
+		text := string(b[key:])
+		b = appendValidString(b[:key], text)
 	}
-	return b, errorf(MsgPack, start, "unexpected %T", v)
+	return append(b, ':'), nil
 }
 
-// ext appends an extension: the timestamp as a date, others as their type
-// and data.
-func (w *msgpackWalker) ext(b []byte, start int) ([]byte, error) {
-	typ, n, err := w.dec.DecodeExtHeader()
+// ext appends an extension of n bytes after its type: the timestamp as a
+// date, others as their type and data.
+func (w *msgpackWalker) ext(b []byte, start int, n uint64) ([]byte, *Error) {
+	t, err := w.uint(1)
 	if err != nil {
-		return b, w.fail(start, err)
+		return b, err
 	}
-	if n < 0 || n > w.r.Len() {
-		return b, errorf(MsgPack, w.off(), "extension of %d bytes in %d", n, w.r.Len())
+	data, err := w.bytes(n)
+	if err != nil {
+		return b, err
 	}
-	data := make([]byte, n)
-	if _, err := w.r.Read(data); err != nil && n > 0 {
-		return b, w.fail(w.off(), err)
-	}
+	typ := int8(t)
 	if typ == -1 {
 		if t, ok := msgpackTime(data); ok {
 			return AppendString(b, t.UTC().Format(time.RFC3339Nano)), nil
@@ -201,13 +243,6 @@ func (w *msgpackWalker) ext(b []byte, start int) ([]byte, error) {
 
 // msgpackTime decodes the timestamp extension's 4, 8 or 12 bytes.
 func msgpackTime(d []byte) (time.Time, bool) {
-	be := func(p []byte) uint64 {
-		var v uint64
-		for _, c := range p {
-			v = v<<8 | uint64(c)
-		}
-		return v
-	}
 	switch len(d) {
 	case 4:
 		return time.Unix(int64(be(d)), 0), true

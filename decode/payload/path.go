@@ -1,6 +1,7 @@
 package payload
 
 import (
+	"bytes"
 	"strconv"
 	"strings"
 )
@@ -69,6 +70,12 @@ func Unquote(v []byte) string {
 	if KindOf(v) != KindString {
 		return string(v)
 	}
+	if len(v) < 2 {
+		return "" // a string cut short: not from this package
+	}
+	if bytes.IndexByte(v[1:len(v)-1], '\\') < 0 {
+		return string(v[1 : len(v)-1])
+	}
 	s, err := strconv.Unquote(string(v))
 	if err != nil { // JSON escapes Go does not read: \/ and surrogate pairs
 		return unquoteJSON(v)
@@ -104,8 +111,8 @@ func lookup(v []byte, path string, fn func(v []byte), depth int) {
 	seg, rest, _ := strings.Cut(path, ".")
 	switch KindOf(v) {
 	case KindObject:
-		eachMember(v, func(name string, m []byte) bool {
-			if name == seg {
+		eachMemberRaw(v, func(key, m []byte) bool {
+			if nameIs(key, seg) {
 				lookup(m, rest, fn, depth+1)
 				return false
 			}
@@ -155,7 +162,12 @@ func numbers(v []byte, path string, fn func(string, float64), depth int) {
 		}
 		fn(path, f)
 	case KindObject:
-		eachMember(v, func(name string, m []byte) bool { numbers(m, join(name), fn, depth+1); return true })
+		eachMemberRaw(v, func(key, m []byte) bool {
+			if k := KindOf(m); k != KindString && k != KindNull { // names only where numbers may be
+				numbers(m, join(Unquote(key)), fn, depth+1)
+			}
+			return true
+		})
 	case KindArray:
 		eachElement(v, func(i int, e []byte) bool { numbers(e, join(strconv.Itoa(i)), fn, depth+1); return true })
 	}
@@ -169,13 +181,27 @@ func Elements(v []byte, fn func(i int, e []byte) bool) { eachElement(v, fn) }
 
 // eachMember walks the members of an object until fn returns false.
 func eachMember(v []byte, fn func(name string, m []byte) bool) {
+	eachMemberRaw(v, func(key, m []byte) bool { return fn(Unquote(key), m) })
+}
+
+// nameIs reports whether the JSON string key is name.
+func nameIs(key []byte, name string) bool {
+	if len(key) >= 2 && bytes.IndexByte(key, '\\') < 0 {
+		return string(key[1:len(key)-1]) == name
+	}
+	return Unquote(key) == name
+}
+
+// eachMemberRaw walks the members of an object, their names as JSON
+// strings, until fn returns false.
+func eachMemberRaw(v []byte, fn func(key, m []byte) bool) {
 	i := 1
 	for i < len(v) && v[i] != '}' {
 		kend := skip(v, i)
-		name := Unquote(v[i:kend])
+		key := v[i:kend]
 		i = kend + 1 // ':'
 		end := skip(v, i)
-		if end <= i || !fn(name, v[i:end]) {
+		if end <= i || !fn(key, v[i:end]) {
 			return
 		}
 		i = end
@@ -325,6 +351,9 @@ func Brief(b, v []byte, max int) []byte {
 		return append(b, v...)
 	}
 	cut := max
+	if cut < 0 {
+		cut = 0
+	}
 	for cut > 0 && v[cut]&0xc0 == 0x80 {
 		cut--
 	}

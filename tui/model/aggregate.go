@@ -79,6 +79,11 @@ func (c *Capture) aggregate(idx int, r *session.Record) {
 			if c := &r.Crypto; c.Decrypt == "ok" || c.Decrypt == "" && c.Verify == "ok" && len(c.Plaintext) > 0 {
 				v = c.Plaintext
 			}
+			if r.Value.Claimed { // a named format, decoded already: its value
+				if _, js, err := r.DecodedValue(); err == nil && js != nil {
+					v = js
+				}
+			}
 			t.last, t.lastHex = valueText(v)
 		}
 	}

@@ -134,10 +134,8 @@ func (s *Stage) Spec(r *session.Record) (spec payload.Spec, why string, claimed 
 			return c.spec, c.why, c.spec.Format != payload.None
 		}
 	}
-	if p.Version == decode.V5 {
-		if spec, why, ok := propertiesSpec(p); ok {
-			return spec, why, spec.Format != payload.None
-		}
+	if spec, why, ok := propertiesSpec(p); ok {
+		return spec, why, spec.Format != payload.None
 	}
 	if payload.IsSparkplugTopic(p.Topic) {
 		return payload.Spec{Format: payload.SparkplugB}, "Sparkplug B topic", true
@@ -148,17 +146,7 @@ func (s *Stage) Spec(r *session.Record) (spec payload.Spec, why string, claimed 
 // propertiesSpec reads the Content Type and Payload Format Indicator of an
 // MQTT 5 PUBLISH.
 func propertiesSpec(p *decode.Packet) (payload.Spec, string, bool) {
-	var ct string
-	utf8 := false
-	for i := range p.Fields {
-		f := &p.Fields[i]
-		switch f.Name {
-		case "mqtt.property.content_type":
-			ct = string(f.Bytes)
-		case "mqtt.property.payload_format_indicator":
-			utf8 = f.Uint == 1
-		}
-	}
+	ct, utf8 := string(p.ContentType), p.PayloadFormat == 1
 	if ct != "" {
 		if f, c, ok := payload.FromContentType(ct); ok {
 			return payload.Spec{Format: f, Compression: c}, "content type " + ct, true

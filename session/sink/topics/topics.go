@@ -80,6 +80,10 @@ func (t *Topic) Stats() *Stats {
 	return &t.delivered
 }
 
+// Published reports whether Stats are those of the messages published to
+// the broker (else those delivered by it).
+func (t *Topic) Published() bool { return t.published.Messages > 0 }
+
 // Table sums up a capture's values per topic. It is not safe for
 // concurrent use.
 type Table struct {

@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"text/tabwriter"
 	"time"
@@ -24,7 +25,7 @@ var tableColumns = []string{"topic", "messages", "bytes", "first_time", "last_ti
 // rows returns the table as rows of text: one per topic and member, one
 // with the member and its statistics empty for a topic without one. times
 // formats the first and last times.
-func (t *Table) rows(times func(time.Time) string) [][]string {
+func (t *Table) rows(times func(time.Time) string, num func(float64) string) [][]string {
 	var out [][]string
 	for _, tp := range t.order {
 		s := tp.Stats()
@@ -45,13 +46,13 @@ func (t *Table) rows(times func(time.Time) string) [][]string {
 func WriteTable(w io.Writer, format string, t *Table) error {
 	switch format {
 	case CSV:
-		return writeCSV(w, tableColumns, t.rows(epoch))
+		return writeCSV(w, tableColumns, t.rows(epoch, exact))
 	case JSON:
-		return writeJSONRows(w, tableColumns, t.rows(epoch), 1, 2, 3, 4, 7, 8, 9, 10)
+		return writeJSONRows(w, tableColumns, t.rows(epoch, exact), 1, 2, 3, 4, 7, 8, 9, 10)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TOPIC\tMESSAGES\tBYTES\tFIRST\tLAST\tFORMAT\tMEMBER\tMIN\tMAX\tMEAN\tLAST")
-	rows := t.rows(clock)
+	rows := t.rows(clock, short)
 	for _, row := range rows {
 		if row[6] == "" && row[7] != "" {
 			row[6] = "(value)"
@@ -72,7 +73,7 @@ func (h *History) columns() []string {
 
 // rows returns the history as rows of text, empty where a message lacks a
 // member.
-func (h *History) rows(times func(time.Time) string) [][]string {
+func (h *History) rows(times func(time.Time) string, num func(float64) string) [][]string {
 	members := h.Members()
 	out := make([][]string, 0, len(h.Rows()))
 	for _, r := range h.Rows() {
@@ -94,13 +95,13 @@ func WriteHistory(w io.Writer, format string, h *History) error {
 	cols := h.columns()
 	switch format {
 	case CSV:
-		return writeCSV(w, cols, h.rows(epoch))
+		return writeCSV(w, cols, h.rows(epoch, exact))
 	case JSON:
 		numeric := []int{0, 1}
 		for i := 3; i < len(cols); i++ {
 			numeric = append(numeric, i)
 		}
-		return writeJSONRows(w, cols, h.rows(epoch), numeric...)
+		return writeJSONRows(w, cols, h.rows(epoch, exact), numeric...)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	head := append([]string(nil), cols...)
@@ -110,7 +111,7 @@ func WriteHistory(w io.Writer, format string, h *History) error {
 		}
 	}
 	fmt.Fprintln(tw, join(head))
-	for _, row := range h.rows(clock) {
+	for _, row := range h.rows(clock, short) {
 		fmt.Fprintln(tw, join(row))
 	}
 	if len(h.Rows()) == 0 {
@@ -185,10 +186,19 @@ func writeJSONRows(w io.Writer, cols []string, rows [][]string, numeric ...int) 
 	return nil
 }
 
-// num formats a member value as the payload package writes numbers: the
+// exact formats a member value as the payload package writes numbers: the
 // shortest text that reads back the same; NaN and the infinities, which
 // JSON cannot hold, as the quoted strings "NaN", "Infinity", "-Infinity".
-func num(v float64) string { return string(payload.AppendFloat(nil, v, 64)) }
+func exact(v float64) string { return string(payload.AppendFloat(nil, v, 64)) }
+
+// short formats a member value for the text table: integers whole, other
+// numbers to 10 significant digits.
+func short(v float64) string {
+	if v == math.Trunc(v) && math.Abs(v) < 1e15 {
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	}
+	return strconv.FormatFloat(v, 'g', 10, 64)
+}
 
 // epoch formats a time as seconds since 1970 with nine decimals, as
 // frame.time_epoch; "" for none.
