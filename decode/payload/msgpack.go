@@ -1,8 +1,10 @@
 package payload
 
 import (
-	"math"
+	"strings"
 	"time"
+
+	"github.com/vmihailenco/msgpack/v5"
 )
 
 // AppendMsgPack appends the JSON text of one MessagePack object. Maps keep
@@ -28,8 +30,10 @@ func AppendMsgPack(dst, data []byte, lim Limits) ([]byte, error) {
 	return out, nil
 }
 
-// msgpackWalker renders MessagePack (the 2017 specification), reading it
-// in place.
+// msgpackWalker renders MessagePack (the 2017 specification): it reads the
+// heads of objects in place, so that map order is kept and every declared
+// length is checked against the data before anything is allocated, and
+// hands numbers and timestamps to vmihailenco/msgpack.
 type msgpackWalker struct {
 	data []byte
 	pos  int
@@ -140,20 +144,48 @@ func (w *msgpackWalker) number(b []byte, start int, c byte) ([]byte, *Error) {
 	default: // 0xc1
 		return b, errorf(MsgPack, start, "type code 0x%02x, never used", c)
 	}
-	v, err := w.uint(size)
+	if _, err := w.uint(size); err != nil {
+		return b, err
+	}
+	v, err := w.library(start)
 	if err != nil {
 		return b, err
 	}
-	switch {
-	case c == 0xca:
-		return AppendFloat(b, float64(math.Float32frombits(uint32(v))), 32), nil
-	case c == 0xcb:
-		return AppendFloat(b, math.Float64frombits(v), 64), nil
-	case c <= 0xcf:
-		return appendUint(b, v), nil
+	switch x := v.(type) {
+	case float32:
+		return AppendFloat(b, float64(x), 32), nil
+	case float64:
+		return AppendFloat(b, x, 64), nil
+	case uint8:
+		return appendUint(b, uint64(x)), nil
+	case uint16:
+		return appendUint(b, uint64(x)), nil
+	case uint32:
+		return appendUint(b, uint64(x)), nil
+	case uint64:
+		return appendUint(b, x), nil
+	case int8:
+		return appendInt(b, int64(x)), nil
+	case int16:
+		return appendInt(b, int64(x)), nil
+	case int32:
+		return appendInt(b, int64(x)), nil
+	case int64:
+		return appendInt(b, x), nil
 	}
-	shift := 64 - 8*size // sign-extend the size bytes
-	return appendInt(b, int64(v<<shift)>>shift), nil
+	return b, errorf(MsgPack, start, "unexpected %T", v)
+}
+
+// library decodes the object the walker read from start to pos with
+// vmihailenco/msgpack: the walker has checked its length against the
+// data, so the library allocates nothing it was not given.
+func (w *msgpackWalker) library(start int) (any, *Error) {
+	var v any
+	if err := msgpack.Unmarshal(w.data[start:w.pos], &v); err != nil {
+		msg := strings.TrimPrefix(err.Error(), "msgpack: ")
+		return nil, errorf(MsgPack, start, "%s", msg)
+	}
+	return v, nil
 }
 
 // str appends a string of n bytes.
@@ -229,28 +261,21 @@ func (w *msgpackWalker) ext(b []byte, start int, n uint64) ([]byte, *Error) {
 	}
 	typ := int8(t)
 	if typ == -1 {
-		if t, ok := msgpackTime(data); ok {
+		if len(data) != 4 && len(data) != 8 && len(data) != 12 {
+			return b, errorf(MsgPack, start, "timestamp extension of %d bytes", n)
+		}
+		v, err := w.library(start)
+		if err != nil {
+			return b, err
+		}
+		if t, ok := v.(time.Time); ok {
 			return AppendString(b, t.UTC().Format(time.RFC3339Nano)), nil
 		}
-		return b, errorf(MsgPack, start, "timestamp extension of %d bytes", n)
+		return b, errorf(MsgPack, start, "timestamp extension decoded as %T", v)
 	}
 	b = append(b, `{"type":`...)
 	b = appendInt(b, int64(typ))
 	b = append(b, `,"data":`...)
 	b = AppendBytes(b, data)
 	return append(b, '}'), nil
-}
-
-// msgpackTime decodes the timestamp extension's 4, 8 or 12 bytes.
-func msgpackTime(d []byte) (time.Time, bool) {
-	switch len(d) {
-	case 4:
-		return time.Unix(int64(be(d)), 0), true
-	case 8:
-		v := be(d)
-		return time.Unix(int64(v&(1<<34-1)), int64(v>>34)), true
-	case 12:
-		return time.Unix(int64(be(d[4:])), int64(be(d[:4]))), true
-	}
-	return time.Time{}, false
 }
