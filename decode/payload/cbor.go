@@ -237,11 +237,7 @@ func (w *cborWalker) key(b []byte, depth int) ([]byte, *Error) {
 	if err != nil {
 		return b, err
 	}
-	if b[key] != '"' {
-		text := string(b[key:])
-		b = appendValidString(b[:key], text)
-	}
-	return append(b, ':'), nil
+	return asKey(b, key), nil
 }
 
 // simple appends an item of major type 7: false, true, null, undefined

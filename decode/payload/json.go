@@ -557,3 +557,14 @@ func digits(data []byte, i int) int {
 	}
 	return i
 }
+
+// asKey ends the map key written at b[key:] with its colon; a key that is
+// not a string (CBOR and MessagePack allow any) becomes its JSON text,
+// quoted.
+func asKey(b []byte, key int) []byte {
+	if b[key] != '"' {
+		text := string(b[key:])
+		b = appendValidString(b[:key], text)
+	}
+	return append(b, ':')
+}

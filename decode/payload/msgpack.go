@@ -241,11 +241,7 @@ func (w *msgpackWalker) key(b []byte, depth int) ([]byte, *Error) {
 	if err != nil {
 		return b, err
 	}
-	if b[key] != '"' {
-		text := string(b[key:])
-		b = appendValidString(b[:key], text)
-	}
-	return append(b, ':'), nil
+	return asKey(b, key), nil
 }
 
 // ext appends an extension of n bytes after its type: the timestamp as a
