@@ -360,3 +360,37 @@ func Brief(b, v []byte, max int) []byte {
 	b = append(b, v[:cut]...)
 	return append(b, "…"...)
 }
+
+// AppendUnquoted appends the text of the JSON string v, its escapes
+// decoded, or v itself for other values. It allocates only for a string
+// with escapes.
+func AppendUnquoted(b, v []byte) []byte {
+	if KindOf(v) != KindString {
+		return append(b, v...)
+	}
+	if len(v) >= 2 && bytes.IndexByte(v[1:len(v)-1], '\\') < 0 {
+		return append(b, v[1:len(v)-1]...)
+	}
+	return append(b, Unquote(v)...)
+}
+
+// TreeRaw is Tree for writers that append names themselves: an object's
+// member comes with its name as written (the JSON string, quotes included:
+// see AppendUnquoted) and index -1; an array's element with a nil key and
+// its index; js itself with a nil key and index -1. It does not allocate.
+func TreeRaw(js []byte, fn func(depth int, key []byte, index int, v []byte)) {
+	treeRaw(js, 0, nil, -1, fn)
+}
+
+func treeRaw(v []byte, depth int, key []byte, index int, fn func(int, []byte, int, []byte)) {
+	fn(depth, key, index, v)
+	if depth > 256 {
+		return
+	}
+	switch KindOf(v) {
+	case KindObject:
+		eachMemberRaw(v, func(k, m []byte) bool { treeRaw(m, depth+1, k, -1, fn); return true })
+	case KindArray:
+		eachElement(v, func(i int, e []byte) bool { treeRaw(e, depth+1, nil, i, fn); return true })
+	}
+}

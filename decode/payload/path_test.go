@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -238,5 +239,35 @@ func TestBrief(t *testing.T) {
 		if got != "x"+tt.want || !utf8.ValidString(got) {
 			t.Errorf("Brief(%s, %d) = %q, want %q", tt.in, tt.max, got, "x"+tt.want)
 		}
+	}
+}
+
+func TestTreeRawAndAppendUnquoted(t *testing.T) {
+	js := []byte(`{"a":1,"b\u00e9":[true,"x\ny"],"c":{"d":null}}`)
+	var got []string
+	var walk []string
+	Tree(js, func(depth int, name string, v []byte) { walk = append(walk, strconv.Itoa(depth)+":"+name+"="+string(v)) })
+	TreeRaw(js, func(depth int, key []byte, index int, v []byte) {
+		name := ""
+		switch {
+		case key != nil:
+			name = string(AppendUnquoted(nil, key))
+		case index >= 0:
+			name = "[" + strconv.Itoa(index) + "]"
+		}
+		got = append(got, strconv.Itoa(depth)+":"+name+"="+string(v))
+	})
+	if strings.Join(got, "|") != strings.Join(walk, "|") {
+		t.Errorf("TreeRaw:\n%v\nTree:\n%v", got, walk)
+	}
+	for in, want := range map[string]string{`"plain"`: "plain", `"e\u00e9\n"`: "eé\n", `12.5`: "12.5", `null`: "null", `""`: ""} {
+		if got := string(AppendUnquoted([]byte(">"), []byte(in))); got != ">"+want {
+			t.Errorf("AppendUnquoted(%s) = %q, want %q", in, got, ">"+want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() {
+		TreeRaw(js, func(int, []byte, int, []byte) {})
+	}); n != 0 {
+		t.Errorf("TreeRaw allocates %v times", n)
 	}
 }

@@ -1,6 +1,8 @@
 package output
 
 import (
+	"strconv"
+
 	"github.com/mqtap/mqtap/decode/payload"
 	"github.com/mqtap/mqtap/session"
 )
@@ -57,21 +59,24 @@ func appendValueTree(b []byte, depth int, r *session.Record) []byte {
 		b = append(b, err.Error()...)
 		return append(b, '\n')
 	}
-	payload.Tree(js, func(d int, name string, v []byte) {
+	payload.TreeRaw(js, func(d int, key []byte, index int, v []byte) {
 		b = appendIndent(b, depth+d)
-		if d == 0 {
-			name = session.FieldValue.Title
-		}
 		start := len(b)
-		b = append(b, name...)
+		switch {
+		case d == 0:
+			b = append(b, session.FieldValue.Title...)
+		case key != nil:
+			b = payload.AppendUnquoted(b, key)
+		default:
+			b = append(b, '[')
+			b = strconv.AppendInt(b, int64(index), 10)
+			b = append(b, ']')
+		}
 		switch payload.KindOf(v) {
 		case payload.KindObject, payload.KindArray:
-		case payload.KindString:
-			b = append(b, ": "...)
-			b = append(b, payload.Unquote(v)...)
 		default:
 			b = append(b, ": "...)
-			b = append(b, v...)
+			b = payload.AppendUnquoted(b, v)
 		}
 		b = escapeControls(b, start)
 		b = append(b, '\n')
