@@ -246,7 +246,9 @@ func TestTreeRawAndAppendUnquoted(t *testing.T) {
 	js := []byte(`{"a":1,"b\u00e9":[true,"x\ny"],"c":{"d":null}}`)
 	var got []string
 	var walk []string
-	Tree(js, func(depth int, name string, v []byte) { walk = append(walk, strconv.Itoa(depth)+":"+name+"="+string(v)) })
+	Tree(js, func(depth int, name string, v []byte) {
+		walk = append(walk, strconv.Itoa(depth)+":"+name+"="+string(v))
+	})
 	TreeRaw(js, func(depth int, key []byte, index int, v []byte) {
 		name := ""
 		switch {
