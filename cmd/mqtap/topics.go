@@ -168,6 +168,9 @@ func readSource(ctx context.Context, spec sourceSpec, opts session.Options, hand
 		_, err := readCapture(ctx, fs, opts, handle, stderr)
 		return err
 	}
+	if !spec.isBroker() {
+		fmt.Fprintf(stderr, "Capturing on '%s'\n", src.Name())
+	}
 	ctx, cancel := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer cancel()
 	if duration > 0 {
