@@ -303,6 +303,28 @@ type rawDecoder struct {
 	scratch []rawField
 }
 
+// consumeScalar reads the value of a varint, fixed32, fixed64 or
+// length-delimited field from b: u for the numbers, bs for the bytes, n the
+// bytes read (negative on an error, as protowire's). scalar is false for
+// the other wire types, which the caller reads.
+func consumeScalar(typ protowire.Type, b []byte) (u uint64, bs []byte, n int, scalar bool) {
+	switch typ {
+	case protowire.VarintType:
+		u, n = protowire.ConsumeVarint(b)
+	case protowire.Fixed32Type:
+		var v uint32
+		v, n = protowire.ConsumeFixed32(b)
+		u = uint64(v)
+	case protowire.Fixed64Type:
+		u, n = protowire.ConsumeFixed64(b)
+	case protowire.BytesType:
+		bs, n = protowire.ConsumeBytes(b)
+	default:
+		return 0, nil, 0, false
+	}
+	return u, bs, n, true
+}
+
 func rawWireError(off, n int) *Error {
 	return errorf(Protobuf, off, "%v", protowire.ParseError(n))
 }
@@ -319,19 +341,11 @@ func (r *rawDecoder) scan(fields []rawField, b []byte, base int, group protowire
 		}
 		f := rawField{num: num, typ: typ, tag: base + i}
 		j := i + n
-		switch typ {
-		case protowire.VarintType:
-			f.u, n = protowire.ConsumeVarint(b[j:])
-		case protowire.Fixed32Type:
-			var v uint32
-			v, n = protowire.ConsumeFixed32(b[j:])
-			f.u = uint64(v)
-		case protowire.Fixed64Type:
-			f.u, n = protowire.ConsumeFixed64(b[j:])
-		case protowire.BytesType:
-			f.b, n = protowire.ConsumeBytes(b[j:])
+		var scalar bool
+		switch f.u, f.b, n, scalar = consumeScalar(typ, b[j:]); {
+		case scalar:
 			f.off = base + j + n - len(f.b)
-		case protowire.StartGroupType:
+		case typ == protowire.StartGroupType:
 			if depth+1 > r.lim.MaxDepth {
 				return fields, 0, limitf(Protobuf, base+i, "nested deeper than %d levels", r.lim.MaxDepth)
 			}
@@ -340,7 +354,7 @@ func (r *rawDecoder) scan(fields []rawField, b []byte, base int, group protowire
 				return fields, 0, err
 			}
 			f.b, f.off = b[j:j+n-protowire.SizeTag(num)], base+j
-		case protowire.EndGroupType:
+		case typ == protowire.EndGroupType:
 			if num == group {
 				return fields, j, nil
 			}

@@ -173,21 +173,13 @@ func spWalk(b []byte, base int, what string, fn func(f *spField) error) error {
 		}
 		f := spField{num: num, typ: typ}
 		j := i + n
-		switch typ {
-		case protowire.VarintType:
-			f.u, n = protowire.ConsumeVarint(b[j:])
-		case protowire.Fixed32Type:
-			var v uint32
-			v, n = protowire.ConsumeFixed32(b[j:])
-			f.u = uint64(v)
-		case protowire.Fixed64Type:
-			f.u, n = protowire.ConsumeFixed64(b[j:])
-		case protowire.BytesType:
-			f.b, n = protowire.ConsumeBytes(b[j:])
+		var scalar bool
+		switch f.u, f.b, n, scalar = consumeScalar(typ, b[j:]); {
+		case scalar:
 			f.voff = base + j + n - len(f.b)
-		case protowire.StartGroupType:
+		case typ == protowire.StartGroupType:
 			n = protowire.ConsumeFieldValue(num, typ, b[j:])
-		case protowire.EndGroupType:
+		case typ == protowire.EndGroupType:
 			return errorf(SparkplugB, base+i, "%s: end of group %d not started", what, num)
 		default:
 			return errorf(SparkplugB, base+i, "%s: reserved wire type %d", what, typ)
