@@ -95,18 +95,19 @@ type App struct {
 	views views
 
 	// State; read and written on the UI goroutine only.
-	page      string
-	total     int         // records the list knows of (the model's Len at the last refresh)
-	state     model.State // the model's state at the last refresh
-	tail      bool        // follow-tail mode
-	infoShift int         // characters of the Info column scrolled out to the left
-	msg       string      // status-line message
-	msgErr    bool        // msg is an error
-	rowErr    error       // the last error reading a row, shown on the status line
-	curIdx    int         // record index of the selected packet, -1 when none
-	cur       *session.Record
-	treeKey   string          // key of the selected detail tree node, kept from packet to packet
-	expanded  map[string]bool // detail tree subtrees the user expanded (true) or collapsed (false)
+	page       string
+	total      int         // records the list knows of (the model's Len at the last refresh)
+	state      model.State // the model's state at the last refresh
+	tail       bool        // follow-tail mode
+	infoShift  int         // characters of the Info column scrolled out to the left
+	timeFormat int         // of the Time column: timeRelative, timeAbsolute or timeDelta (t)
+	msg        string      // status-line message
+	msgErr     bool        // msg is an error
+	rowErr     error       // the last error reading a row, shown on the status line
+	curIdx     int         // record index of the selected packet, -1 when none
+	cur        *session.Record
+	treeKey    string          // key of the selected detail tree node, kept from packet to packet
+	expanded   map[string]bool // detail tree subtrees the user expanded (true) or collapsed (false)
 
 	flt         filterState
 	history     []string // applied display filters, oldest first

@@ -1115,3 +1115,39 @@ func TestTopicsChart(t *testing.T) {
 	u.waitText("metrics.Temperature min 21.5 max 21.5 last 21.5")
 	u.waitText("metrics.Pressure min 7 max 7 last 7")
 }
+
+// TestTimeFormats cycles the Time column with t: relative (tshark -t r),
+// absolute time of day (-t a), delta from the previous packet (-t d),
+// then relative again; the status line names each.
+func TestTimeFormats(t *testing.T) {
+	c := load(t, labSession, labKeys)
+	u := start(t, c, 140, 30, Options{})
+	u.waitText("115 packets")
+	first, _ := c.Row(0)
+	second, _ := c.Row(1)
+	rel := formatSeconds(second.Relative)
+	abs := second.Time.UTC().Format("15:04:05.000000")
+	delta := formatSeconds(second.Time.Sub(first.Time))
+	if rel == delta || rel == abs {
+		t.Fatalf("the sample's second packet does not tell the formats apart: %s %s %s", rel, abs, delta)
+	}
+	no := strconv.Itoa(second.Frame)
+	row2 := func() string {
+		for _, l := range u.lines() {
+			if f := strings.Fields(l); len(f) > 2 && f[1] == no {
+				return l
+			}
+		}
+		return ""
+	}
+	u.waitFor("relative time", func(string) bool { return strings.Contains(row2(), rel) })
+	u.typeText("t")
+	u.waitText("Time: absolute")
+	u.waitFor("absolute time", func(string) bool { return strings.Contains(row2(), abs) })
+	u.typeText("t")
+	u.waitText("Time: delta")
+	u.waitFor("delta time", func(string) bool { return strings.Contains(row2(), delta) && !strings.Contains(row2(), rel) })
+	u.typeText("t")
+	u.waitText("Time: relative")
+	u.waitFor("relative time again", func(string) bool { return strings.Contains(row2(), rel) })
+}

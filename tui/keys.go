@@ -184,6 +184,7 @@ func keyTable() []binding {
 		{[]key{r('s')}, scopeMain, "statistics", do((*App).openStats)},
 		{[]key{r('p')}, scopeMain, "payload of the selected packet", do((*App).openPayload)},
 		{[]key{r('F')}, scopeMain, "follow the tail of a growing capture (on/off)", do((*App).toggleTail)},
+		{[]key{r('t')}, scopeMain, "time format: relative, absolute, delta (tshark -t r|a|d)", do((*App).cycleTimeFormat)},
 
 		{[]key{r('j'), k(tcell.KeyDown)}, scopeList, "next packet", do(func(a *App) { a.moveList(1) })},
 		{[]key{r('k'), k(tcell.KeyUp)}, scopeList, "previous packet (stops following the tail)", do(func(a *App) { a.moveList(-1) })},

@@ -91,6 +91,9 @@ func (l *listContent) GetCell(row, col int) *tview.TableCell {
 		return &tview.TableCell{Text: ""}
 	}
 	text := rowText(&r, col)
+	if col == colTime {
+		text = l.timeText(&r)
+	}
 	if col == colInfo && l.a.infoShift > 0 {
 		text = tview.Escape(shiftText(sanitize(r.Info), l.a.infoShift))
 	}
@@ -166,6 +169,42 @@ func rowText(r *model.Row, col int) string {
 		return tview.Escape(sanitize(r.Info))
 	}
 	return ""
+}
+
+// Time formats of the Time column (t cycles them), as tshark's -t.
+const (
+	timeRelative = iota // -t r: seconds since the first packet
+	timeAbsolute        // -t a: the time of day
+	timeDelta           // -t d: seconds since the previous packet captured
+	numTimeFormats
+)
+
+// timeFormatNames name the time formats on the status line.
+var timeFormatNames = [numTimeFormats]string{"relative (seconds since the first packet)", "absolute (time of day, UTC)", "delta (seconds since the previous packet)"}
+
+// timeText is the Time column of a row in the App's time format.
+func (l *listContent) timeText(r *model.Row) string {
+	switch l.a.timeFormat {
+	case timeAbsolute:
+		return r.Time.UTC().Format("15:04:05.000000")
+	case timeDelta:
+		if r.Index == 0 {
+			return formatSeconds(0)
+		}
+		prev, err := l.a.cap.Row(r.Index - 1)
+		if err != nil {
+			return "?"
+		}
+		return formatSeconds(r.Time.Sub(prev.Time))
+	}
+	return formatSeconds(r.Relative)
+}
+
+// cycleTimeFormat moves the Time column to the next format (t).
+func (a *App) cycleTimeFormat() {
+	a.timeFormat = (a.timeFormat + 1) % numTimeFormats
+	a.content.forget()
+	a.setMessage("Time: " + timeFormatNames[a.timeFormat])
 }
 
 // formatSeconds formats a duration as seconds with six decimals, as the
