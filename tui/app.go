@@ -96,15 +96,16 @@ type App struct {
 
 	// State; read and written on the UI goroutine only.
 	page       string
-	total      int         // records the list knows of (the model's Len at the last refresh)
-	state      model.State // the model's state at the last refresh
-	tail       bool        // follow-tail mode
-	infoShift  int         // characters of the Info column scrolled out to the left
-	timeFormat int         // of the Time column: timeRelative, timeAbsolute or timeDelta (t)
-	msg        string      // status-line message
-	msgErr     bool        // msg is an error
-	rowErr     error       // the last error reading a row, shown on the status line
-	curIdx     int         // record index of the selected packet, -1 when none
+	total      int          // records the list knows of (the model's Len at the last refresh)
+	state      model.State  // the model's state at the last refresh
+	tail       bool         // follow-tail mode
+	infoShift  int          // characters of the Info column scrolled out to the left
+	timeFormat int          // of the Time column: timeRelative, timeAbsolute or timeDelta (t)
+	drawn      tcell.Screen // the screen last drawn on, whose clipboard y and Y set
+	msg        string       // status-line message
+	msgErr     bool         // msg is an error
+	rowErr     error        // the last error reading a row, shown on the status line
+	curIdx     int          // record index of the selected packet, -1 when none
 	cur        *session.Record
 	treeKey    string          // key of the selected detail tree node, kept from packet to packet
 	expanded   map[string]bool // detail tree subtrees the user expanded (true) or collapsed (false)
@@ -165,6 +166,7 @@ func New(c *model.Capture, screen tcell.Screen, opts Options) (*App, error) {
 	a.app.SetRoot(a.root, true).
 		SetInputCapture(a.onKey).
 		SetAfterDrawFunc(func(screen tcell.Screen) {
+			a.drawn = screen
 			// The status line is drawn last: tview draws the focused pane
 			// after the other primitives, and reading its rows may fail.
 			if name, _ := a.bottom.GetFrontPage(); name == "status" {

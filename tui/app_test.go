@@ -1151,3 +1151,31 @@ func TestTimeFormats(t *testing.T) {
 	u.waitText("Time: relative")
 	u.waitFor("relative time again", func(string) bool { return strings.Contains(row2(), rel) })
 }
+
+// TestCopy copies the selected detail line's value (y) and the whole
+// packet (Y) to the terminal's clipboard (tcell sends OSC 52; the
+// simulation screen keeps the data), and says so on the status line.
+func TestCopy(t *testing.T) {
+	c := load(t, "../pcaps/samples/mqtt5.pcapng", "")
+	u := start(t, c, 120, 40, Options{})
+	u.waitText("mqtt5.pcapng")
+	u.typeText(":goto 126")
+	u.key(tcell.KeyEnter)
+	u.waitSelected(126)
+	u.key(tcell.KeyTab)
+	u.settle()
+	u.downToTreeLine("Topic:", 40)
+	u.typeText("y")
+	u.waitText("copied the value (29 bytes): capteurs/température/salle-3")
+	if got := string(u.screen.GetClipboardData()); got != "capteurs/température/salle-3" {
+		t.Errorf("clipboard %q", got)
+	}
+	u.typeText("Y")
+	u.waitText("copied frame 126")
+	got := string(u.screen.GetClipboardData())
+	for _, want := range []string{"Frame 126:", "MQ Telemetry Transport Protocol, Publish Message", "Topic: capteurs/température/salle-3", "Content Type: application/json; charset=utf-8", "unité: °C"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("packet copied lacks %q:\n%s", want, got)
+		}
+	}
+}

@@ -23,6 +23,7 @@ import (
 type nodeRef struct {
 	key       string
 	label     string // the node's text without the expansion marker, escaped
+	text      string // the same, not escaped (what y copies)
 	off, n    int
 	hasRange  bool
 	decrypted bool
@@ -79,7 +80,8 @@ func (b *treeBuilder) node(parentKey, name, text string, ref nodeRef) *tview.Tre
 	n := b.seen[key]
 	b.seen[key] = n + 1
 	ref.key = key + "#" + strconv.Itoa(n)
-	ref.label = tview.Escape(sanitize(text))
+	ref.text = sanitize(text)
+	ref.label = tview.Escape(ref.text)
 	return tview.NewTreeNode(ref.label).
 		SetReference(&ref).
 		SetTextStyle(tcell.StyleDefault).

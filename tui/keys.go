@@ -185,6 +185,8 @@ func keyTable() []binding {
 		{[]key{r('p')}, scopeMain, "payload of the selected packet", do((*App).openPayload)},
 		{[]key{r('F')}, scopeMain, "follow the tail of a growing capture (on/off)", do((*App).toggleTail)},
 		{[]key{r('t')}, scopeMain, "time format: relative, absolute, delta (tshark -t r|a|d)", do((*App).cycleTimeFormat)},
+		{[]key{r('y')}, scopeMain, "copy the selected detail line's value to the clipboard (OSC 52: works over SSH and tmux)", do((*App).copyLine)},
+		{[]key{r('Y')}, scopeMain, "copy the whole packet as text (its detail tree, as mqtap read -V)", do((*App).copyPacket)},
 
 		{[]key{r('j'), k(tcell.KeyDown)}, scopeList, "next packet", do(func(a *App) { a.moveList(1) })},
 		{[]key{r('k'), k(tcell.KeyUp)}, scopeList, "previous packet (stops following the tail)", do(func(a *App) { a.moveList(-1) })},
