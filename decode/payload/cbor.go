@@ -149,9 +149,9 @@ func (w *cborWalker) item(b []byte, depth int) ([]byte, *Error) {
 			return b, limitf(CBOR, start, "nested deeper than %d levels", w.lim.MaxDepth)
 		}
 		if major == 4 {
-			return w.array(b, depth+1, arg, info == 31)
+			return w.container(b, depth+1, arg, info == 31, false)
 		}
-		return w.object(b, depth+1, arg, info == 31)
+		return w.container(b, depth+1, arg, info == 31, true)
 	}
 	return w.simple(b, start, info, arg)
 }
@@ -174,12 +174,18 @@ func (w *cborWalker) str(b []byte, major byte, n uint64) ([]byte, *Error) {
 	return out, nil
 }
 
-// array appends an array of n items, or of items up to a break.
-func (w *cborWalker) array(b []byte, depth int, n uint64, indef bool) ([]byte, *Error) {
-	if !indef && n > uint64(len(w.data)-w.pos) { // every item takes a byte
+// container appends an array of n items (a map of n pairs when isMap), or
+// of items (pairs) up to a break.
+func (w *cborWalker) container(b []byte, depth int, n uint64, indef, isMap bool) ([]byte, *Error) {
+	per := uint64(1) // every item takes a byte, every pair two
+	opening, closing := byte('['), byte(']')
+	if isMap {
+		per, opening, closing = 2, '{', '}'
+	}
+	if !indef && n > uint64(len(w.data)-w.pos)/per {
 		return b, w.eof()
 	}
-	b = append(b, '[')
+	b = append(b, opening)
 	var err *Error
 	for i := uint64(0); indef || i < n; i++ {
 		if indef {
@@ -193,40 +199,16 @@ func (w *cborWalker) array(b []byte, depth int, n uint64, indef bool) ([]byte, *
 		if i > 0 {
 			b = append(b, ',')
 		}
-		if b, err = w.item(b, depth); err != nil {
-			return b, err
-		}
-	}
-	return append(b, ']'), nil
-}
-
-// object appends a map of n pairs, or of pairs up to a break.
-func (w *cborWalker) object(b []byte, depth int, n uint64, indef bool) ([]byte, *Error) {
-	if !indef && n > uint64(len(w.data)-w.pos)/2 { // every pair takes two
-		return b, w.eof()
-	}
-	b = append(b, '{')
-	var err *Error
-	for i := uint64(0); indef || i < n; i++ {
-		if indef {
-			if end, err := w.isBreak(); end || err != nil {
-				if err != nil {
-					return b, err
-				}
-				break
+		if isMap {
+			if b, err = w.key(b, depth); err != nil {
+				return b, err
 			}
 		}
-		if i > 0 {
-			b = append(b, ',')
-		}
-		if b, err = w.key(b, depth); err != nil {
-			return b, err
-		}
 		if b, err = w.item(b, depth); err != nil {
 			return b, err
 		}
 	}
-	return append(b, '}'), nil
+	return append(b, closing), nil
 }
 
 // key appends a map key and its colon: a key that is not a string as
