@@ -670,19 +670,7 @@ func TestTopicsView(t *testing.T) {
 
 	// Walk to le0nh4rt/uppercase/response and press f: the list shows its
 	// messages.
-	for i := 0; i < 40; i++ {
-		var path string
-		u.do(func() {
-			if _, tn := u.app.currentTopic(); tn != nil {
-				path = tn.Path
-			}
-		})
-		if path == "le0nh4rt/uppercase/response" {
-			break
-		}
-		u.typeText("j")
-		u.settle()
-	}
+	u.downToTopic("le0nh4rt/uppercase/response", 40)
 	u.typeText("f")
 	u.waitText(`filter: mqtt.topic == "le0nh4rt/uppercase/response"`)
 	// The two PUBLISHes, and the SUBSCRIBE with that topic filter.
@@ -1056,6 +1044,26 @@ func TestRowErrors(t *testing.T) {
 
 // downToTreeLine moves the detail tree's selection down (j) until the
 // selected line starts with prefix, at most max lines.
+// downToTopic moves down the topics view (j) to the topic path, at most
+// max steps; the test fails when it is not found.
+func (u *ui) downToTopic(path string, max int) {
+	u.t.Helper()
+	for i := 0; i < max; i++ {
+		var cur string
+		u.do(func() {
+			if _, tn := u.app.currentTopic(); tn != nil {
+				cur = tn.Path
+			}
+		})
+		if cur == path {
+			return
+		}
+		u.typeText("j")
+		u.settle()
+	}
+	u.t.Fatalf("topic %s not found in the tree:\n%s", path, u.text())
+}
+
 func (u *ui) downToTreeLine(prefix string, max int) {
 	for i := 0; i < max; i++ {
 		var cur string
@@ -1079,23 +1087,7 @@ func TestTopicsChart(t *testing.T) {
 	u.waitText("2483 packets")
 	u.typeText("T")
 	u.waitText("All topics")
-	walkTo := func(path string) {
-		t.Helper()
-		for i := 0; i < 80; i++ {
-			var cur string
-			u.do(func() {
-				if _, tn := u.app.currentTopic(); tn != nil {
-					cur = tn.Path
-				}
-			})
-			if cur == path {
-				return
-			}
-			u.typeText("j")
-			u.settle()
-		}
-		t.Fatalf("topic %s not found in the tree:\n%s", path, u.text())
-	}
+	walkTo := func(path string) { u.downToTopic(path, 80) }
 	walkTo("lab/cbor")
 	u.waitText("t min 24.5 max 24.5 last 24.5")
 	walkTo("lab/utf8")
