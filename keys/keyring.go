@@ -16,6 +16,8 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/mqtap/mqtap/keys/tomllines"
 )
 
 // keyring is what one keyring file (*.toml) configures.
@@ -55,19 +57,19 @@ func (e *locError) Error() string {
 type ringParser struct {
 	file  string
 	dir   string // absolute directory of the file
-	lines tomlLines
+	lines tomllines.Lines
 	errs  []*locError
 	raw   []string // files named by hmac.key_file
 }
 
 // errorf records an error at the line of key path.
 func (rp *ringParser) errorf(path, format string, args ...any) {
-	rp.errs = append(rp.errs, &locError{file: rp.file, line: rp.lines.line(path), msg: fmt.Sprintf(format, args...)})
+	rp.errs = append(rp.errs, &locError{file: rp.file, line: rp.lines.Line(path), msg: fmt.Sprintf(format, args...)})
 }
 
 // src is "FILE:LINE" of path.
 func (rp *ringParser) src(path string) string {
-	return rp.file + ":" + strconv.Itoa(rp.lines.line(path))
+	return rp.file + ":" + strconv.Itoa(rp.lines.Line(path))
 }
 
 // err joins the recorded errors in line order.
@@ -108,7 +110,7 @@ func parseKeyring(file string, data []byte) (*keyring, error) {
 		}
 		return nil, &locError{file: file, msg: "not valid TOML: " + oneLine(err.Error())}
 	}
-	rp.lines = scanTOMLLines(data)
+	rp.lines = tomllines.Scan(data)
 	kr := &keyring{path: file}
 	for _, key := range sortedKeys(doc, rp.lines, "") {
 		v := doc[key]
@@ -137,13 +139,13 @@ func parseKeyring(file string, data []byte) (*keyring, error) {
 }
 
 // sortedKeys returns the keys of m in the order they appear in the file.
-func sortedKeys(m map[string]any, lines tomlLines, prefix string) []string {
+func sortedKeys(m map[string]any, lines tomllines.Lines, prefix string) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
 	}
 	sort.Slice(keys, func(i, j int) bool {
-		li, lj := lines.line(join(prefix, keys[i])), lines.line(join(prefix, keys[j]))
+		li, lj := lines.Line(tomllines.Join(prefix, keys[i])), lines.Line(tomllines.Join(prefix, keys[j]))
 		if li != lj {
 			return li < lj
 		}
@@ -199,7 +201,7 @@ func tomlType(v any) string {
 func (rp *ringParser) checkKeys(path, what string, t map[string]any, allowed ...string) {
 	for _, k := range sortedKeys(t, rp.lines, path) {
 		if !slices.Contains(allowed, k) {
-			rp.errorf(join(path, k), "unknown key %q in %s (want %s)", k, what, strings.Join(allowed, ", "))
+			rp.errorf(tomllines.Join(path, k), "unknown key %q in %s (want %s)", k, what, strings.Join(allowed, ", "))
 		}
 	}
 }
@@ -213,7 +215,7 @@ func (rp *ringParser) str(path string, t map[string]any, key, what string) (stri
 	}
 	s, isStr := v.(string)
 	if !isStr {
-		rp.errorf(join(path, key), "%s.%s is a %s, want a string", what, key, tomlType(v))
+		rp.errorf(tomllines.Join(path, key), "%s.%s is a %s, want a string", what, key, tomlType(v))
 		return "", false
 	}
 	return s, true
@@ -241,7 +243,7 @@ func (rp *ringParser) strList(path string, t map[string]any, key, what string) (
 		}
 		return out, true
 	}
-	rp.errorf(join(path, key), "%s.%s is a %s, want an array of strings", what, key, tomlType(v))
+	rp.errorf(tomllines.Join(path, key), "%s.%s is a %s, want an array of strings", what, key, tomlType(v))
 	return nil, false
 }
 
@@ -253,7 +255,7 @@ func (rp *ringParser) table(path string, t map[string]any, key string) (map[stri
 	}
 	m, isTable := v.(map[string]any)
 	if !isTable {
-		rp.errorf(join(path, key), "%s is a %s, want a table such as %s = { ... }", key, tomlType(v), key)
+		rp.errorf(tomllines.Join(path, key), "%s is a %s, want a table such as %s = { ... }", key, tomlType(v), key)
 		return nil, false
 	}
 	return m, true
@@ -270,7 +272,7 @@ func (rp *ringParser) dhBlock(path string, t map[string]any) []dhGlob {
 		return nil
 	}
 	if len(globs) == 0 {
-		rp.errorf(join(path, "private_keys"), "dh.private_keys is empty")
+		rp.errorf(tomllines.Join(path, "private_keys"), "dh.private_keys is empty")
 	}
 	var out []dhGlob
 	for i, g := range globs {
@@ -298,13 +300,13 @@ func (rp *ringParser) rule(path string, t map[string]any) *Rule {
 	}
 	r.Topics = topics
 	if h, ok := rp.table(path, t, "hmac"); ok {
-		r.HMAC = rp.hmac(join(path, "hmac"), h)
+		r.HMAC = rp.hmac(tomllines.Join(path, "hmac"), h)
 	}
 	if h, ok := rp.table(path, t, "rsa_oaep"); ok {
-		r.RSA = rp.rsa(join(path, "rsa_oaep"), h)
+		r.RSA = rp.rsa(tomllines.Join(path, "rsa_oaep"), h)
 	}
 	if h, ok := rp.table(path, t, "ecdsa"); ok {
-		r.ECDSA = rp.ecdsa(join(path, "ecdsa"), h)
+		r.ECDSA = rp.ecdsa(tomllines.Join(path, "ecdsa"), h)
 	}
 	r.Payload = rp.payload(path, t)
 	if len(rp.errs) > before {
@@ -313,7 +315,7 @@ func (rp *ringParser) rule(path string, t map[string]any) *Rule {
 	if err := r.finish(); err != nil {
 		p := path
 		if len(r.Topics) > 0 && strings.HasPrefix(err.Error(), "topic filter") {
-			p = join(path, "topics")
+			p = tomllines.Join(path, "topics")
 		}
 		rp.errorf(p, "%v", err)
 		return nil
@@ -330,12 +332,12 @@ func (rp *ringParser) payload(path string, t map[string]any) *PayloadRule {
 	if !ok && !hasCompression {
 		return nil
 	}
-	pr := &PayloadRule{Compression: compression, Source: rp.src(join(path, "payload")), CompressionSource: rp.src(join(path, "compression"))}
+	pr := &PayloadRule{Compression: compression, Source: rp.src(tomllines.Join(path, "payload")), CompressionSource: rp.src(tomllines.Join(path, "compression"))}
 	if !ok {
 		pr.Source = pr.CompressionSource
 		return pr
 	}
-	pp := join(path, "payload")
+	pp := tomllines.Join(path, "payload")
 	rp.checkKeys(pp, "payload", p, "format", "proto", "message")
 	format, hasFormat := rp.str(pp, p, "format", "payload")
 	if !hasFormat {
@@ -348,7 +350,7 @@ func (rp *ringParser) payload(path string, t map[string]any) *PayloadRule {
 	pr.Message, _ = rp.str(pp, p, "message", "payload")
 	if proto, ok := rp.str(pp, p, "proto", "payload"); ok {
 		pr.Proto = rp.abs(proto)
-		pr.ProtoSource = rp.src(join(pp, "proto"))
+		pr.ProtoSource = rp.src(tomllines.Join(pp, "proto"))
 	}
 	return pr
 }
@@ -360,10 +362,10 @@ func (rp *ringParser) hmac(path string, t map[string]any) *HMACKey {
 	alg, _ := rp.str(path, t, "algorithm", "hmac")
 	layout, _ := rp.str(path, t, "layout", "hmac")
 	if _, ok := hmacAlgorithms[alg]; alg != "" && !ok {
-		rp.errorf(join(path, "algorithm"), "hmac.algorithm: unknown algorithm %q (want sha256, sha1 or sha512)", alg)
+		rp.errorf(tomllines.Join(path, "algorithm"), "hmac.algorithm: unknown algorithm %q (want sha256, sha1 or sha512)", alg)
 	}
 	if layout != "" && layout != LayoutTrailer && layout != LayoutPrefix {
-		rp.errorf(join(path, "layout"), "hmac.layout: unknown layout %q (want trailer or prefix)", layout)
+		rp.errorf(tomllines.Join(path, "layout"), "hmac.layout: unknown layout %q (want trailer or prefix)", layout)
 	}
 	var set []string
 	for _, k := range []string{"key_hex", "key_base64", "key_file"} {
@@ -377,10 +379,10 @@ func (rp *ringParser) hmac(path string, t map[string]any) *HMACKey {
 		return nil
 	case 1:
 	default:
-		rp.errorf(join(path, set[1]), "hmac has both %s and %s: set only one", set[0], set[1])
+		rp.errorf(tomllines.Join(path, set[1]), "hmac has both %s and %s: set only one", set[0], set[1])
 		return nil
 	}
-	kp := join(path, set[0])
+	kp := tomllines.Join(path, set[0])
 	val, ok := rp.str(path, t, set[0], "hmac")
 	if !ok {
 		return nil
@@ -470,7 +472,7 @@ func (rp *ringParser) rsa(path string, t map[string]any) *RSAOAEPKey {
 	rp.checkKeys(path, "rsa_oaep", t, "private_key", "hash")
 	hash, _ := rp.str(path, t, "hash", "rsa_oaep")
 	if _, ok := oaepHashes[hash]; hash != "" && !ok {
-		rp.errorf(join(path, "hash"), "rsa_oaep.hash: unknown hash %q (want sha1 or sha256)", hash)
+		rp.errorf(tomllines.Join(path, "hash"), "rsa_oaep.hash: unknown hash %q (want sha1 or sha256)", hash)
 		return nil
 	}
 	name, ok := rp.str(path, t, "private_key", "rsa_oaep")
@@ -480,7 +482,7 @@ func (rp *ringParser) rsa(path string, t map[string]any) *RSAOAEPKey {
 		}
 		return nil
 	}
-	kp := join(path, "private_key")
+	kp := tomllines.Join(path, "private_key")
 	data, abs, ok := rp.readKeyFile(kp, "rsa_oaep.private_key", name)
 	if !ok {
 		return nil
@@ -502,13 +504,13 @@ func (rp *ringParser) ecdsa(path string, t map[string]any) *ECDSAKey {
 	hash, _ := rp.str(path, t, "hash", "ecdsa")
 	curve, hasCurve := rp.str(path, t, "curve", "ecdsa")
 	if format != "" && format != FormatTimestampColonBase64 && format != FormatDetachedBase64Suffix {
-		rp.errorf(join(path, "format"), "ecdsa.format: unknown format %q (want %s or %s)", format, FormatTimestampColonBase64, FormatDetachedBase64Suffix)
+		rp.errorf(tomllines.Join(path, "format"), "ecdsa.format: unknown format %q (want %s or %s)", format, FormatTimestampColonBase64, FormatDetachedBase64Suffix)
 	}
 	if hash != "" && !ecdsaHashes[hash] {
-		rp.errorf(join(path, "hash"), "ecdsa.hash: unknown hash %q (want sha1 or sha256)", hash)
+		rp.errorf(tomllines.Join(path, "hash"), "ecdsa.hash: unknown hash %q (want sha1 or sha256)", hash)
 	}
 	if hasCurve && curveNames[curve] == "" {
-		rp.errorf(join(path, "curve"), "ecdsa.curve: unknown curve %q (want secp256k1 or P-256)", curve)
+		rp.errorf(tomllines.Join(path, "curve"), "ecdsa.curve: unknown curve %q (want secp256k1 or P-256)", curve)
 	}
 	name, ok := rp.str(path, t, "public_key", "ecdsa")
 	if !ok {
@@ -520,7 +522,7 @@ func (rp *ringParser) ecdsa(path string, t map[string]any) *ECDSAKey {
 	if len(rp.errs) > before {
 		return nil
 	}
-	kp := join(path, "public_key")
+	kp := tomllines.Join(path, "public_key")
 	data, abs, ok := rp.readKeyFile(kp, "ecdsa.public_key", name)
 	if !ok {
 		return nil
@@ -531,7 +533,7 @@ func (rp *ringParser) ecdsa(path string, t map[string]any) *ECDSAKey {
 		return nil
 	}
 	if hasCurve && curveNames[curve] != k.Curve {
-		rp.errorf(join(path, "curve"), "ecdsa.curve is %s but the key %q is on %s", curve, name, k.Curve)
+		rp.errorf(tomllines.Join(path, "curve"), "ecdsa.curve is %s but the key %q is on %s", curve, name, k.Curve)
 		return nil
 	}
 	k.File = abs

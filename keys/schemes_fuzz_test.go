@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+
+	"github.com/mqtap/mqtap/keys/tomllines"
 )
 
 // FuzzECDSAVerify feeds payloads to the seed-002 verifier (secp256k1,
@@ -104,7 +106,7 @@ func FuzzParseKeyring(f *testing.F) {
 	}
 	const file = "testdata/keyring/fuzz.toml"
 	f.Fuzz(func(t *testing.T, data []byte) {
-		_ = scanTOMLLines(data)
+		_ = tomllines.Scan(data)
 		kr, err := parseKeyring(file, data)
 		if err != nil {
 			for _, l := range bytes.Split([]byte(err.Error()), []byte("\n")) {

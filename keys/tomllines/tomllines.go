@@ -1,32 +1,35 @@
-package keys
+// Package tomllines finds the line of each key of a TOML document. The
+// keyring and the terminal UI's configuration name "FILE:LINE" in their
+// error messages with it.
+package tomllines
 
 import (
 	"strconv"
 	"strings"
 )
 
-// tomlLines maps the key paths of a TOML document to the line where each
+// Lines maps the key paths of a TOML document to the line where each
 // is defined: "rule[2]" is the third [[rule]] header, "rule[2].hmac" and
 // "rule[2].hmac.key_hex" its keys (inline table, dotted key or [rule.hmac]
 // sub-table alike), "tls.keylog" a key of [tls], "tls.keylog[1]" an
 // element of a multi-line array. BurntSushi/toml does not expose positions
-// (and keeps one per key name, not per array element), so the keyring
-// loader scans the text itself for its messages. The document has already
+// (and keeps one per key name, not per array element), so the loaders
+// scan the text themselves for their messages. The document has already
 // been parsed by the toml package; on text that is not valid TOML the
 // scan still ends, with some lines unknown.
-type tomlLines map[string]int
+type Lines map[string]int
 
-// scanTOMLLines scans data and returns the line of every key path.
-func scanTOMLLines(data []byte) tomlLines {
-	sc := &lineScanner{s: data, line: 1, out: tomlLines{}, arrays: map[string]int{}}
+// Scan scans data and returns the line of every key path.
+func Scan(data []byte) Lines {
+	sc := &lineScanner{s: data, line: 1, out: Lines{}, arrays: map[string]int{}}
 	sc.document()
 	return sc.out
 }
 
-// line returns the line of path, or of its nearest ancestor that has one
+// Line returns the line of path, or of its nearest ancestor that has one
 // ("rule[0].hmac.algorithm" falls back to "rule[0].hmac", then
 // "rule[0]"), 0 if none.
-func (l tomlLines) line(path string) int {
+func (l Lines) Line(path string) int {
 	for path != "" {
 		if n, ok := l[path]; ok {
 			return n
@@ -40,12 +43,21 @@ func (l tomlLines) line(path string) int {
 	return 0
 }
 
-// lineScanner is the state of scanTOMLLines.
+// Join joins two parts of a key path with '.': Join("rule[0]", "hmac")
+// is "rule[0].hmac", Join("", "tls") is "tls".
+func Join(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "." + b
+}
+
+// lineScanner is the state of Scan.
 type lineScanner struct {
 	s      []byte
 	i      int
 	line   int
-	out    tomlLines
+	out    Lines
 	arrays map[string]int // [[array]] path -> number of elements so far
 }
 
@@ -97,7 +109,7 @@ func (p *lineScanner) document() {
 func (p *lineScanner) recordKeys(prefix string, keys []string, line int) string {
 	path := prefix
 	for _, k := range keys {
-		path = join(path, k)
+		path = Join(path, k)
 		p.record(path, line)
 	}
 	return path
@@ -108,7 +120,7 @@ func (p *lineScanner) recordKeys(prefix string, keys []string, line int) string 
 func (p *lineScanner) resolve(keys []string) string {
 	path := ""
 	for _, k := range keys {
-		path = join(path, k)
+		path = Join(path, k)
 		if n, ok := p.arrays[path]; ok && n > 0 {
 			path += "[" + strconv.Itoa(n-1) + "]"
 		}
@@ -122,7 +134,7 @@ func (p *lineScanner) arrayTable(keys []string, line int) string {
 		return ""
 	}
 	parent := p.resolve(keys[:len(keys)-1])
-	base := join(parent, keys[len(keys)-1])
+	base := Join(parent, keys[len(keys)-1])
 	n := p.arrays[base]
 	p.arrays[base] = n + 1
 	p.record(base, line)
@@ -136,14 +148,6 @@ func (p *lineScanner) table(keys []string, line int) string {
 	path := p.resolve(keys)
 	p.record(path, line)
 	return path
-}
-
-// join joins two path parts with '.'.
-func join(a, b string) string {
-	if a == "" {
-		return b
-	}
-	return a + "." + b
 }
 
 // keyPath reads a dotted key (bare or quoted parts) and returns its parts.
@@ -181,7 +185,7 @@ func isBareKeyChar(c byte) bool {
 }
 
 // quoted reads a one-line quoted key and returns its content (escapes
-// are kept as written, which is enough for the keyring's own keys).
+// are kept as written, which is enough for the keys mqtap's files use).
 func (p *lineScanner) quoted() string {
 	q := p.s[p.i]
 	p.i++
