@@ -77,7 +77,13 @@ type TCPFrame struct {
 	Src     netip.AddrPort // sender
 	Seq     uint32         // sequence number
 	SYN     bool
+	FIN     bool
+	RST     bool
 	Payload int // bytes of TCP payload on the wire
+	Len     int // the frame's length on the wire (frame.len)
+	// NotMQTT is set once the connection was found to carry something
+	// else than MQTT (directly, in TLS or in WebSocket).
+	NotMQTT bool
 }
 
 // Handler receives each MQTT control packet. The Record is reused after the
@@ -273,7 +279,9 @@ func (p *Pipeline) tcpSegment(seg Segment, tcp *TCPHeader) {
 	src := netip.AddrPortFrom(seg.Src, tcp.SrcPort)
 	wire := max(seg.PayloadLen, len(tcp.Payload))
 	if p.opts.OnTCPFrame != nil {
-		p.opts.OnTCPFrame(TCPFrame{Frame: p.stats.Frames, Time: p.now, Stream: int(c.stream), Src: src, Seq: tcp.Seq, SYN: tcp.SYN, Payload: wire})
+		p.opts.OnTCPFrame(TCPFrame{Frame: p.stats.Frames, Time: p.now, Stream: int(c.stream), Src: src, Seq: tcp.Seq,
+			SYN: tcp.SYN, FIN: tcp.FIN, RST: tcp.RST, Payload: wire, Len: int(p.cur.length),
+			NotMQTT: c.kind == kindOther || c.inner == kindOther})
 	}
 	if c.kind == kindOther || c.done {
 		return

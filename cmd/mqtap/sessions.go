@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 
 	"github.com/spf13/cobra"
@@ -8,6 +9,7 @@ import (
 	"github.com/mqtap/mqtap/session"
 	"github.com/mqtap/mqtap/session/analysis"
 	"github.com/mqtap/mqtap/session/analysis/kex"
+	"github.com/mqtap/mqtap/session/sink/connections"
 	"github.com/mqtap/mqtap/session/sink/report"
 )
 
@@ -19,6 +21,7 @@ func newSessionsCmd(stdout, stderr io.Writer) *cobra.Command {
 		expr     string
 		showTLS  bool
 		showWS   bool
+		showConn bool
 	)
 	cmd := &cobra.Command{
 		Use:   "sessions FILE",
@@ -31,7 +34,8 @@ decrypted it and with which HKDF variant, how many messages were decrypted,
 failed or had no key, and the findings (kex.mitm, kex.unanswered,
 kex.key-reuse, kex.weak-group, kex.invalid-public-key, payload.not-encrypted).`,
 		Example: `  mqtap sessions pcaps/samples/lab-session.pcapng --keys pcaps/samples/keys/lab-session/requester
-  mqtap sessions capture.pcapng --keys keys/ -T json`,
+  mqtap sessions capture.pcapng --keys keys/ -T json
+  mqtap sessions --connections capture.pcapng -T csv`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return usagef("sessions takes one capture file: mqtap sessions FILE (see 'mqtap sessions --help')")
@@ -39,7 +43,17 @@ kex.key-reuse, kex.weak-group, kex.invalid-public-key, payload.not-encrypted).`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts, flt, store, err := analysisSetup("sessions", format, decodeAs, expr, keyPaths)
+			if showTLS && showWS || showConn && (showTLS || showWS) {
+				return usagef("--tls, --ws and --connections list different connections: give one")
+			}
+			setupFormat := format
+			if showConn {
+				if format != "text" && format != "json" && format != "csv" {
+					return usagef("unknown output format %q for sessions --connections: use text, json or csv", format)
+				}
+				setupFormat = "text" // analysisSetup knows text and json
+			}
+			opts, flt, store, err := analysisSetup("sessions", setupFormat, decodeAs, expr, keyPaths)
 			if err != nil {
 				return err
 			}
@@ -47,9 +61,22 @@ kex.key-reuse, kex.weak-group, kex.invalid-public-key, payload.not-encrypted).`,
 			if err != nil {
 				return err
 			}
+			var table *connections.Table
+			if showConn {
+				table = &connections.Table{}
+				opts = table.Hook(opts)
+			}
 			matched := map[string]bool{} // sessions with a packet the filter selects
+			streams := map[int]bool{}    // connections with a packet the filter selects
 			handle := func(r *session.Record) error {
 				chain.Observe(r)
+				if table != nil {
+					table.Record(r)
+					if flt != nil && flt.Match(r) {
+						streams[r.Stream] = true
+					}
+					return nil
+				}
 				if r.Crypto.Session != "" && (flt == nil || flt.Match(r)) {
 					matched[r.Crypto.Session] = true
 				}
@@ -60,8 +87,8 @@ kex.key-reuse, kex.weak-group, kex.invalid-public-key, payload.not-encrypted).`,
 				return err
 			}
 			switch {
-			case showTLS && showWS:
-				return usagef("--tls and --ws list different connections: give one")
+			case showConn:
+				return writeConnections(stdout, stderr, format, table, flt != nil, streams)
 			case showTLS:
 				return report.WriteTLS(stdout, format, st.TLS)
 			case showWS:
@@ -81,11 +108,29 @@ kex.key-reuse, kex.weak-group, kex.invalid-public-key, payload.not-encrypted).`,
 			return report.WriteExchanges(stdout, format, exchanges)
 		},
 	}
-	cmd.Flags().StringVarP(&format, "format", "T", "text", "output format: text or json")
+	cmd.Flags().StringVarP(&format, "format", "T", "text", "output format: text or json (and csv with --connections)")
 	cmd.Flags().BoolVar(&showTLS, "tls", false, "list the TLS connections instead: handshake (version, cipher suite, SNI, ALPN, resumption), the broker's certificate and whether mqtap decrypted them")
 	cmd.Flags().BoolVar(&showWS, "ws", false, "list the WebSocket connections instead: their upgrade (path, host, subprotocols offered and chosen, extensions, status), frames, MQTT packets and close")
+	cmd.Flags().BoolVar(&showConn, "connections", false, "list the MQTT connections instead (Wireshark's conversations): client id, user name, version, addresses, transport, "+
+		"MQTT packets, TCP frames and bytes each way (as tshark -z conv,tcp counts them), start, duration, how it ended (DISCONNECT, broker or client closed, keep-alive timeout, capture end) and findings; "+
+		"with -Y, the connections that have a selected packet")
 	cmd.Flags().StringArrayVarP(&decodeAs, "decode-as", "d", nil, decodeAsHelp)
 	registerKeys(cmd, &keyPaths)
 	registerFilter(cmd, &expr)
 	return cmd
+}
+
+// writeConnections prints the connections table (sessions --connections):
+// those with a packet the display filter selected when there is one. The
+// connections past the table's cap are mentioned (on stderr for json and
+// csv).
+func writeConnections(stdout, stderr io.Writer, format string, table *connections.Table, filtered bool, streams map[int]bool) error {
+	var keep func(*connections.Conn) bool
+	if filtered {
+		keep = func(c *connections.Conn) bool { return streams[c.Stream] }
+	}
+	if n := table.Omitted(); n > 0 && format != "text" {
+		fmt.Fprintf(stderr, "mqtap: %d more MQTT connections past the first %d are not listed\n", n, table.Len())
+	}
+	return connections.WriteSeq(stdout, format, table.All(true, keep), table.Omitted())
 }
