@@ -28,8 +28,8 @@ const maxChain = 4096
 // from the TCP sequence numbers (retransmitted bytes once).
 //
 // The bookkeeping is capped (maxChain, maxHoles); st counts what the caps
-// left out, with Truncated.
-func plan(path string, c *Collector, withContext bool, pipeOpts session.Options) (need bitmap, st Stats, err error) {
+// left out, with Truncated. A cancelled ctx stops it with ctx's error.
+func plan(ctx context.Context, path string, c *Collector, withContext bool, pipeOpts session.Options) (need bitmap, st Stats, err error) {
 	need = append(bitmap(nil), c.frames...)
 	end := c.lastFrame(withContext)
 	if end <= 0 {
@@ -53,7 +53,7 @@ func plan(path string, c *Collector, withContext bool, pipeOpts session.Options)
 		d.record(rec)
 		return nil
 	})
-	if err := src.Run(context.Background(), p); err != nil {
+	if err := src.Run(ctx, p); err != nil {
 		return nil, st, err
 	}
 	for _, s := range d.streams {

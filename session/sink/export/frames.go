@@ -1,6 +1,7 @@
 package export
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -32,6 +33,9 @@ type Options struct {
 	Analysis func() func(*session.Record)
 	// Info goes into the section header.
 	Info pcaps.WriterInfo
+	// Context, when set, stops Frames once it is cancelled, with its
+	// error (the terminal UI's :w when the UI quits); nil: never.
+	Context context.Context
 }
 
 // Stats sums up what an export wrote.
@@ -103,7 +107,11 @@ func joinSecrets(logs [][]byte) []byte {
 // them. Frame numbers are counted as the first pass counted them, so the
 // capture must be the one the first pass read.
 func Frames(path string, w io.Writer, c *Collector, opts Options) (Stats, error) {
-	need, st, err := plan(path, c, opts.WithContext, opts.Pipeline)
+	ctx := opts.Context
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	need, st, err := plan(ctx, path, c, opts.WithContext, opts.Pipeline)
 	if err != nil {
 		return st, err
 	}
@@ -144,6 +152,8 @@ func Frames(path string, w io.Writer, c *Collector, opts Options) (Stats, error)
 			return secretErr
 		case n >= end:
 			return errDone
+		case n%4096 == 0 && ctx.Err() != nil:
+			return ctx.Err()
 		case !need.has(n):
 			return nil
 		}
