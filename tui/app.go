@@ -44,6 +44,17 @@ type Options struct {
 	Filter string // initial display filter (-Y)
 	Live   bool   // the capture grows: follow-tail mode on by default, toggled with F (or :tail)
 	Status string // an initial status-line message (e.g. a warning)
+	// ConfigPath is the configuration file (columns, colours, theme); "":
+	// $XDG_CONFIG_HOME/mqtap/config.toml (DefaultConfigPath).
+	ConfigPath string
+	// Save is what :w needs to write the packets shown (save.go).
+	Save SaveConfig
+	// Open opens another capture file for :e, with the same keys and
+	// decode-as options (open.go); nil: :e is not available.
+	Open func(path string) (Opened, error)
+	// Kernel returns a live capture's kernel counters, frames received and
+	// dropped, for :info; nil: none.
+	Kernel func() (received, dropped uint64, err error)
 }
 
 // Page names.
@@ -56,6 +67,8 @@ const (
 	pageStats    = "stats"
 	pagePayload  = "payload"
 	pageHelp     = "help"
+
+	pageConversations = "conversations"
 )
 
 // App is the terminal UI of one capture.
@@ -110,6 +123,16 @@ type App struct {
 	treeKey    string          // key of the selected detail tree node, kept from packet to packet
 	expanded   map[string]bool // detail tree subtrees the user expanded (true) or collapsed (false)
 
+	marks markState // letter marks (m, ') and toggled marks (M)
+
+	conv convState // the conversations view (conversations.go)
+
+	search searchState // the search bar and the last search (ctrl-f, n, N)
+
+	files fileState // :w, :e and :info (save.go, open.go, info.go)
+
+	cfg configState // the packet list's columns, colour rules and theme (config.go)
+
 	flt         filterState
 	history     []string // applied display filters, oldest first
 	histPos     int      // position while recalling with ↑ ↓ (len(history): the text being typed)
@@ -146,6 +169,9 @@ func New(c *model.Capture, screen tcell.Screen, opts Options) (*App, error) {
 	}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	a.msg = opts.Status
+	if err := a.loadConfig(); err != nil {
+		a.msg, a.msgErr = strings.TrimPrefix(opts.Status+" │ ", " │ ")+err.Error(), true
+	}
 
 	a.buildMain()
 	a.buildViews()
@@ -207,6 +233,7 @@ func (a *App) Run() (err error) {
 			err = fmt.Errorf("tui: panic: %v\n%s", p, debug.Stack())
 		}
 		a.shutdown()
+		a.endFills()
 	}()
 	a.spawn(a.watch)
 	started = true
@@ -220,15 +247,10 @@ func (a *App) Run() (err error) {
 func (a *App) RunWhile(ctx context.Context, fill func(context.Context) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		err := fill(ctx)
-		if errors.Is(err, context.Canceled) {
-			err = nil
-		}
-		a.cap.Finish(err)
-	}()
+	a.files.open.mu.Lock()
+	a.files.open.parent = ctx // captures opened by :e are filled under it too
+	a.files.open.mu.Unlock()
+	a.startFill(ctx, a.cap, fill, false)
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sig)
@@ -239,9 +261,8 @@ func (a *App) RunWhile(ctx context.Context, fill func(context.Context) error) er
 		case <-ctx.Done():
 		}
 	}()
-	runErr := a.Run()
+	runErr := a.Run() // its end stops and waits for the fills (endFills)
 	cancel()
-	<-done
 	return runErr
 }
 
@@ -261,15 +282,16 @@ func (a *App) Stop() {
 func (a *App) shutdown() {
 	a.mu.Lock()
 	a.stopping = true
+	cancel := a.cancel // replaced by a switch of capture (:e)
 	a.mu.Unlock()
-	a.cancel()
+	cancel()
 }
 
 // spawn runs fn in a goroutine counted in a.wg, unless the UI is stopping.
 func (a *App) spawn(fn func()) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.stopping {
+	if a.stopping || a.files.open.paused {
 		return false
 	}
 	a.wg.Add(1)
@@ -282,9 +304,14 @@ func (a *App) spawn(fn func()) bool {
 
 // post runs fn on the UI goroutine and redraws; it is called from
 // background goroutines and returns false, without running fn, once the UI
-// is stopping.
+// is stopping. (While :e switches captures, a.ctx is cancelled but the
+// results of the old capture's work are still posted: they run before the
+// switch and settle the state they belong to.)
 func (a *App) post(fn func()) bool {
-	if a.ctx.Err() != nil {
+	a.mu.Lock()
+	stopping := a.stopping
+	a.mu.Unlock()
+	if stopping {
 		return false
 	}
 	a.app.QueueUpdateDraw(fn)
@@ -456,7 +483,7 @@ func setPaneTitle(b *tview.Box, title string) {
 // typing reports whether a text field has the focus.
 func (a *App) typing() bool {
 	f := a.app.GetFocus()
-	return f == a.filter || f == a.cmdline
+	return f == a.filter || f == a.cmdline || a.searching()
 }
 
 // focusPane focuses pane i of the main screen (0 list, 1 tree, 2 hex).
@@ -552,7 +579,7 @@ func (a *App) drawStatus(screen tcell.Screen, x, y, width, height int) {
 		name = "…" + filepath.Base(name)
 	}
 	parts = append(parts, "[::b]"+tview.Escape(name)+"[::-]")
-	if a.flt.f != nil && a.flt.sel != nil {
+	if a.flt.sel != nil { // a display filter's selection, or the marked packets (:marked)
 		parts = append(parts, fmt.Sprintf("%d/%d packets", len(a.flt.sel), a.total))
 	} else {
 		parts = append(parts, fmt.Sprintf("%d packets", a.total))
@@ -560,8 +587,8 @@ func (a *App) drawStatus(screen tcell.Screen, x, y, width, height int) {
 	switch {
 	case a.flt.running:
 		parts = append(parts, fmt.Sprintf("[::b]filtering %d%%[::-]", a.flt.percent))
-	case a.flt.f != nil:
-		parts = append(parts, "filter: "+tview.Escape(a.flt.expr))
+	case a.flt.f != nil || a.flt.sel != nil:
+		parts = append(parts, "filter: "+tview.Escape(a.filterLabel()))
 	}
 	switch {
 	case a.state.Err != nil:
@@ -723,7 +750,7 @@ func (a *App) clearRecord() {
 // filter when it hides the record, and goes back to the list.
 func (a *App) jumpToRecord(idx int) {
 	pos, ok := a.posOf(idx)
-	if !ok && a.flt.f != nil {
+	if !ok && a.flt.sel != nil {
 		a.clearFilter()
 		a.setMessage("display filter cleared to show the packet")
 		pos, ok = a.posOf(idx)

@@ -27,6 +27,9 @@ type nodeRef struct {
 	off, n    int
 	hasRange  bool
 	decrypted bool
+	field     string        // the field the line shows (a, f, F), "" when none
+	lit       string        // its value as a display filter literal, "" to test its presence
+	val       *decode.Field // or its value, made a literal when asked (fieldLiteral)
 }
 
 // plaintextOf returns the decrypted or verified plaintext of a record, nil
@@ -141,26 +144,27 @@ func (b *treeBuilder) frameNode(r *session.Record) *tview.TreeNode {
 	when := r.Time.UTC().Format("2006-01-02 15:04:05.000000000 UTC")
 	if r.Direct {
 		frame = b.node("", "frame", "Packet "+strconv.Itoa(r.Frame)+": "+strconv.Itoa(r.FrameLen)+
-			" bytes received from the broker, "+when+", connection "+strconv.Itoa(r.Stream), nodeRef{})
+			" bytes received from the broker, "+when+", connection "+strconv.Itoa(r.Stream), nodeRef{field: "frame.number", lit: strconv.Itoa(r.Frame)})
 	} else {
 		frame = b.node("", "frame", "Frame "+strconv.Itoa(r.Frame)+": "+strconv.Itoa(r.FrameLen)+
-			" bytes on wire, "+when+", TCP stream "+strconv.Itoa(r.Stream), nodeRef{})
+			" bytes on wire, "+when+", TCP stream "+strconv.Itoa(r.Stream), nodeRef{field: "frame.number", lit: strconv.Itoa(r.Frame)})
 	}
 	fk := keyOf(frame)
-	frame.AddChild(b.node(fk, "time", title(session.FieldTimeEpoch)+when, nodeRef{}))
-	frame.AddChild(b.node(fk, "relative", title(session.FieldTimeRelative)+formatSeconds(r.Relative)+" seconds", nodeRef{}))
+	frame.AddChild(b.node(fk, "time", title(session.FieldTimeEpoch)+when, nodeRef{field: session.FieldTimeEpoch.Name, lit: timeLiteral(r.Time.UnixNano())}))
+	frame.AddChild(b.node(fk, "relative", title(session.FieldTimeRelative)+formatSeconds(r.Relative)+" seconds", nodeRef{field: session.FieldTimeRelative.Name, lit: timeLiteral(int64(r.Relative))}))
 	if ifc := r.Interface; ifc != nil {
 		label := title(session.FieldInterfaceID) + strconv.Itoa(ifc.ID)
 		if ifc.Name != "" {
 			label += " (" + ifc.Name + ")"
 		}
-		frame.AddChild(b.node(fk, "iface", label, nodeRef{}))
+		frame.AddChild(b.node(fk, "iface", label, nodeRef{field: session.FieldInterfaceID.Name, lit: strconv.Itoa(ifc.ID)}))
 	}
 	if !r.Direct {
-		frame.AddChild(b.node(fk, "protocols", "["+title(session.FieldProtocols)+r.ProtocolChain().String()+"]", nodeRef{}))
+		frame.AddChild(b.node(fk, "protocols", "["+title(session.FieldProtocols)+r.ProtocolChain().String()+"]", nodeRef{field: session.FieldProtocols.Name, lit: quote(r.ProtocolChain().String())}))
 	}
-	frame.AddChild(b.node(fk, "src", "Source: "+src, nodeRef{}))
-	frame.AddChild(b.node(fk, "dst", "Destination: "+dst, nodeRef{}))
+	srcRef, dstRef := addrRefs(r)
+	frame.AddChild(b.node(fk, "src", "Source: "+src, srcRef))
+	frame.AddChild(b.node(fk, "dst", "Destination: "+dst, dstRef))
 	dir := "broker → client"
 	if r.Packet.FromClient {
 		dir = "client → broker"
@@ -168,7 +172,7 @@ func (b *treeBuilder) frameNode(r *session.Record) *tview.TreeNode {
 	if r.Direct {
 		frame.AddChild(b.node(fk, "stream", "Received by mqtap from the broker (connection "+strconv.Itoa(r.Stream)+")", nodeRef{}))
 	} else {
-		frame.AddChild(b.node(fk, "stream", title(session.FieldStream)+strconv.Itoa(r.Stream)+" ("+dir+")", nodeRef{}))
+		frame.AddChild(b.node(fk, "stream", title(session.FieldStream)+strconv.Itoa(r.Stream)+" ("+dir+")", nodeRef{field: session.FieldStream.Name, lit: strconv.Itoa(r.Stream)}))
 	}
 	b.expand(frame, false)
 	return frame
@@ -177,7 +181,7 @@ func (b *treeBuilder) frameNode(r *session.Record) *tview.TreeNode {
 // webSocketNode is the subtree of the WebSocket frame that completed the
 // packet, collapsed unless the user expanded it.
 func (b *treeBuilder) webSocketNode(r *session.Record) *tview.TreeNode {
-	ws := b.node("", "websocket", r.WSFrame.Title(), nodeRef{})
+	ws := b.node("", "websocket", r.WSFrame.Title(), nodeRef{field: "websocket"})
 	wk := keyOf(ws)
 	for k, l := range r.WSFrame.Lines(r.WebSocket) {
 		ws.AddChild(b.node(wk, strconv.Itoa(k), l, nodeRef{}))
@@ -204,7 +208,7 @@ func (b *treeBuilder) mqttNode(p *decode.Packet) *tview.TreeNode {
 		if f.Name == "mqtt.passwd" {
 			label = "Password: ******** (the bytes pane shows it)"
 		}
-		n := b.node(keyOf(parent), f.Name, label, nodeRef{off: f.Off, n: f.Len, hasRange: f.Len > 0 || f.Off > 0})
+		n := b.node(keyOf(parent), f.Name, label, nodeRef{off: f.Off, n: f.Len, hasRange: f.Len > 0 || f.Off > 0, field: f.Name, val: packetFieldValue(f)})
 		parent.AddChild(n)
 		if (f.Name == "mqtt.msg" || f.Name == "mqtt.willmsg") && output.Printable(f.Bytes) {
 			n.AddChild(b.node(keyOf(n), "text", "[As text: "+string(f.Bytes)+"]", nodeRef{off: f.Off, n: f.Len, hasRange: true}))
@@ -220,13 +224,15 @@ func (b *treeBuilder) mqttNode(p *decode.Packet) *tview.TreeNode {
 	}
 	for _, pr := range p.Problems {
 		text := "[Protocol Violation: " + pr.Text
+		ref := nodeRef{off: pr.Off, n: pr.Len, hasRange: pr.Len > 0, field: session.FieldFindings.Name, lit: quote(session.MQTTProtocolViolation.String())}
 		if pr.Severity == decode.Malformed {
 			text = "[Malformed Packet: " + pr.Text
+			ref.field, ref.lit = session.FieldMalformed.Name, ""
 		}
 		if pr.Rule != "" {
 			text += " (" + pr.Rule + ")"
 		}
-		n := b.node(keyOf(mq), "problem", text+"]", nodeRef{off: pr.Off, n: pr.Len, hasRange: pr.Len > 0})
+		n := b.node(keyOf(mq), "problem", text+"]", ref)
 		n.SetTextStyle(tcell.StyleDefault.Foreground(tcell.ColorRed))
 		mq.AddChild(n)
 	}
@@ -252,43 +258,45 @@ func (b *treeBuilder) mqtapNode(r *session.Record) *tview.TreeNode {
 		if s, ok := tlskeys.SuiteByID(r.TLSSuite); ok {
 			suite = s.Name
 		}
-		add(mt, "tls", "TLS: ", tlskeys.VersionName(r.TLSVersion)+", "+suite+" (decrypted with the key log)", nodeRef{})
+		add(mt, "tls", "TLS: ", tlskeys.VersionName(r.TLSVersion)+", "+suite+" (decrypted with the key log)", nodeRef{field: "tls"})
 	}
-	add(mt, "session", title(session.FieldSession), c.Session, nodeRef{})
-	add(mt, "scheme", title(session.FieldScheme), c.Scheme, nodeRef{})
-	add(mt, "kex", title(session.FieldKex), c.Kex, nodeRef{})
+	add(mt, "session", title(session.FieldSession), c.Session, textRef(session.FieldSession, c.Session))
+	add(mt, "scheme", title(session.FieldScheme), c.Scheme, textRef(session.FieldScheme, c.Scheme))
+	add(mt, "kex", title(session.FieldKex), c.Kex, textRef(session.FieldKex, c.Kex))
 	if c.Message > 0 {
-		add(mt, "message", title(session.FieldMessage), strconv.Itoa(c.Message), nodeRef{})
+		add(mt, "message", title(session.FieldMessage), strconv.Itoa(c.Message), nodeRef{field: session.FieldMessage.Name, lit: strconv.Itoa(c.Message)})
 	}
 	if c.Copy {
 		add(mt, "copy", "Copy: ", "the broker's forward of a message seen before", nodeRef{})
 	}
-	add(mt, "verify", title(session.FieldVerify), c.Verify, nodeRef{})
+	add(mt, "verify", title(session.FieldVerify), c.Verify, textRef(session.FieldVerify, c.Verify))
 	outcome := mt
-	if d := add(mt, "decrypt", title(session.FieldDecrypt), c.Decrypt, nodeRef{}); d != nil {
+	if d := add(mt, "decrypt", title(session.FieldDecrypt), c.Decrypt, textRef(session.FieldDecrypt, c.Decrypt)); d != nil {
 		outcome = d
 		if c.Decrypt != "ok" {
 			d.SetTextStyle(tcell.StyleDefault.Foreground(tcell.ColorRed))
 		}
 	}
-	add(outcome, "reason", title(session.FieldDecryptError), c.Reason, nodeRef{})
-	add(outcome, "key", title(session.FieldKey), c.Key, nodeRef{})
-	add(outcome, "kdf", title(session.FieldKDF), c.KDF, nodeRef{})
+	add(outcome, "reason", title(session.FieldDecryptError), c.Reason, textRef(session.FieldDecryptError, c.Reason))
+	add(outcome, "key", title(session.FieldKey), c.Key, textRef(session.FieldKey, c.Key))
+	add(outcome, "kdf", title(session.FieldKDF), c.KDF, textRef(session.FieldKDF, c.KDF))
 	if !c.TokenTime.IsZero() {
-		add(outcome, "token_time", title(session.FieldTokenTime), c.TokenTime.UTC().Format("2006-01-02 15:04:05 UTC"), nodeRef{})
+		add(outcome, "token_time", title(session.FieldTokenTime), c.TokenTime.UTC().Format("2006-01-02 15:04:05 UTC"), nodeRef{field: session.FieldTokenTime.Name, lit: strconv.FormatInt(c.TokenTime.Unix(), 10)})
 	}
 	if pt := plaintextOf(r); pt != nil {
 		ref := nodeRef{off: 0, n: len(pt), hasRange: true, decrypted: true}
 		if utf8.Valid(pt) {
+			ref.field, ref.val = session.FieldPlaintext.Name, &decode.Field{Kind: decode.KindString, Bytes: pt}
 			add(outcome, "plaintext", title(session.FieldPlaintext), string(pt), ref)
 		} else {
+			ref.field, ref.val = session.FieldPlaintextHex.Name, &decode.Field{Kind: decode.KindBytes, Bytes: pt}
 			add(outcome, "plaintext", title(session.FieldPlaintextHex), hex.EncodeToString(pt), ref)
 		}
 	}
 	b.valueNodes(mt, r)
 	for _, f := range r.Findings {
 		sev := f.Severity()
-		n := add(mt, "finding", title(session.FieldFindings), f.Code.String()+" ("+sev.String()+"): "+f.Text, nodeRef{})
+		n := add(mt, "finding", title(session.FieldFindings), f.Code.String()+" ("+sev.String()+"): "+f.Text, textRef(session.FieldFindings, f.Code.String()))
 		if sev >= session.SevHigh {
 			n.SetTextStyle(tcell.StyleDefault.Foreground(tcell.ColorRed).Bold(true))
 		} else if sev >= session.SevMedium {
@@ -314,7 +322,7 @@ func (b *treeBuilder) valueNodes(mt *tview.TreeNode, r *session.Record) {
 	if r.Value.Why != "" {
 		text += " (" + r.Value.Why + ")"
 	}
-	fn := b.node(keyOf(mt), "payload_format", text, nodeRef{})
+	fn := b.node(keyOf(mt), "payload_format", text, textRef(session.FieldPayloadFormat, f.String()))
 	mt.AddChild(fn)
 	if err != nil {
 		n := b.node(keyOf(fn), "malformed", "Malformed: "+err.Error(), nodeRef{})
@@ -323,8 +331,14 @@ func (b *treeBuilder) valueNodes(mt *tview.TreeNode, r *session.Record) {
 		return
 	}
 	parents := []*tview.TreeNode{mt}
+	var fields []string // the field name of the member at each depth (mqtap.value.<path>)
 	payload.Tree(js, func(depth int, name string, v []byte) {
 		parents = parents[:depth+1]
+		field := session.FieldValue.Name
+		if fields = fields[:depth]; depth > 0 {
+			field = valueMember(fields[depth-1], name)
+		}
+		fields = append(fields, field)
 		if depth == 0 {
 			name = session.FieldValue.Title
 		}
@@ -337,7 +351,7 @@ func (b *treeBuilder) valueNodes(mt *tview.TreeNode, r *session.Record) {
 		default:
 			line += ": " + string(v)
 		}
-		n := b.node(keyOf(parents[depth]), "value."+name, line, nodeRef{})
+		n := b.node(keyOf(parents[depth]), "value."+name, line, nodeRef{field: field, val: &decode.Field{Kind: session.KindJSON, Bytes: v}})
 		parents[depth].AddChild(n)
 		if kind == payload.KindObject || kind == payload.KindArray {
 			b.expand(n, depth < 2 || len(v) < 200)

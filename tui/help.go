@@ -51,8 +51,13 @@ func (a *App) helpText() string {
 	}
 
 	b.WriteString("\n[::b]Packet list[::-]\n")
-	b.WriteString("  " + tview.Escape("A \"!\" in the first column marks a high or medium severity finding, a failed decryption, a bad signature or a malformed packet (bold: the whole row).") + "\n")
-	b.WriteString("  The Info of a decrypted or verified message ends with its plaintext, in green.\n")
+	b.WriteString("  " + tview.Escape("A \"!\" in the first column marks a high or medium severity finding, a failed decryption, a bad signature or a malformed packet; \"M\" a packet marked with M.") + "\n")
+	b.WriteString("  The Info of a decrypted or verified message ends with its plaintext.\n")
+	b.WriteString("  Rows are coloured by rules, the first that matches wins: malformed or protocol violation red, bad signature or failed\n")
+	b.WriteString("  decryption and high-severity findings red and bold, medium ones yellow and bold, decrypted or verified green, TLS or\n")
+	b.WriteString("  WebSocket cyan. NO_COLOR turns colours off (bold rows and the marks stay). :theme dark|light picks colours for the\n")
+	b.WriteString("  terminal; the columns, the rules ([[color]] filter fg bg bold) and the theme are kept in the configuration file\n")
+	b.WriteString("  (" + tview.Escape(a.configHint()) + ", written by :columns and :save-config).\n")
 	b.WriteString("  The mouse selects rows and panes and scrolls; a click on a byte selects its field.\n")
 	return b.String()
 }

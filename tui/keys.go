@@ -25,6 +25,7 @@ const (
 	scopeTopics                // the topics view
 	scopeFindings              // the findings view
 	scopeFollow                // the follow view
+	scopeConv                  // the conversations view
 	scopeStats                 // the statistics view
 	scopePayload               // the payload view
 	scopeHelp                  // the help view
@@ -51,6 +52,8 @@ func (s scope) title() string {
 		return "Findings view"
 	case scopeFollow:
 		return "Follow view"
+	case scopeConv:
+		return "Conversations view"
 	case scopeStats:
 		return "Statistics view"
 	case scopePayload:
@@ -176,23 +179,33 @@ func keyTable() []binding {
 		{[]key{r('/')}, scopeMain, "edit the display filter (Enter applies, Esc leaves, ↑ ↓ recall)", do((*App).focusFilter)},
 		{[]key{k(tcell.KeyTab)}, scopeMain, "next pane (list, details, bytes)", do(func(a *App) { a.cyclePane(1) })},
 		{[]key{k(tcell.KeyBacktab)}, scopeMain, "previous pane", do(func(a *App) { a.cyclePane(-1) })},
-		{[]key{k(tcell.KeyEscape)}, scopeMain, "back to the packet list pane", do(func(a *App) { a.focusPane(0) })},
+		{[]key{k(tcell.KeyEscape)}, scopeMain, "back to the packet list pane (and cancel a running search)", do(func(a *App) {
+			a.cancelSearch()
+			a.focusPane(0)
+		})},
 		{[]key{r('S')}, scopeMain, "sessions (key exchanges)", do((*App).openSessions)},
 		{[]key{r('T')}, scopeMain, "topics", do((*App).openTopics)},
 		{[]key{r('!')}, scopeMain, "findings", do((*App).openFindings)},
 		{[]key{r('c')}, scopeMain, "follow the selected packet's connection", do((*App).openFollow)},
+		{[]key{r('C')}, scopeMain, "conversations: each MQTT connection, its MQTT packets, TCP frames and their bytes each way, its end", do((*App).openConversations)},
 		{[]key{r('s')}, scopeMain, "statistics", do((*App).openStats)},
 		{[]key{r('p')}, scopeMain, "payload of the selected packet", do((*App).openPayload)},
-		{[]key{r('F')}, scopeMain, "follow the tail of a growing capture (on/off)", do((*App).toggleTail)},
+		{[]key{r('F')}, scopeMain, "follow the tail of a growing capture (on/off; in the details pane F prepares a filter)", do((*App).toggleTail)},
 		{[]key{r('t')}, scopeMain, "time format: relative, absolute, delta (tshark -t r|a|d)", do((*App).cycleTimeFormat)},
 		{[]key{r('y')}, scopeMain, "copy the selected detail line's value to the clipboard (OSC 52: works over SSH and tmux)", do((*App).copyLine)},
 		{[]key{r('Y')}, scopeMain, "copy the whole packet as text (its detail tree, as mqtap read -V)", do((*App).copyPacket)},
+		{[]key{k(tcell.KeyCtrlF)}, scopeMain, "search the packets shown: string, hex bytes, display filter or details (Tab: kind, Enter: find)", do((*App).openSearchBar)},
+		{[]key{r('n')}, scopeMain, "next packet the last search finds (wraps around)", do(func(a *App) { a.searchAgain(false) })},
+		{[]key{r('N')}, scopeMain, "previous packet the last search finds (wraps around)", do(func(a *App) { a.searchAgain(true) })},
+		{[]key{r('m')}, scopeMain, "then a letter a-z: mark the selected packet with the letter", do((*App).beginMark)},
+		{[]key{r('\'')}, scopeMain, "then a letter a-z: go to the packet of that mark (clears the filter if it hides it)", do((*App).beginJump)},
+		{[]key{r('M')}, scopeMain, "mark or unmark the selected packet (Wireshark's Ctrl-M; :marked shows the marked ones)", do((*App).toggleMark)},
 
 		{[]key{r('j'), k(tcell.KeyDown)}, scopeList, "next packet", do(func(a *App) { a.moveList(1) })},
 		{[]key{r('k'), k(tcell.KeyUp)}, scopeList, "previous packet (stops following the tail)", do(func(a *App) { a.moveList(-1) })},
 		{[]key{r('g'), k(tcell.KeyHome)}, scopeList, "first packet", do(func(a *App) { a.moveListTo(0) })},
 		{[]key{r('G'), k(tcell.KeyEnd)}, scopeList, "last packet", do(func(a *App) { a.moveListTo(-1) })},
-		{[]key{k(tcell.KeyPgDn), k(tcell.KeyCtrlF)}, scopeList, "page down", do(func(a *App) { a.moveList(a.listPage()) })},
+		{[]key{k(tcell.KeyPgDn), k(tcell.KeyCtrlD)}, scopeList, "page down", do(func(a *App) { a.moveList(a.listPage()) })},
 		{[]key{k(tcell.KeyPgUp), k(tcell.KeyCtrlB)}, scopeList, "page up", do(func(a *App) { a.moveList(-a.listPage()) })},
 		{[]key{r('l'), k(tcell.KeyRight)}, scopeList, "scroll the Info column right", do(func(a *App) { a.shiftInfo(1) })},
 		{[]key{r('h'), k(tcell.KeyLeft)}, scopeList, "scroll the Info column left", do(func(a *App) { a.shiftInfo(-1) })},
@@ -202,19 +215,22 @@ func keyTable() []binding {
 		{[]key{r('k'), k(tcell.KeyUp)}, scopeTree, "previous line", pass(tcell.KeyUp)},
 		{[]key{r('g'), k(tcell.KeyHome)}, scopeTree, "first line", do(func(a *App) { a.treeEdge(a.tree, 1, false) })},
 		{[]key{r('G'), k(tcell.KeyEnd)}, scopeTree, "last line", do(func(a *App) { a.treeEdge(a.tree, 1, true) })},
-		{[]key{k(tcell.KeyPgDn), k(tcell.KeyCtrlF)}, scopeTree, "page down", pass(tcell.KeyPgDn)},
+		{[]key{k(tcell.KeyPgDn), k(tcell.KeyCtrlD)}, scopeTree, "page down", pass(tcell.KeyPgDn)},
 		{[]key{k(tcell.KeyPgUp), k(tcell.KeyCtrlB)}, scopeTree, "page up", pass(tcell.KeyPgUp)},
 		{[]key{k(tcell.KeyEnter), r(' ')}, scopeTree, "expand or collapse the subtree", do((*App).toggleTreeNode)},
 		{[]key{r('l'), k(tcell.KeyRight)}, scopeTree, "expand the subtree", do(func(a *App) { a.expandTreeNode(true) })},
 		{[]key{r('h'), k(tcell.KeyLeft)}, scopeTree, "collapse the subtree, or go to its parent", do(func(a *App) { a.expandTreeNode(false) })},
 		{[]key{r('e')}, scopeTree, "expand every subtree", do(func(a *App) { a.expandAll(true) })},
 		{[]key{r('E')}, scopeTree, "collapse every subtree", do(func(a *App) { a.expandAll(false) })},
+		{[]key{r('a')}, scopeTree, "add the selected line's field as a packet list column", do((*App).treeAddColumn)},
+		{[]key{r('f')}, scopeTree, "apply FIELD == value of the selected line as the display filter", do((*App).treeApplyFilter)},
+		{[]key{r('F')}, scopeTree, "put FIELD == value of the selected line in the filter bar to edit (F elsewhere follows the tail)", do((*App).treePrepareFilter)},
 
 		{[]key{r('j'), k(tcell.KeyDown)}, scopeHex, "scroll down", do(func(a *App) { a.hex.scroll(1) })},
 		{[]key{r('k'), k(tcell.KeyUp)}, scopeHex, "scroll up", do(func(a *App) { a.hex.scroll(-1) })},
 		{[]key{r('g'), k(tcell.KeyHome)}, scopeHex, "top", do(func(a *App) { a.hex.scrollTo(0) })},
 		{[]key{r('G'), k(tcell.KeyEnd)}, scopeHex, "bottom", do(func(a *App) { a.hex.scrollTo(-1) })},
-		{[]key{k(tcell.KeyPgDn), k(tcell.KeyCtrlF)}, scopeHex, "page down", do(func(a *App) { a.hex.scroll(a.hex.page()) })},
+		{[]key{k(tcell.KeyPgDn), k(tcell.KeyCtrlD)}, scopeHex, "page down", do(func(a *App) { a.hex.scroll(a.hex.page()) })},
 		{[]key{k(tcell.KeyPgUp), k(tcell.KeyCtrlB)}, scopeHex, "page up", do(func(a *App) { a.hex.scroll(-a.hex.page()) })},
 
 		{[]key{r('q'), k(tcell.KeyEscape)}, scopeView, "back to the packet list", do((*App).closeView)},
@@ -222,7 +238,7 @@ func keyTable() []binding {
 		{[]key{r('k'), k(tcell.KeyUp)}, scopeView, "up", pass(tcell.KeyUp)},
 		{[]key{r('g'), k(tcell.KeyHome)}, scopeView, "top", pass(tcell.KeyHome)},
 		{[]key{r('G'), k(tcell.KeyEnd)}, scopeView, "bottom", pass(tcell.KeyEnd)},
-		{[]key{k(tcell.KeyPgDn), k(tcell.KeyCtrlF)}, scopeView, "page down", pass(tcell.KeyPgDn)},
+		{[]key{k(tcell.KeyPgDn), k(tcell.KeyCtrlD)}, scopeView, "page down", pass(tcell.KeyPgDn)},
 		{[]key{k(tcell.KeyPgUp), k(tcell.KeyCtrlB)}, scopeView, "page up", pass(tcell.KeyPgUp)},
 
 		{[]key{k(tcell.KeyEnter)}, scopeSessions, `show the session's packets (filter mqtap.session == "ID")`, do((*App).sessionSelected)},
@@ -235,6 +251,10 @@ func keyTable() []binding {
 		{[]key{r('f')}, scopeTopics, "show the topic's packets (filter on mqtt.topic)", do((*App).topicFilter)},
 		{[]key{k(tcell.KeyEnter)}, scopeFindings, "go to the finding's packet (clears the filter if it hides it)", do((*App).findingSelected)},
 		{[]key{k(tcell.KeyEnter)}, scopeFollow, "go to the packet", do((*App).followSelected)},
+		{[]key{k(tcell.KeyEnter)}, scopeConv, "show the connection's packets (filter tcp.stream == N)", do((*App).conversationSelected)},
+		{[]key{r('<')}, scopeConv, "sort by the column to the left (a click on a header sorts by it, again reverses)", do(func(a *App) { a.moveConversationSort(-1) })},
+		{[]key{r('>')}, scopeConv, "sort by the column to the right", do(func(a *App) { a.moveConversationSort(1) })},
+		{[]key{r('r')}, scopeConv, "reverse the sort order", do((*App).reverseConversations)},
 		{[]key{r('1')}, scopePayload, "show as text", do(func(a *App) { a.setPayloadMode(modeText) })},
 		{[]key{r('2')}, scopePayload, "show as a hex dump", do(func(a *App) { a.setPayloadMode(modeHex) })},
 		{[]key{r('3')}, scopePayload, "show as pretty-printed JSON", do(func(a *App) { a.setPayloadMode(modeJSON) })},
@@ -269,9 +289,24 @@ func commandTable() []command {
 		{[]string{"topics"}, "", "topics view", noArg((*App).openTopics)},
 		{[]string{"findings"}, "", "findings view", noArg((*App).openFindings)},
 		{[]string{"follow"}, "", "follow the selected packet's connection", noArg((*App).openFollow)},
+		{[]string{"conversations", "connections", "conv"}, "", "conversations view: the MQTT connections", noArg((*App).openConversations)},
 		{[]string{"stats", "statistics"}, "", "statistics view", noArg((*App).openStats)},
 		{[]string{"payload"}, "", "payload of the selected packet", noArg((*App).openPayload)},
 		{[]string{"tail"}, "", "follow the tail of a growing capture (on/off)", noArg((*App).toggleTail)},
+		{[]string{"search", "find"}, "TEXT", "find the next packet whose list columns, bytes or plaintext hold TEXT (any case); n and N repeat it", (*App).searchString},
+		{[]string{"search-hex"}, "BYTES", "find the next packet whose bytes or plaintext hold BYTES (7b:22 or 7b22)", (*App).searchHex},
+		{[]string{"search-filter"}, "EXPR", "find the next packet that matches the display filter EXPR", (*App).searchFilter},
+		{[]string{"search-details"}, "TEXT", "find the next packet whose detail tree (as mqtap read -V prints it) or bytes hold TEXT (any case; slower)", (*App).searchDetails},
+		{[]string{"marked"}, "", "show only the packets marked with M (:clear shows all)", noArg((*App).showMarked)},
+		{[]string{"unmark-all"}, "", "remove every M mark", noArg((*App).unmarkAll)},
+		{[]string{"marks"}, "", "list the letter marks (m and a letter) on the status line", noArg((*App).listMarks)},
+		{[]string{"w", "write"}, "[marked] FILE", "write the packets shown (marked: the M-marked ones) as pcapng, with mqtap export's comments and TLS key logs; keeps an existing FILE", func(a *App, arg string) { a.writeCommand(arg, false) }},
+		{[]string{"w!", "write!"}, "[marked] FILE", "as :w, overwriting FILE", func(a *App, arg string) { a.writeCommand(arg, true) }},
+		{[]string{"e", "edit", "open"}, "FILE", "open another capture file with the same keys and decode-as options (the display filter is kept)", (*App).openCommand},
+		{[]string{"info", "capinfos"}, "", "capture information (capinfos): format, interfaces, link types, times, frames, bytes, drops, MQTT packets", noArg((*App).openInfo)},
+		{[]string{"columns"}, "[add|remove|reset]", "list the packet list's columns, numbered; add FIELD [TITLE] (any field of mqtap read -e), remove N, reset to the defaults; saved to the configuration file", (*App).columnsCommand},
+		{[]string{"theme"}, "dark|light", "colours for a dark or a light terminal", (*App).setTheme},
+		{[]string{"save-config"}, "", "write the columns, colour rules and theme to the configuration file (~/.config/mqtap/config.toml)", noArg((*App).saveConfig)},
 		{[]string{"help", "h"}, "", "help", noArg((*App).openHelp)},
 	}
 }
@@ -285,6 +320,9 @@ func (a *App) onKey(ev *tcell.EventKey) *tcell.EventKey {
 	}
 	if a.typing() {
 		return ev
+	}
+	if a.takePending(ev) { // the letter after m or '
+		return nil
 	}
 	for _, s := range a.scopes() {
 		for i := range a.keys {
@@ -326,8 +364,12 @@ func (a *App) scopes() []scope {
 		return []scope{scopeStats, scopeView, scopeAll}
 	case pagePayload:
 		return []scope{scopePayload, scopeView, scopeAll}
+	case pageInfo:
+		return []scope{scopeView, scopeAll}
 	case pageHelp:
 		return []scope{scopeHelp, scopeView, scopeAll}
+	case pageConversations:
+		return []scope{scopeConv, scopeView, scopeAll}
 	}
 	return []scope{scopeAll}
 }

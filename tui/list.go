@@ -11,7 +11,8 @@ import (
 	"github.com/mqtap/mqtap/tui/model"
 )
 
-// Packet list columns.
+// Kinds of packet list columns: the mark column, then the built-in ones
+// (see columns.go for the columns of fields).
 const (
 	colMark = iota
 	colNo
@@ -31,7 +32,8 @@ func columnTitles() [numCols]string {
 
 // listContent is the packet list as a virtual table: it asks the model for
 // the rows tview draws (the visible ones), never for the whole capture.
-// Row 0 is the header; row i+1 is list position i.
+// Row 0 is the header; row i+1 is list position i. Column 0 is the mark
+// column, then the configured columns (App.cfg.cols), Info last.
 type listContent struct {
 	tview.TableContentReadOnly
 	a *App
@@ -40,13 +42,16 @@ type listContent struct {
 	memoIdx int
 	memo    model.Row
 	memoErr error
+
+	// The colour rule and field column values of the rows' records.
+	extras extraMemo
 }
 
 // GetRowCount returns the header plus the rows of the list.
 func (l *listContent) GetRowCount() int { return 1 + l.a.shown() }
 
 // GetColumnCount returns the number of columns.
-func (l *listContent) GetColumnCount() int { return numCols }
+func (l *listContent) GetColumnCount() int { return 1 + len(l.a.cfg.cols) }
 
 // forget drops the memo (the list changed).
 func (l *listContent) forget() { l.memoIdx = -1 }
@@ -65,63 +70,76 @@ func (l *listContent) row(idx int) (model.Row, error) {
 
 // GetCell returns the cell of one column of one row.
 func (l *listContent) GetCell(row, col int) *tview.TableCell {
-	if col < 0 || col >= numCols || row < 0 {
+	cols := l.a.cfg.cols
+	if col < 0 || col > len(cols) || row < 0 {
 		return nil
 	}
+	c := column{kind: colMark, title: " "}
+	if col > 0 {
+		c = cols[col-1]
+	}
 	if row == 0 {
-		c := &tview.TableCell{Text: columnTitles()[col], NotSelectable: true, Attributes: tcell.AttrBold | tcell.AttrUnderline}
-		if col == colInfo && l.a.infoShift > 0 {
-			c.Text += " (from character " + strconv.Itoa(l.a.infoShift+1) + ", h ← to go back)"
-		}
-		if col == colInfo {
-			c.Expansion = 1
-		}
-		alignCell(c, col)
-		return c
+		return l.headerCell(c)
 	}
 	pos := row - 1
 	if pos >= l.a.shown() {
 		return nil
 	}
-	r, err := l.row(l.a.recordAt(pos))
+	idx := l.a.recordAt(pos)
+	r, err := l.row(idx)
 	if err != nil {
-		if col == colInfo {
+		if c.kind == colInfo {
 			return &tview.TableCell{Text: tview.Escape("[error: " + err.Error() + "]"), Color: tcell.ColorRed}
 		}
 		return &tview.TableCell{Text: ""}
 	}
-	text := rowText(&r, col)
-	if col == colTime {
-		text = l.timeText(&r)
+	ex := l.extra(idx)
+	if ex.err != nil {
+		l.a.rowErr = ex.err
 	}
-	if col == colInfo && l.a.infoShift > 0 {
-		text = tview.Escape(shiftText(sanitize(r.Info), l.a.infoShift))
-	}
-	c := &tview.TableCell{Text: text}
-	alignCell(c, col)
-	if col == colInfo {
-		c.Expansion = 1
-	}
-	level := rowLevel(&r)
+	marked := l.a.isMarked(idx)
+	var text string
 	switch {
-	case level == levelHigh:
-		c.Attributes = tcell.AttrBold
-		if col == colMark {
-			c.Color = tcell.ColorRed
+	case c.kind == colMark && marked:
+		text = "M"
+	case c.kind == colCustom:
+		if col-1 < len(ex.values) {
+			text = ex.values[col-1]
 		}
-	case level == levelMedium:
-		c.Attributes = tcell.AttrBold
-	case col == colInfo && (r.Decrypt == "ok" || r.Decrypt == "" && r.Verify == "ok"):
-		c.Color = tcell.ColorGreen
+	case c.kind == colTime:
+		text = l.timeText(&r)
+	case c.kind == colInfo && l.a.infoShift > 0:
+		text = tview.Escape(shiftText(sanitize(r.Info), l.a.infoShift))
+	default:
+		text = rowText(&r, c.kind)
 	}
-	return c
+	style, selected := l.a.cfg.rowStyles(ex.rule, rowLevel(&r), marked)
+	cell := &tview.TableCell{Text: text, Style: style, SelectedStyle: selected}
+	layoutCell(cell, c.kind)
+	return cell
 }
 
-// alignCell right-aligns the numeric columns.
-func alignCell(c *tview.TableCell, col int) {
-	switch col {
+// headerCell returns the header cell of a column.
+func (l *listContent) headerCell(c column) *tview.TableCell {
+	cell := &tview.TableCell{Text: tview.Escape(c.header()), NotSelectable: true, Style: l.a.cfg.headerStyle()}
+	if c.kind == colInfo && l.a.infoShift > 0 {
+		cell.Text += " (from character " + strconv.Itoa(l.a.infoShift+1) + ", h ← to go back)"
+	}
+	layoutCell(cell, c.kind)
+	return cell
+}
+
+// layoutCell aligns a cell of a column of that kind, right for the
+// numeric columns, and sizes it: Info takes the width left, a field column
+// is at most customWidth wide.
+func layoutCell(c *tview.TableCell, kind int) {
+	switch kind {
 	case colNo, colTime, colLen:
 		c.Align = tview.AlignRight
+	case colInfo:
+		c.Expansion = 1
+	case colCustom:
+		c.MaxWidth = customWidth
 	}
 }
 

@@ -92,6 +92,7 @@ func (a *App) buildViews() {
 		AddPage(pageStats, v.stats, true, false).
 		AddPage(pagePayload, v.payload, true, false).
 		AddPage(pageHelp, v.help, true, false)
+	a.buildConversations()
 }
 
 // newViewTable returns a selectable table with a fixed header row.
@@ -199,5 +200,7 @@ func (a *App) refreshView() {
 		a.fillFindings()
 	case pageStats:
 		a.loadStats()
+	case pageConversations:
+		a.loadConversations()
 	}
 }

@@ -7,8 +7,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mqtap/mqtap/keys"
 	"github.com/mqtap/mqtap/session"
 	"github.com/mqtap/mqtap/session/source/file"
+	"github.com/mqtap/mqtap/session/source/live"
 	"github.com/mqtap/mqtap/session/source/tap"
 	"github.com/mqtap/mqtap/tui"
 	"github.com/mqtap/mqtap/tui/model"
@@ -117,6 +119,7 @@ func runTui(ctx context.Context, spec sourceSpec, keyPaths []string, expr string
 	if err != nil {
 		return err
 	}
+	fileOpts := opts // what :e reads other capture files with
 	isLive := spec.isLive()
 	opts.ReloadKeys = isLive
 	var c *model.Capture
@@ -139,7 +142,8 @@ func runTui(ctx context.Context, spec sourceSpec, keyPaths []string, expr string
 	opts = c.Options(opts)
 	opts.OnFinding = c.AddFinding
 	opts.Idle = c.Flush
-	app, err := tui.New(c, nil, tui.Options{Filter: expr, Live: isLive})
+	app, err := tui.New(c, nil, tui.Options{Filter: expr, Live: isLive,
+		Save: tuiSave(spec, opts, store), Open: tuiOpener(fileOpts, store), Kernel: kernelCounters(src)})
 	if err != nil {
 		return err
 	}
@@ -150,4 +154,67 @@ func runTui(ctx context.Context, spec sourceSpec, keyPaths []string, expr string
 		}
 		return src.Run(ctx, session.New(opts, c.Handler()))
 	})
+}
+
+// tuiSave is what the UI's :w needs: the capture file the records came
+// from (a live capture's -w file; none for standard input or a broker) and
+// the pipeline options they were made with.
+func tuiSave(spec sourceSpec, opts session.Options, store *keys.Store) tui.SaveConfig {
+	cfg := tui.SaveConfig{Pipeline: opts, Keys: store, Application: "mqtap " + version}
+	cfg.Pipeline.Keys, cfg.Pipeline.ReloadKeys = store, false
+	// The export runs its own passes: none of the model's hooks.
+	cfg.Pipeline.OnFinding, cfg.Pipeline.Idle, cfg.Pipeline.OnTCPFrame = nil, nil, nil
+	switch {
+	case spec.sniff != nil && spec.sniff.iface != "":
+		cfg.File = spec.sniff.write
+	case !spec.isBroker() && spec.file != file.Stdin:
+		cfg.File = spec.file
+	}
+	return cfg
+}
+
+// tuiOpener returns the UI's :e: it opens a capture file with the keys and
+// decode-as options of the command line and returns a new capture with the
+// function that fills it.
+func tuiOpener(opts session.Options, store *keys.Store) func(string) (tui.Opened, error) {
+	return func(path string) (tui.Opened, error) {
+		var c *model.Capture
+		src, err := file.Open(path, file.Options{Warn: func(msg string) {
+			if c != nil {
+				c.Note(msg)
+			}
+		}})
+		if err != nil {
+			return tui.Opened{}, err
+		}
+		c, err = model.New(path, model.Options{Keys: store})
+		if err != nil {
+			src.Close()
+			return tui.Opened{}, err
+		}
+		popts := c.Options(opts)
+		popts.OnFinding = c.AddFinding
+		popts.Idle = c.Flush
+		fill := func(ctx context.Context) error {
+			defer src.Close()
+			_, err := readCapture(ctx, src, popts, c.Handler(), noteWriter{c})
+			return err
+		}
+		save := tui.SaveConfig{File: path, Pipeline: opts, Keys: store, Application: "mqtap " + version}
+		save.Pipeline.Keys = store
+		return tui.Opened{Capture: c, Fill: fill, Save: save}, nil
+	}
+}
+
+// kernelCounters returns the kernel's counters of a live capture for the
+// UI's :info, nil for other sources.
+func kernelCounters(src session.Source) func() (uint64, uint64, error) {
+	ls, ok := src.(*live.Source)
+	if !ok {
+		return nil
+	}
+	return func() (uint64, uint64, error) {
+		st, err := ls.Stats()
+		return st.Received, st.Dropped, err
+	}
 }

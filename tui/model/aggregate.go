@@ -30,6 +30,7 @@ func (c *Capture) aggregate(idx int, r *session.Record) {
 	st := &c.stats
 	st.Packets++
 	st.ByType[r.Packet.Type&15]++
+	c.conns.Record(r)
 	st.Bytes += int64(r.FrameLen)
 	if r.FirstSeen {
 		st.Streams++

@@ -17,6 +17,7 @@ import (
 	"github.com/mqtap/mqtap/decode/payload"
 	"github.com/mqtap/mqtap/session"
 	"github.com/mqtap/mqtap/session/analysis"
+	"github.com/mqtap/mqtap/session/sink/connections"
 )
 
 // Spool and cache sizes.
@@ -68,7 +69,8 @@ type Capture struct {
 	stats    Stats
 	topics   map[string]*topicStat
 	clients  map[string]int
-	streamID map[int]string // tcp.stream -> client id
+	streamID map[int]string    // tcp.stream -> client id
+	conns    connections.Table // the MQTT connections (connections.go)
 	findings []FindingRef
 	omitted  int // findings not kept beyond maxFindings
 	final    []FindingRef

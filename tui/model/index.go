@@ -153,10 +153,12 @@ var copyForIndex = func(r, dst *session.Record) {
 
 // indexedField reports whether the index reads a field: the Info text
 // reads the packet identifier and a SUBSCRIBE's topics, the statistics the
-// client id.
+// client id, the connections table (connections.go) the CONNECT's, CONNACK's
+// and DISCONNECT's fields it shows.
 func indexedField(f *decode.Field) bool {
 	switch f.Name {
-	case "mqtt.msgid", "mqtt.topic_len", "mqtt.topic", "mqtt.clientid":
+	case "mqtt.msgid", "mqtt.topic_len", "mqtt.topic", "mqtt.clientid",
+		"mqtt.username", "mqtt.kalive", "mqtt.property.server_keep_alive", "mqtt.disconnect.reason_code":
 		return true
 	}
 	return false

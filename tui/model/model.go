@@ -132,5 +132,8 @@ type Stats struct {
 }
 
 // Options returns opts with the capture's keys, so that the pipeline
-// decrypts TLS before the capture's analysis chain runs on its records.
-func (c *Capture) Options(opts session.Options) session.Options { return c.chain.Options(opts) }
+// decrypts TLS before the capture's analysis chain runs on its records,
+// and with an OnTCPFrame that counts the connections' frames.
+func (c *Capture) Options(opts session.Options) session.Options {
+	return c.hookFrames(c.chain.Options(opts))
+}
