@@ -13,16 +13,19 @@ import (
 	"github.com/mqtap/mqtap/session/sink/report"
 )
 
+// sessionsFlags are the flags of mqtap sessions.
+type sessionsFlags struct {
+	format   string
+	keyPaths []string
+	decodeAs []string
+	expr     string
+	showTLS  bool
+	showWS   bool
+	showConn bool
+}
+
 func newSessionsCmd(stdout, stderr io.Writer) *cobra.Command {
-	var (
-		format   string
-		keyPaths []string
-		decodeAs []string
-		expr     string
-		showTLS  bool
-		showWS   bool
-		showConn bool
-	)
+	var fl sessionsFlags
 	cmd := &cobra.Command{
 		Use:   "sessions FILE",
 		Short: "List the key exchanges of a capture and how each was decrypted",
@@ -43,81 +46,87 @@ kex.key-reuse, kex.weak-group, kex.invalid-public-key, payload.not-encrypted).`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if showTLS && showWS || showConn && (showTLS || showWS) {
-				return usagef("--tls, --ws and --connections list different connections: give one")
-			}
-			setupFormat := format
-			if showConn {
-				if format != "text" && format != "json" && format != "csv" {
-					return usagef("unknown output format %q for sessions --connections: use text, json or csv", format)
-				}
-				setupFormat = "text" // analysisSetup knows text and json
-			}
-			opts, flt, store, err := analysisSetup("sessions", setupFormat, decodeAs, expr, keyPaths)
-			if err != nil {
-				return err
-			}
-			chain, err := analysis.New(store)
-			if err != nil {
-				return err
-			}
-			var table *connections.Table
-			if showConn {
-				table = &connections.Table{}
-				opts = table.Hook(opts)
-			}
-			matched := map[string]bool{} // sessions with a packet the filter selects
-			streams := map[int]bool{}    // connections with a packet the filter selects
-			handle := func(r *session.Record) error {
-				chain.Observe(r)
-				if table != nil {
-					table.Record(r)
-					if flt != nil && flt.Match(r) {
-						streams[r.Stream] = true
-					}
-					return nil
-				}
-				if r.Crypto.Session != "" && (flt == nil || flt.Match(r)) {
-					matched[r.Crypto.Session] = true
-				}
-				return nil
-			}
-			st, err := readFile(args[0], opts, handle, stderr)
-			if err != nil {
-				return err
-			}
-			switch {
-			case showConn:
-				return writeConnections(stdout, stderr, format, table, flt != nil, streams)
-			case showTLS:
-				return report.WriteTLS(stdout, format, st.TLS)
-			case showWS:
-				return report.WriteWebSocket(stdout, format, st.WebSocket)
-			}
-			chain.Close()
-			exchanges := chain.Exchanges()
-			if flt != nil {
-				var sel []*kex.Exchange
-				for _, e := range exchanges {
-					if matched[e.ID] {
-						sel = append(sel, e)
-					}
-				}
-				exchanges = sel
-			}
-			return report.WriteExchanges(stdout, format, exchanges)
+			return runSessions(stdout, stderr, args[0], &fl)
 		},
 	}
-	cmd.Flags().StringVarP(&format, "format", "T", "text", "output format: text or json (and csv with --connections)")
-	cmd.Flags().BoolVar(&showTLS, "tls", false, "list the TLS connections instead: handshake (version, cipher suite, SNI, ALPN, resumption), the broker's certificate and whether mqtap decrypted them")
-	cmd.Flags().BoolVar(&showWS, "ws", false, "list the WebSocket connections instead: their upgrade (path, host, subprotocols offered and chosen, extensions, status), frames, MQTT packets and close")
-	cmd.Flags().BoolVar(&showConn, "connections", false, "list the MQTT connections instead (Wireshark's conversations): client id, user name, version, addresses, transport, "+
+	cmd.Flags().StringVarP(&fl.format, "format", "T", "text", "output format: text or json (and csv with --connections)")
+	cmd.Flags().BoolVar(&fl.showTLS, "tls", false, "list the TLS connections instead: handshake (version, cipher suite, SNI, ALPN, resumption), the broker's certificate and whether mqtap decrypted them")
+	cmd.Flags().BoolVar(&fl.showWS, "ws", false, "list the WebSocket connections instead: their upgrade (path, host, subprotocols offered and chosen, extensions, status), frames, MQTT packets and close")
+	cmd.Flags().BoolVar(&fl.showConn, "connections", false, "list the MQTT connections instead (Wireshark's conversations): client id, user name, version, addresses, transport, "+
 		"MQTT packets, TCP frames and bytes each way (as tshark -z conv,tcp counts them), start, duration, how it ended (DISCONNECT, broker or client closed, keep-alive timeout, capture end) and findings; "+
 		"with -Y, the connections that have a selected packet")
-	cmd.Flags().StringArrayVarP(&decodeAs, "decode-as", "d", nil, decodeAsHelp)
-	registerKeys(cmd, &keyPaths)
-	registerFilter(cmd, &expr)
+	cmd.Flags().StringArrayVarP(&fl.decodeAs, "decode-as", "d", nil, decodeAsHelp)
+	registerKeys(cmd, &fl.keyPaths)
+	registerFilter(cmd, &fl.expr)
 	return cmd
+}
+
+// runSessions reads the capture at path and prints its key exchanges, or
+// its TLS, WebSocket or MQTT connections.
+func runSessions(stdout, stderr io.Writer, path string, fl *sessionsFlags) error {
+	if fl.showTLS && fl.showWS || fl.showConn && (fl.showTLS || fl.showWS) {
+		return usagef("--tls, --ws and --connections list different connections: give one")
+	}
+	setupFormat := fl.format
+	if fl.showConn {
+		if fl.format != "text" && fl.format != "json" && fl.format != "csv" {
+			return usagef("unknown output format %q for sessions --connections: use text, json or csv", fl.format)
+		}
+		setupFormat = "text" // analysisSetup knows text and json
+	}
+	opts, flt, store, err := analysisSetup("sessions", setupFormat, fl.decodeAs, fl.expr, fl.keyPaths)
+	if err != nil {
+		return err
+	}
+	chain, err := analysis.New(store)
+	if err != nil {
+		return err
+	}
+	var table *connections.Table
+	if fl.showConn {
+		table = &connections.Table{}
+		opts = table.Hook(opts)
+	}
+	matched := map[string]bool{} // sessions with a packet the filter selects
+	streams := map[int]bool{}    // connections with a packet the filter selects
+	handle := func(r *session.Record) error {
+		chain.Observe(r)
+		if table != nil {
+			table.Record(r)
+			if flt != nil && flt.Match(r) {
+				streams[r.Stream] = true
+			}
+			return nil
+		}
+		if r.Crypto.Session != "" && (flt == nil || flt.Match(r)) {
+			matched[r.Crypto.Session] = true
+		}
+		return nil
+	}
+	st, err := readFile(path, opts, handle, stderr)
+	if err != nil {
+		return err
+	}
+	switch {
+	case fl.showConn:
+		return writeConnections(stdout, stderr, fl.format, table, flt != nil, streams)
+	case fl.showTLS:
+		return report.WriteTLS(stdout, fl.format, st.TLS)
+	case fl.showWS:
+		return report.WriteWebSocket(stdout, fl.format, st.WebSocket)
+	}
+	chain.Close()
+	exchanges := chain.Exchanges()
+	if flt != nil {
+		var sel []*kex.Exchange
+		for _, e := range exchanges {
+			if matched[e.ID] {
+				sel = append(sel, e)
+			}
+		}
+		exchanges = sel
+	}
+	return report.WriteExchanges(stdout, fl.format, exchanges)
 }
 
 // writeConnections prints the connections table (sessions --connections):
