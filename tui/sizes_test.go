@@ -31,14 +31,26 @@ func viewKeys(a *App) []key {
 }
 
 // pressEverything presses every key of the packet list screen in turn at
-// the screen's current size, going back to the packet list after each, and
-// checks that the UI is still running and drawing its status line.
+// the screen's current size, then runs every command without an argument,
+// going back to the packet list after each, and checks that the UI is still
+// running and drawing its status line.
 func (u *ui) pressEverything(status string) {
 	u.t.Helper()
 	for _, kk := range viewKeys(u.app) {
 		u.screen.InjectKey(kk.Key, kk.Rune, tcell.ModNone)
 		// A key may open a view, a bar or wait for a letter (marks):
 		// Esc leaves each of them.
+		u.key(tcell.KeyEscape)
+		u.key(tcell.KeyEscape)
+	}
+	// And every command that opens something without an argument (:info,
+	// :marked, :conversations…), but those that quit or write files.
+	for _, c := range u.app.commands {
+		name := c.Names[0]
+		if c.Args != "" || name == "quit" || name == "save-config" {
+			continue
+		}
+		u.do(func() { u.app.runCommand(name) })
 		u.key(tcell.KeyEscape)
 		u.key(tcell.KeyEscape)
 	}
