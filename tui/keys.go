@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/gdamore/tcell/v2"
+	"github.com/rivo/tview"
 )
 
 // scope is where a key binding applies.
@@ -167,6 +168,23 @@ func pass(code tcell.Key) action {
 	}
 }
 
+// moveView is pass for the movement keys of a view: a table's selection
+// is first brought back within its rows. (tview's Table looks for a
+// selectable cell until it comes back to the selection it started from,
+// forever when that selection is past the last row, as it is after the
+// rows of a view shrank, e.g. to the one line that says it is empty.)
+func moveView(code tcell.Key) action {
+	return func(a *App, ev *tcell.EventKey) *tcell.EventKey {
+		if t, ok := a.app.GetFocus().(*tview.Table); ok {
+			row, col := t.GetSelection()
+			if rows := t.GetRowCount(); row >= rows {
+				t.Select(max(0, rows-1), col)
+			}
+		}
+		return tcell.NewEventKey(code, 0, ev.Modifiers())
+	}
+}
+
 // keyTable returns the key bindings, in the order the help view lists them.
 func keyTable() []binding {
 	return []binding{
@@ -234,12 +252,12 @@ func keyTable() []binding {
 		{[]key{k(tcell.KeyPgUp), k(tcell.KeyCtrlB)}, scopeHex, "page up", do(func(a *App) { a.hex.scroll(-a.hex.page()) })},
 
 		{[]key{r('q'), k(tcell.KeyEscape)}, scopeView, "back to the packet list", do((*App).closeView)},
-		{[]key{r('j'), k(tcell.KeyDown)}, scopeView, "down", pass(tcell.KeyDown)},
-		{[]key{r('k'), k(tcell.KeyUp)}, scopeView, "up", pass(tcell.KeyUp)},
-		{[]key{r('g'), k(tcell.KeyHome)}, scopeView, "top", pass(tcell.KeyHome)},
-		{[]key{r('G'), k(tcell.KeyEnd)}, scopeView, "bottom", pass(tcell.KeyEnd)},
-		{[]key{k(tcell.KeyPgDn), k(tcell.KeyCtrlD)}, scopeView, "page down", pass(tcell.KeyPgDn)},
-		{[]key{k(tcell.KeyPgUp), k(tcell.KeyCtrlB)}, scopeView, "page up", pass(tcell.KeyPgUp)},
+		{[]key{r('j'), k(tcell.KeyDown)}, scopeView, "down", moveView(tcell.KeyDown)},
+		{[]key{r('k'), k(tcell.KeyUp)}, scopeView, "up", moveView(tcell.KeyUp)},
+		{[]key{r('g'), k(tcell.KeyHome)}, scopeView, "top", moveView(tcell.KeyHome)},
+		{[]key{r('G'), k(tcell.KeyEnd)}, scopeView, "bottom", moveView(tcell.KeyEnd)},
+		{[]key{k(tcell.KeyPgDn), k(tcell.KeyCtrlD)}, scopeView, "page down", moveView(tcell.KeyPgDn)},
+		{[]key{k(tcell.KeyPgUp), k(tcell.KeyCtrlB)}, scopeView, "page up", moveView(tcell.KeyPgUp)},
 
 		{[]key{k(tcell.KeyEnter)}, scopeSessions, `show the session's packets (filter mqtap.session == "ID")`, do((*App).sessionSelected)},
 		{[]key{k(tcell.KeyEnter)}, scopeTopics, "go to the last message on the topic (inner topics: expand or collapse)", do((*App).topicSelected)},

@@ -43,6 +43,9 @@ func (u *ui) pressEverything(status string) {
 		u.key(tcell.KeyEscape)
 		u.key(tcell.KeyEscape)
 	}
+	// The keys are handled before the commands run (both reach the UI
+	// goroutine, through different queues).
+	u.settle()
 	// And every command that opens something without an argument (:info,
 	// :marked, :conversations…), but those that quit or write files.
 	for _, c := range u.app.commands {
@@ -63,6 +66,9 @@ func (u *ui) pressEverything(status string) {
 	u.do(func() {
 		if u.app.page != pageMain {
 			u.app.closeView()
+		}
+		if u.app.searching() {
+			u.app.closeSearchBar()
 		}
 		if u.app.typing() {
 			u.app.focusPane(0)
