@@ -29,6 +29,9 @@ func (p *Pipeline) feed(c *conn, i int, data []byte, ctx *frameCtx) {
 // delivers each complete one. Incomplete bytes wait in the half's buffer.
 func (p *Pipeline) parse(c *conn, i int, data []byte, ctx *frameCtx) {
 	h := &c.halves[i]
+	// The packets of this call start in this frame, on a boundary, when
+	// nothing of an earlier frame waits and the bytes are the frame's own.
+	fresh := p.own && c.kind == kindMQTT && len(h.buf) == 0 && h.skip == 0 && !h.resync && !h.unsure
 	if h.skip > 0 {
 		// The rest of a packet cut by a gap: already reported.
 		if data = h.skipCut(data); len(data) == 0 {
@@ -58,7 +61,9 @@ func (p *Pipeline) parse(c *conn, i int, data []byte, ctx *frameCtx) {
 		p.tlsFeed(c, i, b, ctx)
 		return
 	}
+	p.inFrame = fresh
 	b = p.packets(c, i, b, ctx)
+	p.inFrame = false
 	if len(b) > p.opts.MaxPacket && !h.resync && c.decodes() {
 		b = p.capPacket(c, i, b, ctx)
 	}
@@ -284,6 +289,8 @@ type notes struct {
 	conn  []pendingFinding // findings about the connection (its TLS or WebSocket layer)
 	ws    WSFrameInfo      // the WebSocket frame that completed the packet, when hasWS
 	hasWS bool
+	// inFrame: the packet came whole in its frame (Record.InFrame).
+	inFrame bool
 }
 
 // addGap notes n bytes lost from relative sequence number from.
@@ -333,6 +340,7 @@ func (p *Pipeline) hand(c *conn, i int, raw []byte, ctx *frameCtx, malformed str
 		n.losses, h.loss = *h.loss, nil
 	}
 	n.cut = cut
+	n.inFrame = p.inFrame && cut == cutNone && malformed == "" && ctx == &p.cur
 	n.conn = c.takeWaiting()
 	if w := c.ws; w != nil {
 		n.ws, n.hasWS = w.halves[i].cur, true
@@ -371,6 +379,7 @@ func (p *Pipeline) emit(c *conn, i int, raw []byte, ctx *frameCtx, malformed str
 	}
 	r.Index = int(h.index)
 	r.FirstSeen = !c.counted
+	r.InFrame = n.inFrame
 	if !c.counted {
 		c.counted = true
 		p.stats.MQTTStreams++
@@ -467,6 +476,7 @@ func (p *Pipeline) decide(c *conn, verdict kind) {
 		default:
 			c.kind = kindMQTT
 		}
+		p.own = false // the held chunks came in earlier frames too: no packet of theirs is known whole in one
 		for k := range held {
 			ch := &held[k]
 			ctx := &ch.ctx

@@ -132,6 +132,13 @@ type Pipeline struct {
 	flows  flowTable
 	idle   idleList // the connections of flows, least recently active first
 	cur    frameCtx // the frame being read
+	// own is set while a segment's own bytes are fed, starting exactly at
+	// the next expected sequence number (not held ones, not a replay):
+	// what Record.InFrame needs.
+	own bool
+	// inFrame is set while parse delivers the packets of such bytes when
+	// they start on a packet boundary.
+	inFrame bool
 
 	holders []holder // directions holding data of earlier frames (order.go)
 	queue   []queued // packets waiting for earlier frames, in frame order

@@ -66,6 +66,11 @@ type Record struct {
 	Stream    int  // tcp.stream, numbered as Wireshark does
 	Index     int  // position of this MQTT packet within its frame, from 0
 	FirstSeen bool // first MQTT packet of its TCP connection
+	// InFrame is set when the packet came whole in its frame, the frame's
+	// TCP payload starting on a packet boundary, in plain MQTT over TCP:
+	// the frame alone lets Wireshark decode the packet (an export needs no
+	// earlier frame for it). Unset when unsure.
+	InFrame bool
 	// Direct is set when mqtap received the packet itself from a broker
 	// (mqtap tap) instead of capturing it: Frame then numbers the packets
 	// received, FrameLen is the packet's length, and Head has no frame

@@ -98,7 +98,9 @@ func (p *Pipeline) segment(c *conn, i int, tcp *TCPHeader, wire int, ctx *frameC
 		if diff := seqDiff(seq, d.next); diff > 0 {
 			p.hold(c, i, seq, tcp.Payload, wire, ctx)
 		} else if -diff < wire {
+			p.own = diff == 0 && ctx == &p.cur
 			p.take(c, i, seq, tcp.Payload, wire, ctx)
+			p.own = false
 			p.drain(c, i, ctx)
 		}
 	}

@@ -68,6 +68,7 @@ func (c *Capture) ExportRecords(ctx context.Context, n int, fn func(i int, r *se
 			lite.Stream = int(le.Uint32(row[4:]))
 			lite.Packet.Type = decode.Type(row[48])
 			lite.Packet.FromClient = row[49]&flagFromClient != 0
+			lite.InFrame = row[49]&flagInFrame != 0
 			lite.Packet.Version = row[55]
 			fn(lo+k, &lite)
 		}

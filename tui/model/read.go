@@ -147,7 +147,7 @@ func (c *Capture) decodeRecord(i int, row *[rowSize]byte, b []byte, r *session.R
 	fromClient := row[49]&flagFromClient != 0
 	*r = session.Record{Frame: int(le.Uint32(row[0:])), Time: time.Unix(0, int64(le.Uint64(row[8:]))), Relative: time.Duration(le.Uint64(row[16:])),
 		FrameLen: int(le.Uint32(row[24:])), Src: src.Addr(), Dst: dst.Addr(), SrcPort: src.Port(), DstPort: dst.Port(),
-		Stream: int(le.Uint32(row[4:])), Direct: row[49]&flagDirect != 0,
+		Stream: int(le.Uint32(row[4:])), Direct: row[49]&flagDirect != 0, InFrame: row[49]&flagInFrame != 0,
 		Packet: decode.Packet{Fields: r.Packet.Fields[:0], Problems: r.Packet.Problems[:0]}, Findings: r.Findings[:0]}
 	d := blobReader{b: b}
 	d.bytes() // info

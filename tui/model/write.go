@@ -21,6 +21,7 @@ const (
 	flagMalformed
 	flagTruncated
 	flagUnknownVersion
+	flagInFrame // session.Record.InFrame
 )
 
 var statusCodes = []string{"", "ok", "no-key", "failed", "bad"}
@@ -120,6 +121,9 @@ func (c *Capture) makeRow(r *session.Record, src, dst uint32, size, head int, se
 	}
 	if r.Packet.Unknown {
 		flags |= flagUnknownVersion
+	}
+	if r.InFrame {
+		flags |= flagInFrame
 	}
 	row[49] = flags
 	row[50] = statusCode(r.Crypto.Decrypt)

@@ -46,15 +46,22 @@ type Collector struct {
 	// (Decrypted).
 	NoComments bool
 
-	frames   bitmap
-	streams  bitmap
-	comments spool   // one comment per annotated MQTT packet
-	packets  []int32 // MQTT packets per tcp.stream
-	lastSel  []int32 // highest selected frame per tcp.stream
-	connect  []int32 // frame of the CONNECT of each tcp.stream
-	last     []int32 // last TCP frame of each tcp.stream, when known (Hook)
-	selected int     // selected MQTT packets
-	maxFrame int     // highest selected frame
+	frames  bitmap
+	streams bitmap
+	// splitConnect marks the connections whose CONNECT was not whole in
+	// its frame (Record.InFrame).
+	splitConnect bitmap
+	comments     spool   // one comment per annotated MQTT packet
+	packets      []int32 // MQTT packets per tcp.stream
+	lastSel      []int32 // highest selected frame per tcp.stream
+	connect      []int32 // frame of the CONNECT of each tcp.stream
+	last         []int32 // last TCP frame of each tcp.stream, when known (Hook)
+	selected     int     // selected MQTT packets
+	// lastSplit is the highest frame of a selected packet, or of the
+	// CONNECT of a selected MQTT 5 packet, that may need earlier frames
+	// (Record.InFrame unset); 0 when none does.
+	lastSplit int
+	maxFrame  int // highest selected frame
 }
 
 // NewCollector returns a collector for the packets sel selects (nil: every
@@ -91,6 +98,9 @@ func (c *Collector) Observe(r *session.Record) {
 	if r.Packet.Type == decode.CONNECT && r.Packet.FromClient {
 		c.connect = grow(c.connect, r.Stream)
 		c.connect[r.Stream] = int32(min(r.Frame, math.MaxInt32))
+		if !r.InFrame {
+			c.splitConnect.set(r.Stream)
+		}
 	}
 	if !c.NoComments {
 		if s := Comment(r); s != "" {
@@ -101,11 +111,17 @@ func (c *Collector) Observe(r *session.Record) {
 		return
 	}
 	c.selected++
+	if !r.InFrame {
+		c.lastSplit = max(c.lastSplit, r.Frame)
+	}
 	c.frames.set(r.Frame)
 	if r.Packet.Version == decode.V5 && r.Stream < len(c.connect) && c.connect[r.Stream] > 0 {
 		// Wireshark decodes MQTT 5 properties only once it has seen the
 		// connection's CONNECT.
 		c.frames.set(int(c.connect[r.Stream]))
+		if c.splitConnect.has(r.Stream) {
+			c.lastSplit = max(c.lastSplit, int(c.connect[r.Stream])) // its earlier segments are needed too
+		}
 	}
 	c.streams.set(r.Stream)
 	c.maxFrame = max(c.maxFrame, r.Frame)
@@ -120,10 +136,11 @@ func (c *Collector) Selected() int { return c.selected }
 func (c *Collector) Connections() int { return c.streams.count() }
 
 // lastFrame is the frame after which the second pass has nothing left to
-// write.
+// find: without context, the last selected packet that may need earlier
+// frames (the others need only their own, already in c.frames).
 func (c *Collector) lastFrame(withContext bool) int {
 	if !withContext {
-		return c.maxFrame
+		return c.lastSplit
 	}
 	if c.last == nil {
 		return math.MaxInt

@@ -104,7 +104,10 @@ func joinSecrets(logs [][]byte) []byte {
 // timestamps and interfaces, each with the comments of its MQTT packets,
 // after a Decryption Secrets Block holding opts.Secrets. It reads the file
 // twice more: once through the pipeline to find the frames, once to copy
-// them. Frame numbers are counted as the first pass counted them, so the
+// them (the first only up to the last selected packet that did not come
+// whole in a frame starting on a packet boundary, Record.InFrame: none
+// other needs an earlier frame; not at all when there is none). Frame
+// numbers are counted as the first pass counted them, so the
 // capture must be the one the first pass read.
 func Frames(path string, w io.Writer, c *Collector, opts Options) (Stats, error) {
 	ctx := opts.Context
