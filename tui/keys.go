@@ -311,7 +311,7 @@ func commandTable() []command {
 		{[]string{"stats", "statistics"}, "", "statistics view", noArg((*App).openStats)},
 		{[]string{"payload"}, "", "payload of the selected packet", noArg((*App).openPayload)},
 		{[]string{"tail"}, "", "follow the tail of a growing capture (on/off)", noArg((*App).toggleTail)},
-		{[]string{"search", "find"}, "TEXT", "find the next packet whose list columns, bytes or plaintext hold TEXT (any case); n and N repeat it", (*App).searchString},
+		{[]string{"search", "find"}, "TEXT", "find the next packet whose list columns, bytes, plaintext or decoded value hold TEXT (any case); n and N repeat it", (*App).searchString},
 		{[]string{"search-hex"}, "BYTES", "find the next packet whose bytes or plaintext hold BYTES (7b:22 or 7b22)", (*App).searchHex},
 		{[]string{"search-filter"}, "EXPR", "find the next packet that matches the display filter EXPR", (*App).searchFilter},
 		{[]string{"search-details"}, "TEXT", "find the next packet whose detail tree (as mqtap read -V prints it) or bytes hold TEXT (any case; slower)", (*App).searchDetails},

@@ -50,7 +50,7 @@ func searchPlaceholder(k model.SearchKind) string {
 	case model.SearchDetails:
 		return "text of the whole detail tree too (titles, values, times: slower), e.g. keep alive: 60"
 	}
-	return "text of the list's columns, the bytes, the plaintext (any case), e.g. salle-1"
+	return "text of the list's columns, the bytes, the plaintext, the decoded value (any case), e.g. salle-1"
 }
 
 // newSearchBar builds the search bar, which replaces the status line while

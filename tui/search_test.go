@@ -390,3 +390,29 @@ func BenchmarkSearch1M(b *testing.B) {
 		})
 	}
 }
+
+// TestSearchDecodedValues: the string kind finds text that is not in the
+// raw bytes but in a value decoded from a named payload format: a CBOR
+// float, a protobuf enum's name, the inflated text of a compressed payload
+// (all in the Info column, which shows the value's first 80 bytes), and a
+// protobuf map past those 80 bytes (only in the value the index keeps as
+// JSON).
+func TestSearchDecodedValues(t *testing.T) {
+	c := load(t, "../pcaps/samples/payloads.pcapng", "../pcaps/samples/keys/payloads")
+	u := start(t, c, 120, 40, Options{})
+	u.waitText("done")
+	for _, want := range []struct {
+		text  string
+		frame int
+	}{
+		{`"t":24.5`, 42},
+		{`"status":"OK"`, 54},
+		{`"zipped":true`, 58},
+		{`"labels":{"line":"1"}`, 54},
+	} {
+		u.do(func() { u.app.moveListTo(0) })
+		u.search("string", want.text)
+		u.waitText("found " + strconv.Quote(want.text) + " in frame " + strconv.Itoa(want.frame))
+		u.waitSelected(want.frame)
+	}
+}

@@ -35,7 +35,9 @@ const (
 	// (the Info, Source, Destination and Protocol columns; the Info holds
 	// a decrypted plaintext), its bytes (the raw MQTT packet, so every
 	// topic, client id, property and payload, and the decrypted
-	// plaintext) and mqtap's text about it (session, decryption, findings).
+	// plaintext), the value decoded from a named payload format (as the
+	// JSON text mqtap.value shows) and mqtap's text about it (session,
+	// decryption, findings).
 	SearchString SearchKind = iota
 	// SearchHex finds a byte string in the raw MQTT packet or in the
 	// decrypted plaintext.
@@ -412,7 +414,7 @@ func blobOf(rows, blobs []byte, k int) ([]byte, bool) {
 // cheap reports whether the k-th record of a chunk holds the string where
 // SearchString looks, reading the packet list's columns from its row and
 // only decoding the packet when its blob holds the string: its Info text
-// and topic, raw packet, plaintext, and mqtap's text fields.
+// and topic, raw packet, plaintext, decoded value, and mqtap's text fields.
 func (sc *searcher) cheap(lo, k int, rows, blobs []byte) (bool, error) {
 	row := rows[k*rowSize:]
 	if sc.types[row[48]&15] {
@@ -444,6 +446,12 @@ func (sc *searcher) cheap(lo, k int, rows, blobs []byte) (bool, error) {
 		return bytes.Contains(sc.lower, sc.s.needle)
 	}
 	if has(info) || has(topic) || has(r.Packet.Raw) || has(r.Crypto.Plaintext) {
+		return true, nil
+	}
+	// A value decoded from a named format (CBOR, MessagePack, protobuf,
+	// Sparkplug B, compressed), which the blob keeps as JSON text: its
+	// numbers, enum names and inflated text are not in the raw bytes.
+	if _, js, err := r.DecodedValue(); err == nil && has(js) {
 		return true, nil
 	}
 	cr := &r.Crypto
