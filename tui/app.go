@@ -141,6 +141,9 @@ type App struct {
 	cmdHistPos  int
 	prevFocus   tview.Primitive // focus before the command line opened
 	lastRefresh time.Time       // last refresh of an open view by live updates
+	// refreshPending: a refresh of the open view is due a second after
+	// lastRefresh (refreshViewSoon).
+	refreshPending bool
 }
 
 // New builds the application on screen (nil: the real terminal, set up by
@@ -352,10 +355,42 @@ func (a *App) refresh() {
 		}
 		a.afterGrow()
 	}
-	if a.page != pageMain && time.Since(a.lastRefresh) > time.Second {
+	if a.page != pageMain {
+		a.refreshViewSoon()
+	}
+}
+
+// refreshViewSoon refreshes the open view with the model's latest state, at
+// most once a second: now, or a second after the last refresh, so that the
+// last change of a capture that stops growing is shown too.
+func (a *App) refreshViewSoon() {
+	wait := time.Second - time.Since(a.lastRefresh)
+	if wait <= 0 {
 		a.lastRefresh = time.Now()
 		a.refreshView()
+		return
 	}
+	if a.refreshPending {
+		return
+	}
+	ctx := a.ctx
+	a.refreshPending = a.spawn(func() {
+		select {
+		case <-ctx.Done():
+			// Stopping, or :e switching captures (whose new capture
+			// refreshes the view anew).
+			a.post(func() { a.refreshPending = false })
+			return
+		case <-time.After(wait):
+		}
+		a.post(func() {
+			a.refreshPending = false
+			if a.page != pageMain {
+				a.lastRefresh = time.Now()
+				a.refreshView()
+			}
+		})
+	})
 }
 
 // afterGrow selects what a grown list should show: the last row in

@@ -33,6 +33,10 @@ const pageInfo = "info"
 type infoState struct {
 	view *tview.TextView // created by the first :info
 	gen  int             // counts the computations asked for; a late answer is dropped
+	// file is what the last :info read of the capture file, which a live
+	// capture's refresh keeps rather than read a growing file each second.
+	file    *fileInfo
+	fileErr error
 }
 
 // fileInfo is what :info reads from a capture file.
@@ -84,16 +88,41 @@ func (a *App) openInfo() {
 		paneBox(st.view.Box, "Capture information │ Esc: back")
 		a.pages.AddPage(pageInfo, st.view, true, false)
 	}
+	st.view.SetText("reading the capture information…")
+	a.showPage(pageInfo, st.view)
+	a.loadInfo(true)
+}
+
+// loadInfo computes the capture information in the background and shows
+// it: from the start (the file read again) when the page opens, or, while a
+// live capture grows, the model's counts and the kernel's counters again,
+// keeping the file's part and the scroll position.
+func (a *App) loadInfo(open bool) {
+	st := &a.files.info
 	st.gen++
 	gen := st.gen
-	st.view.SetText("reading the capture information…")
-	ctx, c, file, live, kernel := a.ctx, a.cap, a.opts.Save.File, a.opts.Live, a.opts.Kernel
-	a.showPage(pageInfo, st.view)
+	ctx, c, live, kernel := a.ctx, a.cap, a.opts.Live, a.opts.Kernel
+	file := a.opts.Save.File
+	if !open {
+		file = ""
+	}
 	a.spawn(func() {
 		info := gatherInfo(ctx, c, file, live, kernel)
 		a.post(func() {
-			if st.gen == gen {
-				st.view.SetText(info.render()).ScrollToBeginning()
+			if st.gen != gen {
+				return
+			}
+			if open {
+				st.file, st.fileErr = info.File, info.FileErr
+			} else {
+				info.File, info.FileErr = st.file, st.fileErr
+			}
+			row, col := st.view.GetScrollOffset()
+			st.view.SetText(info.render())
+			if open {
+				st.view.ScrollToBeginning()
+			} else {
+				st.view.ScrollTo(row, col)
 			}
 		})
 	})

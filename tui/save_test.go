@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -446,4 +447,36 @@ func BenchmarkWrite1M(b *testing.B) {
 		b.ReportMetric(float64(all.Milliseconds()), "total-ms")
 		b.ReportMetric(float64(packets), "packets")
 	}
+}
+
+// TestInfoFollowsLiveCapture: :info on a live capture counts the MQTT
+// packets again while the capture grows.
+func TestInfoFollowsLiveCapture(t *testing.T) {
+	c := newCapture(t, labSession, labKeys)
+	u := start(t, c, 120, 40, Options{Live: true})
+	u.waitText("live")
+	u.typeText(":info")
+	u.key(tcell.KeyEnter)
+	u.waitText("Capture information")
+	u.waitFor("no packet yet", func(s string) bool { return regexp.MustCompile(`MQTT packets +0\b`).MatchString(s) })
+	release := make(chan struct{})
+	fed := make(chan error, 1)
+	go func() {
+		n := 0
+		fed <- feed(c, labSession, func() error {
+			if n++; n == 100 {
+				<-release // hold the capture half-way, with some packets in
+			}
+			return c.Flush()
+		})
+	}()
+	u.waitFor("some packets counted on the open page", func(s string) bool {
+		m := regexp.MustCompile(`MQTT packets +(\d+)\b`).FindStringSubmatch(s)
+		return m != nil && m[1] != "0" && m[1] != "115"
+	})
+	close(release)
+	if err := <-fed; err != nil {
+		t.Fatal(err)
+	}
+	u.waitFor("every packet counted", func(s string) bool { return regexp.MustCompile(`MQTT packets +115\b`).MatchString(s) })
 }

@@ -202,5 +202,9 @@ func (a *App) refreshView() {
 		a.loadStats()
 	case pageConversations:
 		a.loadConversations()
+	case pageInfo:
+		if a.opts.Live {
+			a.loadInfo(false)
+		}
 	}
 }
