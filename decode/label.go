@@ -3,7 +3,6 @@ package decode
 import (
 	"math/bits"
 	"strconv"
-	"strings"
 	"unicode/utf8"
 )
 
@@ -93,12 +92,16 @@ func appendID(b []byte, id uint64) []byte {
 // "Message: 68656c6c6f" (bytes in hex, cut after 36 bytes with "…"). Strings
 // escape control characters as Wireshark does. It does not indent; indent
 // by f.Depth. MQTT 5 properties are titled with the specification's names.
-func Label(p *Packet, f *Field) string {
+func Label(p *Packet, f *Field) string { return string(AppendLabel(nil, p, f)) }
+
+// AppendLabel appends Label(p, f) to dst and returns the extended slice:
+// writers of many labels (mqtap read -V) reuse one buffer.
+func AppendLabel(dst []byte, p *Packet, f *Field) []byte {
 	def := fieldIndex[f.Name]
 	if def == nil || def.Title == "" {
 		def = &FieldDef{Title: f.Name} // a name the decoder does not produce
 	}
-	var sb strings.Builder
+	sb := labelBuf(dst)
 	if def.Mask != 0 && f.Depth > 0 && f.Off >= 0 && f.Off < len(p.Raw) {
 		writeBits(&sb, def.Mask, p.Raw[f.Off])
 		sb.WriteString(" = ")
@@ -133,25 +136,43 @@ func Label(p *Packet, f *Field) string {
 		sb.WriteString(": ")
 		writeHex(&sb, f.Bytes)
 	}
-	return sb.String()
+	return sb
+}
+
+// labelBuf is a byte slice with the methods of a strings.Builder that the
+// label writers use, appending in place.
+type labelBuf []byte
+
+// WriteString appends s.
+func (b *labelBuf) WriteString(s string) (int, error) {
+	*b = append(*b, s...)
+	return len(s), nil
+}
+
+// WriteByte appends c.
+func (b *labelBuf) WriteByte(c byte) error {
+	*b = append(*b, c)
+	return nil
+}
+
+// WriteRune appends r in UTF-8.
+func (b *labelBuf) WriteRune(r rune) (int, error) {
+	n := len(*b)
+	*b = utf8.AppendRune(*b, r)
+	return len(*b) - n, nil
 }
 
 // writeUint writes an integer value the way Wireshark labels it.
-func writeUint(sb *strings.Builder, f *Field, def *FieldDef) {
+func writeUint(sb *labelBuf, f *Field, def *FieldDef) {
 	num := func() {
 		if def.Hex {
-			digits := 2
-			if def.Mask != 0 {
-				digits = 1
-			}
-			s := strconv.FormatUint(f.Uint, 16)
 			sb.WriteString("0x")
-			for i := len(s); i < digits; i++ {
-				sb.WriteByte('0')
+			if def.Mask == 0 && f.Uint < 16 {
+				sb.WriteByte('0') // two digits, but for a bitfield's value
 			}
-			sb.WriteString(s)
+			*sb = strconv.AppendUint(*sb, f.Uint, 16)
 		} else {
-			sb.WriteString(strconv.FormatUint(f.Uint, 10))
+			*sb = strconv.AppendUint(*sb, f.Uint, 10)
 		}
 	}
 	if def.Vals == nil {
@@ -187,7 +208,7 @@ var (
 // writeSummary appends to a flag byte's label what Wireshark appends: the
 // names of the set flags and the named values of its multi-bit fields. It
 // works from the byte's value, so it does not depend on where f is.
-func writeSummary(sb *strings.Builder, p *Packet, f *Field) {
+func writeSummary(sb *labelBuf, p *Packet, f *Field) {
 	children := summaryChildren[f.Name]
 	if f.Name == "mqtt.hdrflags" {
 		t := Type(f.Uint >> 4)
@@ -247,7 +268,7 @@ func userPropertyText(p *Packet, f *Field) (key, val []byte, ok bool) {
 }
 
 // writeBits writes Wireshark's bit pattern of v under mask: "...0 0...".
-func writeBits(sb *strings.Builder, mask, v uint8) {
+func writeBits(sb *labelBuf, mask, v uint8) {
 	for i := 7; i >= 0; i-- {
 		switch {
 		case mask&(1<<i) == 0:
@@ -265,7 +286,7 @@ func writeBits(sb *strings.Builder, mask, v uint8) {
 
 // writeText writes a string the way Wireshark's format_text shows it:
 // control characters escaped (\n, \t, ... or octal), invalid UTF-8 as U+FFFD.
-func writeText(sb *strings.Builder, b []byte) {
+func writeText(sb *labelBuf, b []byte) {
 	for len(b) > 0 {
 		r, n := utf8.DecodeRune(b)
 		b = b[n:]
@@ -305,7 +326,7 @@ func writeText(sb *strings.Builder, b []byte) {
 const maxLabelBytes = 36
 
 // writeHex writes bytes in lowercase hexadecimal, "<MISSING>" when empty.
-func writeHex(sb *strings.Builder, b []byte) {
+func writeHex(sb *labelBuf, b []byte) {
 	if len(b) == 0 {
 		sb.WriteString("<MISSING>")
 		return

@@ -258,9 +258,9 @@ func mine(p *Packet) []tsField {
 			if i := bytes.IndexByte(v, 0); i >= 0 {
 				v = v[:i]
 			}
-			var sb strings.Builder
+			var sb labelBuf
 			writeText(&sb, v)
-			tf = tsField{alias, sb.String(), "Value: " + sb.String(), f.Off + 2, f.Len - 2, depth}
+			tf = tsField{alias, string(sb), "Value: " + string(sb), f.Off + 2, f.Len - 2, depth}
 		case f.Name == "mqtt.topic" && f.Len == 0 && p.TopicAlias != 0:
 			aliasTopic = &tf
 			continue
