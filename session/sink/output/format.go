@@ -295,7 +295,7 @@ func appendFrameTree(b []byte, r *session.Record) []byte {
 }
 
 // appendPacketTree appends the MQTT packet's subtree: its fields, each
-// labelled as its declaration says (decode.Label), then its problems.
+// labelled as its declaration says (decode.AppendLabel), then its problems.
 func (w *formatter) appendPacketTree(b []byte, p *decode.Packet, cut string) []byte {
 	b = append(b, "MQ Telemetry Transport Protocol, "...)
 	b = append(b, decode.Info(p)...)
@@ -306,7 +306,7 @@ func (w *formatter) appendPacketTree(b []byte, p *decode.Packet, cut string) []b
 		if w.secret(f) {
 			b = append(b, "Password: "+mask+" (--show-secrets to print it)"...)
 		} else {
-			b = append(b, decode.Label(p, f)...)
+			b = decode.AppendLabel(b, p, f)
 		}
 		b = append(b, '\n')
 		if (f.Name == "mqtt.msg" || f.Name == "mqtt.willmsg") && Printable(f.Bytes) {
