@@ -259,7 +259,7 @@ func appendFrameTree(b []byte, r *session.Record) []byte {
 	b = append(b, ": "...)
 	b = strconv.AppendInt(b, int64(r.FrameLen), 10)
 	b = append(b, size...)
-	b = append(b, r.Time.UTC().Format("2006-01-02 15:04:05.000000000 UTC")...)
+	b = r.Time.UTC().AppendFormat(b, "2006-01-02 15:04:05.000000000 UTC")
 	b = append(b, conn...)
 	b = strconv.AppendInt(b, int64(r.Stream), 10)
 	if ifc := r.Interface; ifc != nil {
@@ -298,7 +298,7 @@ func appendFrameTree(b []byte, r *session.Record) []byte {
 // labelled as its declaration says (decode.AppendLabel), then its problems.
 func (w *formatter) appendPacketTree(b []byte, p *decode.Packet, cut string) []byte {
 	b = append(b, "MQ Telemetry Transport Protocol, "...)
-	b = append(b, decode.Info(p)...)
+	b = decode.AppendInfo(b, p)
 	b = append(b, '\n')
 	for i := range p.Fields {
 		f := &p.Fields[i]
