@@ -22,7 +22,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"runtime/debug"
 	"sort"
 	"strconv"
@@ -360,39 +359,6 @@ func (a *App) refresh() {
 	}
 }
 
-// refreshViewSoon refreshes the open view with the model's latest state, at
-// most once a second: now, or a second after the last refresh, so that the
-// last change of a capture that stops growing is shown too.
-func (a *App) refreshViewSoon() {
-	wait := time.Second - time.Since(a.lastRefresh)
-	if wait <= 0 {
-		a.lastRefresh = time.Now()
-		a.refreshView()
-		return
-	}
-	if a.refreshPending {
-		return
-	}
-	ctx := a.ctx
-	a.refreshPending = a.spawn(func() {
-		select {
-		case <-ctx.Done():
-			// Stopping, or :e switching captures (whose new capture
-			// refreshes the view anew).
-			a.post(func() { a.refreshPending = false })
-			return
-		case <-time.After(wait):
-		}
-		a.post(func() {
-			a.refreshPending = false
-			if a.page != pageMain {
-				a.lastRefresh = time.Now()
-				a.refreshView()
-			}
-		})
-	})
-}
-
 // afterGrow selects what a grown list should show: the last row in
 // follow-tail mode, else the first row when nothing was selected yet.
 func (a *App) afterGrow() {
@@ -574,16 +540,6 @@ func (a *App) redraw() {
 	a.app.Sync()
 }
 
-// setMessage shows an informational message on the status line.
-func (a *App) setMessage(msg string) {
-	a.msg, a.msgErr = msg, false
-}
-
-// setError shows an error on the status line.
-func (a *App) setError(msg string) {
-	a.msg, a.msgErr = msg, true
-}
-
 // setTail turns follow-tail mode on or off.
 func (a *App) setTail(on bool) {
 	a.tail = on
@@ -600,69 +556,6 @@ func (a *App) toggleTail() {
 	} else {
 		a.setMessage("not following the tail")
 	}
-}
-
-// drawStatus draws the status line: capture, records shown/total, filter,
-// state, message.
-func (a *App) drawStatus(screen tcell.Screen, x, y, width, height int) {
-	if width <= 0 || height <= 0 {
-		return
-	}
-	var parts []string
-	name := a.cap.Name()
-	if len(name) > 30 {
-		name = "…" + filepath.Base(name)
-	}
-	parts = append(parts, "[::b]"+tview.Escape(name)+"[::-]")
-	if a.flt.sel != nil { // a display filter's selection, or the marked packets (:marked)
-		parts = append(parts, fmt.Sprintf("%d/%d packets", len(a.flt.sel), a.total))
-	} else {
-		parts = append(parts, fmt.Sprintf("%d packets", a.total))
-	}
-	switch {
-	case a.flt.running:
-		parts = append(parts, fmt.Sprintf("[::b]filtering %d%%[::-]", a.flt.percent))
-	case a.flt.f != nil || a.flt.sel != nil:
-		parts = append(parts, "filter: "+tview.Escape(a.filterLabel()))
-	}
-	switch {
-	case a.state.Err != nil:
-		parts = append(parts, "[red::b]error: "+tview.Escape(oneLine(a.state.Err.Error()))+"[-::-]")
-	case a.state.Done:
-		parts = append(parts, "done")
-	case a.opts.Live:
-		parts = append(parts, "live")
-	default:
-		parts = append(parts, "indexing…")
-	}
-	if a.tail {
-		parts = append(parts, "tail")
-	}
-	if m := a.state.Message; m != "" {
-		parts = append(parts, tview.Escape(oneLine(m)))
-	}
-	if a.rowErr != nil {
-		parts = append(parts, "[red]"+tview.Escape(oneLine(a.rowErr.Error()))+"[-]")
-	}
-	if a.msg != "" {
-		if a.msgErr {
-			parts = append(parts, "[red::b]"+tview.Escape(oneLine(a.msg))+"[-::-]")
-		} else {
-			parts = append(parts, tview.Escape(oneLine(a.msg)))
-		}
-	}
-	text := strings.Join(parts, " │ ")
-	if a.page == pageMain {
-		text += " │ ? help"
-	} else {
-		text += " │ Esc back, ? help"
-	}
-	tview.Print(screen, text, x, y, width, tview.AlignLeft, tcell.ColorDefault)
-}
-
-// oneLine replaces line breaks so that a message fits on the status line.
-func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
 }
 
 // shown returns the number of rows of the packet list.

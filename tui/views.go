@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/gdamore/tcell/v2"
@@ -207,4 +208,37 @@ func (a *App) refreshView() {
 			a.loadInfo(false)
 		}
 	}
+}
+
+// refreshViewSoon refreshes the open view with the model's latest state, at
+// most once a second: now, or a second after the last refresh, so that the
+// last change of a capture that stops growing is shown too.
+func (a *App) refreshViewSoon() {
+	wait := time.Second - time.Since(a.lastRefresh)
+	if wait <= 0 {
+		a.lastRefresh = time.Now()
+		a.refreshView()
+		return
+	}
+	if a.refreshPending {
+		return
+	}
+	ctx := a.ctx
+	a.refreshPending = a.spawn(func() {
+		select {
+		case <-ctx.Done():
+			// Stopping, or :e switching captures (whose new capture
+			// refreshes the view anew).
+			a.post(func() { a.refreshPending = false })
+			return
+		case <-time.After(wait):
+		}
+		a.post(func() {
+			a.refreshPending = false
+			if a.page != pageMain {
+				a.lastRefresh = time.Now()
+				a.refreshView()
+			}
+		})
+	})
 }
