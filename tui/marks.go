@@ -27,6 +27,13 @@ type markState struct {
 	shown []int
 }
 
+// reset forgets every mark (another capture was opened).
+func (m *markState) reset() {
+	clear(m.letters)
+	clear(m.toggled)
+	m.shown, m.pending = nil, nil
+}
+
 // isMarked reports whether record idx carries a Wireshark-style mark (M).
 func (a *App) isMarked(idx int) bool {
 	return a.marks.toggled[idx]

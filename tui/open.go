@@ -211,9 +211,8 @@ func (a *App) finishSwitch(opened Opened, fill *fillRun, path string) {
 	a.opts.Live, a.opts.Kernel, a.tail = false, nil, false
 	a.files.save = saveState{}
 	a.files.info.gen++
-	clear(a.marks.letters)
-	clear(a.marks.toggled)
-	a.marks.shown = nil
+	a.marks.reset()
+	a.cancelSearch()
 	a.resetViews()
 
 	expr := a.flt.expr
