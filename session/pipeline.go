@@ -68,6 +68,22 @@ type Options struct {
 	Idle func() error
 }
 
+// AlsoOnTCPFrame returns opts with fn called for every frame that carries
+// TCP, after the OnTCPFrame opts already had: several sinks watch the
+// frames of one run.
+func (opts Options) AlsoOnTCPFrame(fn func(TCPFrame)) Options {
+	prev := opts.OnTCPFrame
+	if prev == nil {
+		opts.OnTCPFrame = fn
+		return opts
+	}
+	opts.OnTCPFrame = func(f TCPFrame) {
+		prev(f)
+		fn(f)
+	}
+	return opts
+}
+
 // TCPFrame is a frame that carries a TCP segment, as Options.OnTCPFrame
 // sees it.
 type TCPFrame struct {

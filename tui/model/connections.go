@@ -13,16 +13,11 @@ import (
 // in the connections table (frames and bytes each way, how connections
 // closed); any OnTCPFrame opts had is still called.
 func (c *Capture) hookFrames(opts session.Options) session.Options {
-	prev := opts.OnTCPFrame
-	opts.OnTCPFrame = func(f session.TCPFrame) {
-		if prev != nil {
-			prev(f)
-		}
+	return opts.AlsoOnTCPFrame(func(f session.TCPFrame) {
 		c.mu.Lock()
 		c.conns.Frame(f)
 		c.mu.Unlock()
-	}
-	return opts
+	})
 }
 
 // ConnectionsInfo returns the number of connections listed, the number

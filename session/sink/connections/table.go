@@ -103,14 +103,7 @@ func (t *Table) max() int {
 // Hook returns opts with an OnTCPFrame that also feeds the table (any
 // OnTCPFrame opts had is still called).
 func (t *Table) Hook(opts session.Options) session.Options {
-	prev := opts.OnTCPFrame
-	opts.OnTCPFrame = func(f session.TCPFrame) {
-		if prev != nil {
-			prev(f)
-		}
-		t.Frame(f)
-	}
-	return opts
+	return opts.AlsoOnTCPFrame(t.Frame)
 }
 
 // Gen counts the changes to the table: a reader whose copy was made at the

@@ -78,15 +78,10 @@ func (c *Collector) Close() error { return c.comments.close() }
 // the second pass of a WithContext export stops reading once every selected
 // connection has ended. Optional.
 func (c *Collector) Hook(opts session.Options) session.Options {
-	prev := opts.OnTCPFrame
-	opts.OnTCPFrame = func(f session.TCPFrame) {
+	return opts.AlsoOnTCPFrame(func(f session.TCPFrame) {
 		c.last = grow(c.last, f.Stream)
 		c.last[f.Stream] = int32(min(f.Frame, math.MaxInt32))
-		if prev != nil {
-			prev(f)
-		}
-	}
-	return opts
+	})
 }
 
 // Observe takes one record of the first pass. A selected packet of an MQTT
